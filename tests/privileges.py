@@ -1,0 +1,44 @@
+"""Run a check as an unprivileged user, so permission tests mean something as root.
+
+CI runs as root, and root reads any file whatever its mode. A forked child that
+drops to `nobody` sees permissions as an ordinary user does.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+NOBODY = 65534
+
+
+def run_unprivileged(check: Callable[[], T]) -> T:
+    """`check()` in a child process as uid/gid nobody (directly when not root)."""
+    if os.geteuid() != 0:
+        return check()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop privileges, run, send back the outcome
+        os.close(read_end)
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            outcome: tuple[bool, object] = (True, check())
+        except BaseException as exc:
+            outcome = (False, exc)
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(pickle.dumps(outcome))
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        ok, value = pickle.loads(pipe.read())
+    os.waitpid(pid, 0)
+    if not ok:
+        assert isinstance(value, BaseException)
+        raise value
+    return value  # type: ignore[return-value]

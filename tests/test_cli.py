@@ -1,0 +1,100 @@
+"""The `gladtui` command as a user runs it: the installed entry point, real files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gladtui import __version__
+from gladtui.cli import NOT_BUILT
+
+ROOT = Path(__file__).resolve().parent.parent
+GLADTUI = Path(sys.executable).parent / "gladtui"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("GLADTUI_CONFIG", None) if env is None else None
+    return subprocess.run(
+        [str(GLADTUI), *args], capture_output=True, text=True, env=full_env, timeout=60
+    )
+
+
+def test_help_lists_every_command_of_the_design() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ["check", "config", *NOT_BUILT]:
+        assert command in result.stdout
+    assert "--config" in result.stdout
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"gladtui {__version__}"
+
+
+@pytest.mark.parametrize("command", ["tasks", "daemon", "service"])
+def test_commands_not_built_yet_say_so_and_exit_2(command: str) -> None:
+    result = run(command)
+    assert result.returncode == 2
+    assert "not built yet" in result.stderr
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = run("frobnicate")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+def test_check_accepts_the_examples() -> None:
+    examples = sorted(str(p) for p in (ROOT / "examples").glob("*.yaml"))
+    result = run("check", *examples)
+    assert result.returncode == 0, result.stderr
+    assert "task 'muffins-001'" in result.stdout
+    assert "Making Delicious Muffins" in result.stdout
+    assert result.stdout.count("ok: ") == len(examples)
+
+
+def test_check_refuses_a_bad_file_and_names_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: Muffins\nstepz: 3\n")
+    good = ROOT / "examples" / "muffins.yaml"
+    result = run("check", str(good), str(bad))
+    assert result.returncode == 1
+    assert "ok: " in result.stdout  # the good file is still reported
+    assert "bad.yaml" in result.stderr
+    assert "prompt" in result.stderr and "stepz" in result.stderr
+
+
+def test_check_uses_the_configs_limits(tmp_path: Path) -> None:
+    task = tmp_path / "wide.yaml"
+    task.write_text("title: Wide\nprompt: a panorama\nwidth: 3072\n")
+    assert run("check", str(task)).returncode == 1
+    config = tmp_path / "config.yaml"
+    config.write_text("limits:\n  max_width: 4096\n")
+    assert run("--config", str(config), "check", str(task)).returncode == 0
+    assert run("check", "--config", str(config), str(task)).returncode == 0
+
+
+def test_bad_config_is_refused_with_exit_1(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("generation:\n  stepz: 3\n")
+    result = run("config", env={"GLADTUI_CONFIG": str(config)})
+    assert result.returncode == 1
+    assert f"{config}: generation.stepz: unknown key" in result.stderr
+
+
+def test_config_prints_the_effective_settings_without_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("drop_dir: ./incoming\n")
+    env = {"GLADTUI_CONFIG": str(config), "CLOUDINARY_URL": "cloudinary://1:s3cr3tvalue@c"}
+    result = run("config", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"drop_dir: {tmp_path / 'incoming'}" in result.stdout
+    assert "s3cr3tvalue" not in result.stdout
+    assert "url: '**********'" in result.stdout
