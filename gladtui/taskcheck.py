@@ -1,0 +1,168 @@
+"""Field-by-field validation of a parsed task file, collecting every problem.
+
+Split from taskfile.py, which owns reading files and the task types; this
+module only judges values and words the problems for the person fixing them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from datetime import date
+
+from gladtui.taskid import derive_task_id, task_id_problem
+
+FIELDS = (
+    "id", "title", "prompt", "negative_prompt", "variations", "steps",
+    "guidance_scale", "width", "height", "seed", "content",
+)  # fmt: skip
+
+# Prompts and content may span lines; titles and ids end up on one line in the
+# TUI, in file names and in logs, where line and paragraph separators and bidi
+# overrides (which can make a title display as something else) do harm.
+_BAD_IN_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_BAD_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+MISSING = object()
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Escape what would break a one-line message (user text ends up in problems)."""
+    out = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (type(None), "null"),
+    (bool, "a true/false value"),  # before int: bool is an int subclass
+    ((int, float), "a number"),
+    (str, "text"),
+    (bytes, "binary data (!!binary)"),
+    (date, "a date"),  # !!timestamp; datetime is a date subclass
+    (dict, "a mapping"),
+    (list, "a list"),
+    ((set, frozenset), "a set"),
+)
+
+
+def kind(value: object) -> str:
+    return next((name for kinds, name in _KINDS if isinstance(value, kinds)), type(value).__name__)
+
+
+def show(value: object) -> str:
+    """The value as the user wrote it, short; never fails on huge integers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        # int -> str refuses more than 4300 digits; such a number needs no digits shown.
+        return str(value) if value.bit_length() <= 64 else "a number too large to show"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return "text " + one_line(repr(value), 60)
+    return kind(value)
+
+
+class FieldChecker:
+    """Validates fields one by one, collecting problems instead of stopping at the first."""
+
+    def __init__(self, doc: dict[object, object]) -> None:
+        self.doc = doc
+        self.problems: list[str] = []
+
+    def add(self, name: str, problem: str) -> None:
+        self.problems.append(f"{name}: {problem}")
+
+    def text(self, name: str, *, max_chars: int, required: bool, line: bool) -> str | None:
+        raw = self.doc.get(name, MISSING)
+        if raw is MISSING or (raw is None and required):
+            if required:
+                self.add(name, "required" if raw is MISSING else "required, but the value is empty")
+            return None
+        if not isinstance(raw, str):
+            hint = " — put it in quotes" if isinstance(raw, int | float) else ""
+            if raw is None:
+                hint = " — leave the line out if there is none"
+            self.add(name, f"expected text, got {kind(raw)}{hint}")
+            return None
+        if len(raw) > max_chars:
+            self.add(name, f"must be at most {max_chars:,} characters, got {len(raw):,}")
+            return None
+        bad = (_BAD_IN_LINE if line else _BAD_IN_MULTILINE).search(raw)
+        if bad:
+            self.add(name, f"contains control character U+{ord(bad.group()):04X} at {bad.start()}")
+            return None
+        if not raw.strip() and required:
+            self.add(name, "must not be blank")
+            return None
+        # Content is markdown, where leading whitespace means something; the rest
+        # are single values where stray spaces only make duplicates look different.
+        return raw if name == "content" else raw.strip()
+
+    def number(
+        self, name: str, default: int | None, low: int, high: int, step: int = 1
+    ) -> int | None:
+        """A whole number in low..high; null only where the default is None (seed)."""
+        raw = self.doc.get(name, MISSING)
+        if raw is MISSING or (raw is None and default is None):
+            return default
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            self.add(name, f"expected a whole number, got {show(raw)}{self._hint(raw, default)}")
+            return None
+        if not low <= raw <= high:
+            self.add(name, f"must be between {low} and {high}, got {show(raw)}")
+            return None
+        if raw % step:
+            self.add(name, f"must be a multiple of {step}, got {raw}")
+            return None
+        return raw
+
+    def scale(self, name: str, default: float, high: float) -> float | None:
+        raw = self.doc.get(name, MISSING)
+        if raw is MISSING:
+            return default
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            self.add(name, f"expected a number, got {show(raw)}{self._hint(raw, default)}")
+            return None
+        if isinstance(raw, float) and not math.isfinite(raw):
+            self.add(name, f"must be a finite number, got {show(raw)}")
+            return None
+        if not 0 <= raw <= high:  # compared before float(): a huge int would overflow
+            self.add(name, f"must be between 0 and {high}, got {show(raw)}")
+            return None
+        return float(raw)
+
+    def task_id(self, file_name: str, data: bytes) -> tuple[str | None, bool]:
+        raw = self.doc.get("id", MISSING)
+        if raw is MISSING:
+            return derive_task_id(file_name, data), True
+        if not isinstance(raw, str):
+            hint = " — put it in quotes" if isinstance(raw, int | float) else ""
+            if raw is None:
+                hint = " — leave the line out to derive it from the file name"
+            self.add("id", f"expected text, got {kind(raw)}{hint}")
+            return None, False
+        problem = task_id_problem(raw)
+        if problem is not None:
+            self.add("id", f"{problem}, got {show(raw)}")
+            return None, False
+        return raw, False
+
+    @staticmethod
+    def _hint(raw: object, default: float | None) -> str:
+        if raw is None:
+            return f" — leave the line out to use the default ({default})"
+        if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?[0-9.]+\s*", raw):
+            return " — remove the quotes"
+        return ""
+
+    def unknown_keys(self) -> None:
+        for key in self.doc:
+            if key in FIELDS:
+                continue
+            if isinstance(key, str):
+                close = difflib.get_close_matches(key.lower(), FIELDS, n=1) if len(key) < 40 else []
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                self.problems.append(f"unknown field {one_line(repr(key), 60)}{hint}")
+            else:
+                self.problems.append(f"unknown field {show(key)} (field names are text)")
