@@ -1,0 +1,195 @@
+"""The jobs table: the daemon's work queue (generate, publish, …) as rows, not memory.
+
+A daemon killed at any moment loses nothing: pending jobs are still pending,
+and `requeue_running` at start-up hands back the ones it was running. Each
+claim counts as an attempt, so a job that keeps failing, or keeps killing the
+daemon, stops after `max_attempts` with its last error instead of looping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from daemon.store.db import Database, naive_utc
+from daemon.store.errors import NotFoundError
+from daemon.store.records import JobRecord, JobStatus, column_list, dump_json
+
+__all__ = ["JobsRepository"]
+
+_COLUMNS = column_list(JobRecord)
+_SELECT = f"SELECT {_COLUMNS} FROM jobs"
+_INSERT = (
+    "INSERT INTO jobs (kind, task_id, payload, status, attempts, max_attempts, last_error,"
+    " run_after, created_at, updated_at)"
+    f" VALUES (?, ?, ?, 'pending', 0, ?, NULL, ?, ?, ?) RETURNING {_COLUMNS}"
+)
+# Oldest first = lowest id: ids are drawn in enqueue order (writes are serialized).
+_CLAIM = (
+    "UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ?"
+    " WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_after <= ?"
+    "  AND list_contains(?::VARCHAR[], kind) ORDER BY id LIMIT 1)"
+    f" RETURNING {_COLUMNS}"
+)
+_FINISH = (
+    "UPDATE jobs SET status = ?, last_error = ?, run_after = ?, updated_at = ?"
+    f" WHERE id = ? RETURNING {_COLUMNS}"
+)
+INTERRUPTED = "interrupted: the daemon stopped while this job was running"
+
+
+class JobsRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def enqueue(
+        self,
+        kind: str,
+        task_id: str | None,
+        payload: Mapping[str, Any],
+        *,
+        max_attempts: int = 3,
+        run_after: datetime | None = None,
+    ) -> JobRecord:
+        """Add a pending job, runnable from `run_after` (default: now).
+
+        A task id, when given, must name an existing task (no foreign keys; see
+        migrations.py). The payload must be JSON-encodable (TypeError otherwise).
+        """
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        now = self._db.now()
+        start = now if run_after is None else naive_utc(run_after)
+        with self._db.transaction() as cursor:
+            if task_id is not None:
+                found = cursor.execute("SELECT 1 FROM tasks WHERE id = ?", [task_id]).fetchone()
+                if found is None:
+                    raise NotFoundError(f"no task {task_id!r} to queue a {kind!r} job for")
+            params = [kind, task_id, dump_json(payload), max_attempts, start, now, now]
+            row = cursor.execute(_INSERT, params).fetchone()
+        assert row is not None  # INSERT … RETURNING always returns the row
+        return JobRecord.from_row(row)
+
+    def get(self, job_id: int) -> JobRecord | None:
+        row = self._db.cursor().execute(f"{_SELECT} WHERE id = ?", [job_id]).fetchone()
+        return JobRecord.from_row(row) if row else None
+
+    def _require(self, job_id: int) -> JobRecord:
+        job = self.get(job_id)
+        if job is None:
+            raise NotFoundError(f"no job {job_id}")
+        return job
+
+    def claim(self, kinds: Collection[str]) -> JobRecord | None:
+        """Take the oldest due pending job of one of `kinds`: running, one more attempt.
+
+        Atomic: the select and the update are one statement inside a write
+        transaction, and write transactions are serialized (db.py), so two
+        threads never claim the same job.
+        """
+        wanted = [kinds] if isinstance(kinds, str) else list(kinds)
+        if not wanted:
+            return None
+        now = self._db.now()
+        with self._db.transaction() as cursor:
+            row = cursor.execute(_CLAIM, [now, now, wanted]).fetchone()
+        return JobRecord.from_row(row) if row else None
+
+    def complete(self, job_id: int) -> JobRecord:
+        """Mark a running job done.
+
+        A job that is no longer running (cancelled while it ran) is left as it
+        is and returned unchanged, so a late finish cannot resurrect it.
+        """
+        with self._db.transaction() as cursor:
+            job = self._require(job_id)
+            if job.status is not JobStatus.RUNNING:
+                return job
+            row = cursor.execute(
+                _FINISH, [str(JobStatus.DONE), None, job.run_after, self._db.now(), job_id]
+            ).fetchone()
+        assert row is not None
+        return JobRecord.from_row(row)
+
+    def fail(self, job_id: int, error: str, *, retry_at: datetime | None) -> JobRecord:
+        """Record a failed attempt of a running job.
+
+        Back to pending, runnable from `retry_at`, when a retry is asked for and
+        attempts remain; otherwise `failed` for good. The error is kept as
+        `last_error` either way. A job no longer running is returned unchanged.
+        """
+        with self._db.transaction() as cursor:
+            job = self._require(job_id)
+            if job.status is not JobStatus.RUNNING:
+                return job
+            if retry_at is not None and job.attempts < job.max_attempts:
+                status, run_after = JobStatus.PENDING, naive_utc(retry_at)
+            else:
+                status, run_after = JobStatus.FAILED, job.run_after
+            row = cursor.execute(
+                _FINISH, [str(status), error, run_after, self._db.now(), job_id]
+            ).fetchone()
+        assert row is not None
+        return JobRecord.from_row(row)
+
+    def cancel_for_task(self, task_id: str, kind: str | None = None) -> list[JobRecord]:
+        """Cancel a task's pending and running jobs (of one kind, if given); return them.
+
+        Running ones are returned too so the caller can tell their workers to stop;
+        whatever those workers report afterwards leaves the job cancelled.
+        """
+        with self._db.transaction() as cursor:
+            rows = cursor.execute(
+                "UPDATE jobs SET status = 'cancelled', updated_at = ?"
+                " WHERE task_id = ? AND status IN ('pending', 'running')"
+                " AND (CAST(? AS VARCHAR) IS NULL OR kind = ?)"
+                f" RETURNING {_COLUMNS}",
+                [self._db.now(), task_id, kind, kind],
+            ).fetchall()
+        return sorted((JobRecord.from_row(row) for row in rows), key=lambda job: job.id)
+
+    def requeue_running(self) -> list[JobRecord]:
+        """At daemon start: hand back every job a previous run left `running`.
+
+        The interrupted claim already counted as an attempt, so a job with
+        attempts left goes back to pending (runnable now) and one without fails
+        with INTERRUPTED: a job that crashes the daemon cannot crash it forever.
+        """
+        now = self._db.now()
+        with self._db.transaction() as cursor:
+            rows = cursor.execute(
+                "UPDATE jobs SET"
+                " status = CASE WHEN attempts < max_attempts THEN 'pending' ELSE 'failed' END,"
+                " last_error = CASE WHEN attempts < max_attempts THEN last_error ELSE ? END,"
+                " run_after = CASE WHEN attempts < max_attempts THEN ? ELSE run_after END,"
+                " updated_at = ?"
+                f" WHERE status = 'running' RETURNING {_COLUMNS}",
+                [INTERRUPTED, now, now],
+            ).fetchall()
+        return sorted((JobRecord.from_row(row) for row in rows), key=lambda job: job.id)
+
+    def pending_for_task(self, task_id: str, kind: str | None = None) -> list[JobRecord]:
+        """A task's unfinished jobs (pending or running), oldest first.
+
+        Running ones are included because "is work already queued for this task?"
+        must also say yes while that work is under way.
+        """
+        rows = (
+            self._db.cursor()
+            .execute(
+                f"{_SELECT} WHERE task_id = ? AND status IN ('pending', 'running')"
+                " AND (CAST(? AS VARCHAR) IS NULL OR kind = ?) ORDER BY id",
+                [task_id, kind, kind],
+            )
+            .fetchall()
+        )
+        return [JobRecord.from_row(row) for row in rows]
+
+    def count_by_status(self) -> dict[JobStatus, int]:
+        """How many jobs are in each status (every status present): for `gladtui status`."""
+        counts = dict.fromkeys(JobStatus, 0)
+        rows = self._db.cursor().execute("SELECT status, count(*) FROM jobs GROUP BY status")
+        for status, count in rows.fetchall():
+            counts[JobStatus(status)] = int(count)
+        return counts

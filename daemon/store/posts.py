@@ -1,0 +1,137 @@
+"""The posts table: one post per published task, each with a slug no other post has.
+
+The UNIQUE constraints on `task_id` and `slug` are the last line of defence
+(the publisher picks a free slug first, from `slugs_with_prefix`); when one
+fires anyway, DuckDB's generic constraint error is translated into
+SlugTakenError or DuplicatePostError so the publisher can react to each.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from daemon.store.db import Database
+from daemon.store.errors import (
+    DuplicatePostError,
+    NotFoundError,
+    SlugTakenError,
+    StoreError,
+    duplicate_key_column,
+)
+from daemon.store.records import PostRecord, column_list
+
+__all__ = ["PostsRepository"]
+
+_COLUMNS = column_list(PostRecord)
+_SELECT = f"SELECT {_COLUMNS} FROM posts"
+_BY_ID = f"{_SELECT} WHERE id = ?"
+_BY_TASK = f"{_SELECT} WHERE task_id = ?"
+_BY_SLUG = f"{_SELECT} WHERE slug = ?"
+_INSERT = (
+    "INSERT INTO posts (task_id, slug, title, content, featured_image_url, asset_id,"
+    f" created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}"
+)
+_UPDATE = (
+    "UPDATE posts SET title = ?, content = ?, featured_image_url = ?, asset_id = ?,"
+    f" updated_at = ? WHERE id = ? RETURNING {_COLUMNS}"
+)
+
+
+class PostsRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(
+        self,
+        task_id: str,
+        slug: str,
+        title: str,
+        content: str,
+        featured_image_url: str,
+        asset_id: str | None = None,
+    ) -> PostRecord:
+        """Insert a post for an existing task.
+
+        SlugTakenError if another post has `slug`; DuplicatePostError if this task
+        already has a post (if both, the task's own post is what the caller wants).
+        """
+        now = self._db.now()
+        params = [task_id, slug, title, content, featured_image_url, asset_id, now, now]
+        try:
+            with self._db.transaction() as cursor:
+                found = cursor.execute("SELECT 1 FROM tasks WHERE id = ?", [task_id]).fetchone()
+                if found is None:
+                    raise NotFoundError(f"no task {task_id!r} to create a post for")
+                row = cursor.execute(_INSERT, params).fetchone()
+        except duckdb.ConstraintException as exc:
+            raise self._translate(exc, task_id, slug) from exc
+        assert row is not None  # INSERT … RETURNING always returns the row
+        return PostRecord.from_row(row)
+
+    def _translate(self, exc: duckdb.ConstraintException, task_id: str, slug: str) -> StoreError:
+        column = duplicate_key_column(str(exc))
+        if column == "task_id":
+            return DuplicatePostError(task_id)
+        if column == "slug":
+            return SlugTakenError(slug)
+        # Unknown wording (a future DuckDB?): ask the table, unless the caller's
+        # transaction is aborted by the error and cannot be queried any more.
+        if not self._db.in_transaction:
+            if self.by_task(task_id) is not None:
+                return DuplicatePostError(task_id)
+            if self.by_slug(slug) is not None:
+                return SlugTakenError(slug)
+        return StoreError(f"cannot create the post of task {task_id!r}: {exc}")
+
+    def _one(self, sql: str, value: object) -> PostRecord | None:
+        row = self._db.cursor().execute(sql, [value]).fetchone()
+        return PostRecord.from_row(row) if row else None
+
+    def get(self, post_id: int) -> PostRecord | None:
+        return self._one(_BY_ID, post_id)
+
+    def by_task(self, task_id: str) -> PostRecord | None:
+        return self._one(_BY_TASK, task_id)
+
+    def by_slug(self, slug: str) -> PostRecord | None:
+        return self._one(_BY_SLUG, slug)
+
+    def slugs_with_prefix(self, base: str) -> set[str]:
+        """Every slug starting with `base` (so `base`, `base-2`, … but also `base-ball`).
+
+        `starts_with` rather than LIKE, so `_` and `%` in a slug are not wildcards.
+        """
+        rows = (
+            self._db.cursor()
+            .execute("SELECT slug FROM posts WHERE starts_with(slug, ?)", [base])
+            .fetchall()
+        )
+        return {str(row[0]) for row in rows}
+
+    def list(self, limit: int | None = None, offset: int = 0) -> list[PostRecord]:
+        """Posts newest first."""
+        rows = (
+            self._db.cursor()
+            .execute(
+                f"{_SELECT} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", [limit, offset]
+            )
+            .fetchall()
+        )
+        return [PostRecord.from_row(row) for row in rows]
+
+    def update_content(
+        self,
+        post_id: int,
+        title: str,
+        content: str,
+        featured_image_url: str,
+        asset_id: str | None,
+    ) -> PostRecord:
+        """Replace a post's content (the `update` duplicate-slug policy); slug and task stay."""
+        with self._db.transaction() as cursor:
+            row = cursor.execute(
+                _UPDATE, [title, content, featured_image_url, asset_id, self._db.now(), post_id]
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no post {post_id}")
+        return PostRecord.from_row(row)

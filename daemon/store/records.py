@@ -1,0 +1,223 @@
+"""The values the store takes and returns: frozen dataclasses, never raw tuples.
+
+Each `*Record` mirrors one table row, its fields in the table's column order;
+the repositories select exactly `columns(Record)` and build records with
+`from_row`, so a column added by a migration is added here in one place.
+JSON columns (job payloads, event details) come back as dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Self
+
+from gladtui.shapes import TaskStatus
+
+__all__ = [
+    "AppliedMigration",
+    "EventRecord",
+    "JobRecord",
+    "JobStatus",
+    "NewTask",
+    "NewVariation",
+    "PostRecord",
+    "TaskRecord",
+    "VariationRecord",
+    "column_list",
+    "dump_json",
+    "load_json",
+]
+
+
+class JobStatus(StrEnum):
+    """Where a job is. `pending` jobs are claimable once their `run_after` has come."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def dump_json(value: Mapping[str, Any] | None) -> str | None:
+    """JSON text for a VARCHAR column; a value json cannot encode is a TypeError here."""
+    if value is None:
+        return None
+    return json.dumps(dict(value), ensure_ascii=False, sort_keys=True, allow_nan=False)
+
+
+def load_json(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    loaded = json.loads(text)
+    if not isinstance(loaded, dict):
+        raise ValueError(f"expected a JSON object, got {type(loaded).__name__}")
+    return loaded
+
+
+def column_list(record_type: type[Any], table: str = "") -> str:
+    """`"a", "b", …` for a record's fields (quoted: `at` is a DuckDB keyword)."""
+    prefix = f"{table}." if table else ""
+    return ", ".join(f'{prefix}"{field.name}"' for field in fields(record_type))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewTask:
+    """A task to create. Generation settings are already resolved (task file + config)."""
+
+    id: str
+    title: str
+    prompt: str
+    negative_prompt: str = ""
+    content: str = ""
+    variations: int
+    steps: int
+    guidance_scale: float
+    width: int
+    height: int
+    seed: int | None = None
+    source_file: str | None = None
+    source_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRecord:
+    id: str
+    title: str
+    prompt: str
+    negative_prompt: str
+    content: str
+    variations: int  # how many variations were requested
+    steps: int
+    guidance_scale: float
+    width: int
+    height: int
+    seed: int | None  # base seed; variation i of a batch used seed + i
+    status: TaskStatus
+    error: str | None
+    source_file: str | None
+    source_sha256: str | None
+    post_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        values = dict(zip(_names(cls), row, strict=True))
+        values["status"] = TaskStatus(values["status"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewVariation:
+    """One generated image, with the parameters that reproduce it."""
+
+    task_id: str
+    idx: int  # 1-based and stable: never reused, even after the file is removed
+    path: str
+    seed: int
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    steps: int
+    guidance_scale: float
+    model: str
+    thumbnail: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariationRecord:
+    task_id: str
+    idx: int
+    path: str
+    thumbnail: str | None
+    seed: int
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    steps: int
+    guidance_scale: float
+    model: str
+    selected: bool
+    removed_at: datetime | None  # when the local file was deleted
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        return cls(**dict(zip(_names(cls), row, strict=True)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRecord:
+    id: int
+    kind: str
+    task_id: str | None
+    payload: dict[str, Any]
+    status: JobStatus
+    attempts: int  # claims so far, including the running one
+    max_attempts: int
+    last_error: str | None
+    run_after: datetime
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        values = dict(zip(_names(cls), row, strict=True))
+        values["payload"] = load_json(values["payload"]) or {}
+        values["status"] = JobStatus(values["status"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostRecord:
+    id: int
+    task_id: str
+    slug: str
+    title: str
+    content: str
+    featured_image_url: str
+    asset_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        return cls(**dict(zip(_names(cls), row, strict=True)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRecord:
+    id: int
+    task_id: str | None
+    kind: str
+    from_status: TaskStatus | None
+    to_status: TaskStatus | None
+    actor: str | None
+    detail: dict[str, Any] | None
+    at: datetime
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        values = dict(zip(_names(cls), row, strict=True))
+        for key in ("from_status", "to_status"):
+            if values[key] is not None:
+                values[key] = TaskStatus(values[key])
+        values["detail"] = load_json(values["detail"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedMigration:
+    version: int
+    applied_at: datetime
+
+
+def _names(record_type: type[Any]) -> tuple[str, ...]:
+    return tuple(field.name for field in fields(record_type))

@@ -1,0 +1,110 @@
+"""`Store`: the daemon's DuckDB database, opened, migrated, and split into repositories."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+
+from daemon.store.db import Clock, Database, utc_now
+from daemon.store.errors import StoreError
+from daemon.store.events import EventsRepository
+from daemon.store.jobs import JobsRepository
+from daemon.store.migrations import MIGRATIONS, Migration, apply_migrations
+from daemon.store.posts import PostsRepository
+from daemon.store.records import AppliedMigration
+from daemon.store.tasks import TasksRepository
+from daemon.store.variations import VariationsRepository
+
+__all__ = ["Store"]
+
+
+class Store:
+    """The database of one daemon. Open with `Store.open(path)`; close, or use `with`.
+
+    Thread-safe: each thread uses its own cursor (db.py). The repositories share
+    the one connection: `tasks`, `variations`, `jobs`, `posts`, `events`.
+    """
+
+    def __init__(self, db: Database, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self.events = EventsRepository(db)
+        self.tasks = TasksRepository(db, self.events)
+        self.variations = VariationsRepository(db)
+        self.jobs = JobsRepository(db)
+        self.posts = PostsRepository(db)
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        clock: Clock = utc_now,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> Store:
+        """Open (creating if needed) the database at `path` and migrate it.
+
+        `clock` gives every timestamp the store writes (naive UTC; tests inject
+        their own). `migrations` is for tests and tools; the daemon uses the default.
+        StoreError if the file is held by another process, is not a DuckDB
+        database, or was written by a newer gladtui. A `.wal` file beside the
+        database holds committed work that is replayed here: never delete it.
+        """
+        path = Path(path)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            connection = duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"cannot open the database {path}: {exc}. If another gladtui daemon is "
+                "running, stop it first; do not delete the .wal file, it holds committed work"
+            ) from exc
+        db = Database(connection, clock)
+        try:
+            apply_migrations(db, migrations)
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, path)
+
+    def close(self) -> None:
+        """Close the connection; DuckDB folds the WAL into the database file on close."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several repository calls into one transaction on this thread.
+
+        Repository methods called inside join it, so they commit together or not
+        at all; an exception leaving the block rolls everything back.
+        """
+        with self._db.transaction():
+            yield
+
+    def migrations_applied(self) -> list[AppliedMigration]:
+        """The rows of `schema_migrations`, oldest first."""
+        rows = (
+            self._db.cursor()
+            .execute("SELECT version, applied_at FROM schema_migrations ORDER BY version")
+            .fetchall()
+        )
+        return [AppliedMigration(int(version), applied_at) for version, applied_at in rows]
+
+    def schema_version(self) -> int:
+        applied = self.migrations_applied()
+        return applied[-1].version if applied else 0

@@ -1,0 +1,234 @@
+"""The tasks table: one row per task file accepted (or refused, as an `invalid` task)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import duckdb
+
+from daemon.store.db import Database
+from daemon.store.errors import (
+    DuplicateTaskError,
+    NotFoundError,
+    StatusConflictError,
+    StoreError,
+)
+from daemon.store.events import CREATED, STATUS_CHANGED, EventsRepository
+from daemon.store.records import NewTask, TaskRecord, column_list
+from gladtui.shapes import TaskStatus
+
+__all__ = ["TasksRepository", "status_list"]
+
+_COLUMNS = column_list(TaskRecord)
+_SELECT = f"SELECT {_COLUMNS} FROM tasks"
+_INSERT = (
+    "INSERT INTO tasks (id, title, prompt, negative_prompt, content, variations, steps,"
+    " guidance_scale, width, height, seed, status, error, source_file, source_sha256,"
+    " post_id, created_at, updated_at)"
+    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) RETURNING {_COLUMNS}"
+)
+_SET_STATUS = (
+    f"UPDATE tasks SET status = ?, error = ?, updated_at = ? WHERE id = ? RETURNING {_COLUMNS}"
+)
+_SET_SEED = f"UPDATE tasks SET seed = ?, updated_at = ? WHERE id = ? RETURNING {_COLUMNS}"
+_SET_POST = f"UPDATE tasks SET post_id = ?, updated_at = ? WHERE id = ? RETURNING {_COLUMNS}"
+# DuckDB: Duplicate key "id: muffins-001" violates primary key constraint.
+_DUPLICATE_ID = re.compile(r'Duplicate key "id: (?P<id>.*)" violates')
+
+
+def status_list(statuses: TaskStatus | Collection[TaskStatus]) -> list[str]:
+    """One status or several, as a list for `list_contains(?, status)`.
+
+    A TaskStatus is itself a str, hence a collection of characters: test it first.
+    """
+    if isinstance(statuses, str):
+        return [str(TaskStatus(statuses))]
+    return [str(TaskStatus(status)) for status in statuses]
+
+
+class TasksRepository:
+    def __init__(self, db: Database, events: EventsRepository) -> None:
+        self._db = db
+        self._events = events
+
+    def _params(self, task: NewTask, status: TaskStatus, error: str | None) -> list[Any]:
+        now = self._db.now()
+        return [
+            task.id,
+            task.title,
+            task.prompt,
+            task.negative_prompt,
+            task.content,
+            task.variations,
+            task.steps,
+            task.guidance_scale,
+            task.width,
+            task.height,
+            task.seed,
+            str(TaskStatus(status)),
+            error,
+            task.source_file,
+            task.source_sha256,
+            now,
+            now,
+        ]
+
+    def create(
+        self,
+        task: NewTask,
+        *,
+        status: TaskStatus = TaskStatus.QUEUED,
+        error: str | None = None,
+        actor: str | None = None,
+    ) -> TaskRecord:
+        """Insert a task and its `created` event; DuplicateTaskError if the id exists."""
+        return self.create_many([task], status=status, error=error, actor=actor)[0]
+
+    def create_many(
+        self,
+        tasks: Collection[NewTask],
+        *,
+        status: TaskStatus = TaskStatus.QUEUED,
+        error: str | None = None,
+        actor: str | None = None,
+    ) -> list[TaskRecord]:
+        """Insert several tasks in one transaction (ingest speed); all or none.
+
+        DuplicateTaskError names the first id that exists already or repeats in `tasks`.
+        """
+        seen: set[str] = set()
+        for task in tasks:
+            if task.id in seen:
+                raise DuplicateTaskError(task.id)
+            seen.add(task.id)
+        detail = {"error": error} if error is not None else None
+        records: list[TaskRecord] = []
+        try:
+            with self._db.transaction() as cursor:
+                for task in tasks:
+                    row = cursor.execute(_INSERT, self._params(task, status, error)).fetchone()
+                    assert row is not None  # INSERT … RETURNING always returns the row
+                    records.append(TaskRecord.from_row(row))
+                    self._events.record(
+                        CREATED, task.id, to_status=status, actor=actor, detail=detail
+                    )
+        except duckdb.ConstraintException as exc:
+            raise self._translate(exc, [task.id for task in tasks]) from exc
+        return records
+
+    def _translate(self, exc: duckdb.ConstraintException, ids: list[str]) -> StoreError:
+        message = str(exc)
+        match = _DUPLICATE_ID.search(message)
+        if match and match.group("id") in ids:
+            return DuplicateTaskError(match.group("id"))
+        if not self._db.in_transaction:  # the message format changed: ask the table
+            for task_id in ids:
+                if self.id_exists(task_id):
+                    return DuplicateTaskError(task_id)
+        return StoreError(f"cannot create task: {message}")
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        row = self._db.cursor().execute(f"{_SELECT} WHERE id = ?", [task_id]).fetchone()
+        return TaskRecord.from_row(row) if row else None
+
+    def _require(self, task_id: str) -> TaskRecord:
+        record = self.get(task_id)
+        if record is None:
+            raise NotFoundError(f"no task {task_id!r}")
+        return record
+
+    def find_by_sha256(self, sha256: str) -> TaskRecord | None:
+        """The task made from a file with these bytes (the same content dropped twice)."""
+        row = (
+            self._db.cursor()
+            .execute(f"{_SELECT} WHERE source_sha256 = ? ORDER BY created_at, id LIMIT 1", [sha256])
+            .fetchone()
+        )
+        return TaskRecord.from_row(row) if row else None
+
+    def id_exists(self, task_id: str) -> bool:
+        row = self._db.cursor().execute("SELECT 1 FROM tasks WHERE id = ?", [task_id]).fetchone()
+        return row is not None
+
+    def list(
+        self,
+        status: TaskStatus | Collection[TaskStatus] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[TaskRecord]:
+        """Tasks newest first, optionally only those in `status` (one or several)."""
+        if status is None:
+            sql = f"{_SELECT} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+            params: list[Any] = [limit, offset]
+        else:
+            sql = (
+                f"{_SELECT} WHERE list_contains(?::VARCHAR[], status)"
+                " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+            )
+            params = [status_list(status), limit, offset]
+        rows = self._db.cursor().execute(sql, params).fetchall()
+        return [TaskRecord.from_row(row) for row in rows]
+
+    def count_by_status(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each status; every status is present, zero included."""
+        counts = dict.fromkeys(TaskStatus, 0)
+        rows = self._db.cursor().execute("SELECT status, count(*) FROM tasks GROUP BY status")
+        for status, count in rows.fetchall():
+            counts[TaskStatus(status)] = int(count)
+        return counts
+
+    def set_status(
+        self,
+        task_id: str,
+        new: TaskStatus,
+        *,
+        error: str | None = None,
+        actor: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        expected: TaskStatus | Collection[TaskStatus] | None = None,
+    ) -> TaskRecord:
+        """Move a task to `new` and record the transition as an event, in one transaction.
+
+        `error` replaces the task's error (None clears it) and is copied into the
+        event's detail. With `expected`, the change happens only if the current
+        status is one of those, else StatusConflictError (a compare-and-set, so
+        two actors racing on a task cannot both win).
+        """
+        new = TaskStatus(new)
+        with self._db.transaction() as cursor:
+            current = self._require(task_id).status
+            if expected is not None:
+                allowed = status_list(expected)
+                if current not in allowed:
+                    raise StatusConflictError(task_id, current, allowed, new)
+            row = cursor.execute(_SET_STATUS, [str(new), error, self._db.now(), task_id]).fetchone()
+            assert row is not None  # the row exists: we just read it under the write lock
+            event_detail = dict(detail or {})
+            if error is not None:
+                event_detail.setdefault("error", error)
+            self._events.record(
+                STATUS_CHANGED,
+                task_id,
+                from_status=current,
+                to_status=new,
+                actor=actor,
+                detail=event_detail or None,
+            )
+        return TaskRecord.from_row(row)
+
+    def _update_one(self, sql: str, value: Any, task_id: str) -> TaskRecord:
+        with self._db.transaction() as cursor:
+            row = cursor.execute(sql, [value, self._db.now(), task_id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"no task {task_id!r}")
+        return TaskRecord.from_row(row)
+
+    def set_seed(self, task_id: str, seed: int | None) -> TaskRecord:
+        """Record the base seed (chosen at first generation when the task gave none)."""
+        return self._update_one(_SET_SEED, seed, task_id)
+
+    def set_post(self, task_id: str, post_id: int | None) -> TaskRecord:
+        """Link the task to the post its approval produced."""
+        return self._update_one(_SET_POST, post_id, task_id)

@@ -1,0 +1,143 @@
+"""The variations table: the generated images of each task, numbered 1, 2, 3, … for good.
+
+An index is never reused, even after its file is deleted (`removed_at`), so
+"variation 2" means the same image in the TUI, the CLI, the events and the
+file name for the task's whole life.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+
+import duckdb
+
+from daemon.store.db import Database
+from daemon.store.errors import DuplicateVariationError, NotFoundError, StoreError
+from daemon.store.records import NewVariation, VariationRecord, column_list
+
+__all__ = ["VariationsRepository"]
+
+_COLUMNS = column_list(VariationRecord)
+_SELECT = f"SELECT {_COLUMNS} FROM variations"
+_INSERT = (
+    "INSERT INTO variations (task_id, idx, path, thumbnail, seed, prompt, negative_prompt,"
+    " width, height, steps, guidance_scale, model, selected, removed_at, created_at)"
+    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, NULL, ?) RETURNING {_COLUMNS}"
+)
+
+
+class VariationsRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, variation: NewVariation) -> VariationRecord:
+        """Record a generated image under its explicit index (see `next_index`).
+
+        The task must exist (there is no foreign key to say so; see migrations.py).
+        """
+        if variation.idx < 1:
+            raise ValueError(f"variation indexes start at 1, got {variation.idx}")
+        params = [
+            variation.task_id,
+            variation.idx,
+            variation.path,
+            variation.thumbnail,
+            variation.seed,
+            variation.prompt,
+            variation.negative_prompt,
+            variation.width,
+            variation.height,
+            variation.steps,
+            variation.guidance_scale,
+            variation.model,
+            self._db.now(),
+        ]
+        try:
+            with self._db.transaction() as cursor:
+                exists = cursor.execute(
+                    "SELECT 1 FROM tasks WHERE id = ?", [variation.task_id]
+                ).fetchone()
+                if exists is None:
+                    raise NotFoundError(f"no task {variation.task_id!r} to add a variation to")
+                row = cursor.execute(_INSERT, params).fetchone()
+        except duckdb.ConstraintException as exc:
+            if "Duplicate key" in str(exc):
+                raise DuplicateVariationError(variation.task_id, variation.idx) from exc
+            raise StoreError(f"cannot add variation: {exc}") from exc
+        assert row is not None  # INSERT … RETURNING always returns the row
+        return VariationRecord.from_row(row)
+
+    def next_index(self, task_id: str) -> int:
+        """The index the next variation of this task gets: one past the highest ever used."""
+        row = (
+            self._db.cursor()
+            .execute(
+                "SELECT coalesce(max(idx), 0) + 1 FROM variations WHERE task_id = ?", [task_id]
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else 1
+
+    def get(self, task_id: str, idx: int) -> VariationRecord | None:
+        row = (
+            self._db.cursor()
+            .execute(f"{_SELECT} WHERE task_id = ? AND idx = ?", [task_id, idx])
+            .fetchone()
+        )
+        return VariationRecord.from_row(row) if row else None
+
+    def list(self, task_id: str, include_removed: bool = False) -> list[VariationRecord]:
+        """A task's variations by index; those whose file was deleted only if asked."""
+        sql = f"{_SELECT} WHERE task_id = ?"
+        if not include_removed:
+            sql += " AND removed_at IS NULL"
+        rows = self._db.cursor().execute(sql + " ORDER BY idx", [task_id]).fetchall()
+        return [VariationRecord.from_row(row) for row in rows]
+
+    def select(self, task_id: str, idx: int) -> VariationRecord:
+        """Make variation `idx` the task's one selected image, in one transaction.
+
+        NotFoundError if the task has no such variation, or its file was deleted
+        (a removed image cannot be approved: there is nothing left to upload).
+        """
+        with self._db.transaction() as cursor:
+            current = self.get(task_id, idx)
+            if current is None:
+                raise NotFoundError(f"task {task_id!r} has no variation {idx}")
+            if current.removed_at is not None:
+                raise NotFoundError(f"variation {idx} of task {task_id!r} was deleted")
+            cursor.execute(
+                "UPDATE variations SET selected = (idx = ?) WHERE task_id = ?", [idx, task_id]
+            )
+        selected = self.get(task_id, idx)
+        assert selected is not None
+        return selected
+
+    def set_thumbnail(self, task_id: str, idx: int, thumbnail: str | None) -> VariationRecord:
+        with self._db.transaction() as cursor:
+            row = cursor.execute(
+                f"UPDATE variations SET thumbnail = ? WHERE task_id = ? AND idx = ?"
+                f" RETURNING {_COLUMNS}",
+                [thumbnail, task_id, idx],
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"task {task_id!r} has no variation {idx}")
+        return VariationRecord.from_row(row)
+
+    def mark_removed(self, task_id: str, idxs: Iterable[int]) -> builtins.list[int]:
+        """Record that these variations' local files were deleted; return the indexes changed.
+
+        Already-removed or unknown indexes are skipped, so a retried cleanup is harmless.
+        """
+        wanted = sorted(set(idxs))
+        if not wanted:
+            return []
+        with self._db.transaction() as cursor:
+            rows = cursor.execute(
+                "UPDATE variations SET removed_at = ?"
+                " WHERE task_id = ? AND list_contains(?::INTEGER[], idx) AND removed_at IS NULL"
+                " RETURNING idx",
+                [self._db.now(), task_id, wanted],
+            ).fetchall()
+        return sorted(int(row[0]) for row in rows)

@@ -1,0 +1,65 @@
+"""The import direction of DESIGN.md "Layout", checked in fresh interpreters.
+
+Importing `gladtui` must load neither Textual nor torch (the CLI starts fast),
+importing `daemon` must load no Textual (the service has no UI), and `daemon`
+must be this project's package, not the unrelated python-daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HEAVY = ["textual", "textual_image", "torch", "diffusers", "transformers"]
+
+
+def loaded_after(statement: str) -> dict[str, bool]:
+    """Run `statement` in a new interpreter; report which heavy modules it loaded."""
+    probe = (
+        f"import sys\n{statement}\nimport json\n"
+        f"print(json.dumps({{name: name in sys.modules for name in {HEAVY!r}}}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    loaded: dict[str, bool] = json.loads(result.stdout)
+    return loaded
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["gladtui", "gladtui.cli", "gladtui.config", "gladtui.taskfile", "gladtui.shapes"],
+)
+def test_gladtui_modules_load_neither_textual_nor_torch(module: str) -> None:
+    loaded = loaded_after(f"import {module}")
+    assert not any(loaded.values()), f"importing {module} loaded {loaded}"
+
+
+@pytest.mark.parametrize("module", ["daemon", "daemon.store"])
+def test_daemon_modules_load_no_textual(module: str) -> None:
+    loaded = loaded_after(f"import {module}")
+    assert not loaded["textual"] and not loaded["textual_image"], loaded
+
+
+def test_cli_help_loads_nothing_heavy() -> None:
+    loaded = loaded_after(
+        "import contextlib, io, gladtui.cli as c\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    c.main(['--help'])\n"
+    )
+    assert not any(loaded.values()), loaded
+
+
+def test_daemon_is_this_projects_package() -> None:
+    import daemon
+
+    assert daemon.__file__ is not None
+    assert Path(daemon.__file__).resolve().parent == ROOT / "daemon"
+    # python-daemon exposes DaemonContext; ours must not be confused with it.
+    assert not hasattr(daemon, "DaemonContext")

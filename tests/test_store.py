@@ -1,0 +1,797 @@
+"""The DuckDB store, against real database files: schema, migrations, every repository.
+
+No mocks: each test opens a real DuckDB file in tmp_path, with an injected clock
+so timestamps are exact. The crash test kills a real writer process with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.store import (
+    CREATED,
+    INTERRUPTED,
+    MIGRATIONS,
+    STATUS_CHANGED,
+    DuplicatePostError,
+    DuplicateTaskError,
+    DuplicateVariationError,
+    JobStatus,
+    Migration,
+    NewTask,
+    NewVariation,
+    NotFoundError,
+    SlugTakenError,
+    StatusConflictError,
+    Store,
+    StoreError,
+    latest_version,
+    utc_now,
+)
+from gladtui.shapes import TaskStatus
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = datetime(2025, 1, 2, 3, 4, 5, 678901)
+
+
+class FakeClock:
+    """A clock the test moves by hand; the store reads it for every timestamp."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "gladtui.duckdb"
+
+
+@pytest.fixture
+def store(db_path: Path, clock: FakeClock) -> Iterator[Store]:
+    with Store.open(db_path, clock=clock) as opened:
+        yield opened
+
+
+def new_task(task_id: str = "muffins-001", **overrides: Any) -> NewTask:
+    fields: dict[str, Any] = {
+        "id": task_id,
+        "title": "Making Delicious Muffins",
+        "prompt": "blueberry muffins on a rustic table",
+        "negative_prompt": "blurry",
+        "content": "",
+        "variations": 3,
+        "steps": 30,
+        "guidance_scale": 7.0,
+        "width": 1024,
+        "height": 1024,
+        "seed": 42,
+        "source_file": f"{task_id}.yaml",
+        "source_sha256": f"sha-{task_id}",
+    }
+    fields.update(overrides)
+    return NewTask(**fields)
+
+
+def new_variation(task_id: str = "muffins-001", idx: int = 1, **overrides: Any) -> NewVariation:
+    fields: dict[str, Any] = {
+        "task_id": task_id,
+        "idx": idx,
+        "path": f"/previews/sdxl-{task_id}-variation-{idx}.png",
+        "seed": 42 + idx,
+        "prompt": "blueberry muffins",
+        "negative_prompt": "blurry",
+        "width": 1024,
+        "height": 1024,
+        "steps": 30,
+        "guidance_scale": 7.0,
+        "model": "builtin:tiny-sdxl",
+    }
+    fields.update(overrides)
+    return NewVariation(**fields)
+
+
+# --- opening and migrations -------------------------------------------------------------
+
+EXTRA = Migration(2, "test: an extra table", ("CREATE TABLE extra (a INTEGER)",))
+
+
+def test_open_creates_the_schema_and_records_its_version(
+    store: Store, db_path: Path, clock: FakeClock
+) -> None:
+    assert db_path.exists()
+    assert store.schema_version() == latest_version() == MIGRATIONS[-1].version
+    assert [(m.version, m.applied_at) for m in store.migrations_applied()] == [(1, T0)]
+    assert store.tasks.list() == []
+    assert store.variations.list("nothing") == []
+    assert store.jobs.claim(["generate"]) is None
+    assert store.posts.list() == []
+    assert store.events.last_id() == 0
+
+
+def test_reopening_keeps_data_and_applies_no_migration_twice(db_path: Path) -> None:
+    with Store.open(db_path, clock=FakeClock()) as store:
+        store.tasks.create(new_task())
+        applied = store.migrations_applied()
+    with Store.open(db_path, clock=FakeClock(T0 + timedelta(days=1))) as store:
+        assert store.migrations_applied() == applied
+        assert store.tasks.id_exists("muffins-001")
+
+
+def test_an_appended_migration_is_applied_once(db_path: Path, clock: FakeClock) -> None:
+    with Store.open(db_path, clock=clock):
+        pass
+    clock.advance(60)
+    with Store.open(db_path, clock=clock, migrations=(*MIGRATIONS, EXTRA)) as store:
+        assert [m.version for m in store.migrations_applied()] == [1, 2]
+        applied = store.migrations_applied()
+    clock.advance(60)
+    with Store.open(db_path, clock=clock, migrations=(*MIGRATIONS, EXTRA)) as store:
+        assert store.migrations_applied() == applied
+        assert applied[1].applied_at == T0 + timedelta(seconds=60)
+
+
+def test_a_database_from_newer_code_is_refused_and_left_untouched(db_path: Path) -> None:
+    with Store.open(db_path, migrations=(*MIGRATIONS, EXTRA)):
+        pass
+    with pytest.raises(StoreError, match=r"schema version 2.*only knows versions up to 1"):
+        Store.open(db_path)
+    with Store.open(db_path, migrations=(*MIGRATIONS, EXTRA)) as store:
+        assert store.schema_version() == 2
+
+
+def test_a_failing_migration_rolls_back_entirely(db_path: Path) -> None:
+    broken = Migration(2, "broken", ("CREATE TABLE extra (a INTEGER)", "NOT SQL AT ALL"))
+    with pytest.raises(StoreError, match=r"migration 2 \(broken\) failed"):
+        Store.open(db_path, migrations=(*MIGRATIONS, broken))
+    # Nothing of migration 2 stayed, so a fixed version creates the same table.
+    with Store.open(db_path, migrations=(*MIGRATIONS, EXTRA)) as store:
+        assert store.schema_version() == 2
+
+
+def test_a_migration_list_with_a_gap_is_refused(db_path: Path) -> None:
+    gap = Migration(3, "gap", ("SELECT 1",))
+    with pytest.raises(StoreError, match="out of order"):
+        Store.open(db_path, migrations=(*MIGRATIONS, gap))
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"not a database" * 500)
+    with pytest.raises(StoreError, match="cannot open the database"):
+        Store.open(junk)
+
+
+def test_a_closed_store_refuses_use(db_path: Path) -> None:
+    store = Store.open(db_path)
+    store.close()
+    store.close()  # twice is harmless
+    with pytest.raises(StoreError, match="closed"):
+        store.tasks.get("x")
+
+
+def test_default_clock_is_naive_utc(db_path: Path) -> None:
+    before = datetime.now(UTC).replace(tzinfo=None)
+    with Store.open(db_path) as store:
+        task = store.tasks.create(new_task())
+    assert task.created_at.tzinfo is None
+    assert before <= task.created_at <= utc_now()
+
+
+# --- tasks -------------------------------------------------------------------------------
+
+
+def test_create_and_get_round_trip_every_field(store: Store) -> None:
+    spec = new_task(content="# Muffins\nbody", seed=None)
+    task = store.tasks.create(spec, actor="watcher")
+    assert store.tasks.get(spec.id) == task
+    assert (task.id, task.title, task.prompt, task.negative_prompt) == (
+        spec.id,
+        spec.title,
+        spec.prompt,
+        "blurry",
+    )
+    assert (task.content, task.variations, task.steps, task.guidance_scale) == (
+        "# Muffins\nbody",
+        3,
+        30,
+        7.0,
+    )
+    assert (task.width, task.height, task.seed) == (1024, 1024, None)
+    assert (task.source_file, task.source_sha256) == ("muffins-001.yaml", "sha-muffins-001")
+    assert (task.status, task.error, task.post_id) == (TaskStatus.QUEUED, None, None)
+    assert task.created_at == task.updated_at == T0
+    [event] = store.events.for_task(spec.id)
+    assert (event.kind, event.from_status, event.to_status, event.actor) == (
+        CREATED,
+        None,
+        TaskStatus.QUEUED,
+        "watcher",
+    )
+    assert event.detail is None
+    assert store.tasks.get("missing") is None
+
+
+def test_an_invalid_task_keeps_its_error(store: Store) -> None:
+    task = store.tasks.create(new_task(), status=TaskStatus.INVALID, error="title: required")
+    assert (task.status, task.error) == (TaskStatus.INVALID, "title: required")
+    [event] = store.events.for_task(task.id)
+    assert event.detail == {"error": "title: required"}
+
+
+def test_a_duplicate_task_id_is_refused_and_writes_nothing(store: Store) -> None:
+    store.tasks.create(new_task())
+    with pytest.raises(DuplicateTaskError, match="muffins-001"):
+        store.tasks.create(new_task(title="Other"))
+    assert store.tasks.get("muffins-001").title == "Making Delicious Muffins"  # type: ignore[union-attr]
+    assert len(store.events.for_task("muffins-001")) == 1
+
+
+def test_create_many_is_all_or_nothing(store: Store) -> None:
+    made = store.tasks.create_many([new_task(f"t{i}") for i in range(5)])
+    assert [t.id for t in made] == [f"t{i}" for i in range(5)]
+    with pytest.raises(DuplicateTaskError, match="t3"):
+        store.tasks.create_many([new_task("t9"), new_task("t3")])
+    with pytest.raises(DuplicateTaskError, match="t7"):
+        store.tasks.create_many([new_task("t7"), new_task("t7")])
+    assert not store.tasks.id_exists("t9")
+    assert not store.tasks.id_exists("t7")
+    assert len(store.tasks.list()) == 5
+    assert store.events.last_id() == 5
+
+
+def test_find_by_sha256_and_id_exists(store: Store) -> None:
+    store.tasks.create(new_task("a", source_sha256="aaa"))
+    found = store.tasks.find_by_sha256("aaa")
+    assert found is not None and found.id == "a"
+    assert store.tasks.find_by_sha256("bbb") is None
+    assert store.tasks.id_exists("a") and not store.tasks.id_exists("b")
+
+
+def test_list_is_newest_first_with_status_filters_and_paging(
+    store: Store, clock: FakeClock
+) -> None:
+    for i in range(5):
+        store.tasks.create(new_task(f"t{i}"))
+        clock.advance(1)
+    store.tasks.set_status("t1", TaskStatus.REVIEW)
+    store.tasks.set_status("t3", TaskStatus.FAILED, error="boom")
+
+    def ids(tasks: list[Any]) -> list[str]:
+        return [t.id for t in tasks]
+
+    assert ids(store.tasks.list()) == ["t4", "t3", "t2", "t1", "t0"]
+    assert ids(store.tasks.list(TaskStatus.QUEUED)) == ["t4", "t2", "t0"]
+    assert ids(store.tasks.list([TaskStatus.REVIEW, TaskStatus.FAILED])) == ["t3", "t1"]
+    assert ids(store.tasks.list(frozenset())) == []
+    assert ids(store.tasks.list(limit=2)) == ["t4", "t3"]
+    assert ids(store.tasks.list(limit=2, offset=2)) == ["t2", "t1"]
+    assert ids(store.tasks.list(TaskStatus.QUEUED, limit=1, offset=1)) == ["t2"]
+
+
+def test_count_by_status_lists_every_status(store: Store) -> None:
+    store.tasks.create_many([new_task(f"t{i}") for i in range(3)])
+    store.tasks.set_status("t0", TaskStatus.REVIEW)
+    counts = store.tasks.count_by_status()
+    assert set(counts) == set(TaskStatus)
+    assert counts[TaskStatus.QUEUED] == 2 and counts[TaskStatus.REVIEW] == 1
+    assert counts[TaskStatus.PUBLISHED] == 0
+
+
+def test_set_status_updates_the_row_and_writes_an_event(store: Store, clock: FakeClock) -> None:
+    store.tasks.create(new_task())
+    later = clock.advance(5)
+    task = store.tasks.set_status(
+        "muffins-001",
+        TaskStatus.FAILED,
+        error="CUDA out of memory",
+        actor="generator",
+        detail={"attempt": 2},
+    )
+    assert (task.status, task.error, task.updated_at, task.created_at) == (
+        TaskStatus.FAILED,
+        "CUDA out of memory",
+        later,
+        T0,
+    )
+    event = store.events.for_task("muffins-001")[-1]
+    assert (event.kind, event.from_status, event.to_status, event.actor, event.at) == (
+        STATUS_CHANGED,
+        TaskStatus.QUEUED,
+        TaskStatus.FAILED,
+        "generator",
+        later,
+    )
+    assert event.detail == {"attempt": 2, "error": "CUDA out of memory"}
+    # Moving on clears the error.
+    assert store.tasks.set_status("muffins-001", TaskStatus.QUEUED).error is None
+
+
+def test_set_status_with_expected_is_a_compare_and_set(store: Store) -> None:
+    store.tasks.create(new_task())
+    moved = store.tasks.set_status("muffins-001", TaskStatus.GENERATING, expected=TaskStatus.QUEUED)
+    assert moved.status is TaskStatus.GENERATING
+    events_before = store.events.last_id()
+    with pytest.raises(StatusConflictError) as caught:
+        store.tasks.set_status(
+            "muffins-001",
+            TaskStatus.APPROVED,
+            expected=[TaskStatus.REVIEW, TaskStatus.QUEUED],
+        )
+    message = str(caught.value)
+    assert "'generating'" in message and "review" in message and "queued" in message
+    assert caught.value.current == TaskStatus.GENERATING
+    assert caught.value.expected == {TaskStatus.REVIEW, TaskStatus.QUEUED}
+    assert store.tasks.get("muffins-001").status is TaskStatus.GENERATING  # type: ignore[union-attr]
+    assert store.events.last_id() == events_before
+
+
+def test_set_status_seed_and_post_of_a_missing_task(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="nope"):
+        store.tasks.set_status("nope", TaskStatus.REVIEW)
+    with pytest.raises(NotFoundError):
+        store.tasks.set_seed("nope", 1)
+    with pytest.raises(NotFoundError):
+        store.tasks.set_post("nope", 1)
+
+
+def test_set_seed_and_set_post(store: Store, clock: FakeClock) -> None:
+    store.tasks.create(new_task(seed=None))
+    later = clock.advance(1)
+    assert store.tasks.set_seed("muffins-001", 2**53 - 1).seed == 2**53 - 1
+    task = store.tasks.set_post("muffins-001", 7)
+    assert (task.post_id, task.updated_at) == (7, later)
+
+
+def test_many_updates_of_many_rows_raise_no_spurious_key_errors(store: Store) -> None:
+    # The DuckDB hazard of DESIGN.md: repeated updates of rows in indexed tables.
+    store.tasks.create_many([new_task(f"t{i:03}") for i in range(40)])
+    cycle = [TaskStatus.GENERATING, TaskStatus.REVIEW, TaskStatus.QUEUED]
+    for status in cycle * 2:
+        for i in range(40):
+            store.tasks.set_status(f"t{i:03}", status)
+    assert store.tasks.count_by_status()[TaskStatus.QUEUED] == 40
+
+
+def test_store_transaction_commits_or_rolls_back_together(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.tasks.create(new_task("a"))
+        store.jobs.enqueue("generate", "a", {"count": 3})
+        raise RuntimeError("abort")
+    assert not store.tasks.id_exists("a")
+    assert store.jobs.claim(["generate"]) is None
+    assert store.events.since(0) == []
+    with store.transaction():
+        store.tasks.create(new_task("b"))
+        store.tasks.set_status("b", TaskStatus.GENERATING)
+    assert store.tasks.get("b").status is TaskStatus.GENERATING  # type: ignore[union-attr]
+
+
+# --- variations --------------------------------------------------------------------------
+
+
+def test_variations_add_list_and_next_index(store: Store, clock: FakeClock) -> None:
+    store.tasks.create(new_task())
+    assert store.variations.next_index("muffins-001") == 1
+    first = store.variations.add(new_variation(idx=1))
+    store.variations.add(new_variation(idx=2, thumbnail="/cache/2.png"))
+    assert store.variations.next_index("muffins-001") == 3
+    assert (first.idx, first.seed, first.selected, first.removed_at, first.created_at) == (
+        1,
+        43,
+        False,
+        None,
+        T0,
+    )
+    listed = store.variations.list("muffins-001")
+    assert [v.idx for v in listed] == [1, 2]
+    assert listed[1].thumbnail == "/cache/2.png"
+    assert store.variations.set_thumbnail("muffins-001", 1, "/cache/1.png").thumbnail == (
+        "/cache/1.png"
+    )
+
+
+def test_variation_errors(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="ghost"):
+        store.variations.add(new_variation(task_id="ghost"))
+    store.tasks.create(new_task())
+    store.variations.add(new_variation(idx=1))
+    with pytest.raises(DuplicateVariationError, match="variation 1"):
+        store.variations.add(new_variation(idx=1, path="/other.png"))
+    with pytest.raises(ValueError, match="start at 1"):
+        store.variations.add(new_variation(idx=0))
+    with pytest.raises(NotFoundError):
+        store.variations.set_thumbnail("muffins-001", 9, None)
+    assert store.variations.list("muffins-001")[0].path.endswith("variation-1.png")
+
+
+def test_select_marks_exactly_one(store: Store) -> None:
+    store.tasks.create(new_task())
+    for idx in (1, 2, 3):
+        store.variations.add(new_variation(idx=idx))
+    assert store.variations.select("muffins-001", 2).selected
+    assert store.variations.select("muffins-001", 3).idx == 3
+    assert [v.selected for v in store.variations.list("muffins-001")] == [False, False, True]
+    with pytest.raises(NotFoundError, match="no variation 7"):
+        store.variations.select("muffins-001", 7)
+    assert [v.selected for v in store.variations.list("muffins-001")] == [False, False, True]
+
+
+def test_mark_removed_hides_files_but_never_reuses_indexes(store: Store, clock: FakeClock) -> None:
+    store.tasks.create(new_task())
+    for idx in (1, 2, 3):
+        store.variations.add(new_variation(idx=idx))
+    later = clock.advance(10)
+    assert store.variations.mark_removed("muffins-001", [2, 3, 9]) == [2, 3]
+    assert store.variations.mark_removed("muffins-001", [2]) == []  # a retry is harmless
+    assert store.variations.mark_removed("muffins-001", []) == []
+    assert [v.idx for v in store.variations.list("muffins-001")] == [1]
+    every = store.variations.list("muffins-001", include_removed=True)
+    assert [(v.idx, v.removed_at) for v in every] == [(1, None), (2, later), (3, later)]
+    assert store.variations.next_index("muffins-001") == 4
+    with pytest.raises(NotFoundError, match="deleted"):
+        store.variations.select("muffins-001", 3)
+
+
+# --- jobs --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def task_store(store: Store) -> Store:
+    store.tasks.create_many([new_task("a"), new_task("b")])
+    return store
+
+
+def test_enqueue_records_a_pending_job(task_store: Store) -> None:
+    job = task_store.jobs.enqueue("generate", "a", {"count": 3, "prompt": "müffins"})
+    assert (job.kind, job.task_id, job.status, job.attempts, job.max_attempts) == (
+        "generate",
+        "a",
+        JobStatus.PENDING,
+        0,
+        3,
+    )
+    assert job.payload == {"count": 3, "prompt": "müffins"}
+    assert job.run_after == job.created_at == T0 and job.last_error is None
+    assert task_store.jobs.get(job.id) == job
+    assert task_store.jobs.get(job.id + 100) is None
+    with pytest.raises(NotFoundError, match="ghost"):
+        task_store.jobs.enqueue("generate", "ghost", {})
+    with pytest.raises(ValueError, match="max_attempts"):
+        task_store.jobs.enqueue("generate", "a", {}, max_attempts=0)
+    assert task_store.jobs.enqueue("cleanup", None, {}).task_id is None
+
+
+def test_claim_takes_the_oldest_due_job_of_the_wanted_kinds(
+    task_store: Store, clock: FakeClock
+) -> None:
+    jobs = task_store.jobs
+    later = jobs.enqueue("generate", "a", {}, run_after=T0 + timedelta(seconds=30))
+    first = jobs.enqueue("generate", "b", {})
+    publish = jobs.enqueue("publish", "a", {})
+    second = jobs.enqueue("generate", "a", {})
+    clock.advance(1)
+    claimed = jobs.claim(["generate"])
+    assert claimed is not None
+    assert (claimed.id, claimed.status, claimed.attempts) == (first.id, JobStatus.RUNNING, 1)
+    assert claimed.updated_at == T0 + timedelta(seconds=1)
+    assert jobs.claim("generate") == jobs.get(second.id)  # a bare str is one kind
+    assert jobs.claim(["generate"]) is None  # `later` is not due yet
+    assert jobs.claim([]) is None
+    assert jobs.claim(["publish", "generate"]).id == publish.id  # type: ignore[union-attr]
+    clock.advance(30)
+    assert jobs.claim(["generate"]).id == later.id  # type: ignore[union-attr]
+    assert jobs.claim(["generate", "publish"]) is None
+
+
+def test_run_after_accepts_aware_datetimes(task_store: Store) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    aware = (T0 + timedelta(hours=2)).replace(tzinfo=plus_two)  # the same instant as T0
+    assert task_store.jobs.enqueue("generate", "a", {}, run_after=aware).run_after == T0
+
+
+def test_complete_and_fail_with_retries_up_to_max_attempts(
+    task_store: Store, clock: FakeClock
+) -> None:
+    jobs = task_store.jobs
+    done = jobs.enqueue("publish", "a", {})
+    assert jobs.claim(["publish"]) is not None
+    assert jobs.complete(done.id).status is JobStatus.DONE
+    assert jobs.claim(["publish"]) is None
+
+    job = jobs.enqueue("generate", "b", {}, max_attempts=2)
+    jobs.claim(["generate"])
+    retry_at = clock.now + timedelta(seconds=10)
+    failed_once = jobs.fail(job.id, "timeout", retry_at=retry_at)
+    assert (failed_once.status, failed_once.run_after, failed_once.last_error) == (
+        JobStatus.PENDING,
+        retry_at,
+        "timeout",
+    )
+    assert jobs.claim(["generate"]) is None  # not before retry_at
+    clock.advance(10)
+    again = jobs.claim(["generate"])
+    assert again is not None and again.attempts == 2
+    final = jobs.fail(job.id, "timeout again", retry_at=clock.now)  # no attempts left
+    assert (final.status, final.last_error) == (JobStatus.FAILED, "timeout again")
+    assert jobs.claim(["generate"]) is None
+
+    no_retry = jobs.enqueue("generate", "b", {})
+    jobs.claim(["generate"])
+    assert jobs.fail(no_retry.id, "bad prompt", retry_at=None).status is JobStatus.FAILED
+    with pytest.raises(NotFoundError):
+        jobs.complete(10_000)
+    with pytest.raises(NotFoundError):
+        jobs.fail(10_000, "x", retry_at=None)
+
+
+def test_cancel_for_task_and_pending_for_task(task_store: Store) -> None:
+    jobs = task_store.jobs
+    running = jobs.enqueue("generate", "a", {})
+    jobs.claim(["generate"])
+    pending = jobs.enqueue("generate", "a", {})
+    publish = jobs.enqueue("publish", "a", {})
+    finished = jobs.enqueue("publish", "a", {})
+    other = jobs.enqueue("generate", "b", {})
+    jobs.claim(["publish"])
+    jobs.complete(publish.id)
+    assert [j.id for j in jobs.pending_for_task("a")] == [running.id, pending.id, finished.id]
+    assert [j.id for j in jobs.pending_for_task("a", kind="publish")] == [finished.id]
+
+    cancelled = jobs.cancel_for_task("a", kind="generate")
+    assert [(j.id, j.status) for j in cancelled] == [
+        (running.id, JobStatus.CANCELLED),
+        (pending.id, JobStatus.CANCELLED),
+    ]
+    # A worker finishing a cancelled job cannot bring it back.
+    assert jobs.complete(running.id).status is JobStatus.CANCELLED
+    assert jobs.fail(running.id, "x", retry_at=None).status is JobStatus.CANCELLED
+    assert [j.id for j in jobs.cancel_for_task("a")] == [finished.id]
+    assert jobs.get(publish.id).status is JobStatus.DONE  # type: ignore[union-attr]
+    assert jobs.pending_for_task("a") == []
+    assert [j.id for j in jobs.pending_for_task("b")] == [other.id]
+
+
+def test_requeue_running_after_a_crash(task_store: Store, clock: FakeClock) -> None:
+    jobs = task_store.jobs
+    retryable = jobs.enqueue("generate", "a", {}, max_attempts=3)
+    last_try = jobs.enqueue("generate", "b", {}, max_attempts=1)
+    untouched = jobs.enqueue("publish", "a", {})
+    jobs.claim(["generate"])
+    jobs.claim(["generate"])
+    later = clock.advance(60)
+    requeued = jobs.requeue_running()
+    assert [(j.id, j.status) for j in requeued] == [
+        (retryable.id, JobStatus.PENDING),
+        (last_try.id, JobStatus.FAILED),
+    ]
+    assert requeued[0].run_after == later and requeued[0].attempts == 1
+    assert requeued[1].last_error == INTERRUPTED
+    assert jobs.get(untouched.id).status is JobStatus.PENDING  # type: ignore[union-attr]
+    assert jobs.requeue_running() == []
+    counts = jobs.count_by_status()
+    assert counts[JobStatus.PENDING] == 2 and counts[JobStatus.FAILED] == 1
+    assert counts[JobStatus.RUNNING] == 0
+
+
+def test_concurrent_claims_take_each_job_exactly_once(task_store: Store) -> None:
+    total = 120
+    with task_store.transaction():
+        for n in range(total):
+            task_store.jobs.enqueue("generate", "a", {"n": n})
+    start = threading.Barrier(4)
+    claimed: list[list[int]] = [[] for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def worker(slot: int) -> None:
+        try:
+            start.wait()
+            while (job := task_store.jobs.claim(["generate"])) is not None:
+                claimed[slot].append(job.id)
+                task_store.jobs.complete(job.id)
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    every = [job_id for ids in claimed for job_id in ids]
+    assert len(every) == total and len(set(every)) == total
+    assert task_store.jobs.count_by_status()[JobStatus.DONE] == total
+
+
+# --- posts -------------------------------------------------------------------------------
+
+
+def test_posts_create_and_look_up(task_store: Store, clock: FakeClock) -> None:
+    posts = task_store.posts
+    first = posts.create("a", "muffins", "Muffins", "body", "https://cdn/a.png", "glad/a")
+    clock.advance(1)
+    second = posts.create("b", "muffins-2", "Muffins", "body", "https://cdn/b.png")
+    assert (first.task_id, first.slug, first.asset_id, first.created_at) == (
+        "a",
+        "muffins",
+        "glad/a",
+        T0,
+    )
+    assert second.asset_id is None and second.id != first.id
+    assert posts.get(first.id) == first
+    assert posts.by_task("b") == second
+    assert posts.by_slug("muffins") == first
+    assert posts.get(999) is None and posts.by_task("zz") is None and posts.by_slug("x") is None
+    assert posts.list() == [second, first]
+    assert posts.list(limit=1, offset=1) == [first]
+
+
+def test_slugs_with_prefix(store: Store) -> None:
+    slugs = ["muffins", "muffins-2", "muffins-ball", "cakes", "100%_real", "100-real"]
+    for n, slug in enumerate(slugs):
+        store.tasks.create(new_task(f"t{n}"))
+        store.posts.create(f"t{n}", slug, "T", "", "https://cdn/x.png")
+    assert store.posts.slugs_with_prefix("muffins") == {"muffins", "muffins-2", "muffins-ball"}
+    assert store.posts.slugs_with_prefix("100%") == {"100%_real"}  # no LIKE wildcards
+    assert store.posts.slugs_with_prefix("pies") == set()
+
+
+def test_post_uniqueness_errors_are_translated(task_store: Store) -> None:
+    posts = task_store.posts
+    posts.create("a", "muffins", "Muffins", "", "https://cdn/a.png")
+    with pytest.raises(SlugTakenError, match="'muffins'") as slug_error:
+        posts.create("b", "muffins", "Muffins", "", "https://cdn/b.png")
+    assert slug_error.value.slug == "muffins"
+    with pytest.raises(DuplicatePostError, match="'a'") as task_error:
+        posts.create("a", "muffins-again", "Muffins", "", "https://cdn/a.png")
+    assert task_error.value.task_id == "a"
+    with pytest.raises(NotFoundError, match="ghost"):
+        posts.create("ghost", "ghost", "Ghost", "", "https://cdn/g.png")
+    assert [p.slug for p in posts.list()] == ["muffins"]
+    # The store is still usable after the failed inserts.
+    assert posts.create("b", "muffins-2", "Muffins", "", "https://cdn/b.png").slug == "muffins-2"
+
+
+def test_update_content_keeps_slug_and_task(task_store: Store, clock: FakeClock) -> None:
+    posts = task_store.posts
+    post = posts.create("a", "muffins", "Muffins", "old", "https://cdn/a.png", "glad/a")
+    later = clock.advance(5)
+    updated = posts.update_content(post.id, "Better Muffins", "new", "https://cdn/a2.png", None)
+    assert (updated.slug, updated.task_id, updated.title, updated.content) == (
+        "muffins",
+        "a",
+        "Better Muffins",
+        "new",
+    )
+    assert (updated.featured_image_url, updated.asset_id) == ("https://cdn/a2.png", None)
+    assert (updated.created_at, updated.updated_at) == (T0, later)
+    for n in range(20):  # repeated updates of a table with UNIQUE columns stay fine
+        posts.update_content(post.id, f"v{n}", "", "https://cdn/a.png", None)
+    with pytest.raises(NotFoundError):
+        posts.update_content(999, "t", "", "u", None)
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+def test_events_are_read_back_in_ascending_order(store: Store, clock: FakeClock) -> None:
+    assert store.events.last_id() == 0
+    first = store.events.add("daemon_started", actor="service", detail={"pid": 1})
+    store.tasks.create(new_task())
+    clock.advance(1)
+    store.events.add("variation_added", "muffins-001", detail={"index": 1})
+    every = store.events.since(0)
+    assert [e.kind for e in every] == ["daemon_started", CREATED, "variation_added"]
+    assert [e.id for e in every] == sorted(e.id for e in every)
+    assert every[0] == first and first.task_id is None and first.detail == {"pid": 1}
+    assert every[2].at == T0 + timedelta(seconds=1)
+    assert store.events.last_id() == every[-1].id
+    assert store.events.since(every[-1].id) == []
+    assert store.events.since(first.id, limit=1) == [every[1]]
+    assert [e.kind for e in store.events.for_task("muffins-001")] == [CREATED, "variation_added"]
+    with pytest.raises(TypeError):
+        store.events.add("bad", detail={"when": datetime.now()})
+
+
+def test_a_stream_reader_resuming_from_its_last_id_misses_nothing(store: Store) -> None:
+    # Writers on several threads while a reader polls since(last seen id): every
+    # event is seen exactly once, because ids commit in increasing order.
+    writers, per_writer = 4, 40
+    done = threading.Event()
+    seen: list[int] = []
+
+    def write(n: int) -> None:
+        for i in range(per_writer):
+            store.events.add("tick", detail={"writer": n, "i": i})
+
+    def read() -> None:
+        last = 0
+        while True:
+            finished = done.is_set()
+            batch = store.events.since(last)
+            seen.extend(e.id for e in batch)
+            last = batch[-1].id if batch else last
+            if finished and not batch:
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    done.set()
+    reader.join(timeout=30)
+    assert len(seen) == writers * per_writer == len(set(seen))
+    assert seen == sorted(seen)
+
+
+# --- durability --------------------------------------------------------------------------
+
+_CRASHING_WRITER = """
+import sys, time
+from pathlib import Path
+from daemon.store import NewTask, Store
+store = Store.open(Path(sys.argv[1]))
+store.tasks.create(NewTask(id="survivor", title="Survivor", prompt="p", variations=1,
+                           steps=1, guidance_scale=1.0, width=64, height=64))
+print("committed", flush=True)
+time.sleep(60)
+"""
+
+
+def test_committed_work_survives_kill_9(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _CRASHING_WRITER, str(db_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        assert writer.stdout is not None
+        line = writer.stdout.readline()
+        assert line.strip() == "committed", writer.stderr.read() if writer.stderr else ""
+        # While it lives, the writer holds the file: a second process is refused clearly.
+        with pytest.raises(StoreError, match="another gladtui daemon"):
+            Store.open(db_path)
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait(timeout=10)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+        for stream in (writer.stdout, writer.stderr):
+            if stream is not None:
+                stream.close()
+    assert writer.returncode == -signal.SIGKILL
+    assert db_path.with_name(db_path.name + ".wal").exists()  # the work is only in the WAL
+    with Store.open(db_path) as store:
+        task = store.tasks.get("survivor")
+        assert task is not None and task.status is TaskStatus.QUEUED
+        assert store.schema_version() == latest_version()
