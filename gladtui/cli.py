@@ -26,9 +26,7 @@ Handler = Callable[[argparse.Namespace], int]
 # Commands of DESIGN.md that later work delivers; until then they say so.
 NOT_BUILT: dict[str, str] = {
     "tui": "open the review TUI",
-    "daemon": "run the daemon in the foreground (what the service runs)",
     "demo": "start a daemon with the tiny model and sample tasks, then the TUI",
-    "submit": "validate task files and place them in the drop folder",
     "tasks": "list tasks",
     "show": "one task with its variations",
     "generate": "more variations (optionally a new prompt)",
@@ -67,6 +65,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.set_defaults(handler=_run_check)
+
+    submit = commands.add_parser(
+        "submit",
+        parents=[common],
+        help="validate task files and place them in the drop folder",
+        description="Validate each file exactly as the daemon will, then place it in the "
+        "drop folder atomically. An invalid file is reported and not placed.",
+    )
+    submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    submit.set_defaults(handler=_run_submit)
+
+    run_daemon = commands.add_parser(
+        "daemon",
+        parents=[common],
+        help="run the daemon in the foreground (what the service runs)",
+        description="Watch the drop folder and own the database until SIGTERM or SIGINT.",
+    )
+    run_daemon.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log (default: info)",
+    )
+    run_daemon.set_defaults(handler=_run_daemon)
 
     show_config = commands.add_parser(
         "config", parents=[common], help="print the configuration in effect (secrets hidden)"
@@ -116,6 +138,45 @@ def _run_check(args: argparse.Namespace) -> int:
             f"ok: {path}: task {task.id!r}, {task.variations} variation(s) of "
             f"{task.width}x{task.height}, {task.steps} steps: {task.title}"
         )
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
+def _run_daemon(args: argparse.Namespace) -> int:
+    # The one place gladtui imports daemon: the CLI starts it (DESIGN.md "Layout").
+    from daemon.service import main as daemon_main
+    from gladtui.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"gladtui: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    return daemon_main(config, log_level=args.log_level)
+
+
+def _run_submit(args: argparse.Namespace) -> int:
+    from gladtui.config import ConfigError, load_config
+    from gladtui.submit import submit_file
+    from gladtui.taskfile import TaskFileError
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"gladtui: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    refused = 0
+    for path in args.files:
+        try:
+            placed = submit_file(path, config.drop_dir, rules=config.task_rules())
+        except TaskFileError as exc:
+            refused += 1
+            print(f"refused: {exc}", file=sys.stderr)
+            continue
+        except OSError as exc:
+            refused += 1
+            print(f"gladtui: cannot place {path} in {config.drop_dir}: {exc}", file=sys.stderr)
+            continue
+        print(f"submitted: {path} -> {placed.destination} (task {placed.task.spec.id!r})")
     return EXIT_REFUSED if refused else EXIT_OK
 
 

@@ -147,6 +147,12 @@ class PublishingConfig(_Section):
     cloudinary: CloudinaryConfig = CloudinaryConfig()
 
 
+class WatchConfig(_Section):
+    stable_seconds: float = Field(0.25, ge=0, le=600)
+    rescan_seconds: float = Field(30.0, gt=0)
+    force_polling: bool = False
+
+
 class CleanupConfig(_Section):
     preview_retention_days: int = Field(30, ge=0)
 
@@ -174,6 +180,7 @@ class Config(_Section):
     cache_dir: ConfigPath = Field(default_factory=_default_cache_dir)
     socket: ConfigPath | None = None
     generation: GenerationConfig = GenerationConfig()
+    watch: WatchConfig = WatchConfig()
     limits: LimitsConfig = LimitsConfig()
     publishing: PublishingConfig = PublishingConfig()
     cleanup: CleanupConfig = CleanupConfig()

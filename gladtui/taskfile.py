@@ -30,6 +30,7 @@ __all__ = [
     "derive_task_id",
     "is_safe_task_id",
     "parse_task",
+    "read_task_bytes",
     "read_task_file",
 ]
 
@@ -194,7 +195,16 @@ def _load(data: bytes, file_name: str, rules: TaskRules) -> object:
 
 
 def read_task_file(path: Path, *, rules: TaskRules) -> TaskFile:
-    """Read and validate one task file, refusing anything that is not a plain, small file.
+    """Read and validate one task file, refusing anything that is not a plain, small file."""
+    data = read_task_bytes(path, max_bytes=rules.max_file_bytes)
+    spec = parse_task(data, file_name=path.name, rules=rules)
+    return TaskFile(
+        spec=spec, sha256=hashlib.sha256(data).hexdigest(), file_name=path.name, size=len(data)
+    )
+
+
+def read_task_bytes(path: Path, *, max_bytes: int) -> bytes:
+    """The raw bytes of a task file, refusing anything that is not a plain, small file.
 
     The type and size are checked with lstat first, so a FIFO, device or symlink
     is never even opened (opening some devices has side effects). The open
@@ -202,10 +212,11 @@ def read_task_file(path: Path, *, rules: TaskRules) -> TaskFile:
     secret the daemon can read) and O_NONBLOCK (a FIFO swapped in would block
     the reader until a writer appears); the checks are repeated on the open
     descriptor, and at most cap+1 bytes are read, so a file that grows while
-    being read is caught too.
+    being read is caught too. Separate from parsing so that the daemon can
+    record that it is about to parse these bytes before it does.
     """
     name = path.name
-    cap = rules.max_file_bytes
+    cap = max_bytes
     try:
         before = os.lstat(path)
     except OSError as exc:
@@ -233,10 +244,7 @@ def read_task_file(path: Path, *, rules: TaskRules) -> TaskFile:
     data = b"".join(chunks)
     if len(data) > cap:
         raise TaskFileError([f"grew past the limit of {cap:,} bytes while being read"], name)
-    spec = parse_task(data, file_name=name, rules=rules)
-    return TaskFile(
-        spec=spec, sha256=hashlib.sha256(data).hexdigest(), file_name=name, size=len(data)
-    )
+    return data
 
 
 def _check_stat(st: os.stat_result, name: str, cap: int) -> None:

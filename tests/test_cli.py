@@ -38,7 +38,7 @@ def test_version() -> None:
     assert result.stdout.strip() == f"gladtui {__version__}"
 
 
-@pytest.mark.parametrize("command", ["tasks", "daemon", "service"])
+@pytest.mark.parametrize("command", ["tasks", "tui", "service"])
 def test_commands_not_built_yet_say_so_and_exit_2(command: str) -> None:
     result = run(command)
     assert result.returncode == 2
@@ -98,3 +98,18 @@ def test_config_prints_the_effective_settings_without_secrets(tmp_path: Path) ->
     assert f"drop_dir: {tmp_path / 'incoming'}" in result.stdout
     assert "s3cr3tvalue" not in result.stdout
     assert "url: '**********'" in result.stdout
+
+
+def test_submit_places_valid_files_and_refuses_invalid_ones(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"drop_dir: {drop}\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: no prompt here\n")
+    good = ROOT / "examples" / "muffins.yaml"
+    result = run("submit", "--config", str(config), str(good), str(bad))
+    assert result.returncode == 1
+    assert f"submitted: {good} -> {drop / 'muffins.yaml'} (task 'muffins-001')" in result.stdout
+    assert "refused: bad.yaml: prompt: required" in result.stderr
+    assert sorted(p.name for p in drop.iterdir()) == ["muffins.yaml"]
+    assert (drop / "muffins.yaml").read_bytes() == good.read_bytes()

@@ -114,7 +114,10 @@ def new_variation(task_id: str = "muffins-001", idx: int = 1, **overrides: Any) 
 
 # --- opening and migrations -------------------------------------------------------------
 
-EXTRA = Migration(2, "test: an extra table", ("CREATE TABLE extra (a INTEGER)",))
+# Tests append to the real list, so they keep working as migrations are added.
+LATEST = latest_version()
+NEXT = LATEST + 1
+EXTRA = Migration(NEXT, "test: an extra table", ("CREATE TABLE extra (a INTEGER)",))
 
 
 def test_open_creates_the_schema_and_records_its_version(
@@ -122,7 +125,8 @@ def test_open_creates_the_schema_and_records_its_version(
 ) -> None:
     assert db_path.exists()
     assert store.schema_version() == latest_version() == MIGRATIONS[-1].version
-    assert [(m.version, m.applied_at) for m in store.migrations_applied()] == [(1, T0)]
+    applied = [(m.version, m.applied_at) for m in store.migrations_applied()]
+    assert applied == [(version, T0) for version in range(1, LATEST + 1)]
     assert store.tasks.list() == []
     assert store.variations.list("nothing") == []
     assert store.jobs.claim(["generate"]) is None
@@ -144,34 +148,36 @@ def test_an_appended_migration_is_applied_once(db_path: Path, clock: FakeClock) 
         pass
     clock.advance(60)
     with Store.open(db_path, clock=clock, migrations=(*MIGRATIONS, EXTRA)) as store:
-        assert [m.version for m in store.migrations_applied()] == [1, 2]
+        assert [m.version for m in store.migrations_applied()] == [*range(1, LATEST + 1), NEXT]
         applied = store.migrations_applied()
     clock.advance(60)
     with Store.open(db_path, clock=clock, migrations=(*MIGRATIONS, EXTRA)) as store:
         assert store.migrations_applied() == applied
-        assert applied[1].applied_at == T0 + timedelta(seconds=60)
+        assert applied[-1].applied_at == T0 + timedelta(seconds=60)
 
 
 def test_a_database_from_newer_code_is_refused_and_left_untouched(db_path: Path) -> None:
     with Store.open(db_path, migrations=(*MIGRATIONS, EXTRA)):
         pass
-    with pytest.raises(StoreError, match=r"schema version 2.*only knows versions up to 1"):
+    with pytest.raises(
+        StoreError, match=rf"schema version {NEXT}.*only knows versions up to {LATEST}"
+    ):
         Store.open(db_path)
     with Store.open(db_path, migrations=(*MIGRATIONS, EXTRA)) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == NEXT
 
 
 def test_a_failing_migration_rolls_back_entirely(db_path: Path) -> None:
-    broken = Migration(2, "broken", ("CREATE TABLE extra (a INTEGER)", "NOT SQL AT ALL"))
-    with pytest.raises(StoreError, match=r"migration 2 \(broken\) failed"):
+    broken = Migration(NEXT, "broken", ("CREATE TABLE extra (a INTEGER)", "NOT SQL AT ALL"))
+    with pytest.raises(StoreError, match=rf"migration {NEXT} \(broken\) failed"):
         Store.open(db_path, migrations=(*MIGRATIONS, broken))
-    # Nothing of migration 2 stayed, so a fixed version creates the same table.
+    # Nothing of the broken migration stayed, so a fixed version creates the same table.
     with Store.open(db_path, migrations=(*MIGRATIONS, EXTRA)) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == NEXT
 
 
 def test_a_migration_list_with_a_gap_is_refused(db_path: Path) -> None:
-    gap = Migration(3, "gap", ("SELECT 1",))
+    gap = Migration(NEXT + 1, "gap", ("SELECT 1",))
     with pytest.raises(StoreError, match="out of order"):
         Store.open(db_path, migrations=(*MIGRATIONS, gap))
 

@@ -136,8 +136,26 @@ _V1_INITIAL = Migration(
     ),
 )
 
+_V2_INGEST_ATTEMPTS = Migration(
+    2,
+    "ingest attempts: task files whose parsing has started but not committed",
+    (
+        # A row exists only while a file is being parsed; it is deleted in the
+        # transaction that records the outcome. A row found at start-up is a
+        # parse the daemon did not survive (see daemon/ingest.py).
+        """
+        CREATE TABLE ingest_attempts (
+            sha256 VARCHAR PRIMARY KEY,
+            file_name VARCHAR NOT NULL,
+            solo BOOLEAN NOT NULL,
+            started_at TIMESTAMP NOT NULL
+        )
+        """,
+    ),
+)
+
 # Append new migrations here, versions strictly increasing by one.
-MIGRATIONS: tuple[Migration, ...] = (_V1_INITIAL,)
+MIGRATIONS: tuple[Migration, ...] = (_V1_INITIAL, _V2_INGEST_ATTEMPTS)
 
 
 def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:

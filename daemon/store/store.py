@@ -12,6 +12,7 @@ import duckdb
 from daemon.store.db import Clock, Database, utc_now
 from daemon.store.errors import StoreError
 from daemon.store.events import EventsRepository
+from daemon.store.ingest import IngestAttemptsRepository
 from daemon.store.jobs import JobsRepository
 from daemon.store.migrations import MIGRATIONS, Migration, apply_migrations
 from daemon.store.posts import PostsRepository
@@ -26,7 +27,8 @@ class Store:
     """The database of one daemon. Open with `Store.open(path)`; close, or use `with`.
 
     Thread-safe: each thread uses its own cursor (db.py). The repositories share
-    the one connection: `tasks`, `variations`, `jobs`, `posts`, `events`.
+    the one connection: `tasks`, `variations`, `jobs`, `posts`, `events`,
+    `ingest_attempts`.
     """
 
     def __init__(self, db: Database, path: Path) -> None:
@@ -37,6 +39,7 @@ class Store:
         self.variations = VariationsRepository(db)
         self.jobs = JobsRepository(db)
         self.posts = PostsRepository(db)
+        self.ingest_attempts = IngestAttemptsRepository(db)
 
     @classmethod
     def open(

@@ -148,6 +148,37 @@ class TasksRepository:
         )
         return TaskRecord.from_row(row) if row else None
 
+    def by_sha256(self, shas: Collection[str]) -> dict[str, TaskRecord]:
+        """For each sha among `shas` that made a task, the first task it made."""
+        if not shas:
+            return {}
+        rows = (
+            self._db.cursor()
+            .execute(
+                f"{_SELECT} WHERE list_contains(?::VARCHAR[], source_sha256)"
+                " ORDER BY created_at DESC, id DESC",
+                [list(shas)],
+            )
+            .fetchall()
+        )
+        found = {}
+        for row in rows:  # newest first, so the oldest task of each sha is written last
+            record = TaskRecord.from_row(row)
+            assert record.source_sha256 is not None
+            found[record.source_sha256] = record
+        return found
+
+    def existing_ids(self, ids: Collection[str]) -> set[str]:
+        """Those of `ids` that are taken, in one query (ingest checks thousands at once)."""
+        if not ids:
+            return set()
+        rows = (
+            self._db.cursor()
+            .execute("SELECT id FROM tasks WHERE list_contains(?::VARCHAR[], id)", [list(ids)])
+            .fetchall()
+        )
+        return {row[0] for row in rows}
+
     def id_exists(self, task_id: str) -> bool:
         row = self._db.cursor().execute("SELECT 1 FROM tasks WHERE id = ?", [task_id]).fetchone()
         return row is not None

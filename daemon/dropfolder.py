@@ -1,0 +1,96 @@
+"""The drop folder's layout: which names are candidates, and where files go after.
+
+Nothing the user dropped is ever deleted or overwritten: an accepted file moves
+to `processed/`, a refused one to `failed/` with `<name>.error.txt` beside it,
+and a name already taken there gets a `-2`, `-3`, ... suffix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+PROCESSED = "processed"
+FAILED = "failed"
+TASK_SUFFIXES = (".yaml", ".yml")
+# Editors and downloaders write under these names first; never read them.
+_TEMPORARY_SUFFIXES = (".tmp", ".part", ".swp", ".swx", ".crdownload", "~")
+
+
+def is_candidate_name(name: str) -> bool:
+    """A task file name: *.yaml or *.yml, not hidden, not a temporary name."""
+    if name.startswith(".") or name.endswith(_TEMPORARY_SUFFIXES):
+        return False
+    return name.lower().endswith(TASK_SUFFIXES)
+
+
+class DropFolder:
+    """Paths and moves inside one drop folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.processed = root / PROCESSED
+        self.failed = root / FAILED
+
+    def prepare(self) -> None:
+        for folder in (self.root, self.processed, self.failed):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def is_candidate(self, path: Path) -> bool:
+        """A file directly in the drop folder with a task file name."""
+        return path.parent == self.root and is_candidate_name(path.name)
+
+    def scan(self) -> Iterator[Path]:
+        """Every candidate currently in the folder (subfolders are not entered)."""
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if is_candidate_name(entry.name):
+                    yield self.root / entry.name
+
+    def accept(self, path: Path) -> Path:
+        """Move an accepted file to processed/; returns where it went."""
+        return _move_to_free_name(path, self.processed)
+
+    def refuse(self, path: Path, message: str) -> Path:
+        """Move a refused file to failed/ with its reason beside it."""
+        destination = _move_to_free_name(path, self.failed)
+        error_file = destination.with_name(destination.name + ".error.txt")
+        _write_atomically(error_file, f"{message}\n")
+        return destination
+
+
+def _move_to_free_name(path: Path, folder: Path) -> Path:
+    """rename(2) into `folder` without replacing anything already there.
+
+    The link-then-unlink dance makes "is the name free?" and "take it" one step;
+    a plain rename would silently replace an older file of the same name.
+    Directories (a folder named x.yaml) cannot be linked and are renamed after
+    an existence check instead; only the daemon writes into these folders.
+    """
+    stem, suffix = path.stem, path.suffix
+    for n in range(1, 100_000):
+        candidate = folder / (path.name if n == 1 else f"{stem}-{n}{suffix}")
+        try:
+            os.link(path, candidate, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK):
+                raise
+            if candidate.exists() or candidate.is_symlink():
+                continue
+            path.rename(candidate)
+            return candidate
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return candidate
+    raise FileExistsError(f"no free name for {path.name} in {folder}")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)

@@ -1,0 +1,292 @@
+"""Turning ready task files into tasks: exactly once each, whatever the producer did.
+
+For a batch of ready files:
+
+1. read the bytes (refusing symlinks, folders, unreadable files) and hash them;
+2. a hash that already made a task is a duplicate: the file is moved along and
+   the log says which task it duplicates, nothing is queued twice;
+3. record that the rest are about to be parsed (committed before parsing, see
+   daemon/store/ingest.py), then parse them;
+4. in one transaction: create the tasks (queued, with a generation job) and the
+   refusals (`invalid` tasks carrying the message), and forget the attempts;
+5. only then move the files to processed/ or failed/.
+
+A crash anywhere leaves either no task (the file is still in the folder and is
+taken again) or the task with its file still in the folder (step 2 recognises
+it on the next pass): never two tasks, never a lost file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from daemon.dropfolder import DropFolder
+from daemon.store import NewTask, Store, TaskRecord
+from gladtui.shapes import TaskStatus
+from gladtui.taskfile import (
+    TaskFileError,
+    TaskRules,
+    TaskSpec,
+    derive_task_id,
+    parse_task,
+    read_task_bytes,
+)
+
+log = logging.getLogger(__name__)
+
+GENERATE = "generate"
+CRASHED_BEFORE = (
+    "reading this file stopped the daemon on an earlier attempt; it was refused so that "
+    "it cannot do so again"
+)
+
+Parser = Callable[[bytes, str, TaskRules], TaskSpec]
+
+
+def parse_with_rules(data: bytes, file_name: str, rules: TaskRules) -> TaskSpec:
+    return parse_task(data, file_name=file_name, rules=rules)
+
+
+@dataclass(slots=True)
+class _Dropped:
+    """One file of a batch, as it goes through the steps above."""
+
+    path: Path
+    data: bytes = b""
+    sha256: str = ""
+    spec: TaskSpec | None = None
+    problem: str | None = None
+    task_id: str = ""
+    duplicate_of: TaskRecord | None = None  # an earlier task made from the same bytes
+    same_as: _Dropped | None = None  # an earlier file of this batch with the same bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one file: its task, and whether it was new, a duplicate or refused."""
+
+    file_name: str
+    task_id: str
+    kind: str  # "accepted" | "refused" | "duplicate"
+    moved_to: Path | None
+
+
+class Ingestor:
+    """Creates tasks from ready files. `parse` is injectable (the crash tests use it)."""
+
+    def __init__(
+        self,
+        store: Store,
+        folder: DropFolder,
+        rules: TaskRules,
+        *,
+        generation_attempts: int = 3,
+        parse: Parser = parse_with_rules,
+    ) -> None:
+        self.store = store
+        self.folder = folder
+        self.rules = rules
+        self.generation_attempts = generation_attempts
+        self._parse = parse
+
+    def ingest(self, paths: Iterable[Path]) -> list[Outcome]:
+        """Ingest a batch; one bad file never stops the others."""
+        dropped = [item for item in map(self._read, paths) if item is not None]
+        outcomes = self._settle_duplicates(dropped)
+        fresh = [d for d in dropped if d.duplicate_of is None and d.same_as is None]
+        suspects = self._suspects(fresh)
+        batch = [d for d in fresh if d.sha256 not in suspects]
+        outcomes += self._parse_and_commit(batch, solo=False)
+        for item in (d for d in fresh if d.sha256 in suspects):
+            outcomes += self._retry_suspect(item, suspects[item.sha256])
+        return outcomes + self._settle_in_batch_duplicates(dropped)
+
+    # -- step 1: read ---------------------------------------------------------------------
+
+    def _read(self, path: Path) -> _Dropped | None:
+        item = _Dropped(path)
+        try:
+            item.data = read_task_bytes(path, max_bytes=self.rules.max_file_bytes)
+        except TaskFileError as exc:
+            if not os.path.lexists(path):
+                log.debug("%s disappeared before it was read; forgotten", path.name)
+                return None
+            item.problem = str(exc)
+        # Unreadable files hash their name, so the same refusal is not recorded twice.
+        item.sha256 = hashlib.sha256(item.data or f"unreadable:{path.name}".encode()).hexdigest()
+        return item
+
+    # -- step 2: duplicates ---------------------------------------------------------------
+
+    def _settle_duplicates(self, dropped: list[_Dropped]) -> list[Outcome]:
+        known = self.store.tasks.by_sha256({d.sha256 for d in dropped if d.problem is None})
+        first_in_batch: dict[str, _Dropped] = {}
+        outcomes = []
+        for item in dropped:
+            if item.problem is None and item.sha256 in known:
+                item.duplicate_of = known[item.sha256]
+                outcomes.append(self._move_duplicate(item, known[item.sha256]))
+            elif item.problem is None and item.sha256 in first_in_batch:
+                item.same_as = first_in_batch[item.sha256]  # settled once that one is stored
+            else:
+                first_in_batch.setdefault(item.sha256, item)
+        return outcomes
+
+    def _move_duplicate(self, item: _Dropped, task: TaskRecord) -> Outcome:
+        if task.status is TaskStatus.INVALID:
+            moved = self._move(item.path, refuse=task.error or "refused")
+        else:
+            moved = self._move(item.path)
+        where = "failed/" if task.status is TaskStatus.INVALID else "processed/"
+        log.info("%s is a duplicate of task %s; moved to %s", item.path.name, task.id, where)
+        return Outcome(item.path.name, task.id, "duplicate", moved)
+
+    # -- step 3: crash suspects -----------------------------------------------------------
+
+    def _suspects(self, fresh: list[_Dropped]) -> dict[str, bool]:
+        """Files whose earlier parse the daemon did not survive: sha -> was it solo."""
+        found = self.store.ingest_attempts.find([d.sha256 for d in fresh if d.problem is None])
+        return {sha: attempt.solo for sha, attempt in found.items()}
+
+    def _retry_suspect(self, item: _Dropped, was_solo: bool) -> list[Outcome]:
+        if was_solo:
+            item.problem = f"{item.path.name}: {CRASHED_BEFORE}"
+            log.warning("refusing %s: it stopped the daemon while being parsed", item.path.name)
+            return self._parse_and_commit([item], solo=True, parse=False)
+        log.warning("re-reading %s alone: the daemon stopped while parsing it", item.path.name)
+        return self._parse_and_commit([item], solo=True)
+
+    # -- steps 3 to 5 ---------------------------------------------------------------------
+
+    def _parse_and_commit(
+        self, batch: list[_Dropped], *, solo: bool, parse: bool = True
+    ) -> list[Outcome]:
+        if not batch:
+            return []
+        to_parse = [d for d in batch if d.problem is None] if parse else []
+        self.store.ingest_attempts.begin(((d.sha256, d.path.name) for d in to_parse), solo=solo)
+        for item in to_parse:
+            try:
+                item.spec = self._parse(item.data, item.path.name, self.rules)
+            except TaskFileError as exc:
+                item.problem = str(exc)
+        self._assign_ids(batch)
+        self._commit(batch)
+        return [self._move_stored(item) for item in batch]
+
+    def _assign_ids(self, items: list[_Dropped]) -> None:
+        """Each task its own id: a taken id gets -2, -3, ... (never overwrites)."""
+        wanted = {}
+        for item in items:
+            if item.spec is not None:
+                wanted[id(item)] = item.spec.id
+            else:
+                wanted[id(item)] = derive_task_id(item.path.name, item.data)
+        taken = self.store.tasks.existing_ids(set(wanted.values()))
+        for item in items:
+            base = wanted[id(item)]
+            task_id, n = base, 1
+            while task_id in taken:
+                n += 1
+                task_id = _suffixed(base, n)
+                if n > 2 or task_id in taken:  # rare: ask the store about further names
+                    taken |= self.store.tasks.existing_ids({task_id})
+            taken.add(task_id)
+            item.task_id = task_id
+
+    def _commit(self, items: list[_Dropped]) -> None:
+        with self.store.transaction():
+            for item in items:
+                if item.spec is not None:
+                    self.store.tasks.create(self._new_task(item, item.spec))
+                    self.store.jobs.enqueue(
+                        GENERATE,
+                        item.task_id,
+                        {"count": item.spec.variations},
+                        max_attempts=self.generation_attempts,
+                    )
+                else:
+                    self.store.tasks.create(
+                        self._invalid_task(item), status=TaskStatus.INVALID, error=item.problem
+                    )
+            self.store.ingest_attempts.finish([d.sha256 for d in items])
+
+    def _new_task(self, item: _Dropped, spec: TaskSpec) -> NewTask:
+        return NewTask(
+            id=item.task_id,
+            title=spec.title,
+            prompt=spec.prompt,
+            negative_prompt=spec.negative_prompt,
+            content=spec.content,
+            variations=spec.variations,
+            steps=spec.steps,
+            guidance_scale=spec.guidance_scale,
+            width=spec.width,
+            height=spec.height,
+            seed=spec.seed,
+            source_file=item.path.name,
+            source_sha256=item.sha256,
+        )
+
+    def _invalid_task(self, item: _Dropped) -> NewTask:
+        # The file name stands in for the title, so the reviewer sees which file it was.
+        return NewTask(
+            id=item.task_id,
+            title=item.path.name,
+            prompt="",
+            variations=0,
+            steps=0,
+            guidance_scale=0.0,
+            width=0,
+            height=0,
+            source_file=item.path.name,
+            source_sha256=item.sha256,
+        )
+
+    def _move_stored(self, item: _Dropped) -> Outcome:
+        if item.spec is not None:
+            moved = self._move(item.path)
+            log.info(
+                "accepted %s as task %s (%d variation(s) queued)",
+                item.path.name,
+                item.task_id,
+                item.spec.variations,
+            )
+            return Outcome(item.path.name, item.task_id, "accepted", moved)
+        moved = self._move(item.path, refuse=item.problem or "refused")
+        log.warning("refused %s (task %s): %s", item.path.name, item.task_id, item.problem)
+        return Outcome(item.path.name, item.task_id, "refused", moved)
+
+    def _settle_in_batch_duplicates(self, dropped: list[_Dropped]) -> list[Outcome]:
+        later = [d for d in dropped if d.same_as is not None]
+        if not later:
+            return []
+        # A file whose twin was not stored (the daemon stops) waits for the next pass.
+        known = self.store.tasks.by_sha256({d.sha256 for d in later})
+        return [self._move_duplicate(d, known[d.sha256]) for d in later if d.sha256 in known]
+
+    def _move(self, path: Path, *, refuse: str | None = None) -> Path | None:
+        """Move a file out of the drop folder; a failure is logged, never raised.
+
+        The task is already committed, so a file that cannot be moved is only
+        recognised again as a duplicate on the next pass.
+        """
+        try:
+            if refuse is None:
+                return self.folder.accept(path)
+            return self.folder.refuse(path, refuse)
+        except FileNotFoundError:
+            return None  # moved or deleted by someone else meanwhile
+        except OSError as exc:
+            log.error("cannot move %s out of the drop folder: %s", path.name, exc)
+            return None
+
+
+def _suffixed(base: str, n: int) -> str:
+    suffix = f"-{n}"
+    return base[: 64 - len(suffix)] + suffix

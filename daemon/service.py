@@ -1,0 +1,123 @@
+"""The daemon process: wires the store and the drop-folder watcher; signals and recovery.
+
+`Daemon` is the in-process object (tests run it in a thread with their own
+stop event); `main` is what `gladtui daemon` and the system service run: it
+adds logging and SIGTERM/SIGINT handling around it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from daemon.dropfolder import DropFolder
+from daemon.ingest import Ingestor
+from daemon.store import Store, StoreError
+from daemon.watcher import DropWatcher, polling_requested
+from gladtui.config import Config
+
+log = logging.getLogger(__name__)
+
+WATCHER_RESTART_SECONDS = 1.0
+WATCH_START_TIMEOUT = 10
+
+
+class Daemon:
+    """Owns the store and the worker threads until `stop` is set."""
+
+    def __init__(self, config: Config, *, stop: threading.Event | None = None) -> None:
+        self.config = config
+        self.stop_event = stop or threading.Event()
+        self.store = Store.open(config.database_path)
+        self.folder = DropFolder(config.drop_dir)
+        self.ingestor = Ingestor(
+            self.store,
+            self.folder,
+            config.task_rules(),
+            generation_attempts=config.generation.max_attempts,
+        )
+        self.watcher = DropWatcher(
+            self.folder,
+            self.ingestor.ingest,
+            stable_seconds=config.watch.stable_seconds,
+            rescan_seconds=config.watch.rescan_seconds,
+            polling=polling_requested(config.watch.force_polling, os.environ),
+            stop=self.stop_event,
+        )
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        requeued = self.store.jobs.requeue_running()
+        if requeued:
+            log.info("requeued %d job(s) interrupted by the last stop", len(requeued))
+        log.info(
+            "watching %s (database %s, previews %s)",
+            self.folder.root,
+            self.store.path,
+            self.config.preview_dir,
+        )
+        self.folder.prepare()
+        watcher = threading.Thread(target=self._run_watcher, name="watcher", daemon=True)
+        watcher.start()
+        self._threads.append(watcher)
+        if not self.watcher.watching.wait(WATCH_START_TIMEOUT):
+            log.warning("the drop folder watch is not up after %d s", WATCH_START_TIMEOUT)
+
+    def _run_watcher(self) -> None:
+        """Keep the watcher alive: if the folder vanishes, say so and try again."""
+        while not self.stop_event.is_set():
+            try:
+                self.watcher.run()
+            except Exception as exc:
+                log.error("watcher stopped unexpectedly (%s); restarting", exc)
+                self.stop_event.wait(WATCHER_RESTART_SECONDS)
+
+    def wait(self) -> None:
+        """Block until stop is set, then stop the threads and close the store."""
+        self.stop_event.wait()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.store.close()
+        log.info("stopped")
+
+    def run(self) -> None:
+        self.start()
+        self.wait()
+
+
+def configure_logging(level: str) -> None:
+    """One line per event on stderr; journald adds its own timestamps."""
+    under_journald = "JOURNAL_STREAM" in os.environ
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if not under_journald:
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
+    # watchfiles logs every batch of changes at INFO; our own lines say what matters.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+
+
+def main(config: Config, *, log_level: str = "info") -> int:
+    """Run the daemon in the foreground until SIGTERM or SIGINT. Returns the exit code."""
+    configure_logging(log_level)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    started = time.monotonic()
+    try:
+        daemon = Daemon(config, stop=stop)
+    except StoreError as exc:
+        log.error("%s", exc)
+        return 1
+    log.info("store open in %.2f s", time.monotonic() - started)
+    daemon.run()
+    return 0

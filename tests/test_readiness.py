@@ -1,0 +1,106 @@
+"""When a dropped file counts as finished: real files, an injected clock."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from daemon.readiness import ReadinessTracker, Snapshot
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def written_in_place(path: Path, data: bytes) -> Path:
+    """A file whose last event was a write: its ctime equals its mtime."""
+    path.write_bytes(data)
+    assert not Snapshot.of(path.stat()).renamed_after_last_write
+    return path
+
+
+def test_file_written_in_place_waits_for_the_window(tmp_path: Path, clock: FakeClock) -> None:
+    tracker = ReadinessTracker(0.5, clock=clock)
+    path = written_in_place(tmp_path / "a.yaml", b"title: x\n")
+    tracker.observe(path)
+    assert tracker.take_ready() == []
+    clock.now += 0.4
+    assert tracker.take_ready() == []
+    clock.now += 0.2
+    assert tracker.take_ready() == [path]
+    assert path not in tracker
+
+
+def test_a_change_restarts_the_window(tmp_path: Path, clock: FakeClock) -> None:
+    tracker = ReadinessTracker(0.5, clock=clock)
+    path = written_in_place(tmp_path / "a.yaml", b"title: x\n")
+    tracker.observe(path)
+    clock.now += 0.6
+    with path.open("ab") as f:  # the writer was only pausing
+        f.write(b"prompt: y\n")
+    assert tracker.take_ready() == []  # the change is seen at the check, not missed
+    clock.now += 0.4
+    assert tracker.take_ready() == []
+    clock.now += 0.2
+    assert tracker.take_ready() == [path]
+
+
+def test_renamed_file_is_taken_at_once(tmp_path: Path, clock: FakeClock) -> None:
+    tracker = ReadinessTracker(10.0, clock=clock)
+    staging = tmp_path / "staging.tmp"
+    staging.write_bytes(b"title: x\nprompt: y\n")
+    st = staging.stat()
+    os.utime(staging, ns=(st.st_atime_ns, st.st_mtime_ns - 5_000_000))  # as cp -p would
+    final = tmp_path / "final.yaml"
+    staging.rename(final)
+    assert Snapshot.of(final.stat()).renamed_after_last_write
+    tracker.observe(final)
+    assert tracker.take_ready() == [final]
+
+
+def test_deleted_before_stable_is_forgotten(tmp_path: Path, clock: FakeClock) -> None:
+    tracker = ReadinessTracker(0.5, clock=clock)
+    path = written_in_place(tmp_path / "a.yaml", b"title: x\n")
+    tracker.observe(path)
+    path.unlink()
+    clock.now += 1
+    assert tracker.take_ready() == []
+    assert len(tracker) == 0
+
+
+def test_observing_a_missing_file_forgets_it(tmp_path: Path, clock: FakeClock) -> None:
+    tracker = ReadinessTracker(0.5, clock=clock)
+    path = written_in_place(tmp_path / "a.yaml", b"x")
+    tracker.observe(path)
+    path.unlink()
+    tracker.observe(path)
+    assert len(tracker) == 0
+
+
+def test_repeated_events_do_not_postpone_a_stable_file(tmp_path: Path, clock: FakeClock) -> None:
+    tracker = ReadinessTracker(0.5, clock=clock)
+    path = written_in_place(tmp_path / "a.yaml", b"title: x\n")
+    tracker.observe(path)
+    clock.now += 0.3
+    tracker.observe(path)  # e.g. a rescan: nothing changed, the window keeps running
+    clock.now += 0.3
+    assert tracker.take_ready() == [path]
+
+
+def test_next_due_in(tmp_path: Path, clock: FakeClock) -> None:
+    tracker = ReadinessTracker(0.5, clock=clock)
+    assert tracker.next_due_in() is None
+    tracker.observe(written_in_place(tmp_path / "a.yaml", b"x"))
+    clock.now += 0.2
+    assert tracker.next_due_in() == pytest.approx(0.3)
