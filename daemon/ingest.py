@@ -200,17 +200,16 @@ class Ingestor:
             item.task_id = task_id
 
     def _commit(self, items: list[_Dropped]) -> None:
+        valid = [(item, item.spec) for item in items if item.spec is not None]
         with self.store.transaction():
-            for item in items:
-                if item.spec is not None:
-                    self.store.tasks.create(self._new_task(item, item.spec))
-                    self.store.jobs.enqueue(
-                        GENERATE,
-                        item.task_id,
-                        {"count": item.spec.variations},
-                        max_attempts=self.generation_attempts,
-                    )
-                else:
+            self.store.tasks.create_many([self._new_task(item, spec) for item, spec in valid])
+            self.store.jobs.enqueue_many(
+                GENERATE,
+                [(item.task_id, {"count": spec.variations}) for item, spec in valid],
+                max_attempts=self.generation_attempts,
+            )
+            for item in items:  # refusals are rare and each has its own message
+                if item.spec is None:
                     self.store.tasks.create(
                         self._invalid_task(item), status=TaskStatus.INVALID, error=item.problem
                     )

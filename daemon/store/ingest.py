@@ -53,23 +53,25 @@ class IngestAttemptsRepository:
         place: deleting and re-inserting a key in one transaction trips DuckDB's
         unique check.
         """
-        wanted = dict(files)  # de-duplicated: an upsert must not see a key twice
+        wanted = dict(files)  # de-duplicated: one row per sha
+        if not wanted:
+            return
         with self._db.transaction() as cursor:
-            known = self.find(list(wanted))
+            known = list(self.find(list(wanted)))
+            fresh = [sha for sha in wanted if sha not in set(known)]
             now = self._db.now()
-            for sha, name in wanted.items():
-                if sha in known:
-                    cursor.execute(
-                        "UPDATE ingest_attempts SET solo = ?, file_name = ?, started_at = ?"
-                        " WHERE sha256 = ?",
-                        [solo, name, now, sha],
-                    )
-                else:
-                    cursor.execute(
-                        "INSERT INTO ingest_attempts (sha256, file_name, solo, started_at)"
-                        " VALUES (?, ?, ?, ?)",
-                        [sha, name, solo, now],
-                    )
+            if known:
+                cursor.execute(
+                    "UPDATE ingest_attempts SET solo = ?, started_at = ?"
+                    " WHERE list_contains(?::VARCHAR[], sha256)",
+                    [solo, now, known],
+                )
+            if fresh:
+                cursor.execute(
+                    "INSERT INTO ingest_attempts (sha256, file_name, solo, started_at)"
+                    " SELECT UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), ?, ?",
+                    [fresh, [wanted[sha] for sha in fresh], solo, now],
+                )
 
     def finish(self, shas: Collection[str]) -> None:
         """Forget the attempts: call inside the transaction that stores their outcome."""

@@ -8,7 +8,7 @@ daemon, stops after `max_attempts` with its last error instead of looping.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +70,36 @@ class JobsRepository:
             row = cursor.execute(_INSERT, params).fetchone()
         assert row is not None  # INSERT … RETURNING always returns the row
         return JobRecord.from_row(row)
+
+    def enqueue_many(
+        self,
+        kind: str,
+        entries: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        max_attempts: int = 3,
+    ) -> None:
+        """One job per (task id, payload), runnable now, in one statement (ingest bursts)."""
+        if not entries:
+            return
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        task_ids = [task_id for task_id, _ in entries]
+        payloads = [dump_json(payload) for _, payload in entries]
+        now = self._db.now()
+        with self._db.transaction() as cursor:
+            found = cursor.execute(
+                "SELECT count(DISTINCT id) FROM tasks WHERE list_contains(?::VARCHAR[], id)",
+                [task_ids],
+            ).fetchone()
+            if found is None or found[0] != len(set(task_ids)):
+                raise NotFoundError(f"some of the tasks to queue {kind!r} jobs for do not exist")
+            cursor.execute(
+                "INSERT INTO jobs (kind, task_id, payload, status, attempts, max_attempts,"
+                " last_error, run_after, created_at, updated_at)"
+                " SELECT ?, UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), 'pending', 0, ?, NULL,"
+                " ?, ?, ?",
+                [kind, task_ids, payloads, max_attempts, now, now, now],
+            )
 
     def get(self, job_id: int) -> JobRecord | None:
         row = self._db.cursor().execute(f"{_SELECT} WHERE id = ?", [job_id]).fetchone()
