@@ -489,6 +489,30 @@ def test_enqueue_records_a_pending_job(task_store: Store) -> None:
     assert task_store.jobs.enqueue("cleanup", None, {}).task_id is None
 
 
+def test_enqueue_many_queues_one_job_per_task_in_order(task_store: Store) -> None:
+    task_store.jobs.enqueue_many("generate", [("a", {"count": 1}), ("b", {"count": 2})])
+    first = task_store.jobs.claim(["generate"])
+    second = task_store.jobs.claim(["generate"])
+    assert first is not None and second is not None
+    assert [(j.task_id, j.payload, j.max_attempts) for j in (first, second)] == [
+        ("a", {"count": 1}, 3),
+        ("b", {"count": 2}, 3),
+    ]
+    with pytest.raises(NotFoundError):
+        task_store.jobs.enqueue_many("generate", [("a", {}), ("ghost", {})])
+    assert task_store.jobs.claim(["generate"]) is None  # nothing of the refused batch stayed
+
+
+def test_bulk_created_tasks_each_get_a_created_event(store: Store) -> None:
+    store.tasks.create_many([new_task("x"), new_task("y"), new_task("z")])
+    events = store.events.since(0)
+    assert [(e.task_id, e.kind, e.to_status) for e in events] == [
+        ("x", "created", TaskStatus.QUEUED),
+        ("y", "created", TaskStatus.QUEUED),
+        ("z", "created", TaskStatus.QUEUED),
+    ]
+
+
 def test_claim_takes_the_oldest_due_job_of_the_wanted_kinds(
     task_store: Store, clock: FakeClock
 ) -> None:
