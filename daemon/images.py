@@ -1,0 +1,306 @@
+"""Variation PNGs on disk: names, A1111 `parameters` metadata, atomic writes, thumbnails.
+
+Why atomic: the preview folder is watched by the TUI and browsed by the reviewer
+(it is often ~/Downloads). Neither may ever see a half-written PNG under a final
+name, even if the daemon is killed mid-write. So every file is written to a hidden
+temp file in the same folder, fsynced, then published under its final name in one
+step, and the folder is fsynced so the name survives a power cut. The temp names
+are hidden (`.*`) and end in `.tmp`, which watchers ignore, and they carry a marker
+so that crash clean-up deletes only files this module made.
+
+Why the A1111 format: the `parameters` text chunk written by AUTOMATIC1111 is what
+other tools (ComfyUI loaders, image browsers, civitai) read back, so a variation
+can be reproduced elsewhere from the file alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image
+from PIL.PngImagePlugin import PngImageFile, PngInfo
+
+PARAMETERS_KEY = "parameters"
+NEGATIVE_MARKER = "Negative prompt:"
+
+# Temp names: `.{final name}.gladtui-{16 hex}.tmp`. The marker and the exact token
+# shape make sure remove_stray_temp_files never matches anything a user made.
+_TEMP_MARKER = "gladtui-"
+_TEMP_RE = re.compile(r"\A\..+\.gladtui-[0-9a-f]{16}\.tmp\Z", re.DOTALL)
+# Keep temp names under NAME_MAX (255 bytes) even for long final names.
+_MAX_EMBEDDED_NAME_BYTES = 200
+
+# Same shape as A1111's `re_param` (infotext_utils), but an empty quoted value is allowed.
+_PARAM_RE = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+# A1111 treats the last line as the parameters line only when it has >= 3 of them.
+_MIN_PARAMS_IN_LINE = 3
+# Errors from os.link that mean "hard links are not available here", not "it failed".
+_LINK_UNSUPPORTED = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV}
+_PNG_MODES = {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"}
+
+
+def variation_filename(task_id: str, index: int, when: datetime) -> str:
+    """`sdxl-{task_id}-variation-{index}-{YYYYmmdd_HHMMSS}.png`; `when` is naive UTC, used as is.
+
+    The task id and the time go into the name so files from different tasks and
+    regenerations never collide and sort by task in a file browser.
+    """
+    if not task_id or any(ch in task_id for ch in ("/", "\\", "\0")):
+        raise ValueError(f"task id cannot be used in a file name: {task_id!r}")
+    if index < 1:
+        raise ValueError(f"variation index is 1-based, got {index}")
+    return f"sdxl-{task_id}-variation-{index}-{when:%Y%m%d_%H%M%S}.png"
+
+
+def _quote(value: str) -> str:
+    """Quote a value as A1111 does (JSON string) when it would break the `K: v, ...` line.
+
+    A1111 quotes on `,`, `:` and newline; we also quote on `"` and on leading or
+    trailing whitespace or an empty value, so that every value reads back exactly.
+    """
+    if (
+        value == ""
+        or value != value.strip()
+        or any(ch in value for ch in (",", ":", '"', "\n", "\r"))
+    ):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _unquote(value: str) -> str:
+    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        return value
+    try:
+        loaded = json.loads(value)
+    except ValueError:
+        return value
+    return loaded if isinstance(loaded, str) else value
+
+
+def a1111_parameters(
+    *,
+    prompt: str,
+    negative_prompt: str,
+    steps: int,
+    sampler: str,
+    cfg_scale: float,
+    seed: int,
+    width: int,
+    height: int,
+    model: str,
+) -> str:
+    """The AUTOMATIC1111 `parameters` text: prompt, `Negative prompt: ...`, then one line
+    `Steps: 30, Sampler: Euler, CFG scale: 7.0, Seed: 42, Size: 1024x1024, Model: m`.
+
+    The prompt is kept exactly (A1111 strips the whole text; we do not, so a prompt
+    reads back byte for byte). The negative line is present only when non-empty.
+    """
+    fields = {
+        "Steps": str(int(steps)),
+        "Sampler": sampler,
+        "CFG scale": repr(float(cfg_scale)),
+        "Seed": str(int(seed)),
+        "Size": f"{int(width)}x{int(height)}",
+        "Model": model,
+    }
+    last = ", ".join(f"{key}: {_quote(value)}" for key, value in fields.items())
+    negative = f"\n{NEGATIVE_MARKER} {negative_prompt}" if negative_prompt else ""
+    return f"{prompt}{negative}\n{last}"
+
+
+def parse_a1111_parameters(text: str) -> dict[str, str]:
+    """Read a `parameters` text back: "prompt", "negative_prompt" ("" when absent) and each
+    `Key: value` of the last line, quoted values unquoted.
+
+    Like A1111, the last line is the parameters line only when it holds at least three
+    `Key: value` pairs (otherwise it belongs to the prompt), and the negative prompt
+    starts at the first line beginning with `Negative prompt:`. That makes a prompt
+    with such a line inherently ambiguous in this format; everything else (commas,
+    colons, quotes, newlines, unicode) round-trips with a1111_parameters.
+    """
+    body, newline, last = text.rpartition("\n")
+    if not newline:
+        body, last = text, ""
+    matches = _PARAM_RE.findall(last)
+    if len(matches) < _MIN_PARAMS_IN_LINE:
+        body, matches = text, []
+
+    lines = body.split("\n")
+    prompt, negative = body, ""
+    for number, line in enumerate(lines):
+        if line.startswith(NEGATIVE_MARKER):
+            rest = line[len(NEGATIVE_MARKER) :]
+            rest = rest[1:] if rest.startswith(" ") else rest
+            prompt = "\n".join(lines[:number])
+            negative = "\n".join([rest, *lines[number + 1 :]])
+            break
+
+    result = {"prompt": prompt, "negative_prompt": negative}
+    for key, value in matches:
+        result[key] = _unquote(value)
+    return result
+
+
+def temp_name_for(final_name: str) -> str:
+    """A fresh hidden temp name next to `final_name`: `.{final_name}.gladtui-{16 hex}.tmp`."""
+    embedded = final_name
+    while len(embedded.encode("utf-8", "surrogatepass")) > _MAX_EMBEDDED_NAME_BYTES:
+        embedded = embedded[:-1]
+    return f".{embedded}.{_TEMP_MARKER}{secrets.token_hex(8)}.tmp"
+
+
+def is_temp_name(name: str) -> bool:
+    """True only for names made by temp_name_for."""
+    return _TEMP_RE.match(name) is not None
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make a rename/link in `folder` durable. Skipped where directories cannot be opened."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return  # Windows: no directory fsync
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some filesystems (FUSE, CIFS) refuse fsync on directories
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _rename_no_replace(source: Path, target: Path) -> None:
+    """Fallback where hard links are unsupported: check, then rename.
+
+    There is a small window between the check and the rename in which another
+    writer could create `target`; the daemon is the only writer of these names.
+    """
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
+    source.rename(target)
+
+
+def _publish_no_replace(temp: Path, final: Path) -> None:
+    """Give `temp` the name `final`, refusing if `final` exists (os.link fails then)."""
+    try:
+        final.hardlink_to(temp)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _LINK_UNSUPPORTED:
+            raise
+        _rename_no_replace(temp, final)
+        return
+    temp.unlink()
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], None], *, overwrite: bool) -> None:
+    """Write via a hidden temp file in the same folder; never leave a partial file.
+
+    On any failure before publishing (including KeyboardInterrupt) the temp file is
+    removed and the exception propagates; the final name is untouched. Only the last
+    step, the folder fsync, can fail after the complete file is already in place.
+    """
+    folder = path.parent
+    temp = folder / temp_name_for(path.name)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if overwrite:
+            temp.replace(path)
+        else:
+            _publish_no_replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+    _fsync_directory(folder)
+
+
+def write_png_atomically(image: Image.Image, path: Path, *, parameters: str) -> None:
+    """Save `image` as a PNG at `path` with `parameters` in a text chunk, atomically.
+
+    Latin-1 text goes in a `tEXt` chunk, anything else in a UTF-8 `iTXt` chunk (as
+    A1111 does via Pillow). Raises FileExistsError if `path` exists: a variation is
+    never overwritten. The folder must exist. If the process dies mid-write, only a
+    temp file remains, which remove_stray_temp_files deletes at the next start.
+    """
+    info = PngInfo()
+    try:
+        parameters.encode("latin-1")
+    except UnicodeEncodeError:
+        info.add_itxt(PARAMETERS_KEY, parameters)
+    else:
+        info.add_text(PARAMETERS_KEY, parameters)
+
+    def write(stream: BinaryIO) -> None:
+        image.save(stream, format="PNG", pnginfo=info)
+
+    _write_atomically(path, write, overwrite=False)
+
+
+def read_parameters(path: Path) -> str | None:
+    """The `parameters` text of a PNG, or None when it has none.
+
+    Raises PIL.UnidentifiedImageError for a file that is not an image.
+    """
+    with Image.open(path) as image:
+        value = image.info.get(PARAMETERS_KEY)
+        if value is None and isinstance(image, PngImageFile):
+            # Text chunks after the image data are only seen once the image is read.
+            value = image.text.get(PARAMETERS_KEY)
+    return None if value is None else str(value)
+
+
+def make_thumbnail(source: Path, destination: Path, *, max_side: int = 256) -> Path:
+    """A PNG no larger than `max_side` on either side, aspect kept, never upscaled.
+
+    Written atomically like variations (the TUI may be showing the old one), but an
+    existing thumbnail is replaced. Parent folders are created.
+    """
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, got {max_side}")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(source) as image:
+        image.thumbnail((max_side, max_side))
+        thumb: Image.Image = image
+        if thumb.mode not in _PNG_MODES:
+            thumb = thumb.convert("RGBA" if "A" in thumb.getbands() else "RGB")
+
+        def write(stream: BinaryIO) -> None:
+            thumb.save(stream, format="PNG")
+
+        _write_atomically(destination, write, overwrite=True)
+    return destination
+
+
+def remove_stray_temp_files(folder: Path) -> list[Path]:
+    """Delete temp files left by a crash in `folder` (not recursive); return what was removed.
+
+    Only names matching `.{name}.gladtui-{16 hex}.tmp` that are regular files are
+    touched. Call at daemon start, before any writer runs in that folder: a temp
+    file being written at that moment would be deleted too.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if is_temp_name(entry.name) and entry.is_file(follow_symlinks=False):
+            path = Path(entry.path)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return sorted(removed)
