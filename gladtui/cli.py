@@ -109,7 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.command = "tui"
         args.handler = _not_built
     handler: Handler = args.handler
-    return handler(args)
+    from gladtui.config import ConfigError
+
+    try:
+        return handler(args)
+    except ConfigError as exc:  # every command reads the config; one message for all
+        print(f"gladtui: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
 
 
 def _not_built(args: argparse.Namespace) -> int:
@@ -118,14 +124,10 @@ def _not_built(args: argparse.Namespace) -> int:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from gladtui.config import ConfigError, load_config
+    from gladtui.config import load_config
     from gladtui.taskfile import TaskFileError, read_task_file
 
-    try:
-        rules = load_config(args.config).task_rules()
-    except ConfigError as exc:
-        print(f"gladtui: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+    rules = load_config(args.config).task_rules()
     refused = 0
     for path in args.files:
         try:
@@ -144,26 +146,18 @@ def _run_check(args: argparse.Namespace) -> int:
 def _run_daemon(args: argparse.Namespace) -> int:
     # The one place gladtui imports daemon: the CLI starts it (DESIGN.md "Layout").
     from daemon.service import main as daemon_main
-    from gladtui.config import ConfigError, load_config
+    from gladtui.config import load_config
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"gladtui: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+    config = load_config(args.config)
     return daemon_main(config, log_level=args.log_level)
 
 
 def _run_submit(args: argparse.Namespace) -> int:
-    from gladtui.config import ConfigError, load_config
+    from gladtui.config import load_config
     from gladtui.submit import submit_file
     from gladtui.taskfile import TaskFileError
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"gladtui: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+    config = load_config(args.config)
     refused = 0
     for path in args.files:
         try:
@@ -183,13 +177,9 @@ def _run_submit(args: argparse.Namespace) -> int:
 def _run_config(args: argparse.Namespace) -> int:
     import yaml
 
-    from gladtui.config import ConfigError, load_config
+    from gladtui.config import load_config
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"gladtui: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+    config = load_config(args.config)
     # mode="json" renders SecretStr as '**********', so credentials never print.
     print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
     return EXIT_OK
