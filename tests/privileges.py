@@ -6,6 +6,7 @@ drops to `nobody` sees permissions as an ordinary user does.
 
 from __future__ import annotations
 
+import encodings.utf_8_sig  # noqa: F401  (see run_unprivileged)
 import os
 import pickle
 from collections.abc import Callable
@@ -17,7 +18,12 @@ NOBODY = 65534
 
 
 def run_unprivileged(check: Callable[[], T]) -> T:
-    """`check()` in a child process as uid/gid nobody (directly when not root)."""
+    """`check()` in a child process as uid/gid nobody (directly when not root).
+
+    The child is forked, not exec'd: root's Python installation is not readable
+    by nobody, so the child can only use modules already imported here. Codecs
+    are imported lazily on first use, hence the utf-8-sig import above.
+    """
     if os.geteuid() != 0:
         return check()
     read_end, write_end = os.pipe()

@@ -7,6 +7,7 @@ point through injected collaborators (tests/harness/ingest_once.py).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,9 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from daemon.dropfolder import DropFolder
-from daemon.ingest import CRASHED_BEFORE
+from daemon.ingest import CRASHED_BEFORE, Ingestor
 from daemon.store import Store
 from gladtui.shapes import TaskStatus
+from gladtui.taskfile import TaskRules
+from tests.privileges import NOBODY, run_unprivileged
 
 HARNESS = Path(__file__).resolve().parent / "harness" / "ingest_once.py"
 ROOT = HARNESS.parent.parent.parent
@@ -93,3 +96,29 @@ def test_killed_between_commit_and_move_leaves_exactly_one_task(tmp_path: Path) 
         assert sorted(t.id for t in store.tasks.list()) == ["one", "two"]
         assert sum(len(store.jobs.pending_for_task(t)) for t in ("one", "two")) == 2
     assert sorted(p.name for p in (drop / "processed").iterdir()) == ["one.yaml", "two.yaml"]
+
+
+def test_unreadable_file_is_refused_by_a_daemon_running_as_an_ordinary_user(
+    open_dir: Path,
+) -> None:
+    """Root reads every file, so the daemon side runs as `nobody` (when we are root)."""
+    drop, database = open_dir / "drop", open_dir / "state" / "db.duckdb"
+    write_tasks(drop, ["readable", "secret"])
+    (drop / "secret.yaml").chmod(0o600)  # owned by us; `nobody` cannot read it
+    database.parent.mkdir()
+    if os.geteuid() == 0:
+        for folder in (drop, database.parent):
+            os.chown(folder, NOBODY, NOBODY)
+
+    def ingest_once() -> dict[str, str]:
+        folder = DropFolder(drop)
+        folder.prepare()
+        with Store.open(database) as store:
+            outcomes = Ingestor(store, folder, TaskRules()).ingest(sorted(folder.scan()))
+        return {o.file_name: o.kind for o in outcomes}
+
+    outcomes = run_unprivileged(ingest_once)
+    assert outcomes == {"readable.yaml": "accepted", "secret.yaml": "refused"}
+    error = (drop / "failed" / "secret.yaml.error.txt").read_text()
+    assert "permission denied" in error
+    assert (drop / "failed" / "secret.yaml").exists()  # kept, not deleted
