@@ -20,9 +20,11 @@ import argparse
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+from daemon.pipeline import LoadedModel, ModelError
 from daemon.service import Daemon
 from gladtui.config import Config
 from gladtui.submit import submit_file
@@ -49,7 +51,15 @@ def make_daemon(root: Path) -> Daemon:
             "cache_dir": str(root / "cache"),
         }
     )
-    daemon = Daemon(config)
+    stop = threading.Event()
+
+    def parked_loader() -> LoadedModel:
+        # Ingest alone is measured: the model "loads" until the daemon stops, so
+        # no generation competes for the CPU.
+        stop.wait()
+        raise ModelError("stopped")
+
+    daemon = Daemon(config, stop=stop, loader=parked_loader)
     daemon.start()
     return daemon
 

@@ -271,17 +271,26 @@ def make_thumbnail(source: Path, destination: Path, *, max_side: int = 256) -> P
     """
     if max_side < 1:
         raise ValueError(f"max_side must be at least 1, got {max_side}")
-    destination.parent.mkdir(parents=True, exist_ok=True)
     with Image.open(source) as image:
-        image.thumbnail((max_side, max_side))
-        thumb: Image.Image = image
-        if thumb.mode not in _PNG_MODES:
-            thumb = thumb.convert("RGBA" if "A" in thumb.getbands() else "RGB")
+        return thumbnail_of(image, destination, max_side=max_side)
 
-        def write(stream: BinaryIO) -> None:
-            thumb.save(stream, format="PNG")
 
-        _write_atomically(destination, write, overwrite=True)
+def thumbnail_of(image: Image.Image, destination: Path, *, max_side: int = 256) -> Path:
+    """make_thumbnail from an image already in memory (the generator's: no re-decode)."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, got {max_side}")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    thumb = image.copy()
+    thumb.thumbnail((max_side, max_side))
+    if thumb.mode not in _PNG_MODES:
+        thumb = thumb.convert("RGBA" if "A" in thumb.getbands() else "RGB")
+
+    def write(stream: BinaryIO) -> None:
+        # Thumbnails are a cache the TUI reads often and rebuilds freely: fast
+        # compression matters more than size here.
+        thumb.save(stream, format="PNG", compress_level=1)
+
+    _write_atomically(destination, write, overwrite=True)
     return destination
 
 

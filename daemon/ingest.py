@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.dropfolder import DropFolder
+from daemon.jobkinds import GENERATE, generation_payload
 from daemon.store import NewTask, Store, TaskRecord
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import (
@@ -39,7 +40,6 @@ from gladtui.taskfile import (
 
 log = logging.getLogger(__name__)
 
-GENERATE = "generate"
 CRASHED_BEFORE = (
     "reading this file stopped the daemon on an earlier attempt; it was refused so that "
     "it cannot do so again"
@@ -87,12 +87,14 @@ class Ingestor:
         *,
         generation_attempts: int = 3,
         parse: Parser = parse_with_rules,
+        on_queued: Callable[[], object] = lambda: None,
     ) -> None:
         self.store = store
         self.folder = folder
         self.rules = rules
         self.generation_attempts = generation_attempts
         self._parse = parse
+        self._on_queued = on_queued  # wakes the generator instead of waiting for its poll
 
     def ingest(self, paths: Iterable[Path]) -> list[Outcome]:
         """Ingest a batch; one bad file never stops the others."""
@@ -205,7 +207,7 @@ class Ingestor:
             self.store.tasks.create_many([self._new_task(item, spec) for item, spec in valid])
             self.store.jobs.enqueue_many(
                 GENERATE,
-                [(item.task_id, {"count": spec.variations}) for item, spec in valid],
+                [(item.task_id, generation_payload(1, spec.variations)) for item, spec in valid],
                 max_attempts=self.generation_attempts,
             )
             for item in items:  # refusals are rare and each has its own message
@@ -214,6 +216,8 @@ class Ingestor:
                         self._invalid_task(item), status=TaskStatus.INVALID, error=item.problem
                     )
             self.store.ingest_attempts.finish([d.sha256 for d in items])
+        if valid:
+            self._on_queued()
 
     def _new_task(self, item: _Dropped, spec: TaskSpec) -> NewTask:
         return NewTask(

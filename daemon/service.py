@@ -16,7 +16,10 @@ import time
 from types import FrameType
 
 from daemon.dropfolder import DropFolder
+from daemon.generator import Generator, ModelLoader
+from daemon.images import remove_stray_temp_files
 from daemon.ingest import Ingestor
+from daemon.progress import ProgressBoard
 from daemon.store import Store, StoreError
 from daemon.watcher import DropWatcher, polling_requested
 from gladtui.config import Config
@@ -25,21 +28,33 @@ log = logging.getLogger(__name__)
 
 WATCHER_RESTART_SECONDS = 1.0
 WATCH_START_TIMEOUT = 10
+STOP_TIMEOUT = 30
 
 
 class Daemon:
     """Owns the store and the worker threads until `stop` is set."""
 
-    def __init__(self, config: Config, *, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        stop: threading.Event | None = None,
+        loader: ModelLoader | None = None,
+    ) -> None:
         self.config = config
         self.stop_event = stop or threading.Event()
         self.store = Store.open(config.database_path)
+        self.progress = ProgressBoard()
+        self.generator = Generator(
+            self.store, config, progress=self.progress, stop=self.stop_event, loader=loader
+        )
         self.folder = DropFolder(config.drop_dir)
         self.ingestor = Ingestor(
             self.store,
             self.folder,
             config.task_rules(),
             generation_attempts=config.generation.max_attempts,
+            on_queued=self.generator.wake,
         )
         self.watcher = DropWatcher(
             self.folder,
@@ -62,9 +77,15 @@ class Daemon:
             self.config.preview_dir,
         )
         self.folder.prepare()
+        # Before any writer starts: a temp file now can only be left by the last stop.
+        for folder in (self.config.preview_dir, self.config.thumbnail_dir):
+            for stray in remove_stray_temp_files(folder):
+                log.info("removed %s, a partial image left by the last stop", stray.name)
+        generator = threading.Thread(target=self.generator.run, name="generator", daemon=True)
+        generator.start()
         watcher = threading.Thread(target=self._run_watcher, name="watcher", daemon=True)
         watcher.start()
-        self._threads.append(watcher)
+        self._threads += [generator, watcher]
         if not self.watcher.watching.wait(WATCH_START_TIMEOUT):
             log.warning("the drop folder watch is not up after %d s", WATCH_START_TIMEOUT)
 
@@ -80,8 +101,11 @@ class Daemon:
     def wait(self) -> None:
         """Block until stop is set, then stop the threads and close the store."""
         self.stop_event.wait()
+        self.generator.wake()
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(timeout=STOP_TIMEOUT)
+            if thread.is_alive():
+                log.warning("%s thread did not stop in %d s", thread.name, STOP_TIMEOUT)
         self.store.close()
         log.info("stopped")
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from daemon.dropfolder import DropFolder
-from daemon.ingest import GENERATE, Ingestor
+from daemon.ingest import Ingestor
+from daemon.jobkinds import GENERATE
 from daemon.store import JobStatus, Store
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import TaskRules
@@ -60,7 +61,8 @@ def test_valid_file_becomes_a_queued_task_with_a_generation_job(
     assert task.title == "Making Delicious Muffins"
     assert (task.variations, task.seed, task.source_file) == (3, 42, "muffins.yaml")
     [job] = store.jobs.pending_for_task("muffins-001")
-    assert (job.kind, job.payload, job.status) == (GENERATE, {"count": 3}, JobStatus.PENDING)
+    assert (job.kind, job.status) == (GENERATE, JobStatus.PENDING)
+    assert job.payload == {"first_index": 1, "count": 3}
     assert not path.exists()
     assert (folder.processed / "muffins.yaml").read_bytes() == MUFFINS
 

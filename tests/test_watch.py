@@ -13,6 +13,7 @@ import pytest
 
 from daemon.dropfolder import DropFolder
 from daemon.ingest import Ingestor
+from daemon.pipeline import LoadedModel, ModelError
 from daemon.service import Daemon
 from daemon.store import Store
 from daemon.watcher import DropWatcher, polling_requested
@@ -44,9 +45,21 @@ def make_config(root: Path, *, polling: bool, stable: float = 0.25) -> Config:
     )
 
 
+def ingest_only(config: Config) -> Daemon:
+    """A daemon whose model is still "loading" until it stops: these tests are about
+    ingestion, and generating images meanwhile would only compete for the CPU."""
+    stop = threading.Event()
+
+    def parked_loader() -> LoadedModel:
+        stop.wait()
+        raise ModelError("stopped before the model was needed")
+
+    return Daemon(config, stop=stop, loader=parked_loader)
+
+
 @pytest.fixture(params=[False, True], ids=["native", "polling"])
 def daemon(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Daemon]:
-    running = Daemon(make_config(tmp_path, polling=request.param))
+    running = ingest_only(make_config(tmp_path, polling=request.param))
     running.start()
     yield running
     running.stop_event.set()
@@ -87,7 +100,7 @@ def test_slow_writer_is_never_read_half_way(daemon: Daemon) -> None:
 
 
 def test_deleted_before_stable_is_forgotten(tmp_path: Path) -> None:
-    running = Daemon(make_config(tmp_path, polling=False, stable=1.0))
+    running = ingest_only(make_config(tmp_path, polling=False, stable=1.0))
     running.start()
     try:
         path = running.folder.root / "short-lived.yaml"
@@ -104,7 +117,7 @@ def test_deleted_before_stable_is_forgotten(tmp_path: Path) -> None:
 
 
 def test_submitted_file_is_taken_without_waiting(tmp_path: Path) -> None:
-    running = Daemon(make_config(tmp_path, polling=False, stable=30.0))
+    running = ingest_only(make_config(tmp_path, polling=False, stable=30.0))
     running.start()
     try:
         source = tmp_path / "fast.yaml"
@@ -145,7 +158,7 @@ def test_files_present_at_start_are_ingested(tmp_path: Path) -> None:
     config = make_config(tmp_path, polling=False)
     config.drop_dir.mkdir(parents=True)
     (config.drop_dir / "early.yaml").write_bytes(task_bytes("early"))
-    running = Daemon(config)
+    running = ingest_only(config)
     running.start()
     try:
         wait_until(lambda: "early.yaml" in statuses(running.store))
@@ -209,7 +222,7 @@ def test_the_rescan_finds_files_no_event_reported(tmp_path: Path) -> None:
 
 
 def test_daemon_keeps_running_when_the_drop_folder_vanishes(tmp_path: Path) -> None:
-    running = Daemon(make_config(tmp_path, polling=False))
+    running = ingest_only(make_config(tmp_path, polling=False))
     running.start()
     try:
         (running.folder.root / "a.yaml").write_bytes(task_bytes("a"))

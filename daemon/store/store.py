@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -98,6 +99,10 @@ class Store:
         """
         with self._db.transaction():
             yield
+
+    def now(self) -> datetime:
+        """The store's clock (naive UTC): the time every row it writes carries."""
+        return self._db.now()
 
     def migrations_applied(self) -> list[AppliedMigration]:
         """The rows of `schema_migrations`, oldest first."""

@@ -1,0 +1,181 @@
+"""Generation benchmark: the daemon's path against a bare pipeline call, batching, reuse.
+
+    .venv/bin/python bench/generate.py [--rounds 5] [--tasks 100]
+
+With the tiny model on this CPU (figures and ratios taken in one run, rounds
+interleaved so that machine noise hits both sides alike):
+
+- overhead: a 3-variation task of 256x256, 4 steps, through the daemon's
+  generator (claim, pipeline, PNG + metadata, thumbnails, rows) against the bare
+  pipeline call with the same parameters; target ratio <= 1.10;
+- batching: one batched call of 3 images against three single calls; target >= 1.5x;
+- reuse: N consecutive tasks load the model once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from daemon.generator import Generator
+from daemon.jobkinds import GENERATE, generation_payload
+from daemon.pipeline import LoadedModel, load_model
+from daemon.progress import ProgressBoard
+from daemon.store import NewTask, Store
+from gladtui.config import Config, GenerationConfig
+from gladtui.shapes import TaskStatus
+
+SIZE, STEPS, COUNT = 256, 4, 3
+PROMPT = "blueberry muffins on a rustic table, food photography"
+
+
+def bare_call(model: LoadedModel, seeds: list[int]) -> float:
+    import torch
+
+    started = time.perf_counter()
+    model.pipeline(
+        prompt=[PROMPT] * len(seeds),
+        negative_prompt=["blurry"] * len(seeds),
+        num_inference_steps=STEPS,
+        guidance_scale=7.0,
+        width=SIZE,
+        height=SIZE,
+        generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
+    )
+    return time.perf_counter() - started
+
+
+class DaemonPath:
+    """A real generator thread on a real store, fed one task at a time."""
+
+    def __init__(self, root: Path, loader: Callable[[], LoadedModel]) -> None:
+        self.config = Config.model_validate(
+            {
+                "drop_dir": str(root / "drop"),
+                "state_dir": str(root / "state"),
+                "preview_dir": str(root / "previews"),
+                "cache_dir": str(root / "cache"),
+                "generation": {"model": "builtin:tiny-sdxl", "batch_size": COUNT},
+            }
+        )
+        self.store = Store.open(self.config.database_path)
+        self.stop = threading.Event()
+        board = ProgressBoard()
+        # Waiting on the generator's own "finished" signal, not by polling the
+        # store: a poller competes for the same two cores and skews the figure.
+        self.finished = threading.Event()
+        board.subscribe_finished(lambda _task_id: self.finished.set())
+        self.generator = Generator(
+            self.store, self.config, progress=board, stop=self.stop, loader=loader
+        )
+        self.thread = threading.Thread(target=self.generator.run)
+        self.thread.start()
+        self.count = 0
+
+    def run_task(self, size: int = SIZE, steps: int = STEPS) -> float:
+        self.count += 1
+        task_id = f"bench-{self.count}"
+        self.finished.clear()
+        started = time.perf_counter()
+        with self.store.transaction():
+            self.store.tasks.create(self._task(task_id, size, steps))
+            self.store.jobs.enqueue(GENERATE, task_id, generation_payload(1, COUNT))
+        self.generator.wake()
+        if not self.finished.wait(120):
+            raise SystemExit("generation did not finish")
+        elapsed = time.perf_counter() - started
+        task = self.store.tasks.get(task_id)
+        if task is None or task.status is not TaskStatus.REVIEW:
+            raise SystemExit(f"generation failed: {task and task.error}")
+        return elapsed
+
+    def _task(self, task_id: str, size: int, steps: int) -> NewTask:
+        return NewTask(
+            id=task_id, title=task_id, prompt=PROMPT, negative_prompt="blurry",
+            variations=COUNT, steps=steps, guidance_scale=7.0, width=size, height=size,
+            seed=1000 + self.count,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self.stop.set()
+        self.generator.wake()
+        self.thread.join()
+        self.store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tasks", type=int, default=100)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gladtui-bench-") as tmp:
+        root = Path(tmp)
+        config = GenerationConfig(model="builtin:tiny-sdxl", device="cpu")
+        started = time.perf_counter()
+        model = load_model(config, cache_dir=root / "models")
+        first_load = time.perf_counter() - started
+        loads = 0
+
+        def loader() -> LoadedModel:
+            nonlocal loads
+            loads += 1
+            return model
+
+        daemon = DaemonPath(root / "daemon", loader)
+        bare_call(model, [1, 2, 3])  # warm-up, both paths
+        daemon.run_task()
+        bare, through_daemon, batched, singles = [], [], [], []
+        for _ in range(args.rounds):
+            bare.append(bare_call(model, [7, 8, 9]))
+            through_daemon.append(daemon.run_task())
+            batched.append(bare_call(model, [7, 8, 9]))
+            singles.append(sum(bare_call(model, [s]) for s in (7, 8, 9)))
+        started = time.perf_counter()
+        for _ in range(args.tasks):
+            daemon.run_task(size=64, steps=2)
+        many = time.perf_counter() - started
+        daemon.close()
+    report(
+        first_load=first_load,
+        bare=statistics.median(bare),
+        through_daemon=statistics.median(through_daemon),
+        batched=statistics.median(batched),
+        singles=statistics.median(singles),
+        tasks=args.tasks,
+        many=many,
+        loads=loads,
+    )
+
+
+def report(**f: Any) -> None:
+    overhead = f["through_daemon"] / f["bare"]
+    speedup = f["singles"] / f["batched"]
+    print(f"model: builtin:tiny-sdxl on cpu, first build+load {f['first_load']:.2f} s")
+    print(f"{COUNT} variations of {SIZE}x{SIZE}, {STEPS} steps (medians)")
+    print(f"  bare pipeline call    {f['bare']:.3f} s")
+    print(
+        f"  daemon path           {f['through_daemon']:.3f} s   ratio {overhead:.3f}"
+        "   target <= 1.10"
+    )
+    print(
+        f"  three single calls    {f['singles']:.3f} s   batched is {speedup:.2f}x faster"
+        "   target >= 1.5x"
+    )
+    print(
+        f"{f['tasks']} consecutive tasks (64x64, 2 steps): {f['many']:.1f} s, "
+        f"{f['tasks'] / f['many']:.1f} tasks/s, model loaded {f['loads']} time(s)"
+    )
+    met = overhead <= 1.10 and speedup >= 1.5 and f["loads"] == 1
+    print("targets met" if met else "TARGET MISSED")
+    sys.exit(0 if met else 1)
+
+
+if __name__ == "__main__":
+    main()

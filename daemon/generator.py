@@ -1,0 +1,336 @@
+"""Generation jobs: queued tasks become PNG variations in the preview folder.
+
+One worker thread claims `generate` jobs from the store (rows, not memory, so a
+daemon killed mid-job resumes it) and runs them on a pipeline loaded once and
+reused. A job names the variation indexes it makes (`first_index`, `count`):
+on a retry or after a crash, indexes that already have a row are kept and only
+the missing ones are generated, so a task always ends with exactly the
+variations it asked for.
+
+Each image has its own seeded generator (variation n of a task uses the base
+seed + n - 1), so any variation can be reproduced alone from its recorded
+seed, whether it was made in a batch or not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from daemon.images import (
+    a1111_parameters,
+    thumbnail_of,
+    variation_filename,
+    write_png_atomically,
+)
+from daemon.jobkinds import GENERATE
+from daemon.pipeline import LoadedModel, ModelError, load_model
+from daemon.progress import Progress, ProgressBoard
+from daemon.store import JobRecord, JobStatus, NewVariation, Store, TaskRecord
+from gladtui.config import Config
+from gladtui.shapes import TaskStatus
+
+log = logging.getLogger(__name__)
+
+MAX_SEED = 2**32 - 1  # the range other tools draw from, so seeds are portable
+IDLE_POLL_SECONDS = 1.0
+RETRY_BASE_SECONDS = 5.0
+VARIATION_ADDED = "variation_added"
+
+# Names other tools (and A1111's metadata) use for diffusers' schedulers.
+_SAMPLER_NAMES = {
+    "EulerDiscreteScheduler": "Euler",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+    "DDIMScheduler": "DDIM",
+    "PNDMScheduler": "PLMS",
+    "LMSDiscreteScheduler": "LMS",
+    "HeunDiscreteScheduler": "Heun",
+    "UniPCMultistepScheduler": "UniPC",
+}
+
+
+class Cancelled(Exception):
+    """The reviewer cancelled the running generation."""
+
+
+class Stopping(Exception):
+    """The daemon is stopping: leave the job running, so the next start resumes it."""
+
+
+@dataclass
+class GeneratorState:
+    """What `gladtui status` shows about generation."""
+
+    model: str
+    device: str | None = None
+    state: str = "starting"  # loading | idle | generating | unavailable
+    error: str | None = None
+    load_seconds: float | None = None
+    images_generated: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ModelLoader = Callable[[], LoadedModel]
+
+
+class Generator:
+    """The worker that runs `generate` jobs until `stop` is set."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        progress: ProgressBoard,
+        stop: threading.Event,
+        loader: ModelLoader | None = None,
+        retry_base_seconds: float = RETRY_BASE_SECONDS,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.progress = progress
+        self._stop = stop
+        self._wake = threading.Event()
+        self._loader = loader or (lambda: load_model(config.generation, cache_dir=config.cache_dir))
+        self._model: LoadedModel | None = None
+        self._retry_base_seconds = retry_base_seconds
+        self.state = GeneratorState(model=config.generation.model)
+
+    # -- control, from other threads ----------------------------------------------------
+
+    def wake(self) -> None:
+        """New work was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def cancel(self, task_id: str) -> None:
+        """Stop a running generation of `task_id` at its next denoising step."""
+        self.progress.request_cancel(task_id)
+
+    # -- the worker loop ----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Load the model, then run jobs until stopped. Blocks; run it in its own thread."""
+        with contextlib.suppress(ModelError):  # reported in state; each job retries the load
+            self._ensure_model()
+        while not self._stop.is_set():
+            job = self.store.jobs.claim([GENERATE])
+            if job is None:
+                self._wake.wait(IDLE_POLL_SECONDS)
+                self._wake.clear()
+                continue
+            self._run_job(job)
+        log.info("generator stopped")
+
+    def _ensure_model(self) -> LoadedModel:
+        if self._model is not None:
+            return self._model
+        self.state.state = "loading"
+        log.info("loading model %s", self.config.generation.model)
+        try:
+            model = self._loader()
+        except ModelError as exc:
+            self.state.state, self.state.error = "unavailable", str(exc)
+            log.error("model unavailable: %s", exc)
+            raise
+        self._model = model
+        self.state.state, self.state.error = "idle", None
+        self.state.device, self.state.load_seconds = model.device, model.load_seconds
+        log.info("model %s loaded on %s in %.1f s", model.name, model.device, model.load_seconds)
+        return model
+
+    def _run_job(self, job: JobRecord) -> None:
+        task = self.store.tasks.get(job.task_id or "")
+        if task is None or task.status not in (TaskStatus.QUEUED, TaskStatus.GENERATING):
+            log.info("job %d skipped: task %s is no longer waiting", job.id, job.task_id)
+            self.store.jobs.complete(job.id)
+            return
+        self.state.state = "generating"
+        try:
+            self._generate(job, task)
+        except Cancelled:
+            self._after_cancel(job, task.id)
+        except Stopping:
+            log.info("task %s: stopping mid-generation; the next start resumes it", task.id)
+        except Exception as exc:
+            self._after_failure(job, task.id, exc)
+        finally:
+            self.progress.finish(task.id)
+            self.state.state = "idle" if self._model is not None else self.state.state
+
+    def _generate(self, job: JobRecord, task: TaskRecord) -> None:
+        if self.progress.cancel_requested(task.id):
+            raise Cancelled
+        task = self.store.tasks.set_status(
+            task.id,
+            TaskStatus.GENERATING,
+            expected=[TaskStatus.QUEUED, TaskStatus.GENERATING],
+        )
+        model = self._ensure_model()
+        seed = task.seed
+        if seed is None:
+            seed = random.SystemRandom().randint(0, MAX_SEED)
+            task = self.store.tasks.set_seed(task.id, seed)
+        todo = self._missing_indexes(job, task.id)
+        prompt = str(job.payload.get("prompt") or task.prompt)
+        batch_size = self.config.generation.batch_size
+        batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+        for number, batch in enumerate(batches):
+            self._run_batch(model, task, prompt, seed, batch, number, len(batches), len(todo))
+        self.store.tasks.set_status(task.id, TaskStatus.REVIEW, expected=TaskStatus.GENERATING)
+        self.store.jobs.complete(job.id)
+        log.info("task %s: %d variation(s) ready for review", task.id, len(todo))
+
+    def _missing_indexes(self, job: JobRecord, task_id: str) -> list[int]:
+        first = int(job.payload.get("first_index", 1))
+        count = int(job.payload.get("count", 0))
+        existing = {v.idx for v in self.store.variations.list(task_id, include_removed=True)}
+        todo = [n for n in range(first, first + count) if n not in existing]
+        for n in todo:  # a file written just before a crash, whose row never committed
+            for orphan in self.config.preview_dir.glob(f"sdxl-{task_id}-variation-{n}-*.png"):
+                orphan.unlink(missing_ok=True)
+        return todo
+
+    def _run_batch(
+        self,
+        model: LoadedModel,
+        task: TaskRecord,
+        prompt: str,
+        seed: int,
+        indexes: Sequence[int],
+        batch_number: int,
+        batch_count: int,
+        images_total: int,
+    ) -> None:
+        import torch  # here, not at module level: the daemon starts without torch
+
+        steps = task.steps
+        done_before = batch_number * self.config.generation.batch_size
+        generators = [torch.Generator(device="cpu").manual_seed(seed + n - 1) for n in indexes]
+
+        def on_step_end(pipeline: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> Any:
+            if self.progress.cancel_requested(task.id) or self._stop.is_set():
+                pipeline._interrupt = True  # diffusers' own flag: skip the remaining steps
+            self.progress.update(
+                Progress(
+                    task_id=task.id,
+                    step=batch_number * steps + step + 1,
+                    steps=batch_count * steps,
+                    images_done=done_before,
+                    images_total=images_total,
+                )
+            )
+            return kwargs
+
+        result = model.pipeline(
+            prompt=[prompt] * len(indexes),
+            negative_prompt=[task.negative_prompt] * len(indexes),
+            num_inference_steps=steps,
+            guidance_scale=task.guidance_scale,
+            width=task.width,
+            height=task.height,
+            generator=generators,
+            callback_on_step_end=on_step_end,
+        )
+        # The images of an interrupted run are half-denoised: never keep them.
+        if self._stop.is_set():
+            raise Stopping
+        if self.progress.cancel_requested(task.id):
+            raise Cancelled
+        rows = [
+            self._save_variation(model, task, prompt, seed + n - 1, n, image)
+            for n, image in zip(indexes, result.images, strict=True)
+        ]
+        with self.store.transaction():  # one commit per batch, not per image
+            for row in rows:
+                self.store.variations.add(row)
+                self.store.events.add(VARIATION_ADDED, task.id, detail={"index": row.idx})
+        self.state.images_generated += len(rows)
+
+    def _save_variation(
+        self, model: LoadedModel, task: TaskRecord, prompt: str, seed: int, n: int, image: Any
+    ) -> NewVariation:
+        """Write the PNG and its thumbnail; the row is stored by the caller, per batch."""
+        when = self.store.now()  # the store's clock, so file names and rows agree
+        path = self.config.preview_dir / variation_filename(task.id, n, when)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        parameters = a1111_parameters(
+            prompt=prompt,
+            negative_prompt=task.negative_prompt,
+            steps=task.steps,
+            sampler=_sampler_name(model),
+            cfg_scale=task.guidance_scale,
+            seed=seed,
+            width=task.width,
+            height=task.height,
+            model=model.name,
+        )
+        write_png_atomically(image, path, parameters=parameters)
+        thumbnail = thumbnail_of(image, thumbnail_path(self.config.thumbnail_dir, task.id, n))
+        return NewVariation(
+            task_id=task.id,
+            idx=n,
+            path=str(path),
+            thumbnail=str(thumbnail),
+            seed=seed,
+            prompt=prompt,
+            negative_prompt=task.negative_prompt,
+            width=task.width,
+            height=task.height,
+            steps=task.steps,
+            guidance_scale=task.guidance_scale,
+            model=model.name,
+        )
+
+    # -- endings other than success -----------------------------------------------------
+
+    def _after_cancel(self, job: JobRecord, task_id: str) -> None:
+        self.store.jobs.cancel_for_task(task_id, GENERATE)
+        has_variations = bool(self.store.variations.list(task_id))
+        new = TaskStatus.REVIEW if has_variations else TaskStatus.FAILED
+        error = None if has_variations else "generation cancelled; ask for new variations to retry"
+        self.store.tasks.set_status(task_id, new, error=error)
+        log.info("task %s: generation cancelled (job %d)", task_id, job.id)
+
+    def _after_failure(self, job: JobRecord, task_id: str, exc: Exception) -> None:
+        message = _describe(exc)
+        permanent = isinstance(exc, ValueError | TypeError)  # bad parameters: retrying won't help
+        retry_at = None if permanent else self._retry_at(job)
+        failed = self.store.jobs.fail(job.id, message, retry_at=retry_at)
+        if failed.status is JobStatus.FAILED:
+            self.store.tasks.set_status(task_id, TaskStatus.FAILED, error=message)
+            log.error("task %s failed after %d attempt(s): %s", task_id, job.attempts, message)
+        else:
+            note = f"attempt {job.attempts} of {job.max_attempts} failed, retrying: {message}"
+            self.store.tasks.set_status(task_id, TaskStatus.QUEUED, error=note)
+            log.warning("task %s: %s", task_id, note)
+
+    def _retry_at(self, job: JobRecord) -> datetime:
+        # Jittered exponential backoff: a transient fault (disk full, GPU memory)
+        # gets time to clear, and many failing jobs do not retry in lockstep.
+        delay = self._retry_base_seconds * 2 ** (job.attempts - 1) * random.uniform(0.5, 1.5)
+        return self.store.now() + timedelta(seconds=delay)
+
+
+def _sampler_name(model: LoadedModel) -> str:
+    name = type(model.pipeline.scheduler).__name__
+    return _SAMPLER_NAMES.get(name, name)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"cannot write the image{where}: {exc.strerror}"
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, ModelError) else f"{type(exc).__name__}: {text}"
+
+
+def thumbnail_path(thumbnail_dir: Path, task_id: str, index: int) -> Path:
+    return thumbnail_dir / f"{task_id}-{index}.png"

@@ -1,0 +1,82 @@
+"""Live generation progress and cancellation requests, shared between threads.
+
+Progress changes every denoising step, far too often for the database, so it
+lives here in memory; the API's event stream subscribes to it. A cancellation
+request is a flag the generator checks at every step.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a running generation is: `step` of `steps` over all its batches."""
+
+    task_id: str
+    step: int
+    steps: int
+    images_done: int
+    images_total: int
+
+
+Listener = Callable[[Progress], None]
+
+
+class ProgressBoard:
+    """Thread-safe: the generator writes, the API reads and subscribes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: dict[str, Progress] = {}
+        self._cancelled: set[str] = set()
+        self._listeners: list[Listener] = []
+        self._finish_listeners: list[Callable[[str], None]] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` on every update (from the generator's thread); returns unsubscribe."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def update(self, progress: Progress) -> None:
+        with self._lock:
+            self._current[progress.task_id] = progress
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(progress)
+
+    def get(self, task_id: str) -> Progress | None:
+        with self._lock:
+            return self._current.get(task_id)
+
+    def subscribe_finished(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(task_id)` whenever a generation ends, however it ended."""
+        with self._lock:
+            self._finish_listeners.append(listener)
+
+    def finish(self, task_id: str) -> None:
+        """The generation ended (done, failed or cancelled): no progress to show."""
+        with self._lock:
+            self._current.pop(task_id, None)
+            self._cancelled.discard(task_id)
+            listeners = list(self._finish_listeners)
+        for listener in listeners:
+            listener(task_id)
+
+    def request_cancel(self, task_id: str) -> None:
+        with self._lock:
+            self._cancelled.add(task_id)
+
+    def cancel_requested(self, task_id: str) -> bool:
+        with self._lock:
+            return task_id in self._cancelled
