@@ -293,3 +293,25 @@ def test_missing_model_fails_the_task_with_what_to_do(tmp_path: Path) -> None:
         assert generator.generator.state.state == "unavailable"
     finally:
         generator.close()
+
+
+def test_more_variations_with_a_new_prompt_take_the_next_indexes(running: Running) -> None:
+    running.add_task("more", variations=2)
+    running.wait_for("more", TaskStatus.REVIEW)
+    before = running.store.variations.list("more")
+    with running.store.transaction():  # what "generate more" will queue (API issue)
+        running.store.tasks.set_status("more", TaskStatus.QUEUED, expected=TaskStatus.REVIEW)
+        running.store.jobs.enqueue(
+            GENERATE, "more", generation_payload(3, 2, prompt="lemon muffins instead")
+        )
+    running.generator.wake()
+    running.wait_for("more", TaskStatus.REVIEW)
+    after = running.store.variations.list("more")
+    assert after[:2] == before  # earlier variations stay, untouched
+    assert [(v.idx, v.seed, v.prompt) for v in after[2:]] == [
+        (3, 44, "lemon muffins instead"),
+        (4, 45, "lemon muffins instead"),
+    ]
+    meta = parse_a1111_parameters(read_parameters(Path(after[3].path)) or "")
+    assert meta["prompt"] == "lemon muffins instead"
+    assert len(list(running.config.preview_dir.glob("sdxl-more-variation-*.png"))) == 4
