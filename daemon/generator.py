@@ -19,6 +19,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -244,10 +245,17 @@ class Generator:
             raise Stopping
         if self.progress.cancel_requested(task.id):
             raise Cancelled
-        rows = [
-            self._save_variation(model, task, prompt, seed + n - 1, n, image)
-            for n, image in zip(indexes, result.images, strict=True)
-        ]
+        # PNG encoding releases the GIL: the images of a batch are written in parallel.
+        with ThreadPoolExecutor(max_workers=len(indexes), thread_name_prefix="png") as pool:
+            rows = list(
+                pool.map(
+                    lambda n, image: self._save_variation(
+                        model, task, prompt, seed + n - 1, n, image
+                    ),
+                    indexes,
+                    result.images,
+                )
+            )
         with self.store.transaction():  # one commit per batch, not per image
             for row in rows:
                 self.store.variations.add(row)
