@@ -26,7 +26,7 @@ from typing import Any
 
 from daemon.generator import Generator
 from daemon.jobkinds import GENERATE, generation_payload
-from daemon.pipeline import LoadedModel, load_model
+from daemon.models import LoadedModel, load_model
 from daemon.progress import ProgressBoard
 from daemon.store import NewTask, Store
 from gladtui.config import Config, GenerationConfig

@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from daemon.pipeline import LoadedModel, ModelError
+from daemon.models import LoadedModel, ModelError
 from daemon.service import Daemon
 from gladtui.config import Config
 from gladtui.submit import submit_file

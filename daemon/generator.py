@@ -32,7 +32,7 @@ from daemon.images import (
     write_png_atomically,
 )
 from daemon.jobkinds import GENERATE
-from daemon.pipeline import LoadedModel, ModelError, load_model
+from daemon.models import LoadedModel, ModelError, load_model
 from daemon.progress import Progress, ProgressBoard
 from daemon.store import JobRecord, JobStatus, NewVariation, Store, TaskRecord
 from gladtui.config import Config

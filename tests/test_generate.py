@@ -15,7 +15,7 @@ from PIL import Image
 from daemon.generator import Generator
 from daemon.images import is_temp_name, parse_a1111_parameters, read_parameters
 from daemon.jobkinds import GENERATE, generation_payload
-from daemon.pipeline import LoadedModel, load_model
+from daemon.models import LoadedModel, load_model
 from daemon.progress import Progress, ProgressBoard
 from daemon.store import NewTask, Store
 from gladtui.config import Config, GenerationConfig

@@ -13,7 +13,7 @@ import pytest
 
 from daemon.dropfolder import DropFolder
 from daemon.ingest import Ingestor
-from daemon.pipeline import LoadedModel, ModelError
+from daemon.models import LoadedModel, ModelError
 from daemon.service import Daemon
 from daemon.store import Store
 from daemon.watcher import DropWatcher, polling_requested
