@@ -20,7 +20,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,6 @@ class GeneratorState:
     error: str | None = None
     load_seconds: float | None = None
     images_generated: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 ModelLoader = Callable[[], LoadedModel]
