@@ -143,5 +143,12 @@ def main(config: Config, *, log_level: str = "info") -> int:
         log.error("%s", exc)
         return 1
     log.info("store open in %.2f s", time.monotonic() - started)
-    daemon.run()
+    try:
+        daemon.start()
+    except OSError as exc:  # e.g. a drop or preview folder that cannot be created
+        log.error("cannot start: %s", exc)
+        stop.set()
+        daemon.wait()
+        return 1
+    daemon.wait()
     return 0

@@ -113,3 +113,40 @@ def test_submit_places_valid_files_and_refuses_invalid_ones(tmp_path: Path) -> N
     assert "refused: bad.yaml: prompt: required" in result.stderr
     assert sorted(p.name for p in drop.iterdir()) == ["muffins.yaml"]
     assert (drop / "muffins.yaml").read_bytes() == good.read_bytes()
+
+
+def test_daemon_that_cannot_create_its_folders_says_why_and_exits_1(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"drop_dir: {blocker / 'drop'}\nstate_dir: {tmp_path / 'state'}\n"
+        f"preview_dir: {tmp_path / 'previews'}\ncache_dir: {tmp_path / 'cache'}\n"
+    )
+    result = run("daemon", "--config", str(config))
+    assert result.returncode == 1
+    assert "cannot start" in result.stderr and str(blocker / "drop") in result.stderr
+
+
+def test_a_second_daemon_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "drop_dir: drop\nstate_dir: state\npreview_dir: previews\ncache_dir: cache\n"
+        "generation:\n  model: builtin:tiny-sdxl\n"
+    )
+    first = subprocess.Popen(
+        [str(GLADTUI), "--config", str(config), "daemon"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stderr is not None
+        for line in first.stderr:  # wait until it owns the database
+            if "watching" in line:
+                break
+        second = run("daemon", "--config", str(config))
+        assert second.returncode == 1
+        assert "stop it first" in second.stderr and "do not delete the .wal" in second.stderr
+    finally:
+        first.terminate()
+        first.wait(timeout=60)
