@@ -825,3 +825,62 @@ def test_committed_work_survives_kill_9(db_path: Path) -> None:
         task = store.tasks.get("survivor")
         assert task is not None and task.status is TaskStatus.QUEUED
         assert store.schema_version() == latest_version()
+
+
+# -- what the API reads and writes ------------------------------------------------------------
+
+
+def test_list_and_count_filter_by_status_and_title(store: Store, clock: FakeClock) -> None:
+    for n, title in enumerate(["Muffins at home", "Sourdough basics", "More MUFFINS"]):
+        store.tasks.create(new_task(f"t{n}", title=title))
+        clock.advance(1)
+    store.tasks.set_status("t1", TaskStatus.REVIEW)
+    assert [t.id for t in store.tasks.list(title_contains="muffins")] == ["t2", "t0"]
+    assert store.tasks.count(title_contains="muffins") == 2
+    assert store.tasks.count(TaskStatus.QUEUED, title_contains="sourdough") == 0
+    assert store.tasks.count([TaskStatus.QUEUED, TaskStatus.REVIEW]) == 3
+    assert [t.id for t in store.tasks.list(None, 1, 1)] == ["t1"]
+    assert set(store.tasks.get_many(["t0", "t2", "nope"])) == {"t0", "t2"}
+
+
+def test_set_generation_changes_only_what_is_given(store: Store) -> None:
+    store.tasks.create(new_task())
+    changed = store.tasks.set_generation("muffins-001", prompt="lemon tarts")
+    assert (changed.prompt, changed.steps) == ("lemon tarts", 30)
+    assert store.tasks.set_generation("muffins-001", steps=4).prompt == "lemon tarts"
+    with pytest.raises(NotFoundError):
+        store.tasks.set_generation("nope", steps=4)
+
+
+def test_add_many_variations_and_their_summary(store: Store) -> None:
+    store.tasks.create_many([new_task("a"), new_task("b"), new_task("c")])
+    store.variations.add_many([new_variation("a", n) for n in (1, 2, 3)] + [new_variation("b")])
+    store.variations.select("a", 2)
+    store.variations.mark_removed("a", [3])
+    assert store.variations.summary(["a", "b", "c"]) == {"a": (2, 2), "b": (1, None)}
+    with pytest.raises(DuplicateVariationError):
+        store.variations.add_many([new_variation("b", 2), new_variation("b", 1)])
+    assert [v.idx for v in store.variations.list("b")] == [1]  # all or nothing
+    with pytest.raises(NotFoundError):
+        store.variations.add_many([new_variation("ghost")])
+
+
+def test_posts_by_tasks_and_count(store: Store) -> None:
+    store.tasks.create_many([new_task("a"), new_task("b")])
+    store.posts.create("a", "a-slug", "A", "", "file:///a.png")
+    assert list(store.posts.by_tasks(["a", "b"])) == ["a"]
+    assert store.posts.count() == 1
+
+
+def test_commit_listeners_run_after_commit_and_not_on_rollback(store: Store) -> None:
+    seen: list[int] = []
+    remove = store.add_commit_listener(lambda: seen.append(store.events.last_id()))
+    store.tasks.create(new_task())
+    assert seen == [store.events.last_id()]  # the new event is already visible
+    with pytest.raises(RuntimeError), store.transaction():
+        store.tasks.set_status("muffins-001", TaskStatus.REVIEW)
+        raise RuntimeError("rolled back")
+    assert len(seen) == 1
+    remove()
+    store.tasks.set_status("muffins-001", TaskStatus.REVIEW)
+    assert len(seen) == 1

@@ -66,6 +66,22 @@ class Database:
         # inside a caller's transaction on the same thread.
         self._write_lock = threading.RLock()
         self._closed = False
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener()` after every commit, on the committing thread; returns removal.
+
+        This is how the event stream learns, within a millisecond, that there are
+        new rows to send, without polling the table. A listener must be quick
+        and must not raise (it runs inside the writer's call).
+        """
+        self._commit_listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._commit_listeners:
+                self._commit_listeners.remove(listener)
+
+        return remove
 
     def now(self) -> datetime:
         """The injected clock's time, as naive UTC."""
@@ -137,6 +153,8 @@ class Database:
                 with contextlib.suppress(duckdb.Error):
                     cursor.execute("ROLLBACK")
                 raise
+        for listener in list(self._commit_listeners):
+            listener()
 
     def close(self) -> None:
         """Close every cursor, then the connection (DuckDB checkpoints the WAL on close)."""

@@ -8,6 +8,8 @@ SlugTakenError or DuplicatePostError so the publisher can react to each.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import duckdb
 
 from daemon.store.db import Database
@@ -95,6 +97,22 @@ class PostsRepository:
 
     def by_slug(self, slug: str) -> PostRecord | None:
         return self._one(_BY_SLUG, slug)
+
+    def by_tasks(self, task_ids: Iterable[str]) -> dict[str, PostRecord]:
+        """The posts of those of `task_ids` that have one, by task id, in one query."""
+        ids = list(task_ids)
+        if not ids:
+            return {}
+        rows = (
+            self._db.cursor()
+            .execute(f"{_SELECT} WHERE list_contains(?::VARCHAR[], task_id)", [ids])
+            .fetchall()
+        )
+        return {post.task_id: post for post in map(PostRecord.from_row, rows)}
+
+    def count(self) -> int:
+        row = self._db.cursor().execute("SELECT count(*) FROM posts").fetchone()
+        return int(row[0]) if row else 0
 
     def slugs_with_prefix(self, base: str) -> set[str]:
         """Every slug starting with `base` (so `base`, `base-2`, … but also `base-ball`).

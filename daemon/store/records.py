@@ -219,5 +219,12 @@ class AppliedMigration:
     applied_at: datetime
 
 
+_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
 def _names(record_type: type[Any]) -> tuple[str, ...]:
-    return tuple(field.name for field in fields(record_type))
+    # Once per record type: `fields()` on every row was half the cost of listing 10,000 tasks.
+    names = _NAMES.get(record_type)
+    if names is None:
+        names = _NAMES[record_type] = tuple(field.name for field in fields(record_type))
+    return names

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -99,6 +99,10 @@ class Store:
         """
         with self._db.transaction():
             yield
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener()` after each commit (see Database.add_commit_listener)."""
+        return self._db.add_commit_listener(listener)
 
     def now(self) -> datetime:
         """The store's clock (naive UTC): the time every row it writes carries."""

@@ -59,6 +59,21 @@ def status_list(statuses: TaskStatus | Collection[TaskStatus]) -> list[str]:
     return [str(TaskStatus(status)) for status in statuses]
 
 
+def _filter(
+    status: TaskStatus | Collection[TaskStatus] | None, title_contains: str | None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause shared by `list` and `count`, with its parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if status is not None:
+        clauses.append("list_contains(?::VARCHAR[], status)")
+        params.append(status_list(status))
+    if title_contains:
+        clauses.append("contains(lower(title), lower(?))")
+        params.append(title_contains)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
 class TasksRepository:
     def __init__(self, db: Database, events: EventsRepository) -> None:
         self._db = db
@@ -183,19 +198,37 @@ class TasksRepository:
         status: TaskStatus | Collection[TaskStatus] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        *,
+        title_contains: str | None = None,
     ) -> list[TaskRecord]:
-        """Tasks newest first, optionally only those in `status` (one or several)."""
-        if status is None:
-            sql = f"{_SELECT} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
-            params: list[Any] = [limit, offset]
-        else:
-            sql = (
-                f"{_SELECT} WHERE list_contains(?::VARCHAR[], status)"
-                " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
-            )
-            params = [status_list(status), limit, offset]
-        rows = self._db.cursor().execute(sql, params).fetchall()
+        """Tasks newest first, optionally only those in `status` (one or several)
+        and whose title contains `title_contains` (case-insensitive)."""
+        where, params = _filter(status, title_contains)
+        sql = f"{_SELECT}{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        rows = self._db.cursor().execute(sql, [*params, limit, offset]).fetchall()
         return [TaskRecord.from_row(row) for row in rows]
+
+    def count(
+        self,
+        status: TaskStatus | Collection[TaskStatus] | None = None,
+        *,
+        title_contains: str | None = None,
+    ) -> int:
+        """How many tasks `list` would return over all its pages."""
+        where, params = _filter(status, title_contains)
+        row = self._db.cursor().execute(f"SELECT count(*) FROM tasks{where}", params).fetchone()
+        return int(row[0]) if row else 0
+
+    def get_many(self, ids: Collection[str]) -> dict[str, TaskRecord]:
+        """The tasks among `ids` that exist, by id, in one query."""
+        if not ids:
+            return {}
+        rows = (
+            self._db.cursor()
+            .execute(f"{_SELECT} WHERE list_contains(?::VARCHAR[], id)", [list(ids)])
+            .fetchall()
+        )
+        return {record.id: record for record in map(TaskRecord.from_row, rows)}
 
     def count_by_status(self) -> dict[TaskStatus, int]:
         """How many tasks are in each status; every status is present, zero included."""
@@ -254,6 +287,20 @@ class TasksRepository:
     def set_seed(self, task_id: str, seed: int | None) -> TaskRecord:
         """Record the base seed (chosen at first generation when the task gave none)."""
         return self._update_one(_SET_SEED, seed, task_id)
+
+    def set_generation(
+        self, task_id: str, *, prompt: str | None = None, steps: int | None = None
+    ) -> TaskRecord:
+        """Change the prompt and/or steps that the task's next variations use."""
+        with self._db.transaction() as cursor:
+            row = cursor.execute(
+                "UPDATE tasks SET prompt = coalesce(?, prompt), steps = coalesce(?, steps),"
+                f" updated_at = ? WHERE id = ? RETURNING {_COLUMNS}",
+                [prompt, steps, self._db.now(), task_id],
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no task {task_id!r}")
+        return TaskRecord.from_row(row)
 
     def set_post(self, task_id: str, post_id: int | None) -> TaskRecord:
         """Link the task to the post its approval produced."""

@@ -26,6 +26,19 @@ _INSERT = (
     f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, NULL, ?) RETURNING {_COLUMNS}"
 )
 
+_NEW_COLUMNS = (
+    "task_id", "idx", "path", "thumbnail", "seed", "prompt", "negative_prompt",
+    "width", "height", "steps", "guidance_scale", "model",
+)  # fmt: skip
+# One statement for many rows: each column a list parameter, unnested in parallel.
+_INSERT_MANY = (
+    f"INSERT INTO variations ({', '.join(_NEW_COLUMNS)}, selected, removed_at, created_at)"
+    " SELECT UNNEST(?::VARCHAR[]), UNNEST(?::INTEGER[]), UNNEST(?::VARCHAR[]),"
+    " UNNEST(?::VARCHAR[]), UNNEST(?::BIGINT[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]),"
+    " UNNEST(?::INTEGER[]), UNNEST(?::INTEGER[]), UNNEST(?::INTEGER[]), UNNEST(?::DOUBLE[]),"
+    " UNNEST(?::VARCHAR[]), false, NULL, ?"
+)
+
 
 class VariationsRepository:
     def __init__(self, db: Database) -> None:
@@ -68,6 +81,32 @@ class VariationsRepository:
         assert row is not None  # INSERT … RETURNING always returns the row
         return VariationRecord.from_row(row)
 
+    def add_many(self, variations: Iterable[NewVariation]) -> None:
+        """Record several images in one statement (a batch of the generator; bulk loads).
+
+        The same rules as `add`: indexes from 1, each task must exist, a taken
+        (task, index) is DuplicateVariationError and nothing is stored.
+        """
+        rows = list(variations)
+        if not rows:
+            return
+        if min(v.idx for v in rows) < 1:
+            raise ValueError("variation indexes start at 1")
+        columns = [[getattr(v, name) for v in rows] for name in _NEW_COLUMNS]
+        task_ids = sorted({v.task_id for v in rows})
+        try:
+            with self._db.transaction() as cursor:
+                found = cursor.execute(
+                    "SELECT count(*) FROM tasks WHERE list_contains(?::VARCHAR[], id)", [task_ids]
+                ).fetchone()
+                if found is None or found[0] != len(task_ids):
+                    raise NotFoundError("some of the tasks to add variations to do not exist")
+                cursor.execute(_INSERT_MANY, [*columns, self._db.now()])
+        except duckdb.ConstraintException as exc:
+            if "Duplicate key" in str(exc):
+                raise DuplicateVariationError(rows[0].task_id, rows[0].idx) from exc
+            raise StoreError(f"cannot add variations: {exc}") from exc
+
     def next_index(self, task_id: str) -> int:
         """The index the next variation of this task gets: one past the highest ever used."""
         row = (
@@ -94,6 +133,26 @@ class VariationsRepository:
             sql += " AND removed_at IS NULL"
         rows = self._db.cursor().execute(sql + " ORDER BY idx", [task_id]).fetchall()
         return [VariationRecord.from_row(row) for row in rows]
+
+    def summary(self, task_ids: Iterable[str]) -> dict[str, tuple[int, int | None]]:
+        """For each of `task_ids` that has variations: (files still present, selected index).
+
+        One query for a whole page of tasks: lists show counts, not the images.
+        """
+        ids = list(task_ids)
+        if not ids:
+            return {}
+        rows = (
+            self._db.cursor()
+            .execute(
+                "SELECT task_id, count(*) FILTER (WHERE removed_at IS NULL),"
+                " max(idx) FILTER (WHERE selected) FROM variations"
+                " WHERE list_contains(?::VARCHAR[], task_id) GROUP BY task_id",
+                [ids],
+            )
+            .fetchall()
+        )
+        return {row[0]: (int(row[1]), row[2]) for row in rows}
 
     def select(self, task_id: str, idx: int) -> VariationRecord:
         """Make variation `idx` the task's one selected image, in one transaction.
