@@ -840,7 +840,7 @@ def test_list_and_count_filter_by_status_and_title(store: Store, clock: FakeCloc
     assert store.tasks.count(TaskStatus.QUEUED, title_contains="sourdough") == 0
     assert store.tasks.count([TaskStatus.QUEUED, TaskStatus.REVIEW]) == 3
     assert [t.id for t in store.tasks.list(None, 1, 1)] == ["t1"]
-    assert set(store.tasks.get_many(["t0", "t2", "nope"])) == {"t0", "t2"}
+    assert [t.id for t in store.tasks.summaries(ids=["t0", "t2", "nope"])] == ["t2", "t0"]
 
 
 def test_set_generation_changes_only_what_is_given(store: Store) -> None:
@@ -852,12 +852,17 @@ def test_set_generation_changes_only_what_is_given(store: Store) -> None:
         store.tasks.set_generation("nope", steps=4)
 
 
-def test_add_many_variations_and_their_summary(store: Store) -> None:
-    store.tasks.create_many([new_task("a"), new_task("b"), new_task("c")])
+def test_add_many_variations_and_the_task_summaries(store: Store, clock: FakeClock) -> None:
+    for task_id in "abc":
+        store.tasks.create(new_task(task_id))
+        clock.advance(1.5)
     store.variations.add_many([new_variation("a", n) for n in (1, 2, 3)] + [new_variation("b")])
     store.variations.select("a", 2)
     store.variations.mark_removed("a", [3])
-    assert store.variations.summary(["a", "b", "c"]) == {"a": (2, 2), "b": (1, None)}
+    summaries = {s.id: s for s in store.tasks.summaries()}
+    counts = {i: (s.variation_count, s.selected_variation) for i, s in summaries.items()}
+    assert counts == {"a": (2, 2), "b": (1, None), "c": (0, None)}
+    assert summaries["b"].created_at == "2025-01-02T03:04:07.178Z"  # ISO, UTC, milliseconds
     with pytest.raises(DuplicateVariationError):
         store.variations.add_many([new_variation("b", 2), new_variation("b", 1)])
     assert [v.idx for v in store.variations.list("b")] == [1]  # all or nothing

@@ -35,6 +35,7 @@ from daemon.store.records import (
     NewVariation,
     PostRecord,
     TaskRecord,
+    TaskSummaryRecord,
     VariationRecord,
 )
 from daemon.store.store import Store
@@ -62,6 +63,7 @@ __all__ = [
     "Store",
     "StoreError",
     "TaskRecord",
+    "TaskSummaryRecord",
     "VariationRecord",
     "latest_version",
     "naive_utc",

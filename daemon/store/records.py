@@ -26,6 +26,7 @@ __all__ = [
     "NewVariation",
     "PostRecord",
     "TaskRecord",
+    "TaskSummaryRecord",
     "VariationRecord",
     "column_list",
     "dump_json",
@@ -104,6 +105,41 @@ class TaskRecord:
     post_id: int | None
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        values = dict(zip(_names(cls), row, strict=True))
+        values["status"] = TaskStatus(values["status"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskSummaryRecord:
+    """A task as lists show it: its row, times as ISO text, and its variation counts.
+
+    Read by one query for a whole page (tasks.summaries), with the times
+    formatted by DuckDB: building datetimes for 10,000 rows only to format
+    them again was most of the cost of a listing.
+    """
+
+    id: str
+    title: str
+    status: TaskStatus
+    prompt: str
+    negative_prompt: str
+    variations: int
+    steps: int
+    guidance_scale: float
+    width: int
+    height: int
+    seed: int | None
+    error: str | None
+    source_file: str | None
+    post_id: int | None
+    created_at: str  # ISO 8601 UTC, "2026-11-23T12:00:01.234Z"
+    updated_at: str
+    variation_count: int  # variations whose file is still there
+    selected_variation: int | None
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -16,7 +17,7 @@ from daemon.store.errors import (
     StoreError,
 )
 from daemon.store.events import CREATED, STATUS_CHANGED, EventsRepository
-from daemon.store.records import NewTask, TaskRecord, column_list
+from daemon.store.records import NewTask, TaskRecord, TaskSummaryRecord, column_list
 from gladtui.shapes import TaskStatus
 
 __all__ = ["TasksRepository", "status_list"]
@@ -59,12 +60,35 @@ def status_list(statuses: TaskStatus | Collection[TaskStatus]) -> list[str]:
     return [str(TaskStatus(status)) for status in statuses]
 
 
+_ISO = "'%Y-%m-%dT%H:%M:%S.%gZ'"
+# One page of tasks, then the variation counts of that page only (not of the
+# whole table), in one statement. {where} is a clause from `_filter`.
+_SUMMARIES = (
+    "WITH page AS (SELECT * FROM tasks{where} ORDER BY created_at DESC, id DESC"
+    " LIMIT ? OFFSET ?),"
+    " counts AS (SELECT task_id, count(*) FILTER (WHERE removed_at IS NULL) AS present,"
+    " max(idx) FILTER (WHERE selected) AS selected FROM variations"
+    " WHERE task_id IN (SELECT id FROM page) GROUP BY task_id)"
+    " SELECT p.id, p.title, p.status, p.prompt, p.negative_prompt, p.variations, p.steps,"
+    " p.guidance_scale, p.width, p.height, p.seed, p.error, p.source_file, p.post_id,"
+    f" strftime(p.created_at, {_ISO}), strftime(p.updated_at, {_ISO}),"
+    " coalesce(c.present, 0), c.selected"
+    " FROM page p LEFT JOIN counts c ON c.task_id = p.id"
+    " ORDER BY p.created_at DESC, p.id DESC"
+)
+
+
 def _filter(
-    status: TaskStatus | Collection[TaskStatus] | None, title_contains: str | None
+    status: TaskStatus | Collection[TaskStatus] | None,
+    title_contains: str | None,
+    ids: Collection[str] | None = None,
 ) -> tuple[str, list[Any]]:
-    """The WHERE clause shared by `list` and `count`, with its parameters."""
+    """The WHERE clause shared by `list`, `count` and `summaries`, with its parameters."""
     clauses: list[str] = []
     params: list[Any] = []
+    if ids is not None:
+        clauses.append("list_contains(?::VARCHAR[], id)")
+        params.append(list(ids))
     if status is not None:
         clauses.append("list_contains(?::VARCHAR[], status)")
         params.append(status_list(status))
@@ -219,16 +243,26 @@ class TasksRepository:
         row = self._db.cursor().execute(f"SELECT count(*) FROM tasks{where}", params).fetchone()
         return int(row[0]) if row else 0
 
-    def get_many(self, ids: Collection[str]) -> dict[str, TaskRecord]:
-        """The tasks among `ids` that exist, by id, in one query."""
-        if not ids:
-            return {}
+    def summaries(
+        self,
+        status: TaskStatus | Collection[TaskStatus] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        *,
+        title_contains: str | None = None,
+        ids: Collection[str] | None = None,
+    ) -> builtins.list[TaskSummaryRecord]:
+        """What `list` returns, as summaries with variation counts, in one query.
+
+        `ids` restricts it to those tasks (the event stream's tasks, one task's detail).
+        """
+        where, params = _filter(status, title_contains, ids)
         rows = (
             self._db.cursor()
-            .execute(f"{_SELECT} WHERE list_contains(?::VARCHAR[], id)", [list(ids)])
+            .execute(_SUMMARIES.format(where=where), [*params, limit, offset])
             .fetchall()
         )
-        return {record.id: record for record in map(TaskRecord.from_row, rows)}
+        return [TaskSummaryRecord.from_row(row) for row in rows]
 
     def count_by_status(self) -> dict[TaskStatus, int]:
         """How many tasks are in each status; every status is present, zero included."""

@@ -134,26 +134,6 @@ class VariationsRepository:
         rows = self._db.cursor().execute(sql + " ORDER BY idx", [task_id]).fetchall()
         return [VariationRecord.from_row(row) for row in rows]
 
-    def summary(self, task_ids: Iterable[str]) -> dict[str, tuple[int, int | None]]:
-        """For each of `task_ids` that has variations: (files still present, selected index).
-
-        One query for a whole page of tasks: lists show counts, not the images.
-        """
-        ids = list(task_ids)
-        if not ids:
-            return {}
-        rows = (
-            self._db.cursor()
-            .execute(
-                "SELECT task_id, count(*) FILTER (WHERE removed_at IS NULL),"
-                " max(idx) FILTER (WHERE selected) FROM variations"
-                " WHERE list_contains(?::VARCHAR[], task_id) GROUP BY task_id",
-                [ids],
-            )
-            .fetchall()
-        )
-        return {row[0]: (int(row[1]), row[2]) for row in rows}
-
     def select(self, task_id: str, idx: int) -> VariationRecord:
         """Make variation `idx` the task's one selected image, in one transaction.
 
