@@ -49,6 +49,7 @@ def make_daemon(root: Path) -> Daemon:
             "state_dir": str(root / "state"),
             "preview_dir": str(root / "previews"),
             "cache_dir": str(root / "cache"),
+            "socket": str(root / "d.sock"),
         }
     )
     stop = threading.Event()

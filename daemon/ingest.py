@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,15 @@ class _Dropped:
     task_id: str = ""
     duplicate_of: TaskRecord | None = None  # an earlier task made from the same bytes
     same_as: _Dropped | None = None  # an earlier file of this batch with the same bytes
+    over_api: bool = False  # sent in a request body: there is no file in the drop folder
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A task submitted over the API: the task, and whether this request created it."""
+
+    task: TaskRecord
+    created: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +105,36 @@ class Ingestor:
         self.generation_attempts = generation_attempts
         self._parse = parse
         self._on_queued = on_queued  # wakes the generator instead of waiting for its poll
+        # The watcher and API submissions both pick free ids, then create: one at a time.
+        self._lock = threading.Lock()
 
     def ingest(self, paths: Iterable[Path]) -> list[Outcome]:
         """Ingest a batch; one bad file never stops the others."""
+        with self._lock:
+            return self._ingest(paths)
+
+    def submit(self, data: bytes, file_name: str, *, actor: str | None = None) -> Submission:
+        """A task sent over the API: the same parser and the same exactly-once rule.
+
+        The same bytes as an earlier task give that task back (`created` false).
+        A file that does not parse raises TaskFileError and stores nothing: the
+        sender gets the message directly, there is no file to keep.
+        """
+        sha256 = hashlib.sha256(data).hexdigest()
+        item = _Dropped(Path(file_name), data=data, sha256=sha256, over_api=True)
+        with self._lock:
+            known = self.store.tasks.by_sha256({item.sha256})
+            if item.sha256 in known:
+                return Submission(known[item.sha256], created=False)
+            item.spec = self._parse(data, file_name, self.rules)
+            self._assign_ids([item])
+            self._commit([item], actor=actor)
+        task = self.store.tasks.get(item.task_id)
+        assert task is not None  # just committed
+        log.info("accepted a task over the API as %s", task.id)
+        return Submission(task, created=True)
+
+    def _ingest(self, paths: Iterable[Path]) -> list[Outcome]:
         dropped = [item for item in map(self._read, paths) if item is not None]
         outcomes = self._settle_duplicates(dropped)
         fresh = [d for d in dropped if d.duplicate_of is None and d.same_as is None]
@@ -201,10 +238,12 @@ class Ingestor:
             taken.add(task_id)
             item.task_id = task_id
 
-    def _commit(self, items: list[_Dropped]) -> None:
+    def _commit(self, items: list[_Dropped], *, actor: str | None = None) -> None:
         valid = [(item, item.spec) for item in items if item.spec is not None]
         with self.store.transaction():
-            self.store.tasks.create_many([self._new_task(item, spec) for item, spec in valid])
+            self.store.tasks.create_many(
+                [self._new_task(item, spec) for item, spec in valid], actor=actor
+            )
             self.store.jobs.enqueue_many(
                 GENERATE,
                 [(item.task_id, generation_payload(1, spec.variations)) for item, spec in valid],
@@ -232,7 +271,7 @@ class Ingestor:
             width=spec.width,
             height=spec.height,
             seed=spec.seed,
-            source_file=item.path.name,
+            source_file=None if item.over_api else item.path.name,
             source_sha256=item.sha256,
         )
 

@@ -1,4 +1,4 @@
-"""The daemon process: wires the store and the drop-folder watcher; signals and recovery.
+"""The daemon process: wires the store, the workers and the API; signals and recovery.
 
 `Daemon` is the in-process object (tests run it in a thread with their own
 stop event); `main` is what `gladtui daemon` and the system service run: it
@@ -13,14 +13,18 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
+from daemon.actions import Actions
 from daemon.dropfolder import DropFolder
 from daemon.generator import Generator, ModelLoader
 from daemon.images import remove_stray_temp_files
 from daemon.ingest import Ingestor
 from daemon.progress import ProgressBoard
+from daemon.server import ApiServer
 from daemon.store import Store, StoreError
+from daemon.unixsocket import SocketError
 from daemon.watcher import DropWatcher, polling_requested
 from gladtui.config import Config
 
@@ -40,6 +44,7 @@ class Daemon:
         *,
         stop: threading.Event | None = None,
         loader: ModelLoader | None = None,
+        socket_path: Path | None = None,
     ) -> None:
         self.config = config
         self.stop_event = stop or threading.Event()
@@ -64,9 +69,30 @@ class Daemon:
             polling=polling_requested(config.watch.force_polling, os.environ),
             stop=self.stop_event,
         )
+        self.actions = Actions(
+            self.store,
+            config,
+            ingestor=self.ingestor,
+            cancel_generation=self.generator.cancel,
+            work_queued=self.generator.wake,
+        )
+        self.api = ApiServer(
+            config,
+            self.store,
+            actions=self.actions,
+            progress=self.progress,
+            model=self.generator.state,
+            socket_path=socket_path or config.socket_path(),
+        )
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        """Serve the API, then start the workers. SocketError if the socket cannot be bound.
+
+        The socket comes first: it is bound under a umask (process-wide) that
+        must not apply to the files the workers write.
+        """
+        self.api.start()
         requeued = self.store.jobs.requeue_running()
         if requeued:
             log.info("requeued %d job(s) interrupted by the last stop", len(requeued))
@@ -101,6 +127,7 @@ class Daemon:
     def wait(self) -> None:
         """Block until stop is set, then stop the threads and close the store."""
         self.stop_event.wait()
+        self.api.stop()
         self.generator.wake()
         for thread in self._threads:
             thread.join(timeout=STOP_TIMEOUT)
@@ -145,7 +172,7 @@ def main(config: Config, *, log_level: str = "info") -> int:
     log.info("store open in %.2f s", time.monotonic() - started)
     try:
         daemon.start()
-    except OSError as exc:  # e.g. a drop or preview folder that cannot be created
+    except (OSError, SocketError) as exc:  # a folder or the socket cannot be made
         log.error("cannot start: %s", exc)
         stop.set()
         daemon.wait()

@@ -153,6 +153,14 @@ class WatchConfig(_Section):
     force_polling: bool = False
 
 
+class ApiConfig(_Section):
+    # Users other than the daemon's own who may call the API (uids or user
+    # names). The socket's folder is 0700, so they also need a way in: see README.
+    allowed_users: list[int | str] = []
+    max_request_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
+    heartbeat_seconds: float = Field(15.0, gt=0, le=3600)
+
+
 class CleanupConfig(_Section):
     preview_retention_days: int = Field(30, ge=0)
 
@@ -179,6 +187,7 @@ class Config(_Section):
     state_dir: ConfigPath = Field(default_factory=_default_state_dir)
     cache_dir: ConfigPath = Field(default_factory=_default_cache_dir)
     socket: ConfigPath | None = None
+    api: ApiConfig = ApiConfig()
     generation: GenerationConfig = GenerationConfig()
     watch: WatchConfig = WatchConfig()
     limits: LimitsConfig = LimitsConfig()

@@ -1,12 +1,13 @@
 """Vocabulary shared by the daemon and its clients.
 
-The JSON shapes exchanged over the API grow here (see DESIGN.md "JSON shapes");
-the lifecycle below is what every part of gladtui agrees on.
+The task lifecycle every part of gladtui agrees on, and the JSON shapes
+exchanged over the API and printed by `--json` (DESIGN.md "JSON shapes").
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, TypedDict
 
 
 class TaskStatus(StrEnum):
@@ -27,3 +28,154 @@ class TaskStatus(StrEnum):
 FINAL_STATUSES = frozenset(
     {TaskStatus.PUBLISHED, TaskStatus.REJECTED, TaskStatus.FAILED, TaskStatus.INVALID}
 )
+
+
+# -- The JSON shapes of the API and of `--json` output (DESIGN.md "JSON shapes") --------
+#
+# TypedDicts: no cost at run time, and mypy checks that the daemon builds and the
+# client reads the same fields. Times are ISO 8601 UTC strings ending in "Z".
+# Fields are only ever added, never renamed or removed: scripts rely on them.
+
+
+class ProgressJSON(TypedDict):
+    """A running generation: `step` of `steps` over all its batches."""
+
+    step: int
+    steps: int
+    images_done: int
+    images_total: int
+
+
+class VariationJSON(TypedDict):
+    index: int  # 1-based and stable for the task's whole life
+    path: str
+    thumbnail: str | None
+    seed: int
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    steps: int
+    guidance_scale: float
+    model: str
+    selected: bool
+    removed_at: str | None  # the local file was deleted (rejected, published, retention)
+    created_at: str
+
+
+class PostJSON(TypedDict):
+    id: int
+    task_id: str
+    title: str
+    slug: str
+    featured_image_url: str
+    created_at: str
+    updated_at: str
+
+
+class TaskSummaryJSON(TypedDict):
+    """A task as lists show it: everything but the variations themselves."""
+
+    id: str
+    title: str
+    status: str  # a TaskStatus value
+    prompt: str
+    negative_prompt: str
+    slug: str  # the slug it has (published) or will get
+    error: str | None
+    source_file: str | None
+    variations_requested: int
+    steps: int
+    guidance_scale: float
+    width: int
+    height: int
+    seed: int | None
+    created_at: str
+    updated_at: str
+    variation_count: int  # variations whose file is still there
+    selected_variation: int | None
+    post: PostJSON | None
+    progress: ProgressJSON | None
+
+
+class TaskJSON(TaskSummaryJSON):
+    """One task in full: the summary plus its variations (removed ones included)."""
+
+    content: str
+    variations: list[VariationJSON]
+
+
+class TaskPageJSON(TypedDict):
+    """`GET /api/tasks`: one page of summaries, newest first."""
+
+    tasks: list[TaskSummaryJSON]
+    total: int  # tasks matching the filter, over all pages
+    offset: int
+    limit: int
+
+
+class ActionJSON(TypedDict):
+    """The answer to approve, reject, generate, cancel and submit."""
+
+    task: TaskJSON
+    changed: bool  # false: the request was already satisfied (a repeated approval)
+    message: str
+
+
+class PostPageJSON(TypedDict):
+    posts: list[PostJSON]
+    total: int
+    offset: int
+    limit: int
+
+
+class ModelJSON(TypedDict):
+    name: str
+    device: str | None
+    state: str  # starting | loading | idle | generating | unavailable
+    error: str | None
+    load_seconds: float | None
+    images_generated: int
+
+
+class StatusJSON(TypedDict):
+    version: str
+    pid: int
+    started_at: str
+    uptime_seconds: float
+    socket: str
+    drop_dir: str
+    preview_dir: str
+    database: str
+    model: ModelJSON
+    tasks: dict[str, int]  # every TaskStatus value, zero included
+    jobs: dict[str, int]  # pending, running, done, failed, cancelled
+    last_event_id: int
+
+
+class EventJSON(TypedDict):
+    """One row of the audit trail, as the event stream sends it (SSE `id` = `id`)."""
+
+    id: int
+    kind: str  # created | status_changed | variation_added | …
+    task_id: str | None
+    from_status: str | None
+    to_status: str | None
+    actor: str | None  # "uid:1000" for a reviewer's action; null for the daemon's own
+    detail: dict[str, Any] | None
+    at: str
+    task: TaskSummaryJSON | None  # the task as it is now, so a list updates in place
+
+
+class ProgressEventJSON(ProgressJSON):
+    task_id: str
+
+
+class ErrorBodyJSON(TypedDict):
+    status: int
+    code: str  # not_found | conflict | invalid | too_large | forbidden | …
+    message: str
+
+
+class ErrorJSON(TypedDict):
+    error: ErrorBodyJSON

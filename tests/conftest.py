@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+# transformers warns that torchvision is missing; it is not needed here.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+if TYPE_CHECKING:
+    from daemon.models import LoadedModel
 
 
 @pytest.fixture
@@ -17,3 +25,13 @@ def open_dir() -> Iterator[Path]:
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    """The tiny SDXL pipeline, built and loaded once for the whole session."""
+    from daemon.models import load_model  # torch: only for the tests that generate
+    from gladtui.config import GenerationConfig
+
+    cache = tmp_path_factory.mktemp("model-cache")
+    return load_model(GenerationConfig(model="builtin:tiny-sdxl", device="cpu"), cache_dir=cache)

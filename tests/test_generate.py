@@ -15,20 +15,13 @@ from PIL import Image
 from daemon.generator import Generator
 from daemon.images import is_temp_name, parse_a1111_parameters, read_parameters
 from daemon.jobkinds import GENERATE, generation_payload
-from daemon.models import LoadedModel, load_model
+from daemon.models import LoadedModel
 from daemon.progress import Progress, ProgressBoard
 from daemon.store import NewTask, Store
-from gladtui.config import Config, GenerationConfig
+from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 
 PATTERN = r"sdxl-{task}-variation-{n}-\d{{8}}_\d{{6}}\.png"
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
-    """The tiny SDXL pipeline, built and loaded once for the whole session."""
-    cache = tmp_path_factory.mktemp("model-cache")
-    return load_model(GenerationConfig(model="builtin:tiny-sdxl", device="cpu"), cache_dir=cache)
 
 
 def make_config(root: Path, **generation: Any) -> Config:

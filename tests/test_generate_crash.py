@@ -46,7 +46,7 @@ def test_kill_9_mid_job_then_restart_completes_exactly_the_requested_variations(
     config = tmp_path / "config.yaml"
     config.write_text(
         "drop_dir: drop\nstate_dir: state\npreview_dir: previews\ncache_dir: cache\n"
-        "generation:\n  model: builtin:tiny-sdxl\n  batch_size: 1\n"
+        "socket: d.sock\ngeneration:\n  model: builtin:tiny-sdxl\n  batch_size: 1\n"
     )
     (tmp_path / "drop").mkdir()
     (tmp_path / "drop" / "slow.yaml").write_text(

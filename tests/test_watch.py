@@ -6,7 +6,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,16 +21,9 @@ from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 from gladtui.submit import submit_file
 from gladtui.taskfile import TaskRules
+from tests.apidaemon import wait_until
 
 HOSTILE = Path(__file__).resolve().parent / "taskfiles" / "hostile"
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def make_config(root: Path, *, polling: bool, stable: float = 0.25) -> Config:
@@ -40,6 +33,7 @@ def make_config(root: Path, *, polling: bool, stable: float = 0.25) -> Config:
             "state_dir": str(root / "state"),
             "preview_dir": str(root / "previews"),
             "cache_dir": str(root / "cache"),
+            "socket": str(root / "d.sock"),
             "watch": {"stable_seconds": stable, "rescan_seconds": 30.0, "force_polling": polling},
         }
     )

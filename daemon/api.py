@@ -1,0 +1,316 @@
+"""The HTTP/JSON API on the daemon's Unix socket: routes, checks, and errors as JSON.
+
+Every answer is JSON (the event stream aside), errors included:
+`{"error": {"status": 409, "code": "conflict", "message": "…"}}`. Handlers
+run the store's blocking calls in threads, so a slow query or a commit
+waiting for the write lock never stalls the event loop (or the event streams).
+
+Routes (bodies are the shapes of gladtui/shapes.py):
+
+    GET  /api/health                      {"ok": true, "version": …}
+    GET  /api/status                      StatusJSON
+    GET  /api/tasks?status=&q=&limit=&offset=   TaskPageJSON
+    POST /api/tasks?name=FILE.yaml        body: a task file → ActionJSON (201 new, 200 same bytes)
+    GET  /api/tasks/{id}                  TaskJSON
+    POST /api/tasks/{id}/approve          {"variation": n}
+    POST /api/tasks/{id}/reject           {"prompt": …?, "keep_files": false}
+    POST /api/tasks/{id}/generate         {"count": …?, "prompt": …?, "steps": …?}
+    POST /api/tasks/{id}/cancel
+    POST /api/media/generate-image-variations  {"task_id", "prompt"?, "num_variations"?,
+                                                "num_inference_steps"?}
+    GET  /api/posts?limit=&offset=        PostPageJSON
+    GET  /api/events?since=               text/event-stream (see eventstream.py)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from daemon import apirequests
+from daemon.actions import ActionError, Actions, InvalidRequest, Outcome, TaskNotFound
+from daemon.eventstream import EventStream
+from daemon.generator import GeneratorState
+from daemon.present import TaskViews, iso, post_json
+from daemon.store import Store
+from daemon.unixsocket import peer_uid
+from gladtui import __version__
+from gladtui.config import Config
+from gladtui.shapes import ActionJSON, PostPageJSON, StatusJSON, TaskStatus
+from gladtui.taskfile import TaskFileError
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 100_000
+DEFAULT_PAGE = 100
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+ACTOR = web.RequestKey("actor", str)  # who made the request: "uid:1000", for the audit trail
+_STATUS_OF_CODE = {"not_found": 404, "conflict": 409, "invalid": 422, "refused": 400}
+
+
+@dataclass
+class ApiContext:
+    """What the handlers read and act on; built by the daemon, one per process."""
+
+    config: Config
+    store: Store
+    views: TaskViews
+    actions: Actions
+    events: EventStream
+    model: GeneratorState
+    allowed_uids: frozenset[int]
+    socket_path: str
+    started_at: datetime  # naive UTC, the store's clock
+    started: float  # time.monotonic() at start, for the uptime
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    body = {"error": {"status": status, "code": code, "message": message}}
+    return json_response(body, status=status)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=encode(data), status=status, content_type="application/json")
+
+
+def encode(data: Any) -> bytes:
+    return orjson.dumps(data)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes a JSON error body; nothing leaks a traceback to clients."""
+    try:
+        return await handler(request)
+    except ActionError as exc:
+        return error_response(_STATUS_OF_CODE.get(exc.code, 400), exc.code, str(exc))
+    except TaskFileError as exc:
+        return error_response(422, "invalid", str(exc))
+    except web.HTTPException as exc:  # aiohttp's own: unknown route, method, body too large
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status, "http_error"
+        )
+        message = exc.text if exc.text and exc.status != 404 else exc.reason
+        if exc.status == 404:
+            message = f"no such endpoint: {request.method} {request.path}"
+        return error_response(exc.status, code, str(message).removeprefix(f"{exc.status}: "))
+    except Exception:
+        log.exception("the API failed on %s %s", request.method, request.path)
+        return error_response(500, "internal", "the daemon failed on this request; see its log")
+
+
+def _peer_check(allowed: frozenset[int]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    own = os.geteuid()
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        uid = peer_uid(sock) if sock is not None else -1
+        if uid != own and uid not in allowed:
+            log.warning("refused an API request from uid %d", uid)
+            return error_response(
+                403,
+                "forbidden",
+                f"uid {uid} may not use this daemon (it runs as uid {own}); "
+                "add the user to api.allowed_users in the daemon's config",
+            )
+        request[ACTOR] = f"uid:{uid}"
+        return await handler(request)
+
+    return check
+
+
+def build_app(ctx: ApiContext) -> web.Application:
+    app = web.Application(
+        middlewares=[_errors, _peer_check(ctx.allowed_uids)],
+        client_max_size=ctx.config.api.max_request_bytes,
+    )
+    routes = Routes(ctx)
+    app.add_routes(
+        [
+            web.get("/api/health", routes.health),
+            web.get("/api/status", routes.status),
+            web.get("/api/tasks", routes.tasks),
+            web.post("/api/tasks", routes.submit),
+            web.get("/api/tasks/{task_id}", routes.task),
+            web.post("/api/tasks/{task_id}/approve", routes.approve),
+            web.post("/api/tasks/{task_id}/reject", routes.reject),
+            web.post("/api/tasks/{task_id}/generate", routes.generate),
+            web.post("/api/tasks/{task_id}/cancel", routes.cancel),
+            web.post("/api/media/generate-image-variations", routes.media_generate),
+            web.get("/api/posts", routes.posts),
+            web.get("/api/events", routes.events),
+        ]
+    )
+    return app
+
+
+class Routes:
+    """The handlers. Each parses its input, then runs the store's work in a thread."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    async def health(self, _request: web.Request) -> web.Response:
+        return json_response({"ok": True, "version": __version__})
+
+    async def status(self, _request: web.Request) -> web.Response:
+        return json_response(await asyncio.to_thread(self._status))
+
+    def _status(self) -> StatusJSON:
+        ctx, model = self.ctx, self.ctx.model
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "started_at": iso(ctx.started_at),
+            "uptime_seconds": round(time.monotonic() - ctx.started, 3),
+            "socket": ctx.socket_path,
+            "drop_dir": str(ctx.config.drop_dir),
+            "preview_dir": str(ctx.config.preview_dir),
+            "database": str(ctx.store.path),
+            "model": {
+                "name": model.model,
+                "device": model.device,
+                "state": model.state,
+                "error": model.error,
+                "load_seconds": model.load_seconds,
+                "images_generated": model.images_generated,
+            },
+            "tasks": {str(k): v for k, v in ctx.store.tasks.count_by_status().items()},
+            "jobs": {str(k): v for k, v in ctx.store.jobs.count_by_status().items()},
+            "last_event_id": ctx.store.events.last_id(),
+        }
+
+    async def tasks(self, request: web.Request) -> web.Response:
+        query = request.query
+        statuses = _statuses(query.get("status", ""))
+        limit = _int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        offset = _int_param(query, "offset", 0, 0, 2**62)
+        title = query.get("q") or None
+
+        def page() -> bytes:  # encoding 10,000 tasks is CPU work too: off the loop
+            return encode(self.ctx.views.page(statuses, title, limit, offset))
+
+        body = await asyncio.to_thread(page)
+        return web.Response(body=body, content_type="application/json")
+
+    async def task(self, request: web.Request) -> web.Response:
+        task_id = request.match_info["task_id"]
+        found = await asyncio.to_thread(self.ctx.views.task, task_id)
+        if found is None:
+            raise TaskNotFound(f"no task {task_id!r}")
+        return json_response(found)
+
+    async def submit(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        name = request.query.get("name") or "api.yaml"
+        outcome = await asyncio.to_thread(self.ctx.actions.submit, body, name, actor=request[ACTOR])
+        return await self._answer(outcome, status=201 if outcome.changed else 200)
+
+    async def approve(self, request: web.Request) -> web.Response:
+        index = apirequests.approve_request(await request.read())
+        return await self._act(request, self.ctx.actions.approve, index)
+
+    async def reject(self, request: web.Request) -> web.Response:
+        body = apirequests.reject_request(await request.read())
+        return await self._act(
+            request, self.ctx.actions.reject, prompt=body.prompt, keep_files=body.keep_files
+        )
+
+    async def generate(self, request: web.Request) -> web.Response:
+        body = apirequests.generate_request(await request.read(), self.ctx.config.limits)
+        return await self._act(
+            request,
+            self.ctx.actions.generate,
+            count=body.count,
+            prompt=body.prompt,
+            steps=body.steps,
+        )
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        apirequests.parse_object(await request.read(), ())
+        return await self._act(request, self.ctx.actions.cancel)
+
+    async def media_generate(self, request: web.Request) -> web.Response:
+        limits = self.ctx.config.limits
+        task_id, body = apirequests.media_request(await request.read(), limits)
+        outcome = await asyncio.to_thread(
+            self.ctx.actions.generate,
+            task_id,
+            count=body.count,
+            prompt=body.prompt,
+            steps=body.steps,
+            actor=request[ACTOR],
+        )
+        return await self._answer(outcome)
+
+    async def posts(self, request: web.Request) -> web.Response:
+        limit = _int_param(request.query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        offset = _int_param(request.query, "offset", 0, 0, 2**62)
+
+        def page() -> PostPageJSON:
+            posts = self.ctx.store.posts.list(limit, offset)
+            total = self.ctx.store.posts.count()
+            return {
+                "posts": [post_json(p) for p in posts],
+                "total": total,
+                "offset": offset,
+                "limit": limit,
+            }
+
+        return json_response(await asyncio.to_thread(page))
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        raw = request.query.get("since") or request.headers.get("Last-Event-ID")
+        since = None if raw is None else _parse_int("since", raw, 0, 2**62)
+        return await self.ctx.events.serve(request, since)
+
+    async def _act(
+        self, request: web.Request, action: Callable[..., Outcome], *args: Any, **kwargs: Any
+    ) -> web.Response:
+        task_id = request.match_info["task_id"]
+        outcome = await asyncio.to_thread(action, task_id, *args, actor=request[ACTOR], **kwargs)
+        return await self._answer(outcome)
+
+    async def _answer(self, outcome: Outcome, status: int = 200) -> web.Response:
+        task = await asyncio.to_thread(self.ctx.views.task, outcome.task_id)
+        if task is None:  # deleted in between: cannot happen today, tasks are kept
+            raise TaskNotFound(f"no task {outcome.task_id!r}")
+        body: ActionJSON = {"task": task, "changed": outcome.changed, "message": outcome.message}
+        return json_response(body, status=status)
+
+
+def _statuses(raw: str) -> list[TaskStatus] | None:
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    if not names:
+        return None
+    known = [str(s) for s in TaskStatus]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InvalidRequest(f"status: unknown {', '.join(unknown)}; known: {', '.join(known)}")
+    return [TaskStatus(name) for name in names]
+
+
+def _int_param(query: Any, name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
+    return default if raw is None or raw == "" else _parse_int(name, raw, low, high)
+
+
+def _parse_int(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name}: expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name}: must be between {low} and {high}")
+    return value

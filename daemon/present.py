@@ -1,0 +1,175 @@
+"""The store's records as the JSON shapes of gladtui/shapes.py: what the API sends.
+
+`TaskViews` assembles tasks for the API: a page of summaries takes a fixed
+number of queries (the tasks with their variation counts, their posts)
+whatever its size, so listing 10,000 tasks does not run 10,000 queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+
+from daemon.progress import Progress, ProgressBoard
+from daemon.slugs import base_slug
+from daemon.store import EventRecord, PostRecord, Store, TaskSummaryRecord, VariationRecord
+from gladtui.shapes import (
+    EventJSON,
+    PostJSON,
+    ProgressEventJSON,
+    ProgressJSON,
+    TaskJSON,
+    TaskPageJSON,
+    TaskStatus,
+    TaskSummaryJSON,
+    VariationJSON,
+)
+
+
+def iso(moment: datetime) -> str:
+    """A stored time (naive UTC) as ISO 8601 with a `Z`, to the millisecond."""
+    return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else iso(moment)
+
+
+def post_json(post: PostRecord) -> PostJSON:
+    return {
+        "id": post.id,
+        "task_id": post.task_id,
+        "title": post.title,
+        "slug": post.slug,
+        "featured_image_url": post.featured_image_url,
+        "created_at": iso(post.created_at),
+        "updated_at": iso(post.updated_at),
+    }
+
+
+def variation_json(variation: VariationRecord) -> VariationJSON:
+    return {
+        "index": variation.idx,
+        "path": variation.path,
+        "thumbnail": variation.thumbnail,
+        "seed": variation.seed,
+        "prompt": variation.prompt,
+        "negative_prompt": variation.negative_prompt,
+        "width": variation.width,
+        "height": variation.height,
+        "steps": variation.steps,
+        "guidance_scale": variation.guidance_scale,
+        "model": variation.model,
+        "selected": variation.selected,
+        "removed_at": iso_or_none(variation.removed_at),
+        "created_at": iso(variation.created_at),
+    }
+
+
+def progress_json(progress: Progress | None) -> ProgressJSON | None:
+    if progress is None:
+        return None
+    return {
+        "step": progress.step,
+        "steps": progress.steps,
+        "images_done": progress.images_done,
+        "images_total": progress.images_total,
+    }
+
+
+def progress_event_json(progress: Progress) -> ProgressEventJSON:
+    body = progress_json(progress)
+    assert body is not None
+    return {"task_id": progress.task_id, **body}
+
+
+def summary_json(
+    task: TaskSummaryRecord, *, post: PostRecord | None, progress: Progress | None
+) -> TaskSummaryJSON:
+    return {
+        "id": task.id,
+        "title": task.title,
+        "status": str(task.status),
+        "prompt": task.prompt,
+        "negative_prompt": task.negative_prompt,
+        "slug": post.slug if post is not None else base_slug(task.title),
+        "error": task.error,
+        "source_file": task.source_file,
+        "variations_requested": task.variations,
+        "steps": task.steps,
+        "guidance_scale": task.guidance_scale,
+        "width": task.width,
+        "height": task.height,
+        "seed": task.seed,
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+        "variation_count": task.variation_count,
+        "selected_variation": task.selected_variation,
+        "post": None if post is None else post_json(post),
+        "progress": progress_json(progress),
+    }
+
+
+class TaskViews:
+    """Tasks as the API shows them, read from the store and the live progress board."""
+
+    def __init__(self, store: Store, progress: ProgressBoard) -> None:
+        self.store = store
+        self.progress = progress
+
+    def task(self, task_id: str) -> TaskJSON | None:
+        found = self.summaries(self.store.tasks.summaries(ids=[task_id]))
+        record = self.store.tasks.get(task_id)
+        if not found or record is None:
+            return None
+        variations = self.store.variations.list(task_id, include_removed=True)
+        return {
+            **found[0],
+            "content": record.content,
+            "variations": [variation_json(v) for v in variations],
+        }
+
+    def summaries(self, records: Iterable[TaskSummaryRecord]) -> list[TaskSummaryJSON]:
+        """Summaries of `records`, in their order, with their posts (one more query)."""
+        tasks = list(records)
+        posts = self.store.posts.by_tasks([t.id for t in tasks if t.post_id is not None])
+        return [
+            summary_json(task, post=posts.get(task.id), progress=self.progress.get(task.id))
+            for task in tasks
+        ]
+
+    def page(
+        self,
+        status: Collection[TaskStatus] | None,
+        title_contains: str | None,
+        limit: int,
+        offset: int,
+    ) -> TaskPageJSON:
+        tasks = self.store.tasks
+        records = tasks.summaries(status, limit, offset, title_contains=title_contains)
+        return {
+            "tasks": self.summaries(records),
+            "total": tasks.count(status, title_contains=title_contains),
+            "offset": offset,
+            "limit": limit,
+        }
+
+    def events(self, records: list[EventRecord]) -> list[EventJSON]:
+        """Events as the stream sends them, each with its task as it is now."""
+        task_ids = {event.task_id for event in records if event.task_id is not None}
+        found = self.store.tasks.summaries(ids=task_ids) if task_ids else []
+        summaries = {s["id"]: s for s in self.summaries(found)}
+        return [
+            {
+                "id": event.id,
+                "kind": event.kind,
+                "task_id": event.task_id,
+                "from_status": None if event.from_status is None else str(event.from_status),
+                "to_status": None if event.to_status is None else str(event.to_status),
+                "actor": event.actor,
+                "detail": event.detail,
+                "at": iso(event.at),
+                "task": summaries.get(event.task_id) if event.task_id else None,
+            }
+            for event in records
+        ]

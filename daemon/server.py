@@ -1,0 +1,135 @@
+"""Runs the API (daemon/api.py) on the Unix socket, on an event loop in its own thread.
+
+The daemon's other parts are threads working on the store; the API is the
+one asyncio part, so it gets its own loop in its own thread. The socket is
+bound by `start()` in the caller's thread, before the worker threads exist
+(see daemon/unixsocket.py for why), and the loop serves on that socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from daemon.actions import Actions
+from daemon.api import ApiContext, build_app
+from daemon.eventstream import EventHub, EventStream
+from daemon.generator import GeneratorState
+from daemon.present import TaskViews
+from daemon.progress import ProgressBoard
+from daemon.store import Store
+from daemon.unixsocket import bind_socket, remove_socket, resolve_users
+from gladtui.config import Config
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 10.0
+SHUTDOWN_SECONDS = 5.0  # requests still running after this are cut off
+
+
+class ApiServer:
+    """`start()` binds and serves; `stop()` ends the streams, closes the socket, joins."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        actions: Actions,
+        progress: ProgressBoard,
+        model: GeneratorState,
+        socket_path: Path,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.actions = actions
+        self.progress = progress
+        self.model = model
+        self.socket_path = socket_path
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._hub: EventHub | None = None
+
+    def stream_count(self) -> int:
+        """How many event streams are open."""
+        return 0 if self._hub is None else len(self._hub)
+
+    def start(self) -> None:
+        """Bind the socket (SocketError if it cannot be), then serve in a new thread."""
+        allowed = resolve_users(self.config.api.allowed_users)
+        sock = bind_socket(self.socket_path)
+        self._thread = threading.Thread(target=self._serve, args=(sock, allowed), name="api")
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT):
+            raise RuntimeError(f"the API did not start within {START_TIMEOUT:.0f} s")
+        if self._failure is not None:
+            raise self._failure
+        log.info("API listening on %s", self.socket_path)
+
+    def _serve(self, sock: socket.socket, allowed: frozenset[int]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main(sock, allowed))
+            # End the worker threads of to_thread now: each holds a DuckDB cursor
+            # that must be released before the store closes.
+            loop.run_until_complete(loop.shutdown_default_executor())
+        except BaseException as exc:  # reported to start(), or logged if it happens later
+            self._failure = exc
+            self._ready.set()
+            log.exception("the API stopped")
+        finally:
+            loop.close()
+
+    async def _main(self, sock: socket.socket, allowed: frozenset[int]) -> None:
+        self._stopping = asyncio.Event()
+        hub = self._hub = EventHub(asyncio.get_running_loop())
+        views = TaskViews(self.store, self.progress)
+        remove_listener = self.store.add_commit_listener(hub.notify)
+        unsubscribe = self.progress.subscribe(hub.publish_progress)
+        context = ApiContext(
+            config=self.config,
+            store=self.store,
+            views=views,
+            actions=self.actions,
+            events=EventStream(self.store, views, hub, self.config.api.heartbeat_seconds),
+            model=self.model,
+            allowed_uids=allowed,
+            socket_path=str(self.socket_path),
+            started_at=self.store.now(),
+            started=time.monotonic(),
+        )
+        runner = web.AppRunner(
+            build_app(context), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+        )
+        await runner.setup()
+        try:
+            await web.SockSite(runner, sock).start()
+            self._ready.set()
+            await self._stopping.wait()
+        finally:
+            hub.close()
+            remove_listener()
+            unsubscribe()
+            await runner.cleanup()
+            remove_socket(self.socket_path)
+
+    def stop(self) -> None:
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop has already finished
+                loop.call_soon_threadsafe(stopping.set)
+        if self._thread is not None:
+            self._thread.join(SHUTDOWN_SECONDS * 2)
+            if self._thread.is_alive():
+                log.warning("the API thread did not stop in %.0f s", SHUTDOWN_SECONDS * 2)

@@ -1,0 +1,155 @@
+"""A real daemon in this process, on a short temp socket, for API and CLI tests.
+
+`ApiDaemon` runs `daemon.service.Daemon` exactly as `gladtui daemon` does
+(store, watcher, generator, API), with the tiny model loaded once per test
+session and a config file on disk so the CLI can be pointed at it.
+Unix socket paths must stay under 108 bytes, hence /tmp rather than
+pytest's long tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from daemon.models import LoadedModel, ModelError
+from daemon.service import Daemon
+from gladtui.client import Client, UnixHTTPConnection
+from gladtui.config import Config, load_config
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def http_json(
+    path: Path, method: str, url: str, body: bytes | dict[str, Any] | None = None
+) -> tuple[int, Any]:
+    """A bare HTTP request on the socket: API tests pin the wire format, not Client's view."""
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    connection = UnixHTTPConnection(path, timeout=30)
+    try:
+        connection.request(method, url, body=data)
+        response = connection.getresponse()
+        payload = response.read()
+        return response.status, json.loads(payload) if payload else None
+    finally:
+        connection.close()
+
+
+def short_dir(prefix: str = "gt-") -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+TASK = """\
+title: {title}
+prompt: blueberry muffins on a rustic table
+negative_prompt: blurry
+variations: {variations}
+steps: {steps}
+width: 64
+height: 64
+seed: 42
+"""
+
+
+def task_yaml(title: str, *, variations: int = 3, steps: int = 2, **extra: Any) -> bytes:
+    text = TASK.format(title=title, variations=variations, steps=steps)
+    for key, value in extra.items():
+        text += f"{key}: {value}\n"
+    return text.encode()
+
+
+class ApiDaemon:
+    """Start with `start()`, stop with `stop()`; `client` talks to it over its socket."""
+
+    def __init__(
+        self,
+        model: LoadedModel | None,
+        *,
+        root: Path | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.root = root or short_dir()
+        data: dict[str, Any] = {
+            "drop_dir": "drop",
+            "state_dir": "state",
+            "preview_dir": "previews",
+            "cache_dir": "cache",
+            "socket": "run/daemon.sock",
+            "generation": {"model": "builtin:tiny-sdxl", "device": "cpu"},
+            "api": {"heartbeat_seconds": 0.5},
+        }
+        for key, value in (settings or {}).items():
+            if isinstance(value, dict):
+                data.setdefault(key, {}).update(value)
+            else:
+                data[key] = value
+        self.config_file = self.root / "config.yaml"
+        self.config_file.write_text(yaml.safe_dump(data))
+        self.config: Config = load_config(self.config_file, env={})
+        self.socket = self.config.socket_path()
+        self.model = model
+        self.daemon: Daemon | None = None
+
+    @property
+    def client(self) -> Client:
+        return Client(self.socket, timeout=30)
+
+    def raw(
+        self, method: str, path: str, body: bytes | dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        """One HTTP request as any client would send it: (status, decoded JSON body)."""
+        return http_json(self.socket, method, path, body)
+
+    def _loader(self) -> LoadedModel:
+        if self.model is None:  # generation is not under test: park until stopped
+            assert self.daemon is not None
+            self.daemon.stop_event.wait()
+            raise ModelError("stopped before the model was needed")
+        return self.model
+
+    def start(self) -> ApiDaemon:
+        self.daemon = Daemon(self.config, stop=threading.Event(), loader=self._loader)
+        self.daemon.start()
+        return self
+
+    def stop(self) -> None:
+        if self.daemon is not None:
+            self.daemon.stop_event.set()
+            self.daemon.wait()
+            self.daemon = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def submit(self, data: bytes, name: str = "task.yaml") -> str:
+        """Submit over the API; the new task's id."""
+        return self.client.submit(data, name)["task"]["id"]
+
+    def wait_status(self, task_id: str, *statuses: str, timeout: float = 60) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+
+        def reached() -> bool:
+            status, body = self.raw("GET", f"/api/tasks/{task_id}")
+            assert status == 200, body
+            found.update(body)
+            return found["status"] in statuses
+
+        wait_until(reached, timeout)
+        return found
