@@ -1,0 +1,171 @@
+"""What the CLI prints without `--json`: pure functions from the API's JSON to text.
+
+Each takes the dicts of gladtui/shapes.py (and `now`, `width` where the output
+depends on them), so the output is tested without a daemon or a terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gladtui.shapes import (
+        ActionJSON,
+        PostPageJSON,
+        ProgressJSON,
+        StatusJSON,
+        TaskJSON,
+        TaskPageJSON,
+        VariationJSON,
+    )
+
+MIN_TITLE = 10  # a narrow terminal still shows this much of a title
+GAP = "  "
+
+
+def parse_time(text: str) -> datetime:
+    """An API time (ISO 8601, UTC, "Z") as an aware datetime."""
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def duration(seconds: float) -> str:
+    """The largest whole unit: 5s, 3m, 2h, 4d."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def age(created_at: str, now: datetime) -> str:
+    return duration((now - parse_time(created_at)).total_seconds())
+
+
+def truncate(text: str, width: int) -> str:
+    """One line of at most `width` characters, cut with an ellipsis."""
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    return line[: max(width - 1, 0)] + "…"
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], width: int, *, fit: bool = True
+) -> str:
+    """Columns sized to their content; the last one is cut to what is left of `width`."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers[:-1])]
+    fixed = sum(widths) + len(GAP) * len(widths)
+    last = max(width - fixed, MIN_TITLE)
+    lines = []
+    for row in [headers, *rows]:
+        cells = [cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)]
+        end = truncate(row[-1], last) if fit else row[-1]
+        lines.append(GAP.join([*cells, end]).rstrip())
+    return "\n".join(lines)
+
+
+def format_tasks(page: TaskPageJSON, now: datetime, width: int) -> str:
+    if not page["tasks"]:
+        return "no tasks"
+    rows = [
+        [t["id"], t["status"], str(t["variation_count"]), age(t["created_at"], now), t["title"]]
+        for t in page["tasks"]
+    ]
+    return table(["ID", "STATUS", "VARS", "AGE", "TITLE"], rows, width)
+
+
+def paging_note(shown: int, total: int, offset: int, what: str, command: str) -> str | None:
+    """What to say (on stderr) when a page does not hold everything; None when it does."""
+    if not shown:
+        return f"no {what} from offset {offset}; there are {total}" if offset and total else None
+    if offset + shown >= total:
+        return None
+    return (
+        f"showing {what} {offset + 1}-{offset + shown} of {total}; for more: "
+        f"gladtui {command} --offset {offset + shown} [--limit N]"
+    )
+
+
+def format_progress(progress: ProgressJSON) -> str:
+    return (
+        f"step {progress['step']}/{progress['steps']}, "
+        f"{progress['images_done']}/{progress['images_total']} images done"
+    )
+
+
+def format_task(task: TaskJSON) -> str:
+    fields: list[tuple[str, object]] = [
+        ("id", task["id"]),
+        ("title", task["title"]),
+        ("status", task["status"]),
+        ("slug", task["slug"]),
+        ("prompt", task["prompt"]),
+        ("negative prompt", task["negative_prompt"] or "(none)"),
+    ]
+    if task["error"]:
+        fields.append(("error", task["error"]))
+    fields += [
+        ("source file", task["source_file"] or "(submitted through the API)"),
+        ("seed", "random" if task["seed"] is None else task["seed"]),
+        ("size", f"{task['width']}x{task['height']}"),
+        ("steps", task["steps"]),
+        ("guidance", task["guidance_scale"]),
+        ("created", task["created_at"]),
+        ("updated", task["updated_at"]),
+    ]
+    if task["post"]:
+        fields.append(("post", task["post"]["featured_image_url"]))
+    if task["progress"]:
+        fields.append(("progress", format_progress(task["progress"])))
+    shown = f"{task['variation_count']} of {task['variations_requested']} requested"
+    fields.append(("variations", shown))
+    pad = max(len(key) for key, _ in fields) + 2
+    lines = [f"{key + ':':<{pad}}{value}" for key, value in fields]
+    lines += [format_variation(v) for v in task["variations"]]
+    return "\n".join(lines)
+
+
+def format_variation(variation: VariationJSON) -> str:
+    mark = "*" if variation["selected"] else " "
+    deleted = " (deleted)" if variation["removed_at"] else ""
+    seed = f"seed {variation['seed']}"
+    return f"  {variation['index']:>3} {mark} {seed:<16} {variation['path']}{deleted}"
+
+
+def format_status(status: StatusJSON) -> str:
+    model = status["model"]
+    state = model["state"] + (f" on {model['device']}" if model["device"] else "")
+    lines = [
+        f"version:  {status['version']}",
+        f"pid:      {status['pid']}",
+        f"uptime:   {duration(status['uptime_seconds'])} (since {status['started_at']})",
+        f"model:    {model['name']} ({state}, {model['images_generated']} images made)",
+    ]
+    if model["error"]:
+        lines.append(f"          error: {model['error']}")
+    lines.append("tasks:")
+    lines += [f"  {name + ':':<12}{count}" for name, count in status["tasks"].items()]
+    jobs = status["jobs"]
+    lines.append(f"jobs:     {jobs.get('pending', 0)} pending, {jobs.get('running', 0)} running")
+    lines += [
+        f"socket:   {status['socket']}",
+        f"drop:     {status['drop_dir']}",
+        f"previews: {status['preview_dir']}",
+        f"database: {status['database']}",
+    ]
+    return "\n".join(lines)
+
+
+def format_posts(page: PostPageJSON) -> str:
+    if not page["posts"]:
+        return "no posts"
+    rows = [[p["slug"], p["task_id"], p["featured_image_url"]] for p in page["posts"]]
+    return table(["SLUG", "TASK", "URL"], rows, width=0, fit=False)  # a cut URL is no use
+
+
+def format_action(action: ActionJSON) -> str:
+    task = action["task"]
+    return f"{action['message']}\n{task['id']}: {task['status']}"
