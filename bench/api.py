@@ -1,0 +1,169 @@
+"""API benchmark: `gladtui tasks --json` over 10,000 tasks, and event-stream latency.
+
+Targets (issue "Daemon API"): the command, run as a user runs it (a new
+process, config load, request, output), takes at most 0.5 s with 10,000 tasks;
+a state change reaches an event-stream client within 50 ms at the median.
+
+A daemon runs in this process with the model parked (no generation competes
+for the CPU); its queue is filled directly through the store: 10,000 tasks in
+review, three variation rows each. Run:
+
+    .venv/bin/python bench/api.py [--tasks 10000] [--runs 7] [--changes 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from daemon.store import NewTask, NewVariation, Store  # noqa: E402
+from gladtui.shapes import TaskStatus  # noqa: E402
+from tests.apidaemon import ApiDaemon  # noqa: E402
+
+GLADTUI = Path(sys.executable).parent / "gladtui"
+
+
+def fill(store: Store, count: int) -> None:
+    """`count` tasks in review with three variation rows each, in one transaction."""
+    tasks = [
+        NewTask(
+            id=f"bench-{n:06d}",
+            title=f"Benchmark post number {n} about muffins",
+            prompt="blueberry muffins on a rustic table, food photography",
+            negative_prompt="blurry",
+            variations=3,
+            steps=30,
+            guidance_scale=7.0,
+            width=1024,
+            height=1024,
+            seed=n,
+            source_file=f"bench-{n:06d}.yaml",
+        )
+        for n in range(count)
+    ]
+    variations = [
+        NewVariation(
+            task_id=task.id,
+            idx=idx,
+            path=f"/previews/sdxl-{task.id}-variation-{idx}-20261123_120000.png",
+            thumbnail=f"/cache/thumbnails/{task.id}-{idx}.png",
+            seed=(task.seed or 0) + idx - 1,
+            prompt=task.prompt,
+            negative_prompt=task.negative_prompt,
+            width=1024,
+            height=1024,
+            steps=30,
+            guidance_scale=7.0,
+            model="stabilityai/stable-diffusion-xl-base-1.0",
+        )
+        for task in tasks
+        for idx in (1, 2, 3)
+    ]
+    with store.transaction():
+        store.tasks.create_many(tasks, status=TaskStatus.REVIEW)
+        store.variations.add_many(variations)
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def cli_figures(d: ApiDaemon, runs: int) -> dict[str, float]:
+    """Medians, interleaved in one run so the machine's noise hits each alike."""
+    tasks_json = [str(GLADTUI), "--config", str(d.config_file), "tasks", "--json"]
+    version = [str(GLADTUI), "--version"]
+    bare = [sys.executable, "-c", "pass"]
+    samples: dict[str, list[float]] = {"tasks": [], "version": [], "python": [], "request": []}
+    client = d.client
+    for _ in range(runs):
+        samples["tasks"].append(timed(tasks_json))
+        samples["version"].append(timed(version))
+        samples["python"].append(timed(bare))
+        started = time.perf_counter()
+        client.tasks_raw(limit=100_000)
+        samples["request"].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def event_latencies(d: ApiDaemon, changes: int) -> list[float]:
+    """Seconds from a committed status change to its event arriving at a client."""
+    assert d.daemon is not None
+    store = d.daemon.store
+    arrived: dict[int, float] = {}
+    opened = threading.Event()
+    wanted = store.events.last_id() + 2 * changes
+
+    def listen() -> None:
+        for event in d.client.events(timeout=30):
+            opened.set()
+            if event.id is not None:
+                arrived[event.id] = time.perf_counter()
+                if event.id >= wanted:
+                    return
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    opened.wait(10)
+    sent: dict[int, float] = {}
+    for n in range(changes):
+        for status in (TaskStatus.REJECTED, TaskStatus.REVIEW):
+            started = time.perf_counter()
+            store.tasks.set_status(f"bench-{n:06d}", status)
+            sent[store.events.last_id()] = started
+        time.sleep(0.005)  # changes a reviewer makes, not a flood
+    reader.join(30)
+    return [arrived[i] - sent[i] for i in sent if i in arrived]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--changes", type=int, default=200)
+    args = parser.parse_args()
+
+    d = ApiDaemon(None).start()
+    try:
+        assert d.daemon is not None
+        started = time.perf_counter()
+        fill(d.daemon.store, args.tasks)
+        print(
+            f"queue: {args.tasks:,} tasks in review, 3 variations each "
+            f"(filled in {time.perf_counter() - started:.1f} s)"
+        )
+        figures = cli_figures(d, args.runs)
+        latencies = sorted(event_latencies(d, args.changes))
+    finally:
+        d.cleanup()
+
+    p50 = statistics.median(latencies) * 1000
+    p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
+    print(
+        f"gladtui tasks --json: {figures['tasks']:.3f} s median of {args.runs} "
+        f"(target <= 0.5 s: {'met' if figures['tasks'] <= 0.5 else 'MISSED'})"
+    )
+    print(
+        f"  of which: python start {figures['python']:.3f} s, "
+        f"gladtui --version {figures['version']:.3f} s, "
+        f"the request alone {figures['request']:.3f} s"
+    )
+    print(f"  ratio tasks --json / gladtui --version: {figures['tasks'] / figures['version']:.2f}")
+    print(
+        f"event latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(latencies)} changes "
+        f"(target p50 <= 50 ms: {'met' if p50 <= 50 else 'MISSED'})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
