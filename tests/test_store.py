@@ -870,10 +870,11 @@ def test_add_many_variations_and_the_task_summaries(store: Store, clock: FakeClo
         store.variations.add_many([new_variation("ghost")])
 
 
-def test_posts_by_tasks_and_count(store: Store) -> None:
+def test_posts_by_ids_by_slugs_and_count(store: Store) -> None:
     store.tasks.create_many([new_task("a"), new_task("b")])
-    store.posts.create("a", "a-slug", "A", "", "file:///a.png")
-    assert list(store.posts.by_tasks(["a", "b"])) == ["a"]
+    post = store.posts.create("a", "a-slug", "A", "", "file:///a.png")
+    assert list(store.posts.by_ids([post.id, post.id + 1])) == [post.id]
+    assert list(store.posts.by_slugs(["a-slug", "b-slug"])) == ["a-slug"]
     assert store.posts.count() == 1
 
 

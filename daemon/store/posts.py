@@ -98,17 +98,29 @@ class PostsRepository:
     def by_slug(self, slug: str) -> PostRecord | None:
         return self._one(_BY_SLUG, slug)
 
-    def by_tasks(self, task_ids: Iterable[str]) -> dict[str, PostRecord]:
-        """The posts of those of `task_ids` that have one, by task id, in one query."""
-        ids = list(task_ids)
+    def by_ids(self, post_ids: Iterable[int]) -> dict[int, PostRecord]:
+        """The posts with these ids, by id, in one query."""
+        ids = list(post_ids)
         if not ids:
             return {}
         rows = (
             self._db.cursor()
-            .execute(f"{_SELECT} WHERE list_contains(?::VARCHAR[], task_id)", [ids])
+            .execute(f"{_SELECT} WHERE list_contains(?::BIGINT[], id)", [ids])
             .fetchall()
         )
-        return {post.task_id: post for post in map(PostRecord.from_row, rows)}
+        return {post.id: post for post in map(PostRecord.from_row, rows)}
+
+    def by_slugs(self, slugs: Iterable[str]) -> dict[str, PostRecord]:
+        """The posts that have one of `slugs`, by slug, in one query."""
+        wanted = list(slugs)
+        if not wanted:
+            return {}
+        rows = (
+            self._db.cursor()
+            .execute(f"{_SELECT} WHERE list_contains(?::VARCHAR[], slug)", [wanted])
+            .fetchall()
+        )
+        return {post.slug: post for post in map(PostRecord.from_row, rows)}
 
     def count(self) -> int:
         row = self._db.cursor().execute("SELECT count(*) FROM posts").fetchone()

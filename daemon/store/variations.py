@@ -8,7 +8,8 @@ file name for the task's whole life.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from datetime import datetime
 
 import duckdb
 
@@ -132,6 +133,23 @@ class VariationsRepository:
         if not include_removed:
             sql += " AND removed_at IS NULL"
         rows = self._db.cursor().execute(sql + " ORDER BY idx", [task_id]).fetchall()
+        return [VariationRecord.from_row(row) for row in rows]
+
+    def expired(
+        self, before: datetime, statuses: Collection[str]
+    ) -> builtins.list[VariationRecord]:
+        """Variations made before `before` whose file is still there, of tasks in `statuses`."""
+        rows = (
+            self._db.cursor()
+            .execute(
+                f"SELECT {column_list(VariationRecord, 'v')} FROM variations v"
+                " JOIN tasks t ON t.id = v.task_id"
+                " WHERE v.removed_at IS NULL AND v.created_at < ?"
+                " AND list_contains(?::VARCHAR[], t.status) ORDER BY v.task_id, v.idx",
+                [before, [str(s) for s in statuses]],
+            )
+            .fetchall()
+        )
         return [VariationRecord.from_row(row) for row in rows]
 
     def select(self, task_id: str, idx: int) -> VariationRecord:
