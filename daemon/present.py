@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from daemon.progress import Progress, ProgressBoard
-from daemon.slugs import base_slug
+from daemon.slugs import SlugPreview, base_slug, preview
 from daemon.store import EventRecord, PostRecord, Store, TaskSummaryRecord, VariationRecord
 from gladtui.shapes import (
     EventJSON,
@@ -84,15 +84,27 @@ def progress_event_json(progress: Progress) -> ProgressEventJSON:
 
 
 def summary_json(
-    task: TaskSummaryRecord, *, post: PostRecord | None, progress: Progress | None
+    task: TaskSummaryRecord,
+    *,
+    post: PostRecord | None,
+    progress: Progress | None,
+    slug: SlugPreview | None,
 ) -> TaskSummaryJSON:
+    if post is not None:
+        slug = SlugPreview(
+            post.slug, "published", None if post.task_id == task.id else post.task_id
+        )
+    elif slug is None:  # not asked for: the base slug, as if free
+        slug = SlugPreview(base_slug(task.title), "free", None)
     return {
         "id": task.id,
         "title": task.title,
         "status": str(task.status),
         "prompt": task.prompt,
         "negative_prompt": task.negative_prompt,
-        "slug": post.slug if post is not None else base_slug(task.title),
+        "slug": slug.slug,
+        "slug_outcome": slug.outcome,
+        "slug_taken_by": slug.taken_by,
         "error": task.error,
         "source_file": task.source_file,
         "variations_requested": task.variations,
@@ -113,9 +125,10 @@ def summary_json(
 class TaskViews:
     """Tasks as the API shows them, read from the store and the live progress board."""
 
-    def __init__(self, store: Store, progress: ProgressBoard) -> None:
+    def __init__(self, store: Store, progress: ProgressBoard, slug_policy: str) -> None:
         self.store = store
         self.progress = progress
+        self.slug_policy = slug_policy
 
     def task(self, task_id: str) -> TaskJSON | None:
         found = self.summaries(self.store.tasks.summaries(ids=[task_id]))
@@ -130,11 +143,17 @@ class TaskViews:
         }
 
     def summaries(self, records: Iterable[TaskSummaryRecord]) -> list[TaskSummaryJSON]:
-        """Summaries of `records`, in their order, with their posts (one more query)."""
+        """Summaries of `records`, in their order, with their posts and slug previews."""
         tasks = list(records)
-        posts = self.store.posts.by_tasks([t.id for t in tasks if t.post_id is not None])
+        posts = self.store.posts.by_ids([t.post_id for t in tasks if t.post_id is not None])
+        slugs = preview(self.store, tasks, self.slug_policy)
         return [
-            summary_json(task, post=posts.get(task.id), progress=self.progress.get(task.id))
+            summary_json(
+                task,
+                post=posts.get(task.post_id) if task.post_id is not None else None,
+                progress=self.progress.get(task.id),
+                slug=slugs.get(task.id),
+            )
             for task in tasks
         ]
 

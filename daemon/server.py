@@ -94,7 +94,7 @@ class ApiServer:
     async def _main(self, sock: socket.socket, allowed: frozenset[int]) -> None:
         self._stopping = asyncio.Event()
         hub = self._hub = EventHub(asyncio.get_running_loop())
-        views = TaskViews(self.store, self.progress)
+        views = TaskViews(self.store, self.progress, self.config.publishing.on_duplicate_slug)
         remove_listener = self.store.add_commit_listener(hub.notify)
         unsubscribe = self.progress.subscribe(hub.publish_progress)
         context = ApiContext(

@@ -81,7 +81,11 @@ class TaskSummaryJSON(TypedDict):
     status: str  # a TaskStatus value
     prompt: str
     negative_prompt: str
-    slug: str  # the slug it has (published) or will get
+    slug: str  # the slug it has (published) or would get if approved now
+    # free | suffixed (base slug taken: gets -2, -3, …) | takes_over (policy update) |
+    # links (policy skip) | published
+    slug_outcome: str
+    slug_taken_by: str | None  # the task whose post holds the base slug, if another's
     error: str | None
     source_file: str | None
     variations_requested: int
