@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
+from daemon.cleanup import remove_files
 from daemon.ingest import Ingestor
 from daemon.jobkinds import GENERATE, PUBLISH, generation_payload
 from daemon.store import JobStatus, Store, TaskRecord, VariationRecord
@@ -110,8 +110,8 @@ class Actions:
         selected = next((v.idx for v in self._variations(task.id) if v.selected), None)
         if selected != variation:
             raise Conflict(
-                f"task {task.id} is already {task.status} with variation {selected}; "
-                "a published choice cannot be changed"
+                f"task {task.id} already has variation {selected} approved (status: "
+                f"{task.status}); an approved choice cannot be changed"
             )
         return Outcome(task.id, False, f"variation {variation} of {task.id} was already approved")
 
@@ -145,7 +145,7 @@ class Actions:
                 )
             else:
                 self._queue_generation(task, task.variations, prompt, None, actor, detail)
-        removed = [] if keep_files else self._delete_files(task_id, variations)
+        removed = [] if keep_files else remove_files(self.store, variations)
         if prompt is not None:
             self._work_queued()
         what = f"rejected {task_id}" + (f", {len(removed)} file(s) deleted" if removed else "")
@@ -153,19 +153,6 @@ class Actions:
             what += f"; {task.variations} new variation(s) queued with the new prompt"
         log.info("task %s: %s by %s", task_id, what, actor)
         return Outcome(task_id, True, what)
-
-    def _delete_files(self, task_id: str, variations: list[VariationRecord]) -> list[int]:
-        gone = []
-        for variation in variations:
-            try:
-                Path(variation.path).unlink(missing_ok=True)
-                if variation.thumbnail:
-                    Path(variation.thumbnail).unlink(missing_ok=True)
-            except OSError as exc:  # kept on record as present: it is still there
-                log.warning("cannot delete %s: %s", variation.path, exc)
-                continue
-            gone.append(variation.idx)
-        return self.store.variations.mark_removed(task_id, gone)
 
     # -- more variations ----------------------------------------------------------------
 

@@ -22,6 +22,8 @@ from daemon.generator import Generator, ModelLoader
 from daemon.images import remove_stray_temp_files
 from daemon.ingest import Ingestor
 from daemon.progress import ProgressBoard
+from daemon.publishers import make_publisher
+from daemon.publishing import PublishWorker
 from daemon.server import ApiServer
 from daemon.store import Store, StoreError
 from daemon.unixsocket import SocketError
@@ -69,12 +71,15 @@ class Daemon:
             polling=polling_requested(config.watch.force_polling, os.environ),
             stop=self.stop_event,
         )
+        self.publisher = PublishWorker(
+            self.store, config, make_publisher(config), stop=self.stop_event
+        )
         self.actions = Actions(
             self.store,
             config,
             ingestor=self.ingestor,
             cancel_generation=self.generator.cancel,
-            work_queued=self.generator.wake,
+            work_queued=self._wake_workers,
         )
         self.api = ApiServer(
             config,
@@ -85,6 +90,10 @@ class Daemon:
             socket_path=socket_path or config.socket_path(),
         )
         self._threads: list[threading.Thread] = []
+
+    def _wake_workers(self) -> None:
+        self.generator.wake()
+        self.publisher.wake()
 
     def start(self) -> None:
         """Serve the API, then start the workers. SocketError if the socket cannot be bound.
@@ -111,7 +120,9 @@ class Daemon:
         generator.start()
         watcher = threading.Thread(target=self._run_watcher, name="watcher", daemon=True)
         watcher.start()
-        self._threads += [generator, watcher]
+        publisher = threading.Thread(target=self.publisher.run, name="publisher", daemon=True)
+        publisher.start()
+        self._threads += [generator, watcher, publisher]
         if not self.watcher.watching.wait(WATCH_START_TIMEOUT):
             log.warning("the drop folder watch is not up after %d s", WATCH_START_TIMEOUT)
 
@@ -128,7 +139,7 @@ class Daemon:
         """Block until stop is set, then stop the threads and close the store."""
         self.stop_event.wait()
         self.api.stop()
-        self.generator.wake()
+        self._wake_workers()
         for thread in self._threads:
             thread.join(timeout=STOP_TIMEOUT)
             if thread.is_alive():

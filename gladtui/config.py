@@ -143,6 +143,7 @@ class PublishingConfig(_Section):
     on_duplicate_slug: Literal["suffix", "update", "skip"] = "suffix"
     delete_local_after_publish: bool = False
     max_attempts: int = Field(5, ge=1, le=100)
+    retry_base_seconds: float = Field(2.0, gt=0, le=3600)
     local: LocalPublisherConfig = LocalPublisherConfig()
     cloudinary: CloudinaryConfig = CloudinaryConfig()
 

@@ -55,23 +55,20 @@ def short_dir(prefix: str = "gt-") -> Path:
     return path
 
 
-TASK = """\
-title: {title}
-prompt: blueberry muffins on a rustic table
-negative_prompt: blurry
-variations: {variations}
-steps: {steps}
-width: 64
-height: 64
-seed: 42
-"""
-
-
-def task_yaml(title: str, *, variations: int = 3, steps: int = 2, **extra: Any) -> bytes:
-    text = TASK.format(title=title, variations=variations, steps=steps)
-    for key, value in extra.items():
-        text += f"{key}: {value}\n"
-    return text.encode()
+def task_yaml(title: str, *, variations: int = 3, steps: int = 2, **fields: Any) -> bytes:
+    """A small, fast task file; `fields` add to or replace the defaults."""
+    task: dict[str, Any] = {
+        "title": title,
+        "prompt": "blueberry muffins on a rustic table",
+        "negative_prompt": "blurry",
+        "variations": variations,
+        "steps": steps,
+        "width": 64,
+        "height": 64,
+        "seed": 42,
+    }
+    task.update(fields)
+    return yaml.safe_dump(task, sort_keys=False, allow_unicode=True).encode()
 
 
 class ApiDaemon:

@@ -125,7 +125,7 @@ def test_oversized_body_is_refused_with_413(tmp_path: Path) -> None:
 # -- acting ---------------------------------------------------------------------------------
 
 
-def test_approve_selects_queues_publishing_and_is_idempotent(live: ApiDaemon) -> None:
+def test_approve_selects_publishes_and_is_idempotent(live: ApiDaemon) -> None:
     task = reviewed(live, "Approve me")
     assert [v["index"] for v in task["variations"]] == [1, 2, 3]
     assert all(Path(v["path"]).is_file() for v in task["variations"])
@@ -133,14 +133,16 @@ def test_approve_selects_queues_publishing_and_is_idempotent(live: ApiDaemon) ->
     status, body = live.raw("POST", f"/api/tasks/{task['id']}/approve", {"variation": 2})
     assert status == 200 and body["changed"] is True
     approved = body["task"]
-    assert approved["status"] == "approved" and approved["selected_variation"] == 2
+    assert approved["status"] in ("approved", "publishing", "published")
+    assert approved["selected_variation"] == 2
     assert [v["selected"] for v in approved["variations"]] == [False, True, False]
-    assert live.raw("GET", "/api/status")[1]["jobs"]["pending"] == 1  # the publish job
+    published = live.wait_status(task["id"], "published")
+    assert published["post"]["slug"] == "approve-me" and published["slug_outcome"] == "published"
 
     status, again = live.raw("POST", f"/api/tasks/{task['id']}/approve", {"variation": 2})
     assert status == 200 and again["changed"] is False
     status, other = live.raw("POST", f"/api/tasks/{task['id']}/approve", {"variation": 3})
-    assert status == 409 and "already approved with variation 2" in other["error"]["message"]
+    assert status == 409 and "already has variation 2 approved" in other["error"]["message"]
 
 
 def test_approving_what_does_not_exist_or_is_not_ready(parked: ApiDaemon, live: ApiDaemon) -> None:
@@ -171,7 +173,8 @@ def test_two_clients_approving_at_once_make_one_approval(live: ApiDaemon) -> Non
     assert live.daemon is not None
     history = live.daemon.store.events.for_task(task["id"])
     assert [e.to_status for e in history].count("approved") == 1
-    assert len(live.daemon.store.jobs.pending_for_task(task["id"], "publish")) == 1
+    live.wait_status(task["id"], "published")
+    assert live.raw("GET", "/api/posts")[1]["total"] == 1
 
 
 def test_reject_deletes_the_files_and_a_new_prompt_regenerates(live: ApiDaemon) -> None:
@@ -238,7 +241,7 @@ def test_cancel_a_queued_task_and_a_running_one(parked: ApiDaemon, live: ApiDaem
     assert status == 409
 
 
-def test_posts_page_is_empty_until_publishing(parked: ApiDaemon) -> None:
+def test_posts_page_is_empty_before_any_approval(parked: ApiDaemon) -> None:
     assert parked.raw("GET", "/api/posts") == (
         200,
         {"posts": [], "total": 0, "offset": 0, "limit": 100},

@@ -81,7 +81,7 @@ def test_generate_approve_and_refusals(live: ApiDaemon) -> None:
     approved = as_json(live, "approve", task_id, "--variation", "2")
     assert approved["changed"] is True and approved["task"]["selected_variation"] == 2
     again = gladtui(live, "approve", task_id, "--variation", "1")
-    assert again.returncode == 1 and "already approved with variation 2" in again.stderr
+    assert again.returncode == 1 and "already has variation 2 approved" in again.stderr
     missing = gladtui(live, "show", "no-such-task")
     assert missing.returncode == 1 and "no task 'no-such-task'" in missing.stderr
 
@@ -107,9 +107,16 @@ def test_reject_with_a_new_prompt_then_cancel(live: ApiDaemon) -> None:
     assert late.returncode == 1 and "cannot cancel" in late.stderr
 
 
-def test_posts_is_empty_before_publishing(live: ApiDaemon) -> None:
-    assert as_json(live, "posts") == {"posts": [], "total": 0, "offset": 0, "limit": 100000}
-    assert gladtui(live, "posts").returncode == 0
+def test_posts_lists_what_approval_published(live: ApiDaemon) -> None:
+    task_id = live.submit(task_yaml("Posted", variations=1, steps=1), "posted.yaml")
+    live.wait_status(task_id, "review")
+    assert gladtui(live, "approve", task_id, "--variation", "1").returncode == 0
+    live.wait_status(task_id, "published")
+    page = as_json(live, "posts")
+    post = next(p for p in page["posts"] if p["task_id"] == task_id)
+    assert post["slug"] == "posted" and post["featured_image_url"].startswith("file://")
+    human = gladtui(live, "posts")
+    assert human.returncode == 0 and "posted" in human.stdout
 
 
 def test_usage_errors_exit_2(live: ApiDaemon) -> None:

@@ -1,0 +1,30 @@
+"""The publisher the config asks for."""
+
+from __future__ import annotations
+
+from daemon.publishers.base import Publisher
+from daemon.publishers.local import LocalPublisher
+from gladtui.config import Config, ConfigError
+
+
+def make_publisher(config: Config) -> Publisher:
+    """ConfigError when the chosen publisher cannot work (no Cloudinary credentials)."""
+    publishing = config.publishing
+    if publishing.publisher == "local":
+        return LocalPublisher(config.local_cdn_dir, publishing.local.base_url)
+    url = config.cloudinary_url()
+    if url is None:
+        raise ConfigError(
+            "publishing.publisher is cloudinary but there are no credentials: set "
+            "CLOUDINARY_URL=cloudinary://API_KEY:API_SECRET@CLOUD_NAME in the daemon's "
+            "environment, or publishing.cloudinary.url"
+        )
+    from daemon.publishers.cloudinary import CloudinaryPublisher  # the SDK only when used
+
+    cloudinary = publishing.cloudinary
+    return CloudinaryPublisher(
+        url,
+        folder=cloudinary.folder,
+        upload_prefix=cloudinary.upload_prefix,
+        timeout=cloudinary.timeout_seconds,
+    )

@@ -1,0 +1,75 @@
+"""The embedded publisher: copies the image into a folder, served under a base URL.
+
+Needs no account, so it is the default and what the demo and tests use. The
+copy lands under its asset id with a hard link from a temp file, which never
+replaces an existing file: a second attempt finds the first one's copy and
+accepts it when the bytes match.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from daemon.publishers.base import Asset, PublishError
+
+
+class LocalPublisher:
+    name = "local"
+
+    def __init__(self, folder: Path, base_url: str | None) -> None:
+        self.folder = folder
+        self.base_url = base_url.rstrip("/") if base_url else None
+
+    def url_of(self, target: Path) -> str:
+        return f"{self.base_url}/{target.name}" if self.base_url else target.as_uri()
+
+    def upload(self, path: Path, asset_id: str) -> Asset:
+        target = self.folder / f"{asset_id}{path.suffix}"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            existed = not self._place(path, target)
+        except FileNotFoundError as exc:
+            if not path.exists():
+                raise PublishError(f"the approved image {path} is gone", retryable=False) from exc
+            raise PublishError(
+                f"cannot copy to {self.folder}: {exc.strerror}", retryable=True
+            ) from exc
+        except OSError as exc:  # disk full, permissions: may clear, so retry
+            where = exc.filename or self.folder
+            raise PublishError(f"cannot copy to {where}: {exc.strerror}", retryable=True) from exc
+        return Asset(asset_id=asset_id, url=self.url_of(target), existed=existed)
+
+    def _place(self, path: Path, target: Path) -> bool:
+        """Copy `path` to `target`; False if an identical copy was already there."""
+        if target.exists():
+            return self._same_or_refuse(path, target)
+        fd, temp_name = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".part")
+        temp = Path(temp_name)
+        try:
+            with os.fdopen(fd, "wb") as out, path.open("rb") as source:
+                shutil.copyfileobj(source, out)
+                out.flush()
+                os.fsync(out.fileno())
+            temp.chmod(0o644)  # served to the world: not mkstemp's 0600
+            try:
+                os.link(temp, target)  # unlike rename, never replaces a file
+            except FileExistsError:
+                return self._same_or_refuse(path, target)
+            return True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+
+    @staticmethod
+    def _same_or_refuse(path: Path, target: Path) -> bool:
+        if filecmp.cmp(path, target, shallow=False):
+            return False
+        raise PublishError(
+            f"{target} already exists with different content; not overwriting it",
+            retryable=False,
+        )

@@ -1,0 +1,239 @@
+"""The publisher worker: approved tasks become posts with a CDN image, exactly once.
+
+The outbox pattern. Approval (daemon/actions.py) commits the choice and a
+`publish` job together. This worker claims the job, uploads the selected
+image under a deterministic asset id, then in ONE transaction creates the
+post, marks the task `published` with its URL, records the event and
+completes the job. A crash between the upload and that commit leaves the job
+to be run again: the same asset id is asked for, the CDN already has it
+(same bytes), and the post is made then. A task that already has a post is
+never given a second one: re-running its job just marks it published.
+
+Slugs never collide: a title whose slug another task's post holds follows
+`publishing.on_duplicate_slug` (see daemon/slugs.py). The posts table's
+UNIQUE slug stays as the last defence; should it fire, the transaction is
+retried with a fresh look at the taken slugs instead of surfacing an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from daemon.cleanup import remove_files, sweep_expired
+from daemon.jobkinds import PUBLISH
+from daemon.publishers import Asset, Publisher, PublishError, asset_id_for
+from daemon.slugs import base_slug, next_free
+from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store, TaskRecord
+from gladtui.config import Config
+from gladtui.shapes import TaskStatus
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = "published"
+PUBLISH_FAILED = "publish_failed"
+IDLE_POLL_SECONDS = 1.0
+SWEEP_EVERY_SECONDS = 3600.0
+SLUG_RACE_RETRIES = 5
+
+
+class PublishWorker:
+    """Runs `publish` jobs until `stop` is set; sweeps old previews now and then."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        publisher: Publisher,
+        *,
+        stop: threading.Event,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.publisher = publisher
+        self._stop = stop
+        self._wake = threading.Event()
+        self._monotonic = monotonic
+        self._next_sweep = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self._sweep_when_due()
+            job = self.store.jobs.claim([PUBLISH])
+            if job is None:
+                self._wake.wait(IDLE_POLL_SECONDS)
+                self._wake.clear()
+                continue
+            try:
+                self.run_job(job)
+            except Exception:  # one job's surprise must not stop publishing
+                log.exception("publish job %d failed unexpectedly", job.id)
+                self.store.jobs.fail(
+                    job.id, "unexpected error; see the daemon's log", retry_at=None
+                )
+        log.info("publisher stopped")
+
+    def _sweep_when_due(self) -> None:
+        now = self._monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_EVERY_SECONDS
+        try:
+            sweep_expired(self.store, self.config.cleanup.preview_retention_days)
+        except Exception:
+            log.exception("the preview retention sweep failed; trying again later")
+
+    # -- one job --------------------------------------------------------------------------
+
+    def run_job(self, job: JobRecord) -> None:
+        task = self.store.tasks.get(job.task_id or "")
+        if task is None or task.status not in (TaskStatus.APPROVED, TaskStatus.PUBLISHING):
+            log.info("publish job %d skipped: task %s is not approved", job.id, job.task_id)
+            self.store.jobs.complete(job.id)
+            return
+        if task.post_id is not None:  # published before a crash ate the status change
+            self._mark_published(job, task, self.store.posts.get(task.post_id), None)
+            return
+        try:
+            path = self._selected_image(task, int(job.payload.get("variation", 0)))
+            self.store.tasks.set_status(
+                task.id,
+                TaskStatus.PUBLISHING,
+                error=task.error if task.status is TaskStatus.PUBLISHING else None,
+                expected=[TaskStatus.APPROVED, TaskStatus.PUBLISHING],
+            )
+            asset = self.publisher.upload(path, asset_id_for(task.id, path.read_bytes()))
+        except PublishError as exc:
+            self._after_failure(job, task, str(exc), exc.retryable)
+            return
+        except OSError as exc:  # the file could not be read
+            self._after_failure(job, task, f"cannot read {exc.filename}: {exc.strerror}", True)
+            return
+        post = self._commit(job, task, asset)
+        self._after_publish(task, path, post)
+
+    def _selected_image(self, task: TaskRecord, index: int) -> Path:
+        variation = self.store.variations.get(task.id, index)
+        if variation is None or variation.removed_at is not None:
+            raise PublishError(
+                f"variation {index} of {task.id} is gone; approve another one", retryable=False
+            )
+        return Path(variation.path)
+
+    def _commit(self, job: JobRecord, task: TaskRecord, asset: Asset) -> PostRecord:
+        """The post, the task's new status, the event and the job, together."""
+        for attempt in range(1, SLUG_RACE_RETRIES + 1):
+            try:
+                with self.store.transaction():
+                    post, outcome = self._post_for(task, asset)
+                    self._mark_published(job, task, post, asset, outcome)
+                return post
+            except SlugTakenError:  # the UNIQUE constraint caught a race: look again
+                log.warning("task %s: slug taken meanwhile (try %d); retrying", task.id, attempt)
+        raise RuntimeError(f"task {task.id}: no free slug after {SLUG_RACE_RETRIES} tries")
+
+    def _post_for(self, task: TaskRecord, asset: Asset) -> tuple[PostRecord, str]:
+        """Create or pick the task's post under the duplicate-slug policy; (post, outcome)."""
+        posts, base = self.store.posts, base_slug(task.title)
+        owner = posts.by_slug(base)
+        if owner is not None and owner.task_id != task.id:
+            policy = self.config.publishing.on_duplicate_slug
+            if policy == "update":
+                taken_over = posts.update_content(
+                    owner.id, task.title, task.content, asset.url, asset.asset_id
+                )
+                return taken_over, "took_over"
+            if policy == "skip":
+                return owner, "linked"
+            slug = next_free(base, posts.slugs_with_prefix(base))
+            return self._create(task, slug, asset), "suffixed"
+        if owner is not None:  # this task's own post (cannot happen: post_id is set first)
+            return owner, "existing"
+        return self._create(task, base, asset), "new"
+
+    def _create(self, task: TaskRecord, slug: str, asset: Asset) -> PostRecord:
+        return self.store.posts.create(
+            task.id, slug, task.title, task.content, asset.url, asset.asset_id
+        )
+
+    def _mark_published(
+        self,
+        job: JobRecord,
+        task: TaskRecord,
+        post: PostRecord | None,
+        asset: Asset | None,
+        outcome: str = "existing",
+    ) -> None:
+        with self.store.transaction():
+            if post is not None:
+                self.store.tasks.set_post(task.id, post.id)
+            self.store.tasks.set_status(task.id, TaskStatus.PUBLISHED, detail={"outcome": outcome})
+            self.store.events.add(
+                PUBLISHED,
+                task.id,
+                detail={
+                    "post_id": None if post is None else post.id,
+                    "slug": None if post is None else post.slug,
+                    "url": None if post is None else post.featured_image_url,
+                    "asset_id": None if asset is None else asset.asset_id,
+                    "asset_existed": None if asset is None else asset.existed,
+                    "outcome": outcome,
+                },
+            )
+            self.store.jobs.complete(job.id)
+        if post is not None:
+            log.info(
+                "task %s published as %s (%s): %s",
+                task.id,
+                post.slug,
+                outcome,
+                post.featured_image_url,
+            )
+
+    def _after_publish(self, task: TaskRecord, path: Path, post: PostRecord) -> None:
+        if not self.config.publishing.delete_local_after_publish:
+            return
+        published = [v for v in self.store.variations.list(task.id) if Path(v.path) == path]
+        remove_files(self.store, published, thumbnails=False)  # the TUI still shows it
+
+    def _after_failure(
+        self, job: JobRecord, task: TaskRecord, message: str, retryable: bool
+    ) -> None:
+        retry_at = self._retry_at(job) if retryable else None
+        failed = self.store.jobs.fail(job.id, message, retry_at=retry_at)
+        if failed.status is JobStatus.PENDING:
+            note = (
+                f"upload attempt {job.attempts} of {job.max_attempts} failed, retrying: {message}"
+            )
+            self.store.tasks.set_status(task.id, TaskStatus.PUBLISHING, error=note)
+            self.store.events.add(
+                PUBLISH_FAILED, task.id, detail={"error": message, "retrying": True}
+            )
+            log.warning("task %s: %s", task.id, note)
+            return
+        with self.store.transaction():
+            self.store.tasks.set_status(task.id, TaskStatus.FAILED, error=message)
+            self.store.events.add(
+                PUBLISH_FAILED, task.id, detail={"error": message, "retrying": False}
+            )
+        log.error(
+            "task %s: publishing failed after %d attempt(s): %s", task.id, job.attempts, message
+        )
+
+    def _retry_at(self, job: JobRecord) -> datetime:
+        # Jittered exponential backoff, so a CDN that is down is not hammered in lockstep.
+        delay = (
+            self.config.publishing.retry_base_seconds
+            * 2 ** (job.attempts - 1)
+            * random.uniform(0.5, 1.5)
+        )
+        return self.store.now() + timedelta(seconds=delay)
