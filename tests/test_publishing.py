@@ -17,11 +17,13 @@ import pytest
 
 from daemon.cleanup import sweep_expired
 from daemon.models import LoadedModel
-from daemon.publishers import asset_id_for
+from daemon.publishers import asset_id_for, make_publisher
 from daemon.publishers.local import LocalPublisher
 from daemon.store import NewTask, NewVariation, Store
+from gladtui.config import Config, ConfigError
 from gladtui.shapes import TaskStatus
 from tests.apidaemon import ApiDaemon, task_yaml
+from tests.fakecloudinary import API_SECRET, FakeCloudinary
 
 CDN = "https://cdn.example.com/images"
 
@@ -225,3 +227,34 @@ def test_retention_removes_old_previews_of_decided_tasks_only(tmp_path: Path) ->
         assert sweep_expired(store, 0) == []  # 0 keeps forever
     finally:
         store.close()
+
+
+# -- Cloudinary through the daemon ----------------------------------------------------------
+
+
+def test_wrong_cloudinary_credentials_fail_the_task_saying_what_to_fix(
+    tiny: LoadedModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    with FakeCloudinary() as cdn:
+        wrong = cdn.url.replace(API_SECRET, "wrong-secret-value")
+        publishing = {"url": wrong, "upload_prefix": cdn.prefix, "timeout_seconds": 5}
+        d = ApiDaemon(
+            tiny, settings={"publishing": {"publisher": "cloudinary", "cloudinary": publishing}}
+        ).start()
+        try:
+            task = reviewed(d, "Wrong key", "wrong.yaml", variations=1)
+            failed = approve(d, task["id"], 1)
+            assert failed["status"] == "failed" and "check CLOUDINARY_URL" in failed["error"]
+            shown = str(d.raw("GET", f"/api/tasks/{task['id']}")) + str(d.raw("GET", "/api/status"))
+            assert "wrong-secret-value" not in shown + caplog.text
+            assert cdn.assets == {}
+        finally:
+            d.cleanup()
+
+
+def test_cloudinary_without_credentials_is_refused_at_start(tmp_path: Path) -> None:
+    config = Config.model_validate(
+        {"state_dir": str(tmp_path), "publishing": {"publisher": "cloudinary"}}
+    )
+    with pytest.raises(ConfigError, match="set CLOUDINARY_URL"):
+        make_publisher(config)
