@@ -83,15 +83,15 @@ def test_kill_9_between_upload_and_commit_makes_one_asset_and_one_post(
         wait_until(lambda: answers(client), timeout=60)
         wait_until(lambda: client.task(task_id)["status"] == "published", timeout=120)
         posts = client.posts()
-        published = client.task(task_id)
+        [chosen] = [v for v in client.task(task_id)["variations"] if v["index"] == 2]
+        chosen_bytes = Path(chosen["path"]).read_bytes()
     finally:
         daemon.kill()
         daemon.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
 
     [(public_id, stored)] = cdn.assets.items()
-    [chosen] = [v for v in published["variations"] if v["index"] == 2]
-    assert stored == Path(chosen["path"]).read_bytes()
+    assert stored == chosen_bytes
     assert cdn.upload_count == 2  # the attempt that was killed, and the retry that found it
     assert public_id.startswith(f"glad-labs/{task_id}-")
     assert posts["total"] == 1 and posts["posts"][0]["task_id"] == task_id
