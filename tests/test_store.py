@@ -890,3 +890,15 @@ def test_commit_listeners_run_after_commit_and_not_on_rollback(store: Store) -> 
     remove()
     store.tasks.set_status("muffins-001", TaskStatus.REVIEW)
     assert len(seen) == 1
+
+
+def test_an_idle_claim_commits_nothing(store: Store, clock: FakeClock) -> None:
+    store.tasks.create(new_task())
+    store.jobs.enqueue("generate", "muffins-001", {}, run_after=clock() + timedelta(seconds=60))
+    commits: list[None] = []
+    store.add_commit_listener(lambda: commits.append(None))
+    assert store.jobs.claim(["generate"]) is None  # not due yet
+    assert store.jobs.claim(["publish"]) is None  # no such job
+    assert commits == []
+    clock.advance(61)
+    assert store.jobs.claim(["generate"]) is not None and len(commits) == 1

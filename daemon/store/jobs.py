@@ -122,6 +122,19 @@ class JobsRepository:
         if not wanted:
             return None
         now = self._db.now()
+        # A plain read first: idle workers poll every second, and a write
+        # transaction per poll would wake every event stream for nothing.
+        due = (
+            self._db.cursor()
+            .execute(
+                "SELECT 1 FROM jobs WHERE status = 'pending' AND run_after <= ?"
+                " AND list_contains(?::VARCHAR[], kind) LIMIT 1",
+                [now, wanted],
+            )
+            .fetchone()
+        )
+        if due is None:
+            return None
         with self._db.transaction() as cursor:
             row = cursor.execute(_CLAIM, [now, now, wanted]).fetchone()
         return JobRecord.from_row(row) if row else None
