@@ -233,8 +233,8 @@ class Ingestor:
             while task_id in taken:
                 n += 1
                 task_id = _suffixed(base, n)
-                if n > 2 or task_id in taken:  # rare: ask the store about further names
-                    taken |= self.store.tasks.existing_ids({task_id})
+                # Only the base ids were looked up: ask about each suffixed one.
+                taken |= self.store.tasks.existing_ids({task_id})
             taken.add(task_id)
             item.task_id = task_id
 

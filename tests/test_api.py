@@ -60,6 +60,19 @@ def test_health_and_status(parked: ApiDaemon) -> None:
     assert body["jobs"]["pending"] == 1
     assert body["socket"] == str(parked.socket)
     assert body["last_event_id"] >= 1 and body["uptime_seconds"] >= 0
+    cdn = parked.root / "state" / "cdn"
+    assert body["publishing"] == {
+        "publisher": "local",
+        "destination": f"the local folder {cdn}",
+        "on_duplicate_slug": "suffix",
+    }
+
+
+def test_submissions_under_one_name_each_get_their_own_id(parked: ApiDaemon) -> None:
+    # Regression: the third file named task.yaml was given task-2 again and the
+    # daemon answered 500 with a duplicate key.
+    ids = [parked.submit(task_yaml(title), "task.yaml") for title in ["A", "B", "C", "D"]]
+    assert ids == ["task", "task-2", "task-3", "task-4"]
 
 
 def test_submit_is_the_task_file_parser_and_exactly_once(parked: ApiDaemon) -> None:
