@@ -41,6 +41,7 @@ from daemon.actions import ActionError, Actions, InvalidRequest, Outcome, TaskNo
 from daemon.eventstream import EventStream
 from daemon.generator import GeneratorState
 from daemon.present import TaskViews, iso, post_json
+from daemon.publishers.factory import describe_destination
 from daemon.store import Store
 from daemon.unixsocket import peer_uid
 from gladtui import __version__
@@ -189,6 +190,11 @@ class Routes:
             "tasks": {str(k): v for k, v in ctx.store.tasks.count_by_status().items()},
             "jobs": {str(k): v for k, v in ctx.store.jobs.count_by_status().items()},
             "last_event_id": ctx.store.events.last_id(),
+            "publishing": {
+                "publisher": ctx.config.publishing.publisher,
+                "destination": describe_destination(ctx.config),
+                "on_duplicate_slug": ctx.config.publishing.on_duplicate_slug,
+            },
         }
 
     async def tasks(self, request: web.Request) -> web.Response:

@@ -25,7 +25,7 @@ from daemon.progress import ProgressBoard
 from daemon.publishers import make_publisher
 from daemon.publishing import PublishWorker
 from daemon.server import ApiServer
-from daemon.store import Store, StoreError
+from daemon.store import Clock, Store, StoreError, utc_now
 from daemon.unixsocket import SocketError
 from daemon.watcher import DropWatcher, polling_requested
 from gladtui.config import Config
@@ -47,10 +47,12 @@ class Daemon:
         stop: threading.Event | None = None,
         loader: ModelLoader | None = None,
         socket_path: Path | None = None,
+        clock: Clock = utc_now,
     ) -> None:
+        """`clock` stamps every row the store writes (tests pin it; the daemon uses UTC now)."""
         self.config = config
         self.stop_event = stop or threading.Event()
-        self.store = Store.open(config.database_path)
+        self.store = Store.open(config.database_path, clock=clock)
         self.progress = ProgressBoard()
         self.generator = Generator(
             self.store, config, progress=self.progress, stop=self.stop_event, loader=loader

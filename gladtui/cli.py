@@ -31,7 +31,6 @@ Caller = Callable[["Client", argparse.Namespace], None]
 
 # Commands of DESIGN.md that later work delivers; until then they say so.
 NOT_BUILT: dict[str, str] = {
-    "tui": "open the review TUI",
     "demo": "start a daemon with the tiny model and sample tasks, then the TUI",
     "service": "install the systemd unit",
 }
@@ -95,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         "config", parents=[common], help="print the configuration in effect (secrets hidden)"
     )
     show_config.set_defaults(handler=_run_config)
+
+    tui = commands.add_parser(
+        "tui",
+        parents=[common],
+        help="open the review TUI (also what `gladtui` alone does)",
+        description="Review tasks: the keyboard-driven TUI. It needs a running daemon.",
+    )
+    tui.set_defaults(handler=_run_tui)
 
     _add_client_commands(commands, common)
     for name, summary in NOT_BUILT.items():
@@ -190,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args.command = "tui"
-        args.handler = _not_built
+        args.handler = _run_tui
     handler: Handler = args.handler
     from gladtui.config import ConfigError
 
@@ -243,6 +250,19 @@ def _run_daemon(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _run_tui(args: argparse.Namespace) -> int:
+    from gladtui.config import load_config
+
+    config = load_config(args.config)
+    if not sys.stdout.isatty():
+        print("gladtui tui: needs a terminal; for scripts, see `gladtui tasks`", file=sys.stderr)
+        return EXIT_USAGE
+    from gladtui.tui import run  # Textual and textual-image only now
+
+    run(config)
+    return EXIT_OK
 
 
 def _run_submit(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ says how to start one) and `ApiError` (the daemon answered and refused).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -322,6 +323,13 @@ class EventStream:
         return event
 
     def close(self) -> None:
+        """Close the stream; safe from another thread, where it wakes a blocked read."""
+        sock = self._connection.sock
+        if sock is not None:
+            # close() alone does not wake a thread blocked in recv() on Linux;
+            # shutdown() does, so the TUI can quit without waiting for a heartbeat.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._connection.close()
 
     def __enter__(self) -> EventStream:

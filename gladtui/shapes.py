@@ -142,6 +142,12 @@ class ModelJSON(TypedDict):
     images_generated: int
 
 
+class PublishingJSON(TypedDict):
+    publisher: str  # local | cloudinary
+    destination: str  # where approved images go, in words (no secrets)
+    on_duplicate_slug: str  # suffix | update | skip
+
+
 class StatusJSON(TypedDict):
     version: str
     pid: int
@@ -155,6 +161,7 @@ class StatusJSON(TypedDict):
     tasks: dict[str, int]  # every TaskStatus value, zero included
     jobs: dict[str, int]  # pending, running, done, failed, cancelled
     last_event_id: int
+    publishing: PublishingJSON
 
 
 class EventJSON(TypedDict):

@@ -22,6 +22,7 @@ import yaml
 
 from daemon.models import LoadedModel, ModelError
 from daemon.service import Daemon
+from daemon.store import Clock
 from gladtui.client import Client, UnixHTTPConnection
 from gladtui.config import Config, load_config
 
@@ -80,8 +81,10 @@ class ApiDaemon:
         *,
         root: Path | None = None,
         settings: dict[str, Any] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.root = root or short_dir()
+        self.clock = clock
         data: dict[str, Any] = {
             "drop_dir": "drop",
             "state_dir": "state",
@@ -121,7 +124,8 @@ class ApiDaemon:
         return self.model
 
     def start(self) -> ApiDaemon:
-        self.daemon = Daemon(self.config, stop=threading.Event(), loader=self._loader)
+        extra = {} if self.clock is None else {"clock": self.clock}
+        self.daemon = Daemon(self.config, stop=threading.Event(), loader=self._loader, **extra)
         self.daemon.start()
         return self
 

@@ -28,7 +28,7 @@ def test_help_lists_every_command_of_the_design() -> None:
     result = run("--help")
     assert result.returncode == 0
     built = ["check", "config", "submit", "daemon", "tasks", "show", "generate", "approve"]
-    built += ["reject", "cancel", "posts", "status"]
+    built += ["reject", "cancel", "posts", "status", "tui"]
     for command in [*built, *NOT_BUILT]:
         assert command in result.stdout
     assert "--config" in result.stdout
@@ -40,11 +40,20 @@ def test_version() -> None:
     assert result.stdout.strip() == f"gladtui {__version__}"
 
 
-@pytest.mark.parametrize("command", ["tui", "demo", "service"])
+@pytest.mark.parametrize("command", ["demo", "service"])
 def test_commands_not_built_yet_say_so_and_exit_2(command: str) -> None:
     result = run(command)
     assert result.returncode == 2
     assert "not built yet" in result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["tui"]])
+def test_the_tui_without_a_terminal_says_so(args: list[str], tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("drop_dir: drop\n")
+    result = run("--config", str(config), *args)
+    assert result.returncode == 2
+    assert "needs a terminal" in result.stderr
 
 
 def test_unknown_command_is_a_usage_error() -> None:

@@ -150,6 +150,11 @@ def status_json() -> StatusJSON:
         "tasks": {str(s): i for i, s in enumerate(TaskStatus)},
         "jobs": {"pending": 2, "running": 1, "done": 40, "failed": 1, "cancelled": 0},
         "last_event_id": 981,
+        "publishing": {
+            "publisher": "cloudinary",
+            "destination": "Cloudinary cloud demo, folder glad-labs",
+            "on_duplicate_slug": "suffix",
+        },
     }
 
 

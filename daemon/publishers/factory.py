@@ -28,3 +28,16 @@ def make_publisher(config: Config) -> Publisher:
         upload_prefix=cloudinary.upload_prefix,
         timeout=cloudinary.timeout_seconds,
     )
+
+
+def describe_destination(config: Config) -> str:
+    """Where approved images go, in words a reviewer can check (never a secret)."""
+    publishing = config.publishing
+    if publishing.publisher == "local":
+        where = f"the local folder {config.local_cdn_dir}"
+        base = publishing.local.base_url
+        return f"{where}, served at {base}" if base else where
+    url = config.cloudinary_url()
+    # cloudinary://KEY:SECRET@CLOUD: only the cloud's name is shown
+    cloud = url.rsplit("@", 1)[-1].split("?", 1)[0] if url else "(no credentials)"
+    return f"Cloudinary cloud {cloud}, folder {publishing.cloudinary.folder}"

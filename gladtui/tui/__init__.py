@@ -1,0 +1,28 @@
+"""The review TUI (Textual). Importing this package loads Textual and textual-image.
+
+textual-image asks the terminal what it can draw (kitty graphics, sixel, else
+half blocks) when it is imported, which only works before Textual takes the
+terminal over: so it is imported here, first, and `run` starts the app after.
+"""
+
+from __future__ import annotations
+
+import textual_image.widget  # noqa: F401  (first: it queries the terminal)
+
+from gladtui.client import client_for
+from gladtui.config import Config
+from gladtui.tui.app import ReviewApp
+
+STREAM_TIMEOUT_HEARTBEATS = 3  # silence of this many heartbeats: the daemon is gone
+
+
+def make_app(config: Config) -> ReviewApp:
+    timeout = config.api.heartbeat_seconds * STREAM_TIMEOUT_HEARTBEATS
+    return ReviewApp(client_for(config), stream_timeout=timeout)
+
+
+def run(config: Config) -> None:
+    make_app(config).run()
+
+
+__all__ = ["ReviewApp", "make_app", "run"]

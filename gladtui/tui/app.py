@@ -1,0 +1,78 @@
+"""The review app: the review screen, the event stream, and the no-daemon screen."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from gladtui.client import START_HINT, Client, StreamEvent
+from gladtui.tui.follower import Follower, FollowerCallbacks
+from gladtui.tui.messages import DaemonEvent, StreamLive, StreamLost
+from gladtui.tui.review import ReviewScreen
+from gladtui.tui.screens import DisconnectedScreen, HelpScreen
+from gladtui.tui.tasklist import Clock, utc_now
+
+
+class ReviewApp(App[None]):
+    """Talks to the daemon through `client` only; follows its events on a thread."""
+
+    CSS_PATH = "gladtui.tcss"
+    TITLE = "gladtui"
+    ENABLE_COMMAND_PALETTE = False  # every action has its key; the footer needs the room
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(self, client: Client, *, clock: Clock = utc_now, stream_timeout: float) -> None:
+        """`stream_timeout`: silence this long means the daemon is gone (a few heartbeats)."""
+        super().__init__()
+        self.client = client
+        self.review = ReviewScreen(client, clock)
+        self.follower = Follower(
+            client,
+            FollowerCallbacks(
+                on_live=lambda resumed: self.post_message(StreamLive(resumed)),
+                on_event=lambda event: self.post_message(DaemonEvent(event)),
+                on_lost=lambda reason: self.post_message(StreamLost(reason)),
+            ),
+            timeout=stream_timeout,
+        )
+        self.connected = False
+
+    def on_mount(self) -> None:
+        self.push_screen(self.review)
+        self._follow()
+
+    @work(thread=True, group="events")
+    def _follow(self) -> None:
+        self.follower.run()
+
+    def on_unmount(self) -> None:
+        self.follower.stop()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    # -- the stream ------------------------------------------------------------------------
+
+    def on_stream_live(self, message: StreamLive) -> None:
+        self.connected = True
+        if isinstance(self.screen, DisconnectedScreen):
+            self.pop_screen()
+            self.notify("connected to the daemon again", timeout=3)
+        self.review.stream_live(message.resumed)
+
+    def on_daemon_event(self, message: DaemonEvent) -> None:
+        event: StreamEvent = message.event
+        self.review.stream_event(event)
+
+    def on_stream_lost(self, message: StreamLost) -> None:
+        self.connected = False
+        reason = message.reason.removesuffix(f"; {START_HINT}")
+        if isinstance(self.screen, DisconnectedScreen):
+            self.screen.set_reason(reason)
+        else:
+            self.push_screen(DisconnectedScreen(reason))

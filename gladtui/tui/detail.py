@@ -1,0 +1,79 @@
+"""The detail pane: what a reviewer checks before approving, as Rich text.
+
+`detail_text` is a pure function of the API's JSON (a summary, or the full
+task once it has been fetched, which adds the seeds), tested without a terminal.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from gladtui.cliformat import format_progress
+from gladtui.shapes import TaskJSON, TaskSummaryJSON
+from gladtui.tui.rows import STATUS_STYLES
+
+LABEL = "bold"
+
+
+def slug_line(task: TaskSummaryJSON) -> str:
+    """The slug approving would give, and why it is that one."""
+    slug, taken_by, outcome = task["slug"], task["slug_taken_by"], task["slug_outcome"]
+    base = slug.rsplit("-", 1)[0] if outcome == "suffixed" else slug
+    other = f"task {taken_by}" if taken_by else "another post"
+    if outcome == "published":
+        return f"{slug} (published)"
+    if outcome == "suffixed":
+        return f"{slug}  ('{base}' is taken by {other}'s post)"
+    if outcome == "takes_over":
+        return f"{slug}  (replaces the image of {other}'s post: on_duplicate_slug update)"
+    if outcome == "links":
+        return f"{slug}  (already {other}'s post: approving links to it, on_duplicate_slug skip)"
+    return f"{slug}  (free)"
+
+
+def detail_text(task: TaskSummaryJSON | TaskJSON | None) -> Text:
+    if task is None:
+        return Text("No task selected.", style="dim")
+    text = Text()
+    text.append(task["title"] + "\n", style="bold")
+    text.append(task["status"], style=STATUS_STYLES.get(task["status"], ""))
+    text.append(f"  {task['id']}\n", style="dim")
+    if task["error"]:
+        _field(text, "error", task["error"], "red")
+    if task["status"] == "invalid" and task["source_file"]:
+        _field(text, "file", task["source_file"])
+    if task["status"] == "invalid":
+        return text  # nothing below means anything for a file that never parsed
+    if task["progress"]:
+        _field(text, "progress", format_progress(task["progress"]))
+    if task["post"]:
+        _field(text, "post", task["post"]["featured_image_url"])
+    _field(text, "slug", slug_line(task))
+    _field(text, "prompt", task["prompt"])
+    _field(text, "negative", task["negative_prompt"] or "(none)")
+    size = (
+        f"{task['width']}x{task['height']}, {task['steps']} steps, cfg {task['guidance_scale']:g}"
+    )
+    _field(text, "size", size)
+    _field(text, "seeds", _seeds(task))
+    return text
+
+
+def _seeds(task: TaskSummaryJSON | TaskJSON) -> str:
+    variations = task.get("variations")
+    if isinstance(variations, list) and variations:
+        return ", ".join(f"{v['index']}:{v['seed']}" for v in variations if not v["removed_at"])
+    return "random" if task["seed"] is None else f"from {task['seed']}"
+
+
+def _field(text: Text, label: str, value: str, style: str = "") -> None:
+    text.append(f"{label}: ", style=LABEL)
+    text.append(f"{value}\n", style=style)
+
+
+class TaskDetail(Static):
+    """Shows `detail_text` of the task it is given."""
+
+    def show(self, task: TaskSummaryJSON | TaskJSON | None) -> None:
+        self.update(detail_text(task))

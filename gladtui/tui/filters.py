@@ -1,0 +1,51 @@
+"""The task list's filters, and the bar that shows them with their counts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    key: str
+    label: str
+    statuses: tuple[str, ...] | None  # None: every status
+
+
+FILTERS: tuple[TaskFilter, ...] = (
+    TaskFilter("review", "Review", ("review",)),
+    TaskFilter("all", "All", None),
+    TaskFilter("generating", "Generating", ("queued", "generating")),
+    TaskFilter("published", "Published", ("approved", "publishing", "published")),
+    TaskFilter("rejected", "Rejected", ("rejected",)),
+    TaskFilter("failed", "Failed", ("failed", "invalid")),
+)
+
+
+def count_for(task_filter: TaskFilter, counts: Mapping[str, int]) -> int:
+    if task_filter.statuses is None:
+        return sum(counts.values())
+    return sum(counts.get(status, 0) for status in task_filter.statuses)
+
+
+def bar_text(current: TaskFilter, counts: Mapping[str, int] | None, query: str) -> Text:
+    text = Text()
+    for task_filter in FILTERS:
+        count = "" if counts is None else f" {count_for(task_filter, counts)}"
+        label = f" {task_filter.label}{count} "
+        text.append(label, style="reverse bold" if task_filter == current else "")
+        text.append(" ")
+    if query:
+        text.append(f" title contains “{query}”", style="italic")
+    return text
+
+
+class FilterBar(Static):
+    """`Review 3  All 12  Generating 1 …`, the current filter highlighted."""
+
+    def show(self, current: TaskFilter, counts: Mapping[str, int] | None, query: str) -> None:
+        self.update(bar_text(current, counts, query))

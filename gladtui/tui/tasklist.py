@@ -1,0 +1,250 @@
+"""The task list: a virtual, keyboard-driven list over the daemon's paged API.
+
+Only the rows on screen are drawn (Textual's line API) and only the pages
+around them are fetched, so 100,000 tasks cost what 30 do. Moving the cursor
+repaints two lines. Events from the daemon update rows in place (`apply`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
+
+from rich.segment import Segment
+from textual import work
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from gladtui.client import ClientError
+from gladtui.shapes import ProgressJSON, TaskPageJSON, TaskSummaryJSON
+from gladtui.tui.rows import placeholder_segments, row_segments
+from gladtui.tui.taskwindow import Applied, Change, PageRequest, TaskWindow
+
+PageLoader = Callable[[Collection[str] | None, str, int, int], TaskPageJSON]
+Clock = Callable[[], datetime]
+
+MIN_PAGE = 100
+AGE_REFRESH = 10.0  # seconds between redraws of the ages
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TaskList(ScrollView, can_focus=True):
+    """Rows of tasks; the cursor's task is announced with `TaskList.Highlighted`."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+    ]
+    COMPONENT_CLASSES = {"tasklist--cursor", "tasklist--empty"}
+
+    cursor: reactive[int] = reactive(0, repaint=False, init=False)
+
+    class Highlighted(Message):
+        """The cursor is on `task` (None: the list is empty or the row not loaded yet)."""
+
+        def __init__(self, task: TaskSummaryJSON | None) -> None:
+            super().__init__()
+            self.task = task
+
+    class Loaded(Message):
+        """A page arrived: `total` tasks match the filter."""
+
+        def __init__(self, total: int) -> None:
+            super().__init__()
+            self.total = total
+
+    class LoadFailed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    def __init__(
+        self,
+        loader: PageLoader,
+        *,
+        clock: Clock = utc_now,
+        statuses: Collection[str] | None = None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.loader = loader
+        self.clock = clock
+        self.window = TaskWindow(statuses)
+        self.empty_text = "no tasks"
+        self._asked: set[tuple[int, int]] = set()  # (offset, version) in flight
+        self._announced: TaskSummaryJSON | None = None
+
+    def on_mount(self) -> None:
+        # Ages ("5m") are drawn from the clock: redraw now and then so they move.
+        self.set_interval(AGE_REFRESH, self.refresh)
+
+    # -- what the screen calls --------------------------------------------------------
+
+    @property
+    def current(self) -> TaskSummaryJSON | None:
+        return self.window.get(self.cursor)
+
+    def set_filter(self, statuses: Collection[str] | None, query: str) -> None:
+        """Show another filter; its rows are fetched from the top."""
+        self.window.reset(statuses, query)
+        self._asked.clear()
+        self.set_reactive(TaskList.cursor, 0)
+        self.scroll_to(y=0, animate=False)
+        self._resize()
+        self.load_visible()
+
+    def reload(self) -> None:
+        """Forget every row (after a resync or a reconnection) and fetch what is shown."""
+        self.set_filter(self.window.statuses, self.window.query)
+
+    def apply(self, task: TaskSummaryJSON) -> Applied:
+        """One task as it is now (from an event): its row changes, appears or goes."""
+        cursor_task = self.current
+        applied = self.window.apply(task)
+        if applied.change is Change.NONE:
+            return applied
+        if applied.change is Change.UPDATED:
+            assert applied.position is not None
+            self.refresh_line(applied.position)
+        else:
+            self._keep_cursor_on(cursor_task, applied)
+            self._resize()
+            self.refresh()
+            self.load_visible()
+        self._announce()
+        return applied
+
+    def set_progress(self, task_id: str, progress: ProgressJSON) -> None:
+        position = self.window.update_progress(task_id, progress)
+        if position is not None:
+            self.refresh_line(position)
+
+    # -- drawing ----------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        position = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if position >= len(self.window):
+            if position == 0 and self.window.loaded:
+                style = base + self.get_component_rich_style("tasklist--empty")
+                return Strip([Segment(f"  {self.empty_text}")]).apply_style(style)
+            return Strip.blank(width, base)
+        task = self.window.get(position)
+        if position == self.cursor:
+            # Under the row's own colours, so a status keeps its colour on the cursor.
+            base = base + self.get_component_rich_style("tasklist--cursor")
+        segments = (
+            placeholder_segments(width) if task is None else row_segments(task, width, self.clock())
+        )
+        return Strip(segments).apply_style(base).adjust_cell_length(width, base)
+
+    # -- keys -------------------------------------------------------------------------
+
+    def action_cursor(self, delta: int) -> None:
+        self._move_to(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move_to(self.cursor + direction * max(self.scrollable_content_region.height - 1, 1))
+
+    def action_jump(self, position: int) -> None:
+        self._move_to(position if position >= 0 else len(self.window) - 1)
+
+    def _move_to(self, position: int) -> None:
+        if len(self.window):
+            self.cursor = min(max(position, 0), len(self.window) - 1)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_line(old)
+        self.refresh_line(new)
+        self.scroll_to_region(Region(0, new, 1, 1), animate=False, immediate=True)
+        self.load_visible()
+        self._announce()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self.load_visible()
+
+    def on_resize(self) -> None:
+        self._resize()
+        self.load_visible()
+
+    # -- pages ------------------------------------------------------------------------
+
+    def load_visible(self) -> None:
+        """Fetch the first page this screen needs and does not have (one at a time)."""
+        height = max(self.scrollable_content_region.height, 1)
+        top = self.scroll_offset.y
+        page = max(MIN_PAGE, height * 3)
+        request = self.window.missing(max(top - height, 0), top + 2 * height, page)
+        if request is None:
+            return
+        # Centre the page on what is shown, so scrolling either way finds rows.
+        if self.window.loaded and request.offset > 0:
+            request = PageRequest(max(request.offset - page // 3, 0), page, request.version)
+        key = (request.offset, request.version)
+        if key in self._asked:
+            return
+        self._asked.add(key)
+        self._fetch(request)
+
+    @work(thread=True, group="pages")
+    def _fetch(self, request: PageRequest) -> None:
+        window = self.window
+        try:
+            answer = self.loader(window.statuses, window.query, request.limit, request.offset)
+        except ClientError as exc:
+            self.app.call_from_thread(self._failed, request, str(exc))
+            return
+        self.app.call_from_thread(self._arrived, request, answer)
+
+    def _arrived(self, request: PageRequest, answer: TaskPageJSON) -> None:
+        self._asked.discard((request.offset, request.version))
+        if not self.window.fill(request, answer, keep_near=self.cursor):
+            self.load_visible()  # the list moved while this page was on its way
+            return
+        if self.cursor >= len(self.window):
+            self.set_reactive(TaskList.cursor, max(len(self.window) - 1, 0))
+        self._resize()
+        self.refresh()
+        self.post_message(self.Loaded(len(self.window)))
+        self._announce()
+        self.load_visible()
+
+    def _failed(self, request: PageRequest, error: str) -> None:
+        self._asked.discard((request.offset, request.version))
+        self.post_message(self.LoadFailed(error))
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.window))
+
+    def _keep_cursor_on(self, task: TaskSummaryJSON | None, applied: Applied) -> None:
+        """A row came or went above the cursor: the cursor stays on its task."""
+        if task is not None:
+            position = self.window.position_of(task["id"])
+            if position is not None:
+                self.set_reactive(TaskList.cursor, position)
+                return
+        if applied.change is Change.REMOVED and applied.position is not None:
+            stay = min(applied.position, max(len(self.window) - 1, 0))
+            self.set_reactive(TaskList.cursor, stay)
+
+    def _announce(self) -> None:
+        """Tell the screen when the cursor's task, or what is known of it, changed."""
+        task = self.current
+        if task is not self._announced:
+            self._announced = task
+            self.post_message(self.Highlighted(task))

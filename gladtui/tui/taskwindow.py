@@ -1,0 +1,198 @@
+"""The task list's model: a window onto one filtered, ordered list the daemon holds.
+
+The daemon may hold 100,000 tasks; the TUI never asks for them all. It keeps
+the rows it has fetched by position, asks for the pages the screen needs, and
+applies each event's task summary in place: the row changes, appears where
+the order puts it, or goes when it no longer matches the filter.
+
+Positions shift when a task enters or leaves the list, so a page fetched
+before such a change would land one row off. Every membership change bumps
+`version`; a page answered for an older version is dropped and asked again.
+
+Pure Python (no Textual), so it is tested on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import Enum
+
+from gladtui.shapes import ProgressJSON, TaskPageJSON, TaskSummaryJSON
+
+MAX_CACHED = 5_000  # rows kept; the ones farthest from the cursor go first
+
+
+class Change(Enum):
+    NONE = "none"  # the task is not in this list, and does not belong in it
+    UPDATED = "updated"  # same place, new content
+    INSERTED = "inserted"  # a new row at `position`
+    REMOVED = "removed"  # the row at `position` left
+    MOVED_UNSEEN = "unseen"  # total changed at a position not fetched yet
+
+
+@dataclass(frozen=True)
+class Applied:
+    change: Change
+    position: int | None = None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    offset: int
+    limit: int
+    version: int
+
+
+def order_key(task: TaskSummaryJSON) -> tuple[str, str]:
+    """The daemon's order is newest first: created_at, then id, both descending."""
+    return (task["created_at"], task["id"])
+
+
+class TaskWindow:
+    """Rows by position for one filter (statuses and title search)."""
+
+    def __init__(self, statuses: Collection[str] | None = None, query: str = "") -> None:
+        self.statuses: frozenset[str] | None = None
+        self.query = ""
+        self.total = 0
+        self.loaded = False  # a first page has answered: `total` is known
+        self.version = 0
+        self._rows: dict[int, TaskSummaryJSON] = {}
+        self._positions: dict[str, int] = {}
+        self.reset(statuses, query)
+
+    # -- filter ---------------------------------------------------------------------
+
+    def reset(self, statuses: Collection[str] | None, query: str) -> None:
+        """A new filter: nothing is known until its first page answers."""
+        self.statuses = frozenset(statuses) if statuses else None
+        self.query = query.strip()
+        self.total, self.loaded = 0, False
+        self._forget_all()
+
+    def matches(self, task: TaskSummaryJSON) -> bool:
+        if self.statuses is not None and task["status"] not in self.statuses:
+            return False
+        return not self.query or self.query.lower() in task["title"].lower()
+
+    # -- reading --------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.total
+
+    def get(self, position: int) -> TaskSummaryJSON | None:
+        return self._rows.get(position)
+
+    def position_of(self, task_id: str) -> int | None:
+        return self._positions.get(task_id)
+
+    def missing(self, start: int, stop: int, page: int) -> PageRequest | None:
+        """The page to ask for so rows start..stop-1 are known; None when they are."""
+        if self.loaded:
+            stop = min(stop, self.total)
+        first = next((p for p in range(max(start, 0), stop) if p not in self._rows), None)
+        if first is None:
+            return None if self.loaded else PageRequest(0, page, self.version)
+        return PageRequest(first, page, self.version)
+
+    # -- writing --------------------------------------------------------------------
+
+    def fill(self, request: PageRequest, answer: TaskPageJSON, keep_near: int = 0) -> bool:
+        """Store a page; False (and nothing stored) when the list moved since it was asked."""
+        if request.version != self.version:
+            return False
+        if self.loaded and answer["total"] != self.total:
+            # Tasks came or went between events and this read: positions known
+            # so far may be off. Trust the daemon's count and start over.
+            self._forget_all()
+        self.total, self.loaded = answer["total"], True
+        for position, task in enumerate(answer["tasks"], start=answer["offset"]):
+            self._put(position, task)
+        self._evict(keep_near)
+        return True
+
+    def apply(self, task: TaskSummaryJSON) -> Applied:
+        """Bring the list up to date with one task as it is now."""
+        position = self._positions.get(task["id"])
+        belongs = self.matches(task)
+        if position is not None and belongs:
+            self._rows[position] = task
+            return Applied(Change.UPDATED, position)
+        if position is not None:
+            self._remove(position)
+            return Applied(Change.REMOVED, position)
+        if not belongs or not self.loaded:
+            return Applied(Change.NONE)
+        return self._insert(task)
+
+    def update_progress(self, task_id: str, progress: ProgressJSON | None) -> int | None:
+        """Progress on a row we hold: its position, else None."""
+        position = self._positions.get(task_id)
+        if position is not None:
+            row = self._rows[position].copy()
+            row["progress"] = progress
+            self._rows[position] = row
+        return position
+
+    # -- internals ------------------------------------------------------------------
+
+    def _insert(self, task: TaskSummaryJSON) -> Applied:
+        key = order_key(task)
+        after = next((p for p in sorted(self._rows) if order_key(self._rows[p]) < key), None)
+        if after is None:  # older than every row held: at the end if the end is held
+            end = self.total
+            known_end = end == 0 or (end - 1) in self._rows
+            return self._shift_in(end if known_end else None, task)
+        # Between `after - 1` and `after`: exact only when the row above is held too.
+        exact = after == 0 or (after - 1) in self._rows
+        return self._shift_in(after if exact else None, task)
+
+    def _shift_in(self, position: int | None, task: TaskSummaryJSON) -> Applied:
+        self.version += 1
+        self.total += 1
+        if position is None:
+            # Somewhere among rows not fetched: rows past the first gap may now be
+            # one off, so forget them; they are fetched again when shown.
+            self._forget_unanchored()
+            return Applied(Change.MOVED_UNSEEN)
+        self._reindex({p + 1 if p >= position else p: t for p, t in self._rows.items()})
+        self._put(position, task)
+        return Applied(Change.INSERTED, position)
+
+    def _remove(self, position: int) -> None:
+        self.version += 1
+        self.total -= 1
+        rows = {p - 1 if p > position else p: t for p, t in self._rows.items() if p != position}
+        self._reindex(rows)
+
+    def _forget_unanchored(self) -> None:
+        """Keep the rows contiguous from the top; the rest may have shifted."""
+        kept: dict[int, TaskSummaryJSON] = {}
+        while len(kept) in self._rows:
+            kept[len(kept)] = self._rows[len(kept)]
+        self._reindex(kept)
+
+    def _forget_all(self) -> None:
+        self.version += 1
+        self._rows, self._positions = {}, {}
+
+    def _put(self, position: int, task: TaskSummaryJSON) -> None:
+        old = self._rows.get(position)
+        if old is not None and self._positions.get(old["id"]) == position:
+            del self._positions[old["id"]]
+        stale = self._positions.get(task["id"])
+        if stale is not None and stale != position:
+            self._rows.pop(stale, None)
+        self._rows[position] = task
+        self._positions[task["id"]] = position
+
+    def _reindex(self, rows: dict[int, TaskSummaryJSON]) -> None:
+        self._rows = rows
+        self._positions = {task["id"]: p for p, task in rows.items()}
+
+    def _evict(self, keep_near: int) -> None:
+        if len(self._rows) <= MAX_CACHED:
+            return
+        by_distance = sorted(self._rows, key=lambda p: abs(p - keep_near))
+        self._reindex({p: self._rows[p] for p in by_distance[:MAX_CACHED]})
