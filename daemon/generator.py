@@ -184,8 +184,10 @@ class Generator:
         batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
         for number, batch in enumerate(batches):
             self._run_batch(model, task, prompt, seed, batch, number, len(batches), len(todo))
-        self.store.tasks.set_status(task.id, TaskStatus.REVIEW, expected=TaskStatus.GENERATING)
-        self.store.jobs.complete(job.id)
+        # One commit: a reader never sees the task in review with its job still running.
+        with self.store.transaction():
+            self.store.tasks.set_status(task.id, TaskStatus.REVIEW, expected=TaskStatus.GENERATING)
+            self.store.jobs.complete(job.id)
         log.info("task %s: %d variation(s) ready for review", task.id, len(todo))
 
     def _missing_indexes(self, job: JobRecord, task_id: str) -> list[int]:
