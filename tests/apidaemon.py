@@ -22,7 +22,7 @@ import yaml
 
 from daemon.models import LoadedModel, ModelError
 from daemon.service import Daemon
-from daemon.store import Clock
+from daemon.store import Clock, utc_now
 from gladtui.client import Client, UnixHTTPConnection
 from gladtui.config import Config, load_config
 
@@ -124,8 +124,12 @@ class ApiDaemon:
         return self.model
 
     def start(self) -> ApiDaemon:
-        extra = {} if self.clock is None else {"clock": self.clock}
-        self.daemon = Daemon(self.config, stop=threading.Event(), loader=self._loader, **extra)
+        self.daemon = Daemon(
+            self.config,
+            stop=threading.Event(),
+            loader=self._loader,
+            clock=self.clock or utc_now,
+        )
         self.daemon.start()
         return self
 

@@ -22,7 +22,7 @@ from daemon.publishers.local import LocalPublisher
 from daemon.store import NewTask, NewVariation, Store
 from gladtui.config import Config, ConfigError
 from gladtui.shapes import TaskStatus
-from tests.apidaemon import ApiDaemon, task_yaml
+from tests.apidaemon import ApiDaemon, task_yaml, wait_until
 from tests.fakecloudinary import API_SECRET, FakeCloudinary
 
 CDN = "https://cdn.example.com/images"
@@ -189,8 +189,10 @@ def test_delete_local_after_publish(tiny: LoadedModel) -> None:
     d = start(tiny, delete_local_after_publish=True)
     try:
         task = reviewed(d, "Tidy", "tidy.yaml", variations=2)
-        done = approve(d, task["id"], 1)
-        first, second = done["variations"]
+        approve(d, task["id"], 1)
+        # The file goes after the post is committed (never before): wait for it.
+        wait_until(lambda: d.client.task(task["id"])["variations"][0]["removed_at"])
+        first, second = d.client.task(task["id"])["variations"]
         assert first["removed_at"] and not Path(first["path"]).exists()
         assert Path(first["thumbnail"]).exists()  # the TUI still shows what was published
         assert second["removed_at"] is None and Path(second["path"]).exists()

@@ -96,8 +96,10 @@ async def test_r_with_a_new_prompt_regenerates(live: ApiDaemon) -> None:
         assert len(fresh) == 2 and {v["prompt"] for v in fresh} == {"a rustic loaf at dawn"}
         await until(
             pilot,
-            lambda: "a rustic loaf at dawn" in detail_text(app)
-            and len(app.review.query(Thumbnail)) == 2,
+            lambda: (
+                "a rustic loaf at dawn" in detail_text(app)
+                and len(app.review.query(Thumbnail)) == 2
+            ),
             what="the new variations in the gallery",
         )
         shown = {t.variation["index"] for t in app.review.query(Thumbnail)}
@@ -171,8 +173,12 @@ async def test_no_daemon_shows_how_to_start_one_then_reconnects(live: ApiDaemon)
     app = make_app(live)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, DisconnectedScreen), what="no daemon")
-        shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
-        assert "gladtui daemon" in shown and str(live.socket) in shown
+
+        def shown() -> str:
+            return " ".join(str(w.render()) for w in app.screen.query("Static"))
+
+        await until(pilot, lambda: "gladtui daemon" in shown(), what="how to start one")
+        assert f"{live.socket} does not exist" in shown()
         live.start()
         task_id = live.submit(task_yaml("Back Again", variations=1))
         live.wait_status(task_id, "review")

@@ -40,9 +40,11 @@ class ReviewApp(App[None]):
             timeout=stream_timeout,
         )
         self.connected = False
+        self.ever_connected = False
 
-    def on_mount(self) -> None:
-        self.push_screen(self.review)
+    async def on_mount(self) -> None:
+        # The review screen is composed before the first event can reach it.
+        await self.push_screen(self.review)
         self._follow()
 
     @work(thread=True, group="events")
@@ -59,10 +61,11 @@ class ReviewApp(App[None]):
     # -- the stream ------------------------------------------------------------------------
 
     def on_stream_live(self, message: StreamLive) -> None:
-        self.connected = True
         if isinstance(self.screen, DisconnectedScreen):
             self.pop_screen()
-            self.notify("connected to the daemon again", timeout=3)
+            if self.ever_connected:
+                self.notify("connected to the daemon again", timeout=3)
+        self.connected = self.ever_connected = True
         self.review.stream_live(message.resumed)
 
     def on_daemon_event(self, message: DaemonEvent) -> None:

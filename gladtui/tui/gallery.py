@@ -62,8 +62,17 @@ class Gallery(HorizontalScroll, can_focus=False):
         self.task_id: str | None = None
         self.variations: list[VariationJSON] = []
 
+    def hide_stale(self) -> None:
+        """Hide the pictures until the next `show` (another task is under the cursor).
+
+        Cheaper than removing them: a repaint, not a layout of the whole pane,
+        so the cursor stays quick while it moves.
+        """
+        self.add_class("-stale")
+
     def show(self, task_id: str | None, variations: list[VariationJSON], note: str = "") -> None:
         """Show a task's variations; the selection stays when the task is the same."""
+        self.remove_class("-stale")
         live = live_variations(variations)
         shown = [(v["index"], v["thumbnail"], v["selected"]) for v in self.variations]
         same_task = task_id == self.task_id

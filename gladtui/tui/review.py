@@ -141,7 +141,7 @@ class ReviewScreen(Screen[None]):
         if self.full is None or self.full["id"] != task["id"]:
             self.full = None
             self._show_detail(task)
-            self.gallery.show(task["id"], [], note="…")
+            self.gallery.hide_stale()
             self._fetch_detail(task["id"], delay=DETAIL_DELAY)
         else:
             self._show_detail({**self.full, **task})

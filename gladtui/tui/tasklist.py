@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from gladtui.client import ClientError
+from gladtui.client import ClientError, DaemonUnreachable
 from gladtui.shapes import ProgressJSON, TaskPageJSON, TaskSummaryJSON
 from gladtui.tui.rows import placeholder_segments, row_segments
 from gladtui.tui.taskwindow import Applied, Change, PageRequest, TaskWindow
@@ -84,6 +84,9 @@ class TaskList(ScrollView, can_focus=True):
         self.empty_text = "no tasks"
         self._asked: set[tuple[int, int]] = set()  # (offset, version) in flight
         self._announced: TaskSummaryJSON | None = None
+        # No page is read before the event stream is up (`reload`): a page read
+        # earlier could miss a change made before the stream started.
+        self.active = False
 
     def on_mount(self) -> None:
         # Ages ("5m") are drawn from the clock: redraw now and then so they move.
@@ -105,7 +108,8 @@ class TaskList(ScrollView, can_focus=True):
         self.load_visible()
 
     def reload(self) -> None:
-        """Forget every row (after a resync or a reconnection) and fetch what is shown."""
+        """Forget every row (the stream started or resynced) and fetch what is shown."""
+        self.active = True
         self.set_filter(self.window.statuses, self.window.query)
 
     def apply(self, task: TaskSummaryJSON) -> Applied:
@@ -184,6 +188,8 @@ class TaskList(ScrollView, can_focus=True):
 
     def load_visible(self) -> None:
         """Fetch the first page this screen needs and does not have (one at a time)."""
+        if not self.active:
+            return
         height = max(self.scrollable_content_region.height, 1)
         top = self.scroll_offset.y
         page = max(MIN_PAGE, height * 3)
@@ -204,6 +210,9 @@ class TaskList(ScrollView, can_focus=True):
         window = self.window
         try:
             answer = self.loader(window.statuses, window.query, request.limit, request.offset)
+        except DaemonUnreachable:  # the no-daemon screen says so; the stream reloads later
+            self.app.call_from_thread(self._failed, request, None)
+            return
         except ClientError as exc:
             self.app.call_from_thread(self._failed, request, str(exc))
             return
@@ -222,9 +231,10 @@ class TaskList(ScrollView, can_focus=True):
         self._announce()
         self.load_visible()
 
-    def _failed(self, request: PageRequest, error: str) -> None:
+    def _failed(self, request: PageRequest, error: str | None) -> None:
         self._asked.discard((request.offset, request.version))
-        self.post_message(self.LoadFailed(error))
+        if error is not None:
+            self.post_message(self.LoadFailed(error))
 
     # -- helpers ----------------------------------------------------------------------
 

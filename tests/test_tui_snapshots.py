@@ -1,0 +1,126 @@
+"""Snapshots of the TUI's main screens at 80x24 and 120x40 (tests/__snapshots__).
+
+The daemon is real (tiny model) but pinned: a fixed clock for the store and
+for the TUI, fixed seeds, and a fixed workspace path, so every run draws the
+same screen. After a deliberate change to the look, review the new pictures
+and accept them with `./scripts/test tests/test_tui_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from textual.pilot import Pilot
+
+from gladtui.tui.gallery import Thumbnail
+from gladtui.tui.screens import DisconnectedScreen
+from tests.apidaemon import ApiDaemon, task_yaml, wait_until
+from tests.tuitools import make_app, titles, until
+
+if TYPE_CHECKING:
+    from daemon.models import LoadedModel
+
+pytestmark = pytest.mark.slow
+
+SIZES = [(80, 24), (120, 40)]
+WORKSPACE = Path("/tmp/gladtui-snapshots")  # fixed: paths appear on screen
+STORED_AT = datetime(2026, 11, 23, 12, 0, 0)
+SHOWN_AT = datetime(2026, 11, 23, 12, 5, 0, tzinfo=UTC)  # every task is "5m" old
+
+MUFFINS = "Making Delicious Muffins"
+
+
+@pytest.fixture(scope="module")
+def pinned(tiny: LoadedModel) -> Iterator[ApiDaemon]:
+    """One published muffins post, a second muffins task in review, two others, one invalid."""
+    shutil.rmtree(WORKSPACE, ignore_errors=True)
+    WORKSPACE.mkdir()
+    daemon = ApiDaemon(tiny, root=WORKSPACE, clock=lambda: STORED_AT).start()
+    first = daemon.submit(task_yaml(MUFFINS, variations=2), "muffins.yaml")
+    daemon.wait_status(first, "review")
+    daemon.client.approve(first, 1)
+    daemon.wait_status(first, "published")
+    for name, title, count in [
+        ("muffins-again.yaml", MUFFINS, 3),
+        ("autumn-hike.yaml", "A Weekend Hike: Autumn in the Alps", 4),
+        ("sourdough.yaml", "Sourdough Basics", 2),
+    ]:
+        daemon.wait_status(
+            daemon.submit(task_yaml(title, variations=count, seed=7), name), "review"
+        )
+    drop = daemon.config.drop_dir
+    (drop / ".typo.part").write_bytes(b"title: Typo\npromt: muffins\nvariations: '3'\n")
+    (drop / ".typo.part").rename(drop / "typo.yaml")
+    wait_until(lambda: daemon.client.tasks(["invalid"])["total"] == 1)
+    yield daemon
+    daemon.cleanup()
+
+
+def settled(*keys: str, images: int) -> Callable[[Pilot[Any]], Any]:
+    """Wait for the list and `images` thumbnails, then press `keys` and let it redraw."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await until(pilot, lambda: titles(app), what="the task list")  # type: ignore[arg-type]
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause(0.2)
+        gallery = app.review.gallery  # type: ignore[attr-defined]
+
+        def shown() -> bool:
+            count = len(gallery.query(Thumbnail))
+            return count == images and not gallery.has_class("-stale")
+
+        await until(pilot, shown, what="the gallery")
+        await pilot.pause(0.3)  # the detail pane and the pictures
+
+    return run_before
+
+
+def app_for(daemon: ApiDaemon) -> Any:
+    return make_app(daemon, clock=lambda: SHOWN_AT)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_review_screen(pinned: ApiDaemon, snap_compare: Any, size: tuple[int, int]) -> None:
+    # The cursor on the second muffins task: its slug is taken by the first.
+    run_before = settled("j", images=3)
+    assert snap_compare(app_for(pinned), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_invalid_task(pinned: ApiDaemon, snap_compare: Any, size: tuple[int, int]) -> None:
+    run_before = settled("F", images=0)
+    assert snap_compare(app_for(pinned), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_approve_dialog(pinned: ApiDaemon, snap_compare: Any, size: tuple[int, int]) -> None:
+    run_before = settled("j", "2", "a", images=3)
+    assert snap_compare(app_for(pinned), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_help(pinned: ApiDaemon, snap_compare: Any, size: tuple[int, int]) -> None:
+    run_before = settled("question_mark", images=2)
+    assert snap_compare(app_for(pinned), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_no_daemon(snap_compare: Any, size: tuple[int, int]) -> None:
+    (WORKSPACE / "stopped").mkdir(parents=True, exist_ok=True)
+    stopped = ApiDaemon(None, root=WORKSPACE / "stopped")  # never started: no socket
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, DisconnectedScreen))
+        await pilot.pause(0.2)
+
+    try:
+        assert snap_compare(app_for(stopped), terminal_size=size, run_before=run_before)
+    finally:
+        stopped.cleanup()

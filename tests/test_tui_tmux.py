@@ -1,0 +1,263 @@
+"""The real TUI as a person sees it: `gladtui` in tmux at 80x24, keys in, screen out.
+
+Each test runs the installed `gladtui` console script in a detached tmux
+session on a private server (`tmux -S`), types with `send-keys` and reads
+the screen with `capture-pane`, against a real daemon in this process
+(tests/apidaemon.py). Nothing of Textual is imported or patched here: what
+is checked is what reaches the terminal. CI installs tmux (.ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from daemon.models import LoadedModel
+from tests.apidaemon import ApiDaemon, short_dir, task_yaml
+
+GLADTUI = Path(sys.executable).parent / "gladtui"
+WIDTH, HEIGHT = 80, 24
+TIMEOUT = 20.0  # s: the longest any screen may take to appear
+HALF_BLOCKS = "▀▄"
+COLOUR = re.compile(r"\x1b\[[0-9;]*?[34]8;(?:5;\d+|2;\d+;\d+;\d+)")
+# What the pane's process must not inherit from the test run: it would change
+# the terminal size or the colours the TUI sees, or point it at another tmux.
+NOT_INHERITED = ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "TMUX", "TMUX_PANE")
+
+
+class Tmux:
+    """One private tmux server with one session, `tui`, of WIDTH x HEIGHT.
+
+    Its socket is in a folder of its own (`-S`), not in tmux's shared one
+    (`-L` would leave the socket file behind there after `kill-server`).
+    """
+
+    def __init__(self) -> None:
+        self.tmux = shutil.which("tmux")
+        if self.tmux is None:
+            pytest.fail(
+                "tmux is not installed: these tests run the TUI in tmux (.ci/run installs it)"
+            )
+        self.folder = short_dir("gt-tmux-")
+        self.socket = self.folder / "tmux.sock"
+        self.target = "tui"
+
+    def run(self, *args: str) -> str:
+        result = subprocess.run(
+            [str(self.tmux), "-S", str(self.socket), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env=self._env(),
+        )
+        assert result.returncode == 0, f"tmux {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+    @staticmethod
+    def _env() -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in NOT_INHERITED and not k.startswith("TEXTUAL")
+        }
+        env.setdefault("TERM", "xterm-256color")  # the client's; CI may have none
+        return env
+
+    def start(self, *command: str) -> None:
+        """Run `command` in the session; the pane stays after it exits, to read its end."""
+        self.run(
+            "-f",
+            "/dev/null",  # no user config: the same terminal everywhere
+            "start-server",
+            ";",
+            "set-option",
+            "-g",
+            "default-terminal",
+            "tmux-256color",  # the TERM the TUI sees, as in a usual tmux
+            ";",
+            "set-option",
+            "-g",
+            "remain-on-exit",
+            "on",
+            ";",
+            "new-session",
+            "-d",
+            "-s",
+            self.target,
+            "-x",
+            str(WIDTH),
+            "-y",
+            str(HEIGHT),
+            shlex.join(command),
+        )
+        size = self.pane("#{pane_width}x#{pane_height}")
+        assert size == f"{WIDTH}x{HEIGHT}", size
+
+    def pane(self, fmt: str) -> str:
+        return self.run("display-message", "-p", "-t", self.target, fmt).strip()
+
+    def screen(self, *, escapes: bool = False) -> str:
+        return self.run("capture-pane", "-p", *(["-e"] if escapes else []), "-t", self.target)
+
+    def send(self, keys: str) -> None:
+        self.run("send-keys", "-t", self.target, "-l", keys)
+
+    def wait_for(
+        self, what: str, predicate: Callable[[str], bool], timeout: float = TIMEOUT
+    ) -> str:
+        """The screen, captured every 0.1 s until `predicate` holds; else fail showing it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            if time.monotonic() > deadline:
+                dead = self.pane("#{pane_dead} #{pane_dead_status}")
+                raise AssertionError(
+                    f"waited {timeout:g} s for {what}; pane dead/status: {dead!r};"
+                    f" the screen:\n{screen}"
+                )
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        try:
+            subprocess.run(
+                [str(self.tmux), "-S", str(self.socket), "kill-server"],
+                capture_output=True,
+                timeout=10,
+            )
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    server = Tmux()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def open_tui(tmux: Tmux, config: Path) -> None:
+    """`gladtui --config FILE` in the pane, under a shell that says how it ended.
+
+    The shell, not tmux, reports the exit status, and then stays: tmux 3.3a
+    loses what a pane's process writes just before it exits when it reaps it
+    first, and can miss its SIGCHLD altogether (Debian builds it with
+    libutempter, tmux issue 311), leaving `#{pane_dead_status}` empty.
+    """
+    report = '"$0" "$@"; echo "[gladtui exited with status $?]"; exec sleep 600'
+    tmux.start("sh", "-c", report, str(GLADTUI), "--config", str(config))
+
+
+def quit_tui(tmux: Tmux) -> None:
+    """q quits: the process ends with status 0 and leaves nothing on the terminal."""
+    tmux.send("q")
+    after = tmux.wait_for("the TUI to exit", lambda s: "[gladtui exited with status" in s)
+    assert "[gladtui exited with status 0]" in after, after
+    assert "Traceback" not in after and "Error" not in after, after
+
+
+def words(screen: str) -> str:
+    """The screen's text as one line: wrapped sentences whole again, frames left out."""
+    return " ".join(re.sub(r"[█▀▄▌▐│┃]", " ", screen).split())
+
+
+def half_block_lines(screen: str) -> list[int]:
+    return [n for n, line in enumerate(screen.splitlines()) if any(c in line for c in HALF_BLOCKS)]
+
+
+@pytest.fixture
+def live(tiny: LoadedModel) -> Iterator[ApiDaemon]:
+    running = ApiDaemon(tiny).start()
+    yield running
+    running.cleanup()
+
+
+def test_review_and_approve_in_a_terminal(live: ApiDaemon, tmux: Tmux) -> None:
+    task_id = live.submit(task_yaml("Blueberry Muffins Galore", variations=3), "muffins.yaml")
+    task = live.wait_status(task_id, "review")
+    assert task["slug"] == "blueberry-muffins-galore"
+    open_tui(tmux, live.config_file)
+
+    # The task under the cursor: its detail and its three thumbnails.
+    screen = tmux.wait_for(
+        "the task, its detail and three thumbnails",
+        lambda s: (
+            "Blueberry Muffins Galore" in s
+            and " Review 1 " in s
+            and f"slug: {task['slug']}" in s
+            and len(half_block_lines(s)) >= 3
+            and re.search(r"\s1\s.*\s2\s.*\s3\s", s) is not None
+        ),
+    )
+    lines = screen.splitlines()
+    picture = half_block_lines(screen)
+    assert sum(lines[n].count(c) for n in picture for c in HALF_BLOCKS) >= 100, screen
+    # Half blocks are pictures only in colour: each picture line is painted.
+    painted = tmux.screen(escapes=True).splitlines()
+    colours: set[str] = set()
+    for n in picture:
+        found = COLOUR.findall(painted[n])
+        assert found, f"no colour on picture line {n}:\n{painted[n]!r}"
+        colours.update(found)
+    assert len(colours) >= 8, f"thumbnails in {len(colours)} colours only: {sorted(colours)}"
+
+    # 2 selects the second variation; a asks before approving it.
+    tmux.send("2")
+    tmux.send("a")
+    screen = tmux.wait_for(
+        "the approve dialog", lambda s: "Approve variation 2?" in s and "y / Enter" in s
+    )
+    assert f"slug: {task['slug']}" in screen, screen
+
+    tmux.send("y")
+    published = live.wait_status(task_id, "published", timeout=TIMEOUT)
+    assert published["selected_variation"] == 2
+    assert [v["selected"] for v in published["variations"]] == [False, True, False]
+
+    # The event stream moves the task out of the Review filter, live.
+    screen = tmux.wait_for(
+        "the task to leave the Review list",
+        lambda s: "Blueberry Muffin" not in s and " Review 0 " in s and " Published 1 " in s,
+    )
+    assert "no tasks here" in screen, screen
+    # f: the next filter, All, has it, with the approved variation marked.
+    tmux.send("f")
+    tmux.wait_for(
+        "the task under All, variation 2 approved",
+        lambda s: "Blueberry Muffins Galore" in s and "2 ✓ approved" in s,
+    )
+
+    quit_tui(tmux)
+
+
+def test_no_daemon_then_reconnects_by_itself(tmux: Tmux) -> None:
+    later = ApiDaemon(None, root=short_dir())  # its config and socket path, not started
+    try:
+        assert not later.socket.exists()
+        open_tui(tmux, later.config_file)
+        screen = tmux.wait_for("the no-daemon screen", lambda s: "No daemon" in s)
+        flat = words(screen)
+        assert f"{later.socket} does not exist" in flat, screen
+        assert "gladtui daemon" in flat, screen
+        assert "Reconnecting by itself" in flat, screen
+
+        later.start()  # the TUI retries with backoff, at most 3 s apart
+        tmux.wait_for(
+            "the review screen after the daemon started",
+            lambda s: "No daemon" not in s and " Review 0 " in s and "no tasks here" in s,
+        )
+        quit_tui(tmux)
+    finally:
+        later.cleanup()
