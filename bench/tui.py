@@ -4,7 +4,7 @@ Targets (issue "Review TUI"): with 100,000 tasks in review, the task list shows
 its first rows at most 1 s after the app starts, and a cursor move (one Down)
 is on screen within 50 ms.
 
-The app runs headless under Textual's pilot, built as `gladtui review` builds
+The app runs headless under Textual's pilot, built as `gladtui tui` builds
 it (`gladtui.tui.make_app`), against real daemons: one with 100,000 tasks and
 a baseline with 100, both measured in this one run, so the ratio between them
 holds on a noisy machine. Each daemon runs in a child process

@@ -322,14 +322,19 @@ class EventStream:
             self.last_id = event.data["last_id"]
         return event
 
-    def close(self) -> None:
-        """Close the stream; safe from another thread, where it wakes a blocked read."""
+    def interrupt(self) -> None:
+        """Wake a thread blocked reading this stream: it sees the end of the stream.
+
+        The one call safe from another thread. close() alone would not wake a
+        recv() on Linux, and closing under a reader breaks http.client's state.
+        """
         sock = self._connection.sock
         if sock is not None:
-            # close() alone does not wake a thread blocked in recv() on Linux;
-            # shutdown() does, so the TUI can quit without waiting for a heartbeat.
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Close the stream, from the thread that reads it."""
         self._connection.close()
 
     def __enter__(self) -> EventStream:

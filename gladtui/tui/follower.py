@@ -62,7 +62,7 @@ class Follower:
         self._stopping.set()
         with self._lock:
             if self._stream is not None:
-                self._stream.close()
+                self._stream.interrupt()  # the reading thread closes it
 
     def _follow_once(self) -> None:
         resuming = self.last_id is not None
