@@ -7,6 +7,7 @@ they backed out); the review screen sends it to the daemon.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,6 +18,8 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from gladtui.shapes import TaskSummaryJSON
 from gladtui.tui.detail import slug_line
+
+T = TypeVar("T")
 
 MAX_MORE = 16  # variations asked for at once from the TUI
 
@@ -56,14 +59,36 @@ class ApproveScreen(ModalScreen[bool]):
             yield Label("y / Enter: approve and publish    n / Esc: back", classes="hint")
 
 
-class RejectScreen(ModalScreen[RejectChoice | None]):
-    """Delete or keep the files; a new prompt regenerates."""
+class ChoiceDialog(ModalScreen[T | None]):
+    """A form: Enter in a field or the first button chooses, Esc or Back backs out."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Back")]
+    FIRST_FIELD = ""  # the id of the field focused on opening
 
     def __init__(self, task: TaskSummaryJSON) -> None:
         super().__init__()
         self.task_summary = task
+
+    def on_mount(self) -> None:
+        self.query_one(f"#{self.FIRST_FIELD}", Input).focus()
+
+    def on_input_submitted(self) -> None:
+        self._choose()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "back":
+            self.dismiss(None)
+        else:
+            self._choose()
+
+    def _choose(self) -> None:
+        raise NotImplementedError
+
+
+class RejectScreen(ChoiceDialog[RejectChoice]):
+    """Delete or keep the files; a new prompt regenerates."""
+
+    FIRST_FIELD = "prompt"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -76,32 +101,16 @@ class RejectScreen(ModalScreen[RejectChoice | None]):
                 yield Button("Back", id="back")
             yield Label("Enter in the prompt: reject    Esc: back", classes="hint")
 
-    def on_mount(self) -> None:
-        self.query_one("#prompt", Input).focus()
-
-    def on_input_submitted(self) -> None:
-        self._choose()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "reject":
-            self._choose()
-        else:
-            self.dismiss(None)
-
     def _choose(self) -> None:
         prompt = self.query_one("#prompt", Input).value.strip()
         keep = self.query_one("#keep", Checkbox).value
         self.dismiss(RejectChoice(keep_files=keep, prompt=prompt or None))
 
 
-class GenerateScreen(ModalScreen[GenerateChoice | None]):
+class GenerateScreen(ChoiceDialog[GenerateChoice]):
     """How many more variations, and optionally a new prompt for them."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Back")]
-
-    def __init__(self, task: TaskSummaryJSON) -> None:
-        super().__init__()
-        self.task_summary = task
+    FIRST_FIELD = "count"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -116,18 +125,6 @@ class GenerateScreen(ModalScreen[GenerateChoice | None]):
                 yield Button("Generate", variant="primary", id="generate")
                 yield Button("Back", id="back")
             yield Label("Enter: generate    Esc: back", classes="hint")
-
-    def on_mount(self) -> None:
-        self.query_one("#count", Input).focus()
-
-    def on_input_submitted(self) -> None:
-        self._choose()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "generate":
-            self._choose()
-        else:
-            self.dismiss(None)
 
     def _choose(self) -> None:
         text = self.query_one("#count", Input).value.strip()
