@@ -34,7 +34,14 @@ from daemon.images import (
 from daemon.jobkinds import GENERATE
 from daemon.models import LoadedModel, ModelError, load_model
 from daemon.progress import Progress, ProgressBoard
-from daemon.store import JobRecord, JobStatus, NewVariation, Store, TaskRecord
+from daemon.store import (
+    JobRecord,
+    JobStatus,
+    NewVariation,
+    StatusConflictError,
+    Store,
+    TaskRecord,
+)
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 
@@ -63,7 +70,7 @@ class Cancelled(Exception):
 
 
 class Stopping(Exception):
-    """The daemon is stopping: leave the job running, so the next start resumes it."""
+    """The daemon is stopping: the job goes back to the queue for the next start."""
 
 
 @dataclass
@@ -103,6 +110,8 @@ class Generator:
         self._model: LoadedModel | None = None
         self._retry_base_seconds = retry_base_seconds
         self.state = GeneratorState(model=config.generation.model)
+        # Set once the first load has succeeded or failed: systemd's READY waits for it.
+        self.model_settled = threading.Event()
 
     # -- control, from other threads ----------------------------------------------------
 
@@ -118,8 +127,11 @@ class Generator:
 
     def run(self) -> None:
         """Load the model, then run jobs until stopped. Blocks; run it in its own thread."""
-        with contextlib.suppress(ModelError):  # reported in state; each job retries the load
-            self._ensure_model()
+        try:
+            with contextlib.suppress(ModelError):  # reported in state; each job retries it
+                self._ensure_model()
+        finally:
+            self.model_settled.set()
         while not self._stop.is_set():
             job = self.store.jobs.claim([GENERATE])
             if job is None:
@@ -158,7 +170,7 @@ class Generator:
         except Cancelled:
             self._after_cancel(job, task.id)
         except Stopping:
-            log.info("task %s: stopping mid-generation; the next start resumes it", task.id)
+            self._hand_back(job, task.id)
         except Exception as exc:
             self._after_failure(job, task.id, exc)
         finally:
@@ -299,6 +311,18 @@ class Generator:
         )
 
     # -- endings other than success -----------------------------------------------------
+
+    def _hand_back(self, job: JobRecord, task_id: str) -> None:
+        # Variations already stored stay; the next start makes only the missing ones.
+        with self.store.transaction():
+            released = self.store.jobs.release(job.id)
+            # A reviewer may have cancelled or rejected it meanwhile: their word stands.
+            with contextlib.suppress(StatusConflictError):
+                if released.status is JobStatus.PENDING:
+                    self.store.tasks.set_status(
+                        task_id, TaskStatus.QUEUED, expected=TaskStatus.GENERATING
+                    )
+        log.info("task %s: stopping mid-generation; queued again for the next start", task_id)
 
     def _after_cancel(self, job: JobRecord, task_id: str) -> None:
         self.store.jobs.cancel_for_task(task_id, GENERATE)

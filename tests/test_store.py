@@ -625,6 +625,26 @@ def test_requeue_running_after_a_crash(task_store: Store, clock: FakeClock) -> N
     assert counts[JobStatus.RUNNING] == 0
 
 
+def test_release_hands_a_running_job_back_without_using_an_attempt(
+    task_store: Store, clock: FakeClock
+) -> None:
+    jobs = task_store.jobs
+    only_try = jobs.enqueue("generate", "a", {}, max_attempts=1)
+    claimed = jobs.claim(["generate"])
+    assert claimed is not None and claimed.attempts == 1
+    later = clock.advance(5)
+    released = jobs.release(only_try.id)
+    assert (released.status, released.attempts, released.run_after) == (
+        JobStatus.PENDING,
+        0,
+        later,
+    )
+    again = jobs.claim(["generate"])  # a stop never uses up the job's single attempt
+    assert again is not None and again.id == only_try.id
+    jobs.complete(only_try.id)
+    assert jobs.release(only_try.id).status is JobStatus.DONE  # only running jobs move
+
+
 def test_concurrent_claims_take_each_job_exactly_once(task_store: Store) -> None:
     total = 120
     with task_store.transaction():

@@ -176,6 +176,23 @@ class JobsRepository:
         assert row is not None
         return JobRecord.from_row(row)
 
+    def release(self, job_id: int) -> JobRecord:
+        """Hand a running job back to the queue, runnable now, its attempt not counted.
+
+        For a graceful stop: the job did not fail, the daemon is leaving, so it
+        must not use up one of its attempts (restarts alone would fail it).
+        A job no longer running is returned unchanged.
+        """
+        now = self._db.now()
+        with self._db.transaction() as cursor:
+            row = cursor.execute(
+                "UPDATE jobs SET status = 'pending', attempts = greatest(attempts - 1, 0),"
+                " run_after = ?, updated_at = ?"
+                f" WHERE id = ? AND status = 'running' RETURNING {_COLUMNS}",
+                [now, now, job_id],
+            ).fetchone()
+        return JobRecord.from_row(row) if row else self._require(job_id)
+
     def cancel_for_task(self, task_id: str, kind: str | None = None) -> list[JobRecord]:
         """Cancel a task's pending and running jobs (of one kind, if given); return them.
 
