@@ -64,6 +64,9 @@ class ApiServer:
         """How many event streams are open."""
         return 0 if self._hub is None else len(self._hub)
 
+    def is_serving(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         """Bind the socket (SocketError if it cannot be), then serve in a new thread."""
         allowed = resolve_users(self.config.api.allowed_users)

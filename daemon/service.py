@@ -2,7 +2,7 @@
 
 `Daemon` is the in-process object (tests run it in a thread with their own
 stop event); `main` is what `gladtui daemon` and the system service run: it
-adds logging and SIGTERM/SIGINT handling around it.
+adds logging, SIGTERM/SIGINT handling and systemd's notify protocol around it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,20 +20,25 @@ from daemon.dropfolder import DropFolder
 from daemon.generator import Generator, ModelLoader
 from daemon.images import remove_stray_temp_files
 from daemon.ingest import Ingestor
+from daemon.logsetup import configure_logging, secrets_of
 from daemon.progress import ProgressBoard
 from daemon.publishers import make_publisher
 from daemon.publishing import PublishWorker
 from daemon.server import ApiServer
 from daemon.store import Clock, Store, StoreError, utc_now
+from daemon.systemd.notify import Notifier, watchdog_interval
+from daemon.systemd.pulse import Pulse
 from daemon.unixsocket import SocketError
 from daemon.watcher import DropWatcher, polling_requested
 from gladtui.config import Config
+from gladtui.shapes import TaskStatus
 
 log = logging.getLogger(__name__)
 
 WATCHER_RESTART_SECONDS = 1.0
 WATCH_START_TIMEOUT = 10
 STOP_TIMEOUT = 30
+PULSE_JOIN_SECONDS = 5
 
 
 class Daemon:
@@ -137,6 +141,32 @@ class Daemon:
                 log.error("watcher stopped unexpectedly (%s); restarting", exc)
                 self.stop_event.wait(WATCHER_RESTART_SECONDS)
 
+    def status_line(self) -> str:
+        """What systemd shows under `systemctl status`: the queue and the model."""
+        counts = self.store.tasks.count_by_status()
+        queue = ", ".join(
+            f"{counts[status]} {name}"
+            for status, name in [
+                (TaskStatus.QUEUED, "queued"),
+                (TaskStatus.GENERATING, "generating"),
+                (TaskStatus.REVIEW, "to review"),
+                (TaskStatus.PUBLISHING, "publishing"),
+            ]
+        )
+        model = self.generator.state
+        where = f" on {model.device}" if model.device else ""
+        detail = f": {model.error}" if model.error else ""
+        return f"{queue}; model {model.model} {model.state}{where}{detail}"
+
+    def problem(self) -> str | None:
+        """Which part has died, if one has (None: all alive, or stopping on purpose)."""
+        if self.stop_event.is_set():
+            return None
+        dead = [thread.name for thread in self._threads if not thread.is_alive()]
+        if not self.api.is_serving():
+            dead.append("api")
+        return f"the {', '.join(dead)} thread(s) stopped" if dead else None
+
     def wait(self) -> None:
         """Block until stop is set, then stop the threads and close the store."""
         self.stop_event.wait()
@@ -154,20 +184,15 @@ class Daemon:
         self.wait()
 
 
-def configure_logging(level: str) -> None:
-    """One line per event on stderr; journald adds its own timestamps."""
-    under_journald = "JOURNAL_STREAM" in os.environ
-    fmt = "%(levelname)s %(name)s: %(message)s"
-    if not under_journald:
-        fmt = "%(asctime)s " + fmt
-    logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
-    # watchfiles logs every batch of changes at INFO; our own lines say what matters.
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)
-
-
 def main(config: Config, *, log_level: str = "info") -> int:
-    """Run the daemon in the foreground until SIGTERM or SIGINT. Returns the exit code."""
-    configure_logging(log_level)
+    """Run the daemon in the foreground until SIGTERM or SIGINT. Returns the exit code.
+
+    Under systemd (Type=notify) it reports READY once the store is open, the
+    socket bound and the model loaded (or found missing), pings the watchdog
+    if one is set, and says STOPPING as soon as a stop is asked for.
+    """
+    configure_logging(log_level, env=os.environ, secrets=secrets_of(config, os.environ))
+    notifier = Notifier.from_environ(os.environ)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -181,14 +206,29 @@ def main(config: Config, *, log_level: str = "info") -> int:
         daemon = Daemon(config, stop=stop)
     except StoreError as exc:
         log.error("%s", exc)
+        notifier.status(f"cannot open the store: {exc}")
         return 1
     log.info("store open in %.2f s", time.monotonic() - started)
     try:
         daemon.start()
     except (OSError, SocketError) as exc:  # a folder or the socket cannot be made
         log.error("cannot start: %s", exc)
+        notifier.status(f"cannot start: {exc}")
         stop.set()
         daemon.wait()
         return 1
+    pulse = Pulse(
+        notifier,
+        stop=stop,
+        model_settled=daemon.generator.model_settled,
+        status=daemon.status_line,
+        problem=daemon.problem,
+        watchdog_seconds=watchdog_interval(os.environ),
+    )
+    reporter = threading.Thread(target=pulse.run, name="systemd", daemon=True)
+    reporter.start()
+    stop.wait()
+    notifier.stopping("stopping: finishing or handing back the work in flight")
+    reporter.join(PULSE_JOIN_SECONDS)  # it reads the store, which closes next
     daemon.wait()
     return 0

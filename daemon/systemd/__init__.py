@@ -1,0 +1,1 @@
+"""systemd integration: the unit files, their installer, and the notify protocol."""

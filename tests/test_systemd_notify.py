@@ -1,0 +1,270 @@
+"""systemd's notify protocol, spoken by the real `gladtui daemon` to a fake service manager.
+
+The fake is what systemd is on the wire: a datagram socket named by
+$NOTIFY_SOCKET, either a file in a temp folder or an abstract name (`@…`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from daemon.store import JobStatus, Store
+from daemon.systemd.notify import Notifier, watchdog_interval
+from daemon.systemd.pulse import Pulse
+from gladtui.client import Client
+from gladtui.shapes import TaskStatus
+from tests.apidaemon import short_dir, wait_until
+
+GLADTUI = Path(sys.executable).parent / "gladtui"
+
+
+@dataclass
+class Message:
+    at: float  # monotonic seconds when it arrived
+    fields: dict[str, str]
+    socket_answered: bool | None  # did the API answer at that moment? (None: not asked)
+
+
+class FakeServiceManager:
+    """Receives notifications; `probe` runs on each one as it arrives."""
+
+    def __init__(self, address: str, probe: Callable[[], bool] | None = None) -> None:
+        self.address = address
+        self.messages: list[Message] = []
+        self._probe = probe
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        bind_to = "\0" + address[1:] if address.startswith("@") else address
+        self._sock.bind(bind_to)
+        self._sock.settimeout(0.1)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._closed.is_set():
+            try:
+                data = self._sock.recv(4096)
+            except TimeoutError:
+                continue
+            lines = data.decode().splitlines()
+            fields = dict(line.split("=", 1) for line in lines)
+            probed = self._probe() if self._probe is not None else None
+            self.messages.append(Message(time.monotonic(), fields, probed))
+
+    def with_key(self, key: str) -> list[Message]:
+        return [m for m in list(self.messages) if key in m.fields]
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(5)
+        self._sock.close()
+
+
+@pytest.fixture
+def workspace() -> Iterator[Path]:
+    root = short_dir("gt-notify-")  # socket paths must stay under 108 bytes
+    (root / "config.yaml").write_text(
+        "drop_dir: drop\nstate_dir: state\npreview_dir: previews\ncache_dir: cache\n"
+        "socket: d.sock\ngeneration:\n  model: builtin:tiny-sdxl\n  batch_size: 1\n"
+    )
+    (root / "drop").mkdir()
+    yield root
+    subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def start_daemon(root: Path, **env: str) -> subprocess.Popen[bytes]:
+    full_env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", **env}
+    for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+        if key not in env:
+            full_env.pop(key, None)
+    return subprocess.Popen(
+        [str(GLADTUI), "--config", str(root / "config.yaml"), "daemon"],
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=60)
+
+
+def api_answers(root: Path) -> bool:
+    try:
+        Client(root / "d.sock", timeout=2).status()
+    except Exception:
+        return False
+    return True
+
+
+def test_ready_only_once_the_store_and_the_socket_are_up(workspace: Path) -> None:
+    manager = FakeServiceManager(str(workspace / "notify.sock"), lambda: api_answers(workspace))
+    daemon = start_daemon(workspace, NOTIFY_SOCKET=manager.address)
+    try:
+        wait_until(lambda: manager.with_key("READY"), timeout=120)
+        ready = manager.with_key("READY")[0]
+        assert ready.fields["READY"] == "1"
+        assert ready.socket_answered, "READY came before the API answered"
+        assert (workspace / "state" / "gladtui.duckdb").exists()
+        # READY waits for the model: its STATUS line already says it is loaded.
+        assert "model builtin:tiny-sdxl idle on cpu" in ready.fields["STATUS"]
+        assert "0 queued" in ready.fields["STATUS"]
+        before = [m for m in manager.messages if m.at < ready.at]
+        assert all("WATCHDOG" not in m.fields for m in manager.messages)  # none was asked for
+        assert all(set(m.fields) <= {"EXTEND_TIMEOUT_USEC", "STATUS"} for m in before)
+    finally:
+        assert stop(daemon) == 0
+        manager.close()
+    stopping = manager.with_key("STOPPING")
+    assert len(stopping) == 1 and stopping[0].at > ready.at
+
+
+def test_watchdog_during_a_long_generation_then_sigterm_hands_the_job_back(
+    workspace: Path,
+) -> None:
+    deadline = 1.0  # WatchdogSec: systemd kills a daemon silent for this long
+    manager = FakeServiceManager(f"@gladtui-test-{uuid.uuid4().hex}")  # the abstract form
+    watchdog = {"WATCHDOG_USEC": str(int(deadline * 1_000_000))}
+    daemon = start_daemon(workspace, NOTIFY_SOCKET=manager.address, **watchdog)
+    try:
+        wait_until(lambda: manager.with_key("READY"), timeout=120)
+        (workspace / "drop" / "long.yaml").write_text(
+            "title: Long\nprompt: a long task\nvariations: 4\nsteps: 40\n"
+            "width: 128\nheight: 128\nseed: 3\n"
+        )
+        previews = workspace / "previews"
+        wait_until(lambda: previews.exists() and any(previews.glob("*.png")), timeout=120)
+        started = time.monotonic()
+        time.sleep(3)  # well inside the generation: it has 3 more images to make
+        assert len(list(previews.glob("*.png"))) < 4, "generation ended too soon to test"
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+    finally:
+        stop(daemon)
+        manager.close()
+
+    pings = [m.at for m in manager.with_key("WATCHDOG") if m.at >= started]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(pings)]
+    assert len(pings) >= 4, f"{len(pings)} pings in 3 s of generation"
+    assert max(gaps) < deadline, f"a {max(gaps):.2f} s silence would have tripped the watchdog"
+    assert len(manager.with_key("STOPPING")) == 1
+    assert any("1 generating" in m.fields.get("STATUS", "") for m in manager.messages)
+
+    with Store.open(workspace / "state" / "gladtui.duckdb") as store:
+        (job,) = store.jobs.pending_for_task("long")
+        assert job.status is JobStatus.PENDING and job.attempts == 0  # a stop is not a failure
+        task = store.tasks.get("long")
+        assert task is not None and task.status is TaskStatus.QUEUED
+        made = len(store.variations.list("long"))
+    assert 1 <= made < 4
+
+    again = start_daemon(workspace)  # the next start resumes it: nothing lost, nothing twice
+    try:
+        wait_until(lambda: len(list(previews.glob("*.png"))) >= 4, timeout=120)
+        wait_until(lambda: api_answers(workspace), timeout=30)
+        client = Client(workspace / "d.sock", timeout=5)
+        wait_until(lambda: client.task("long")["status"] == "review", timeout=60)
+        assert [v["index"] for v in client.task("long")["variations"]] == [1, 2, 3, 4]
+    finally:
+        assert stop(again) == 0
+
+
+# -- the parts alone ----------------------------------------------------------------------
+
+
+def test_watchdog_interval_is_half_the_deadline_and_only_for_the_main_process() -> None:
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000"}, pid=7) == 15.0
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "7"}, pid=7) == 15.0
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "8"}, pid=7) is None
+    assert watchdog_interval({}, pid=7) is None
+    assert watchdog_interval({"WATCHDOG_USEC": "soon"}, pid=7) is None
+
+
+def test_notifier_outside_systemd_and_with_a_vanished_socket(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert Notifier.from_environ({}).send("READY=1") is False
+    gone = Notifier(str(tmp_path / "gone.sock"))
+    with caplog.at_level(logging.WARNING):
+        assert gone.send("WATCHDOG=1") is False
+        assert gone.send("WATCHDOG=1") is False
+    assert len([r for r in caplog.records if "cannot notify systemd" in r.message]) == 1
+
+
+def pulse_for(
+    manager: FakeServiceManager,
+    stop: threading.Event,
+    settled: threading.Event,
+    problem: Callable[[], str | None] = lambda: None,
+) -> threading.Thread:
+    pulse = Pulse(
+        Notifier(manager.address),
+        stop=stop,
+        model_settled=settled,
+        status=lambda: "2 queued",
+        problem=problem,
+        watchdog_seconds=0.05,
+        status_seconds=0.05,
+    )
+    thread = threading.Thread(target=pulse.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_start_timeout_is_extended_while_the_model_loads(tmp_path: Path) -> None:
+    manager = FakeServiceManager(str(tmp_path / "n.sock"))
+    stop, settled = threading.Event(), threading.Event()
+    thread = pulse_for(manager, stop, settled)
+    try:
+        wait_until(lambda: len(manager.with_key("EXTEND_TIMEOUT_USEC")) >= 3, timeout=10)
+        assert not manager.with_key("READY")
+        settled.set()
+        wait_until(lambda: manager.with_key("READY"), timeout=10)
+        ready_at = manager.with_key("READY")[0].at
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join(5)
+        manager.close()
+    assert not thread.is_alive()
+    assert all(m.at < ready_at for m in manager.with_key("EXTEND_TIMEOUT_USEC"))
+    extension = int(manager.with_key("EXTEND_TIMEOUT_USEC")[0].fields["EXTEND_TIMEOUT_USEC"])
+    assert extension >= 10_000_000  # far longer than the gap between two extensions
+    assert manager.with_key("READY")[0].fields["STATUS"] == "2 queued"
+
+
+def test_a_dead_thread_stops_the_pings_so_systemd_restarts_the_daemon(tmp_path: Path) -> None:
+    manager = FakeServiceManager(str(tmp_path / "n.sock"))
+    stop, settled = threading.Event(), threading.Event()
+    settled.set()
+    broken = threading.Event()
+    thread = pulse_for(
+        manager, stop, settled, lambda: "the generator died" if broken.is_set() else None
+    )
+    try:
+        wait_until(lambda: len(manager.with_key("WATCHDOG")) >= 2, timeout=10)
+        broken.set()
+        wait_until(lambda: any("unhealthy" in m.fields.get("STATUS", "") for m in manager.messages))
+        pings = len(manager.with_key("WATCHDOG"))
+        time.sleep(0.3)  # six ping intervals
+        assert len(manager.with_key("WATCHDOG")) == pings
+    finally:
+        stop.set()
+        thread.join(5)
+        manager.close()
