@@ -150,7 +150,10 @@ def format_status(status: StatusJSON) -> str:
     lines += [f"  {name + ':':<12}{count}" for name, count in status["tasks"].items()]
     jobs = status["jobs"]
     lines.append(f"jobs:     {jobs.get('pending', 0)} pending, {jobs.get('running', 0)} running")
+    publishing = status["publishing"]
     lines += [
+        f"publish:  {publishing['destination']} "
+        f"(duplicate slugs: {publishing['on_duplicate_slug']})",
         f"socket:   {status['socket']}",
         f"drop:     {status['drop_dir']}",
         f"previews: {status['preview_dir']}",

@@ -49,6 +49,8 @@ def test_status(live: ApiDaemon) -> None:
     assert human.returncode == 0
     assert "model:    builtin:tiny-sdxl" in human.stdout
     assert f"socket:   {live.socket}" in human.stdout
+    cdn = live.config.local_cdn_dir
+    assert f"publish:  the local folder {cdn} (duplicate slugs: suffix)" in human.stdout
     data = as_json(live, "status")
     assert data["socket"] == str(live.socket) and "review" in data["tasks"]
 
