@@ -1,0 +1,164 @@
+"""The daemon's log: one line per event, journald priorities, secrets never written."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from daemon.logsetup import REDACTED, configure_logging, secrets_of
+from gladtui.client import Client, ClientError
+from gladtui.config import load_config
+from tests.apidaemon import short_dir, wait_until
+from tests.fakecloudinary import API_SECRET, FakeCloudinary
+
+GLADTUI = Path(sys.executable).parent / "gladtui"
+
+
+@pytest.fixture
+def captured() -> Iterator[tuple[io.StringIO, logging.Logger]]:
+    """The root logger configured as the daemon does, writing into a string."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    configure_logging("info", env={}, secrets=["hunter2"], stream=stream)
+    yield stream, logging.getLogger("daemon.example")
+    root.handlers[:], root.level = saved
+
+
+def lines(stream: io.StringIO) -> list[str]:
+    return stream.getvalue().splitlines()
+
+
+def test_a_multi_line_message_is_one_line(captured: tuple[io.StringIO, logging.Logger]) -> None:
+    stream, log = captured
+    log.warning("first\nsecond\n\nthird")
+    (line,) = lines(stream)
+    assert line.endswith("WARNING daemon.example: first | second | third")
+
+
+def test_an_exception_is_summarised_on_its_line(
+    captured: tuple[io.StringIO, logging.Logger],
+) -> None:
+    stream, log = captured
+    try:
+        {}["missing"]
+    except KeyError:
+        log.exception("publish job %d failed unexpectedly", 7)
+    (line,) = lines(stream)
+    assert "ERROR daemon.example: publish job 7 failed unexpectedly [KeyError: 'missing']" in line
+    assert "at test_logging.py:" in line and "Traceback" not in line
+
+
+def test_debug_level_folds_the_whole_traceback_onto_the_line() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("debug", env={}, stream=stream)
+        try:
+            raise ValueError("bad\nvalue")
+        except ValueError:
+            logging.getLogger("x").exception("failed")
+    finally:
+        root.handlers[:], root.level = saved
+    (line,) = lines(stream)
+    assert "Traceback (most recent call last):" in line and "ValueError: bad | value" in line
+
+
+def test_journald_gets_priorities_and_no_timestamps() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("debug", env={"JOURNAL_STREAM": "8:123"}, stream=stream)
+        log = logging.getLogger("daemon.x")
+        log.debug("d")
+        log.info("i")
+        log.warning("w")
+        log.error("e")
+        log.critical("c")
+    finally:
+        root.handlers[:], root.level = saved
+    assert lines(stream) == [
+        "<7>DEBUG daemon.x: d",
+        "<6>INFO daemon.x: i",
+        "<4>WARNING daemon.x: w",
+        "<3>ERROR daemon.x: e",
+        "<2>CRITICAL daemon.x: c",
+    ]
+
+
+def test_secrets_are_redacted_wherever_they_appear(
+    captured: tuple[io.StringIO, logging.Logger],
+) -> None:
+    stream, log = captured
+    log.info("connecting with %s", "user:hunter2@host")
+    try:
+        raise RuntimeError("auth failed for hunter2")
+    except RuntimeError:
+        log.exception("upload")
+    assert "hunter2" not in stream.getvalue()
+    assert stream.getvalue().count(REDACTED) == 2
+
+
+def test_secrets_of_the_config(tmp_path: Path) -> None:
+    url = "cloudinary://1234:the-secret@cloud"
+    config = load_config(None, env={"CLOUDINARY_URL": url, "HOME": str(tmp_path)})
+    found = secrets_of(config, {"CLOUDINARY_URL": url, "AWS_SECRET_ACCESS_KEY": "aws-secret"})
+    assert "the-secret" in found and url in found and "aws-secret" in found
+    assert "1234" not in found  # the API key is an identifier, not a secret
+
+
+def status_of(client: Client, task_id: str) -> str | None:
+    try:
+        return client.task(task_id)["status"]
+    except ClientError:  # not ingested yet
+        return None
+
+
+def test_a_daemon_publishing_through_failures_never_logs_the_secret() -> None:
+    root = short_dir("gt-log-")
+    with FakeCloudinary() as cdn:
+        (root / "config.yaml").write_text(
+            "drop_dir: drop\nstate_dir: state\npreview_dir: previews\ncache_dir: cache\n"
+            "socket: d.sock\ngeneration:\n  model: builtin:tiny-sdxl\n"
+            "publishing:\n  publisher: cloudinary\n  retry_base_seconds: 0.1\n"
+            f"  cloudinary:\n    upload_prefix: {cdn.prefix}\n"
+        )
+        (root / "drop").mkdir()
+        (root / "drop" / "cake.yaml").write_text(
+            "title: Cake\nprompt: a cake\nvariations: 1\nsteps: 1\nwidth: 64\nheight: 64\n"
+        )
+        cdn.fail(500, times=2)
+        env = {**os.environ, "CLOUDINARY_URL": cdn.url, "JOURNAL_STREAM": "8:1"}
+        env["TRANSFORMERS_VERBOSITY"] = "error"
+        daemon = subprocess.Popen(
+            [str(GLADTUI), "--config", str(root / "config.yaml"), "daemon", "--log-level", "debug"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            client = Client(root / "d.sock", timeout=5)
+            wait_until(lambda: (root / "d.sock").exists(), timeout=60)
+            wait_until(lambda: status_of(client, "cake") == "review", timeout=120)
+            client.approve("cake", 1)
+            wait_until(lambda: status_of(client, "cake") == "published", timeout=60)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            _, stderr = daemon.communicate(timeout=60)
+            subprocess.run(["rm", "-rf", str(root)], check=False)
+    assert daemon.returncode == 0
+    assert API_SECRET not in stderr
+    logged = stderr.splitlines()
+    assert logged and all(line[:3] in {"<7>", "<6>", "<4>", "<3>"} for line in logged), logged
+    assert any("<4>" in line and "cake" in line and "500" in line for line in logged)
+    assert any("published" in line and "cake" in line for line in logged)
