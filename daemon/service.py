@@ -129,8 +129,12 @@ class Daemon:
         publisher = threading.Thread(target=self.publisher.run, name="publisher", daemon=True)
         publisher.start()
         self._threads += [generator, watcher, publisher]
-        if not self.watcher.watching.wait(WATCH_START_TIMEOUT):
-            log.warning("the drop folder watch is not up after %d s", WATCH_START_TIMEOUT)
+        deadline = time.monotonic() + WATCH_START_TIMEOUT
+        # In slices: a stop asked for meanwhile must not wait out the whole timeout.
+        while not self.watcher.watching.wait(0.1) and not self.stop_event.is_set():
+            if time.monotonic() > deadline:
+                log.warning("the drop folder watch is not up after %d s", WATCH_START_TIMEOUT)
+                break
 
     def _run_watcher(self) -> None:
         """Keep the watcher alive: if the folder vanishes, say so and try again."""
