@@ -29,12 +29,6 @@ EXIT_UNREACHABLE = 3
 Handler = Callable[[argparse.Namespace], int]
 Caller = Callable[["Client", argparse.Namespace], None]
 
-# Commands of DESIGN.md that later work delivers; until then they say so.
-NOT_BUILT: dict[str, str] = {
-    "demo": "start a daemon with the tiny model and sample tasks, then the TUI",
-    "service": "install the systemd unit",
-}
-
 MAX_PAGE = 100_000  # the most the daemon sends in one page (gladtui.client.MAX_PAGE)
 
 
@@ -103,12 +97,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tui.set_defaults(handler=_run_tui)
 
+    _add_demo_command(commands)
+    _add_service_command(commands, common)
     _add_client_commands(commands, common)
-    for name, summary in NOT_BUILT.items():
-        sub = commands.add_parser(name, parents=[common], help=f"{summary} (not built yet)")
-        sub.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        sub.set_defaults(handler=_not_built)
     return parser
+
+
+def _add_demo_command(commands: Any) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="try gladtui: a daemon on the tiny model, sample tasks, then the TUI",
+        description="Start a daemon with the tiny built-in model in a temporary workspace, "
+        "submit the sample tasks (one deliberately invalid), open the TUI, and remove "
+        "everything when the TUI exits.",
+    )
+    demo.add_argument("--keep", action="store_true", help="keep the workspace at exit")
+    demo.add_argument(
+        "--headless",
+        action="store_true",
+        help="no TUI: wait until the samples are ready for review, print them, exit",
+    )
+    demo.set_defaults(handler=_run_demo)
+
+
+def _add_service_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    service = commands.add_parser(
+        "service", help="run the daemon as a systemd service", description="systemd units."
+    )
+    actions = service.add_subparsers(dest="action", metavar="{install,uninstall}", required=True)
+    for name, summary in [
+        ("install", "write the unit for this installation, reload systemd, enable and start it"),
+        ("uninstall", "stop and disable the unit and remove its file"),
+    ]:
+        sub = actions.add_parser(name, parents=[common], help=summary, description=summary)
+        sub.add_argument(
+            "--system",
+            action="store_true",
+            help="a system service run by a dedicated user (needs root); default: a user unit",
+        )
+        sub.set_defaults(handler=_run_service)
+    install = actions.choices["install"]
+    install.add_argument(
+        "--print", action="store_true", help="print the unit instead of installing it"
+    )
 
 
 def _add_client_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -208,9 +239,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
 
 
-def _not_built(args: argparse.Namespace) -> int:
-    print(f"gladtui {args.command}: not built yet in this version", file=sys.stderr)
-    return EXIT_USAGE
+def _run_demo(args: argparse.Namespace) -> int:
+    from gladtui.demo import run_demo
+
+    return run_demo(keep=args.keep, headless=args.headless)
+
+
+def _run_service(args: argparse.Namespace) -> int:
+    # The CLI installs the daemon's unit: the same exception as `gladtui daemon`.
+    from daemon.systemd.install import run_service_command
+
+    return run_service_command(args)
 
 
 def _run_check(args: argparse.Namespace) -> int:
