@@ -30,6 +30,7 @@ from gladtui.shapes import TaskStatus
 from tests.apidaemon import short_dir, wait_until
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
+LONG = 6  # variations of the long task, at 100 steps each: several seconds of work
 
 
 @dataclass
@@ -145,14 +146,15 @@ def test_watchdog_during_a_long_generation_then_sigterm_hands_the_job_back(
     try:
         wait_until(lambda: manager.with_key("READY"), timeout=120)
         (workspace / "drop" / "long.yaml").write_text(
-            "title: Long\nprompt: a long task\nvariations: 4\nsteps: 40\n"
+            f"title: Long\nprompt: a long task\nvariations: {LONG}\nsteps: 100\n"
             "width: 128\nheight: 128\nseed: 3\n"
         )
         previews = workspace / "previews"
         wait_until(lambda: previews.exists() and any(previews.glob("*.png")), timeout=120)
         started = time.monotonic()
-        time.sleep(3)  # well inside the generation: it has 3 more images to make
-        assert len(list(previews.glob("*.png"))) < 4, "generation ended too soon to test"
+        # Six pings' worth of generation (3 s), well inside the task's images.
+        wait_until(lambda: len([m for m in manager.with_key("WATCHDOG") if m.at > started]) >= 6)
+        assert len(list(previews.glob("*.png"))) < LONG, "generation ended too soon to test"
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=60) == 0
     finally:
@@ -161,7 +163,7 @@ def test_watchdog_during_a_long_generation_then_sigterm_hands_the_job_back(
 
     pings = [m.at for m in manager.with_key("WATCHDOG") if m.at >= started]
     gaps = [later - earlier for earlier, later in itertools.pairwise(pings)]
-    assert len(pings) >= 4, f"{len(pings)} pings in 3 s of generation"
+    assert len(pings) >= 6
     assert max(gaps) < deadline, f"a {max(gaps):.2f} s silence would have tripped the watchdog"
     assert len(manager.with_key("STOPPING")) == 1
     assert any("1 generating" in m.fields.get("STATUS", "") for m in manager.messages)
@@ -172,15 +174,16 @@ def test_watchdog_during_a_long_generation_then_sigterm_hands_the_job_back(
         task = store.tasks.get("long")
         assert task is not None and task.status is TaskStatus.QUEUED
         made = len(store.variations.list("long"))
-    assert 1 <= made < 4
+    assert 1 <= made < LONG
 
     again = start_daemon(workspace)  # the next start resumes it: nothing lost, nothing twice
     try:
-        wait_until(lambda: len(list(previews.glob("*.png"))) >= 4, timeout=120)
+        wait_until(lambda: len(list(previews.glob("*.png"))) >= LONG, timeout=120)
         wait_until(lambda: api_answers(workspace), timeout=30)
         client = Client(workspace / "d.sock", timeout=5)
         wait_until(lambda: client.task("long")["status"] == "review", timeout=60)
-        assert [v["index"] for v in client.task("long")["variations"]] == [1, 2, 3, 4]
+        indexes = [v["index"] for v in client.task("long")["variations"]]
+        assert indexes == list(range(1, LONG + 1))
     finally:
         assert stop(again) == 0
 
