@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,14 @@ def _yaml_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
 def test_root_config_yaml_documents_every_key() -> None:
     documented = _yaml_keys(yaml.safe_load((ROOT / "config.yaml").read_text()))
     assert documented == _keys(Config)
+
+
+def test_readme_reference_table_has_a_row_for_every_key() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Configuration") : readme.index("## Running as a service")]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    in_table = {key for row in rows for key in re.findall(r"`([a-z_.]+)`", row.split("|")[1])}
+    assert in_table == _keys(Config)
 
 
 BAD = {
