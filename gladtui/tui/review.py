@@ -59,7 +59,10 @@ class ReviewScreen(Screen[None]):
         Binding("slash", "search", "Search"),
         Binding("left", "variation(-1)", "Prev image", show=False),
         Binding("right", "variation(1)", "Next image", show=False),
-        Binding("enter", "enlarge", "View", show=False),
+        # priority: handled as the key arrives. Left to the search box, Enter
+        # would be queued there, and a key typed right after it would land in
+        # the box too instead of acting on the list.
+        Binding("enter", "enter", "View", show=False, priority=True),
         *(Binding(str(n), f"pick({n})", f"Variation {n}", show=False) for n in range(1, 10)),
     ]
 
@@ -193,17 +196,15 @@ class ReviewScreen(Screen[None]):
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
         search.remove_class("-hidden")
-        search.focus()
+        # set_focus, not focus(): focus() waits for the message queue, and keys
+        # typed in the same burst as "/" would still reach the list's bindings.
+        self.set_focus(search)
 
     @on(Input.Changed, "#search")
     def _search_changed(self) -> None:
         if self._search_timer is not None:
             self._search_timer.stop()
         self._search_timer = self.set_timer(SEARCH_DELAY, self._apply_filter)
-
-    @on(Input.Submitted, "#search")
-    def _search_done(self) -> None:
-        self._leave_search()
 
     def key_escape(self) -> None:
         search = self.query_one("#search", Input)
@@ -215,7 +216,7 @@ class ReviewScreen(Screen[None]):
     def _leave_search(self) -> None:
         search = self.query_one("#search", Input)
         search.set_class(not search.value, "-hidden")
-        self.tasks.focus()
+        self.set_focus(self.tasks)  # at once, as in action_search
 
     def _recount_soon(self) -> None:
         if self._counts_timer is None:
@@ -244,6 +245,16 @@ class ReviewScreen(Screen[None]):
 
     def action_variation(self, delta: int) -> None:
         self.gallery.step(delta)
+
+    def action_enter(self) -> None:
+        """Enter keeps the search (applied now) and returns to the list, or enlarges."""
+        if self.query_one("#search", Input).has_focus:
+            if self._search_timer is not None:
+                self._search_timer.stop()
+            self._apply_filter()
+            self._leave_search()
+        else:
+            self.action_enlarge()
 
     def action_enlarge(self) -> None:
         variation = self.gallery.current
