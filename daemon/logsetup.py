@@ -32,7 +32,15 @@ _PRIORITY = {
     logging.DEBUG: 7,
 }
 # Libraries whose own INFO lines repeat what ours say, or say nothing to an operator.
-_QUIET = ("watchfiles", "urllib3", "cloudinary", "aiohttp.access")
+_QUIET = (
+    "watchfiles",
+    "urllib3",
+    "cloudinary",
+    "aiohttp.access",
+    "botocore",
+    "boto3",
+    "s3transfer",
+)
 
 
 class OneLineFormatter(logging.Formatter):

@@ -138,14 +138,40 @@ class CloudinaryConfig(_Section):
         return self
 
 
+class S3Config(_Section):
+    bucket: str | None = None
+    prefix: str = "glad-labs/"
+    region: str | None = None
+    endpoint_url: str | None = None
+    public_base_url: str | None = None
+    profile: str | None = None
+    cache_control: str = "public, max-age=31536000, immutable"
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_urls(self) -> S3Config:
+        for key in ("endpoint_url", "public_base_url"):
+            value = getattr(self, key)
+            if value is not None and urlsplit(value).scheme not in ("http", "https"):
+                raise ValueError(f"publishing.s3.{key} must be an http(s) URL, got {value!r}")
+        return self
+
+
 class PublishingConfig(_Section):
-    publisher: Literal["local", "cloudinary"] = "local"
+    publisher: Literal["local", "cloudinary", "s3"] = "local"
     on_duplicate_slug: Literal["suffix", "update", "skip"] = "suffix"
     delete_local_after_publish: bool = False
     max_attempts: int = Field(5, ge=1, le=100)
     retry_base_seconds: float = Field(2.0, gt=0, le=3600)
     local: LocalPublisherConfig = LocalPublisherConfig()
     cloudinary: CloudinaryConfig = CloudinaryConfig()
+    s3: S3Config = S3Config()
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> PublishingConfig:
+        if self.publisher == "s3" and not self.s3.bucket:
+            raise ValueError("publishing.s3.bucket is required when publishing.publisher is s3")
+        return self
 
 
 class WatchConfig(_Section):

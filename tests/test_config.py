@@ -88,7 +88,7 @@ def test_readme_reference_table_has_a_row_for_every_key() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Configuration") : readme.index("## Running as a service")]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
-    in_table = {key for row in rows for key in re.findall(r"`([a-z_.]+)`", row.split("|")[1])}
+    in_table = {key for row in rows for key in re.findall(r"`([a-z0-9_.]+)`", row.split("|")[1])}
     assert in_table == _keys(Config)
 
 
@@ -108,7 +108,9 @@ BAD = {
     "top_level_list.yaml": "expected a mapping of settings, got a list",
     "unset_env_var.yaml": "drop_dir: environment variable $GLADTUI_SURELY_UNSET_VAR is not set",
     "bad_cloudinary_url.yaml": "must look like cloudinary://API_KEY:API_SECRET@CLOUD_NAME",
-    "bad_publisher.yaml": "publishing.publisher: 'local' or 'cloudinary', got 's4'",
+    "bad_publisher.yaml": "publishing.publisher: 'local', 'cloudinary' or 's3', got 's4'",
+    "s3_without_bucket.yaml": "publishing.s3.bucket is required when publishing.publisher is s3",
+    "s3_endpoint_not_url.yaml": "publishing.s3.endpoint_url must be an http(s) URL",
     "duplicate_key.yaml": "duplicate key 'drop_dir'",
     "alias.yaml": "aliases (*name) are not allowed",
     "not_utf8.yaml": "not UTF-8 text",

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HEAVY = ["textual", "textual_image", "torch", "diffusers", "transformers"]
+HEAVY = ["textual", "textual_image", "torch", "diffusers", "transformers", "boto3", "cloudinary"]
 
 
 def loaded_after(statement: str) -> dict[str, bool]:
@@ -45,6 +45,11 @@ def test_gladtui_modules_load_neither_textual_nor_torch(module: str) -> None:
 def test_daemon_modules_load_no_textual(module: str) -> None:
     loaded = loaded_after(f"import {module}")
     assert not loaded["textual"] and not loaded["textual_image"], loaded
+
+
+def test_the_daemon_loads_a_cdn_sdk_only_when_configured() -> None:
+    loaded = loaded_after("import daemon.service")
+    assert not loaded["boto3"] and not loaded["cloudinary"], loaded
 
 
 def test_cli_help_loads_nothing_heavy() -> None:
