@@ -286,7 +286,7 @@ def answers(client: Client) -> bool:
 
 
 def test_kill_9_between_upload_and_commit_makes_one_object_and_one_post(
-    moto: MotoS3, proxy: FaultProxy, aws_env: dict[str, str]
+    moto: MotoS3, proxy: FaultProxy, aws_env: dict[str, str], tmp_path: Path
 ) -> None:
     root = short_dir()
     config = root / "config.yaml"
@@ -303,9 +303,12 @@ def test_kill_9_between_upload_and_commit_makes_one_object_and_one_post(
     env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}
     client = Client(root / "run" / "d.sock", timeout=30)
 
+    log = tmp_path / "daemon.log"
+
     def start() -> subprocess.Popen[bytes]:
-        command = [str(GLADTUI), "--config", str(config), "daemon"]
-        return subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+        command = [str(GLADTUI), "--config", str(config), "daemon", "--log-level", "debug"]
+        with log.open("ab") as stderr:
+            return subprocess.Popen(command, env=env, stderr=stderr)
 
     daemon = start()
     try:
@@ -332,3 +335,6 @@ def test_kill_9_between_upload_and_commit_makes_one_object_and_one_post(
     assert stored == chosen_bytes
     assert proxy.requests["PUT"] == 1  # after the restart the HEAD found it: no second write
     assert posts["total"] == 1 and posts["posts"][0]["featured_image_url"] == f"{CDN}{key}"
+    logged = log.read_text()
+    assert f"task {task_id} published as crash-on-s3" in logged
+    assert aws_env["AWS_SECRET_ACCESS_KEY"] not in logged  # not even at debug level
