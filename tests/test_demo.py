@@ -196,8 +196,7 @@ def test_in_a_terminal_the_tui_shows_the_samples_and_q_ends_everything(tmp_path:
             ),
             timeout=90,
         )
-        tmux.send("/")
-        tmux.send("Muffins")
+        tmux.send("/Muffins")  # one burst: the text after "/" goes into the search
         tmux.wait_for(
             "the search to leave the second muffins task, with its -2 slug",
             lambda s: (

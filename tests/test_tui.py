@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from textual.widgets import Input
 from textual_image.widget import Image
 
 from gladtui.tui.gallery import Thumbnail
@@ -137,6 +138,8 @@ async def test_search_and_filters_narrow_the_list(live: ApiDaemon) -> None:
         await until(pilot, lambda: len(titles(app)) == 2, what="all, still searched")
         await pilot.press("slash", "escape")  # Esc drops the search
         await until(pilot, lambda: len(titles(app)) == 3, what="all three again")
+        await pilot.press("slash", *"a/b")  # in the search, "/" is text
+        assert app.review.query_one("#search", Input).value == "a/b"
 
 
 async def test_more_variations_and_the_large_view(live: ApiDaemon) -> None:

@@ -56,7 +56,9 @@ class ReviewScreen(Screen[None]):
         Binding("c", "cancel", "Cancel"),
         Binding("f", "filter(1)", "Filter"),
         Binding("F", "filter(-1)", "Filter back", show=False),
-        Binding("slash", "search", "Search"),
+        # priority, like enter below: "/" and the text typed after it in one burst
+        # (a paste, a fast typist) must reach the search box, not the list.
+        Binding("slash", "search", "Search", priority=True),
         Binding("left", "variation(-1)", "Prev image", show=False),
         Binding("right", "variation(1)", "Next image", show=False),
         # priority: handled as the key arrives. Left to the search box, Enter
@@ -195,6 +197,9 @@ class ReviewScreen(Screen[None]):
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
+        if search.has_focus:  # a "/" typed in the search is text (the binding took it)
+            search.insert_text_at_cursor("/")
+            return
         search.remove_class("-hidden")
         # set_focus, not focus(): focus() waits for the message queue, and keys
         # typed in the same burst as "/" would still reach the list's bindings.
