@@ -1,6 +1,6 @@
 """Generation benchmark: the daemon's path against a bare pipeline call, batching, reuse.
 
-    .venv/bin/python bench/generate.py [--rounds 5] [--tasks 100]
+    .venv/bin/python bench/generate.py [--rounds 5] [--tasks 100] [--json PATH]
 
 With the tiny model on this CPU (figures and ratios taken in one run, rounds
 interleaved so that machine noise hits both sides alike):
@@ -34,6 +34,11 @@ from gladtui.shapes import TaskStatus
 
 SIZE, STEPS, COUNT = 256, 4, 3
 PROMPT = "blueberry muffins on a rustic table, food photography"
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.report import Row, add_json_option, row, write_rows  # noqa: E402
 
 
 def bare_call(model: LoadedModel, seeds: list[int]) -> float:
@@ -114,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tasks", type=int, default=100)
+    add_json_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gladtui-bench-") as tmp:
         root = Path(tmp)
@@ -143,6 +149,8 @@ def main() -> None:
         many = time.perf_counter() - started
         daemon.close()
     report(
+        json=args.json,
+        rounds=args.rounds,
         first_load=first_load,
         bare=statistics.median(bare),
         through_daemon=statistics.median(through_daemon),
@@ -172,9 +180,24 @@ def report(**f: Any) -> None:
         f"{f['tasks']} consecutive tasks (64x64, 2 steps): {f['many']:.1f} s, "
         f"{f['tasks'] / f['many']:.1f} tasks/s, model loaded {f['loads']} time(s)"
     )
+    write_rows(f["json"], rows(f, overhead, speedup))
     met = overhead <= 1.10 and speedup >= 1.5 and f["loads"] == 1
     print("targets met" if met else "TARGET MISSED")
     sys.exit(0 if met else 1)
+
+
+def rows(f: dict[str, Any], overhead: float, speedup: float) -> list[Row]:
+    return [
+        row("generate", f"{COUNT} variations, {SIZE}×{SIZE}, {STEPS} steps: daemon path / "
+            f"bare pipeline call, medians of {f['rounds']}",
+            f"{overhead:.2f} ({f['through_daemon']:.2f} s vs {f['bare']:.2f} s)", overhead,
+            "≤ 1.10", overhead <= 1.10),
+        row("generate", f"one batched call of {COUNT} images vs {COUNT} single calls",
+            f"{speedup:.1f}× faster", speedup, "≥ 1.5×", speedup >= 1.5),
+        row("generate", f"{f['tasks']} consecutive tasks (64×64, 2 steps)",
+            f"model loaded {f['loads']} time(s), {f['tasks'] / f['many']:.1f} tasks/s",
+            f["loads"], "loaded once", f["loads"] == 1),
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":
