@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -293,8 +293,11 @@ class Generator:
             height=task.height,
             model=model.name,
         )
-        write_png_atomically(image, path, parameters=parameters)
-        thumbnail = thumbnail_of(image, thumbnail_path(self.config.thumbnail_dir, task.id, n))
+        with _naming(path):
+            write_png_atomically(image, path, parameters=parameters)
+        thumbnail = thumbnail_path(self.config.thumbnail_dir, task.id, n)
+        with _naming(thumbnail):
+            thumbnail_of(image, thumbnail)
         return NewVariation(
             task_id=task.id,
             idx=n,
@@ -355,6 +358,21 @@ class Generator:
 def _sampler_name(model: LoadedModel) -> str:
     name = type(model.pipeline.scheduler).__name__
     return _SAMPLER_NAMES.get(name, name)
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Make an OSError name `path`, the file being written, so the task's error says where.
+
+    As raised, a full disk names no file at all (a failed write() has none) and a
+    read-only or forbidden folder names the hidden temp file the write goes through.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc  # same subclass, by errno
 
 
 def _describe(exc: BaseException) -> str:

@@ -7,9 +7,10 @@ plus the secret, SHA-1 or SHA-256), assets are kept by full public id
 (`folder/public_id`), and `overwrite=false` on an existing id answers with
 the stored asset and `"existing": true`, as Cloudinary does.
 
-Faults for the next uploads are queued with `fail`, `stall_after_store` and
-`close_without_answer`. Pass `.prefix` as `upload_prefix` and `.url` as the
-credentials.
+Faults for the next uploads are queued with `fail`, `rate_limit`,
+`stall_after_store` and `close_without_answer`; `go_down` and `come_back`
+close and reopen the port (connection refused meanwhile, assets kept). Pass
+`.prefix` as `upload_prefix` and `.url` as the credentials.
 """
 
 from __future__ import annotations
@@ -36,26 +37,42 @@ class FakeCloudinary:
         self.upload_count = 0  # requests that reached the upload route
         self._faults: deque[tuple[str, Any]] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._server = self._listen(0)
+        self._port = int(self._server.server_address[1])
+        self._serving = False
+
+    def _listen(self, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        server.daemon_threads = True
+        return server
 
     @property
     def prefix(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._port}"
 
     @property
     def url(self) -> str:
         return f"cloudinary://{self.api_key}:{self.api_secret}@{CLOUD}"
 
     def start(self) -> FakeCloudinary:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._serving = True
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._serving:  # shutdown() of a server that is not serving would block forever
+            self._server.shutdown()
+            self._serving = False
         self._server.server_close()
+
+    def go_down(self) -> None:
+        """Close the port: connections are refused (nothing listens) until `come_back`."""
+        self.stop()
+
+    def come_back(self) -> None:
+        """Listen again on the same port, so the daemon's `upload_prefix` still points here."""
+        self._server = self._listen(self._port)  # SO_REUSEADDR: TIME_WAIT does not block it
+        self.start()
 
     def __enter__(self) -> FakeCloudinary:
         return self.start()
@@ -65,9 +82,26 @@ class FakeCloudinary:
 
     # -- faults for the next uploads ----------------------------------------------------
 
-    def fail(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:
+    def fail(
+        self,
+        status: int,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        message: str | None = None,
+    ) -> None:
+        fault = (status, headers or {}, message or f"injected {status}")
         with self._lock:
-            self._faults.extend([("fail", (status, headers or {}))] * times)
+            self._faults.extend([("fail", fault)] * times)
+
+    def rate_limit(self, times: int = 1, retry_after: int = 1) -> None:
+        """Refuse the next uploads as a throttled account: 429 with the rate-limit headers."""
+        headers = {
+            "Retry-After": str(retry_after),
+            "X-RateLimit-Limit": "500",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(int(time.time()) + retry_after),
+        }
+        self.fail(429, times, headers, message="Rate Limit Exceeded")
 
     def stall_after_store(self, seconds: float) -> None:
         """Store the next asset, then wait before answering: the client times out."""
@@ -138,8 +172,8 @@ def _handler(fake: FakeCloudinary) -> type[BaseHTTPRequestHandler]:
                 return
             fault = fake.next_fault()
             if fault and fault[0] == "fail":
-                status, headers = fault[1]
-                self._answer(status, {"error": {"message": f"injected {status}"}}, headers)
+                status, headers, message = fault[1]
+                self._answer(status, {"error": {"message": message}}, headers)
                 return
             if fault and fault[0] == "close":
                 self.close_connection = True
@@ -174,7 +208,8 @@ def _form(content_type: str, body: bytes) -> tuple[dict[str, str], bytes]:
     data = b""
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)  # bytes for a non-multipart part
+        payload = decoded if isinstance(decoded, bytes) else b""
         if name == "file":
             data = payload
         elif isinstance(name, str):
