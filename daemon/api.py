@@ -104,7 +104,15 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         message = exc.text if exc.text and exc.status != 404 else exc.reason
         if exc.status == 404:
             message = f"no such endpoint: {request.method} {request.path}"
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            allowed = ", ".join(sorted(exc.allowed_methods))
+            message = f"{request.method} is not allowed on {request.path}; use {allowed}"
         return error_response(exc.status, code, str(message).removeprefix(f"{exc.status}: "))
+    except ConnectionResetError:
+        # The client hung up before its body ended (a lying Content-Length, a killed
+        # client): its fault, not the daemon's, and nobody is left to read an answer.
+        log.info("a client hung up during %s %s", request.method, request.path)
+        return error_response(400, "incomplete", "the connection closed before the body ended")
     except Exception:
         log.exception("the API failed on %s %s", request.method, request.path)
         return error_response(500, "internal", "the daemon failed on this request; see its log")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from daemon.actions import InvalidRequest
 from gladtui.config import LimitsConfig
-from gladtui.taskcheck import FieldChecker, kind
+from gladtui.taskcheck import FieldChecker, kind, one_line
 from gladtui.taskfile import MAX_PROMPT_CHARS
 
 
@@ -39,6 +39,8 @@ def parse_object(body: bytes, allowed: Collection[str]) -> dict[object, object]:
         value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:  # `[[[[…` a few thousand deep: json recurses per level
+        raise InvalidRequest("the request body is nested too deeply") from None
     if not isinstance(value, dict):
         raise InvalidRequest(f"the request body must be a JSON object, got {kind(value)}")
     problems = []
@@ -47,7 +49,9 @@ def parse_object(body: bytes, allowed: Collection[str]) -> dict[object, object]:
             close = difflib.get_close_matches(str(key), list(allowed), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             known = ", ".join(sorted(allowed)) or "none"
-            problems.append(f"{key}: unknown field{hint}; known fields: {known}")
+            # The key is echoed escaped and short: a lone surrogate cannot be encoded
+            # in the JSON answer, and a megabyte-long key need not come back whole.
+            problems.append(f"{one_line(str(key), 60)}: unknown field{hint}; known fields: {known}")
     if problems:
         raise InvalidRequest("; ".join(problems))
     return value

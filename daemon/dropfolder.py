@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ FAILED = "failed"
 TASK_SUFFIXES = (".yaml", ".yml")
 # Editors and downloaders write under these names first; never read them.
 _TEMPORARY_SUFFIXES = (".tmp", ".part", ".swp", ".swx", ".crdownload", "~")
+
+log = logging.getLogger(__name__)
 
 
 def is_candidate_name(name: str) -> bool:
@@ -44,11 +47,29 @@ class DropFolder:
         return path.parent == self.root and is_candidate_name(path.name)
 
     def scan(self) -> Iterator[Path]:
-        """Every candidate currently in the folder (subfolders are not entered)."""
+        """Every candidate currently in the folder (subfolders are not entered).
+
+        A name that is not UTF-8 (`caf\\xe9.yaml` from a Latin-1 system) is renamed
+        first, to `caf%E9.yaml`: the store, the API and the log hold names as
+        UTF-8 text, and such a name used to fail its whole batch, again at every
+        rescan (and watchfiles cannot report it at all, see daemon/watcher.py).
+        """
         with os.scandir(self.root) as entries:
-            for entry in entries:
-                if is_candidate_name(entry.name):
-                    yield self.root / entry.name
+            names = [entry.name for entry in entries if is_candidate_name(entry.name)]
+        for name in names:
+            path = self.root / name
+            if name == utf8_name(name):
+                yield path
+                continue
+            try:
+                renamed = _move_to_free_name(path, self.root, utf8_name(name))
+            except FileNotFoundError:
+                continue  # gone meanwhile
+            except OSError as exc:
+                log.error("cannot rename %s, whose name is not UTF-8: %s", ascii(name), exc)
+                continue
+            log.warning("renamed %s to %s: its name is not UTF-8", ascii(name), renamed.name)
+            yield renamed
 
     def accept(self, path: Path) -> Path:
         """Move an accepted file to processed/; returns where it went."""
@@ -62,17 +83,23 @@ class DropFolder:
         return destination
 
 
-def _move_to_free_name(path: Path, folder: Path) -> Path:
-    """rename(2) into `folder` without replacing anything already there.
+def utf8_name(name: str) -> str:
+    """`name` with each byte that is not UTF-8 (a surrogate escape) written as %XX."""
+    return "".join(f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in name)
+
+
+def _move_to_free_name(path: Path, folder: Path, name: str | None = None) -> Path:
+    """rename(2) into `folder` (as `name`, default the same) without replacing anything there.
 
     The link-then-unlink dance makes "is the name free?" and "take it" one step;
     a plain rename would silently replace an older file of the same name.
     Directories (a folder named x.yaml) cannot be linked and are renamed after
     an existence check instead; only the daemon writes into these folders.
     """
-    stem, suffix = path.stem, path.suffix
+    name = name or path.name
+    stem, suffix = Path(name).stem, Path(name).suffix
     for n in range(1, 100_000):
-        candidate = folder / (path.name if n == 1 else f"{stem}-{n}{suffix}")
+        candidate = folder / (name if n == 1 else f"{stem}-{n}{suffix}")
         try:
             os.link(path, candidate, follow_symlinks=False)
         except FileExistsError:

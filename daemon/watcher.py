@@ -104,6 +104,20 @@ class DropWatcher:
 
     def _watchfiles_changes(self) -> Iterator[list[Path]]:
         """Batches of changed paths; an empty batch at least every 50 ms as a tick."""
+        while True:
+            try:
+                yield from self._watchfiles_batches()
+                return
+            except RuntimeError as exc:
+                # watchfiles cannot hand over a name that is not UTF-8, and its watch
+                # stays stuck on it: watch anew, and let a rescan find (and rename,
+                # see DropFolder.scan) the file.
+                if "Unable to decode path" not in str(exc):
+                    raise
+                log.warning("a file name in the drop folder is not UTF-8; rescanning")
+                self._next_rescan = 0.0
+
+    def _watchfiles_batches(self) -> Iterator[list[Path]]:
         for batch in watchfiles.watch(
             self.folder.root,
             recursive=False,
