@@ -118,6 +118,30 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(500, "internal", "the daemon failed on this request; see its log")
 
 
+def _size_check(limit: int) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Refuse a body announced too large at once, from its header.
+
+    aiohttp's own limit applies while reading, so a client announcing 10 MB and
+    sending nothing would hold its connection open waiting for bytes to count.
+    """
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        size = request.content_length
+        if size is not None and size > limit:
+            response = error_response(
+                413,
+                "too_large",
+                f"the request body is {size:,} bytes; the limit is {limit:,} "
+                "(api.max_request_bytes)",
+            )
+            response.force_close()  # the unread body must not be taken for a next request
+            return response
+        return await handler(request)
+
+    return check
+
+
 def _peer_check(allowed: frozenset[int]) -> Callable[..., Awaitable[web.StreamResponse]]:
     own = os.geteuid()
 
@@ -141,7 +165,11 @@ def _peer_check(allowed: frozenset[int]) -> Callable[..., Awaitable[web.StreamRe
 
 def build_app(ctx: ApiContext) -> web.Application:
     app = web.Application(
-        middlewares=[_errors, _peer_check(ctx.allowed_uids)],
+        middlewares=[
+            _errors,
+            _peer_check(ctx.allowed_uids),
+            _size_check(ctx.config.api.max_request_bytes),
+        ],
         client_max_size=ctx.config.api.max_request_bytes,
     )
     routes = Routes(ctx)
