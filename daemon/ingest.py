@@ -118,14 +118,16 @@ class Ingestor:
 
         The same bytes as an earlier task give that task back (`created` false).
         A file that does not parse raises TaskFileError and stores nothing: the
-        sender gets the message directly, there is no file to keep.
+        sender gets the message directly, there is no file to keep. That holds
+        for bytes the drop folder once refused too: an `invalid` task is a
+        refusal on record, not a task to hand back as if it were accepted.
         """
         sha256 = hashlib.sha256(data).hexdigest()
         item = _Dropped(Path(file_name), data=data, sha256=sha256, over_api=True)
         with self._lock:
-            known = self.store.tasks.by_sha256({item.sha256})
-            if item.sha256 in known:
-                return Submission(known[item.sha256], created=False)
+            earlier = self.store.tasks.by_sha256({item.sha256}).get(item.sha256)
+            if earlier is not None and earlier.status is not TaskStatus.INVALID:
+                return Submission(earlier, created=False)
             item.spec = self._parse(data, file_name, self.rules)
             self._assign_ids([item])
             self._commit([item], actor=actor)
@@ -163,11 +165,12 @@ class Ingestor:
     # -- step 2: duplicates ---------------------------------------------------------------
 
     def _settle_duplicates(self, dropped: list[_Dropped]) -> list[Outcome]:
-        known = self.store.tasks.by_sha256({d.sha256 for d in dropped if d.problem is None})
+        # Unreadable files too: their refusal may be stored with the file still here.
+        known = self.store.tasks.by_sha256({d.sha256 for d in dropped})
         first_in_batch: dict[str, _Dropped] = {}
         outcomes = []
         for item in dropped:
-            if item.problem is None and item.sha256 in known:
+            if item.sha256 in known:
                 item.duplicate_of = known[item.sha256]
                 outcomes.append(self._move_duplicate(item, known[item.sha256]))
             elif item.problem is None and item.sha256 in first_in_batch:
@@ -319,6 +322,9 @@ class Ingestor:
         recognised again as a duplicate on the next pass.
         """
         try:
+            moved = self._finish_cut_move(path, refuse)
+            if moved is not None:
+                return moved
             if refuse is None:
                 return self.folder.accept(path)
             return self.folder.refuse(path, refuse)
@@ -327,6 +333,41 @@ class Ingestor:
         except OSError as exc:
             log.error("cannot move %s out of the drop folder: %s", path.name, exc)
             return None
+
+    def _finish_cut_move(self, path: Path, refuse: str | None) -> Path | None:
+        """Where a move that a kill cut short already put this very file, if it did.
+
+        A move links the file into processed/ or failed/, then unlinks it here
+        (daemon/dropfolder.py): a kill in between leaves both names. Moving it
+        again would make a second copy (`x-2.yaml`); drop this name instead, and
+        write a refusal's reason if it never was. The link took the first free
+        name of `x.yaml`, `x-2.yaml`, ..., so the last existing one is checked.
+        """
+        folder = self.folder.failed if refuse is not None else self.folder.processed
+        try:
+            here = path.lstat()  # lstat: a symlink is never the same file as its target
+        except FileNotFoundError:
+            return None
+        target, n = folder / path.name, 1
+        while target.exists() or target.is_symlink():
+            there = target.lstat()
+            if (there.st_dev, there.st_ino) == (here.st_dev, here.st_ino):
+                reason = target.with_name(target.name + ".error.txt")
+                if refuse is not None and not reason.exists():
+                    _write_reason(reason, refuse)
+                path.unlink(missing_ok=True)
+                log.info("%s was already moved to %s/ before a stop", path.name, folder.name)
+                return target
+            n += 1
+            target = folder / f"{path.stem}-{n}{path.suffix}"
+        return None
+
+
+def _write_reason(path: Path, message: str) -> None:
+    """As DropFolder.refuse writes it: via a hidden temp name, so never half-written."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(f"{message}\n", encoding="utf-8")
+    temporary.replace(path)
 
 
 def _suffixed(base: str, n: int) -> str:

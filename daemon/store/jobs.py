@@ -15,6 +15,8 @@ from typing import Any
 from daemon.store.db import Database, naive_utc
 from daemon.store.errors import NotFoundError
 from daemon.store.records import JobRecord, JobStatus, column_list, dump_json
+from daemon.store.tasks import TasksRepository
+from gladtui.shapes import TaskStatus
 
 __all__ = ["JobsRepository"]
 
@@ -37,11 +39,14 @@ _FINISH = (
     f" WHERE id = ? RETURNING {_COLUMNS}"
 )
 INTERRUPTED = "interrupted: the daemon stopped while this job was running"
+# A task in one of these waits for a job; once none is left, it would wait for ever.
+_WAITING = (TaskStatus.QUEUED, TaskStatus.GENERATING, TaskStatus.APPROVED, TaskStatus.PUBLISHING)
 
 
 class JobsRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, tasks: TasksRepository | None = None) -> None:
         self._db = db
+        self._tasks = tasks  # to fail the task of a job given up at start (requeue_running)
 
     def enqueue(
         self,
@@ -215,6 +220,7 @@ class JobsRepository:
         The interrupted claim already counted as an attempt, so a job with
         attempts left goes back to pending (runnable now) and one without fails
         with INTERRUPTED: a job that crashes the daemon cannot crash it forever.
+        Its task, left waiting on nothing, fails with it (see _give_up_task).
         """
         now = self._db.now()
         with self._db.transaction() as cursor:
@@ -227,7 +233,29 @@ class JobsRepository:
                 f" WHERE status = 'running' RETURNING {_COLUMNS}",
                 [INTERRUPTED, now, now],
             ).fetchall()
-        return sorted((JobRecord.from_row(row) for row in rows), key=lambda job: job.id)
+            jobs = sorted((JobRecord.from_row(row) for row in rows), key=lambda job: job.id)
+            for job in jobs:
+                if job.status is JobStatus.FAILED:
+                    self._give_up_task(job)
+        return jobs
+
+    def _give_up_task(self, job: JobRecord) -> None:
+        """Fail the task of a job given up at start, unless other work is queued for it.
+
+        Left `publishing` (or `generating`), the task would wait for ever: approving
+        it again answers "already approved" and rejecting it is refused. Failed,
+        it says why, and the reviewer can approve it again or ask for variations.
+        """
+        if self._tasks is None or job.task_id is None or self.pending_for_task(job.task_id):
+            return
+        task = self._tasks.get(job.task_id)
+        if task is not None and task.status in _WAITING:
+            self._tasks.set_status(
+                task.id,
+                TaskStatus.FAILED,
+                error=f"gave up its {job.kind} job: the daemon stopped during each of its "
+                f"{job.attempts} attempt(s); try again",
+            )
 
     def pending_for_task(self, task_id: str, kind: str | None = None) -> list[JobRecord]:
         """A task's unfinished jobs (pending or running), oldest first.

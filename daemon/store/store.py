@@ -38,7 +38,7 @@ class Store:
         self.events = EventsRepository(db)
         self.tasks = TasksRepository(db, self.events)
         self.variations = VariationsRepository(db)
-        self.jobs = JobsRepository(db)
+        self.jobs = JobsRepository(db, self.tasks)
         self.posts = PostsRepository(db)
         self.ingest_attempts = IngestAttemptsRepository(db)
 
