@@ -11,7 +11,7 @@ import contextlib
 import errno
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 PROCESSED = "processed"
@@ -76,11 +76,18 @@ class DropFolder:
         return _move_to_free_name(path, self.processed)
 
     def refuse(self, path: Path, message: str) -> Path:
-        """Move a refused file to failed/ with its reason beside it."""
-        destination = _move_to_free_name(path, self.failed)
-        error_file = destination.with_name(destination.name + ".error.txt")
-        _write_atomically(error_file, f"{message}\n")
-        return destination
+        """Move a refused file to failed/ with its reason beside it.
+
+        The reason is written before the file's name leaves the drop folder: a
+        kill in between leaves both names, and the next pass finishes the move
+        (daemon/ingest.py), never a refused file without its reason.
+        """
+
+        def give_reason(destination: Path) -> None:
+            reason = destination.with_name(destination.name + ".error.txt")
+            _write_atomically(reason, f"{message}\n")
+
+        return _move_to_free_name(path, self.failed, before_leaving=give_reason)
 
 
 def utf8_name(name: str) -> str:
@@ -88,13 +95,21 @@ def utf8_name(name: str) -> str:
     return "".join(f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in name)
 
 
-def _move_to_free_name(path: Path, folder: Path, name: str | None = None) -> Path:
+def _move_to_free_name(
+    path: Path,
+    folder: Path,
+    name: str | None = None,
+    *,
+    before_leaving: Callable[[Path], None] | None = None,
+) -> Path:
     """rename(2) into `folder` (as `name`, default the same) without replacing anything there.
 
     The link-then-unlink dance makes "is the name free?" and "take it" one step;
     a plain rename would silently replace an older file of the same name.
     Directories (a folder named x.yaml) cannot be linked and are renamed after
     an existence check instead; only the daemon writes into these folders.
+    `before_leaving(destination)` runs once the destination is taken, before
+    the file's old name is gone.
     """
     name = name or path.name
     stem, suffix = Path(name).stem, Path(name).suffix
@@ -109,8 +124,12 @@ def _move_to_free_name(path: Path, folder: Path, name: str | None = None) -> Pat
                 raise
             if candidate.exists() or candidate.is_symlink():
                 continue
+            if before_leaving is not None:
+                before_leaving(candidate)
             path.rename(candidate)
             return candidate
+        if before_leaving is not None:
+            before_leaving(candidate)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return candidate
