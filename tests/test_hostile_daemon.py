@@ -353,11 +353,6 @@ def test_the_hostile_corpus_over_the_api_is_refused_and_nothing_stored(daemon: D
     assert daemon.raw("GET", "/api/tasks")[1]["total"] == total
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon/ingest.py Ingestor.submit: bytes the drop folder refused answer 200 "
-    "changed:false with the invalid task instead of 422 with the problems",
-)
 def test_bytes_refused_in_the_drop_folder_are_refused_over_the_api_too(
     daemon: Daemon, invalid: str
 ) -> None:
