@@ -23,7 +23,7 @@ import yaml
 from daemon.models import LoadedModel, ModelError
 from daemon.service import Daemon
 from daemon.store import Clock, utc_now
-from gladtui.client import Client, UnixHTTPConnection
+from gladtui.client import Client, DaemonUnreachable, UnixHTTPConnection
 from gladtui.config import Config, load_config
 
 
@@ -33,6 +33,15 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+
+
+def answers(client: Client) -> bool:
+    """Does a daemon answer on the client's socket now? (For waiting on a restart.)"""
+    try:
+        client.health()
+    except DaemonUnreachable:
+        return False
+    return True
 
 
 def http_json(

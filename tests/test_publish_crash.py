@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gladtui.client import Client, DaemonUnreachable
-from tests.apidaemon import short_dir, task_yaml, wait_until
+from gladtui.client import Client
+from tests.apidaemon import answers, short_dir, task_yaml, wait_until
 from tests.fakecloudinary import FakeCloudinary
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
@@ -36,14 +36,6 @@ def start_daemon(config: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def answers(client: Client) -> bool:
-    try:
-        client.health()
-    except DaemonUnreachable:
-        return False
-    return True
 
 
 def test_kill_9_between_upload_and_commit_makes_one_asset_and_one_post(

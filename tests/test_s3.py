@@ -21,9 +21,9 @@ import yaml
 from daemon.models import LoadedModel
 from daemon.publishers import PublishError
 from daemon.publishers.s3 import S3Publisher
-from gladtui.client import Client, DaemonUnreachable
+from gladtui.client import Client
 from gladtui.config import S3Config
-from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
+from tests.apidaemon import ApiDaemon, answers, short_dir, task_yaml, wait_until
 from tests.s3server import BUCKET, REGION, FaultProxy, MotoS3
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
@@ -275,14 +275,6 @@ def test_wrong_credentials_fail_the_task_with_the_reason(
         assert task["post"] is None and moto.objects("denied/") == {}
     finally:
         live.cleanup()
-
-
-def answers(client: Client) -> bool:
-    try:
-        client.health()
-    except DaemonUnreachable:
-        return False
-    return True
 
 
 def test_kill_9_between_upload_and_commit_makes_one_object_and_one_post(

@@ -27,7 +27,7 @@ from daemon.systemd.notify import Notifier, watchdog_interval
 from daemon.systemd.pulse import Pulse
 from gladtui.client import Client
 from gladtui.shapes import TaskStatus
-from tests.apidaemon import short_dir, wait_until
+from tests.apidaemon import answers, short_dir, wait_until
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 LONG = 6  # variations of the long task, at 100 steps each: several seconds of work
@@ -107,11 +107,7 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 
 
 def api_answers(root: Path) -> bool:
-    try:
-        Client(root / "d.sock", timeout=2).status()
-    except Exception:
-        return False
-    return True
+    return answers(Client(root / "d.sock", timeout=2))
 
 
 def test_ready_only_once_the_store_and_the_socket_are_up(workspace: Path) -> None:
