@@ -9,13 +9,14 @@ Routes (bodies are the shapes of gladtui/shapes.py):
 
     GET  /api/health                      {"ok": true, "version": …}
     GET  /api/status                      StatusJSON
-    GET  /api/tasks?status=&q=&limit=&offset=   TaskPageJSON
+    GET  /api/tasks?status=&q=&limit=&offset=&undoable=&keep=   TaskPageJSON
     POST /api/tasks?name=FILE.yaml        body: a task file → ActionJSON (201 new, 200 same bytes)
     GET  /api/tasks/{id}                  TaskJSON
     POST /api/tasks/{id}/approve          {"variation": n}
     POST /api/tasks/{id}/reject           {"prompt": …?, "keep_files": false}
     POST /api/tasks/{id}/generate         {"count": …?, "prompt": …?, "steps": …?}
     POST /api/tasks/{id}/cancel
+    POST /api/tasks/{id}/undo             a decision still in its grace period
     POST /api/media/generate-image-variations  {"task_id", "prompt"?, "num_variations"?,
                                                 "num_inference_steps"?}
     GET  /api/posts?limit=&offset=        PostPageJSON
@@ -37,10 +38,11 @@ import orjson
 from aiohttp import web
 
 from daemon import apirequests
-from daemon.actions import ActionError, Actions, InvalidRequest, Outcome, TaskNotFound
+from daemon.actions import Actions
 from daemon.eventstream import EventStream
 from daemon.generator import GeneratorState
-from daemon.present import TaskViews, iso, post_json
+from daemon.outcomes import ActionError, InvalidRequest, Outcome, TaskNotFound
+from daemon.present import TaskViews, Widening, iso, post_json
 from daemon.publishers.factory import describe_destination
 from daemon.store import Store
 from daemon.unixsocket import peer_uid
@@ -184,6 +186,7 @@ def build_app(ctx: ApiContext) -> web.Application:
             web.post("/api/tasks/{task_id}/reject", routes.reject),
             web.post("/api/tasks/{task_id}/generate", routes.generate),
             web.post("/api/tasks/{task_id}/cancel", routes.cancel),
+            web.post("/api/tasks/{task_id}/undo", routes.undo),
             web.post("/api/media/generate-image-variations", routes.media_generate),
             web.get("/api/posts", routes.posts),
             web.get("/api/events", routes.events),
@@ -230,6 +233,11 @@ class Routes:
                 "publisher": ctx.config.publishing.publisher,
                 "destination": describe_destination(ctx.config),
                 "on_duplicate_slug": ctx.config.publishing.on_duplicate_slug,
+                "grace_seconds": ctx.config.publishing.grace_seconds,
+            },
+            "limits": {
+                "max_variations": ctx.config.limits.max_variations,
+                "max_steps": ctx.config.limits.max_steps,
             },
         }
 
@@ -239,9 +247,10 @@ class Routes:
         limit = _int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
         offset = _int_param(query, "offset", 0, 0, 2**62)
         title = query.get("q") or None
+        widen = Widening(undoable=_flag(query, "undoable"), keep=query.get("keep") or None)
 
         def page() -> bytes:  # encoding 10,000 tasks is CPU work too: off the loop
-            return encode(self.ctx.views.page(statuses, title, limit, offset))
+            return encode(self.ctx.views.page(statuses, title, limit, offset, widen))
 
         body = await asyncio.to_thread(page)
         return web.Response(body=body, content_type="application/json")
@@ -282,6 +291,10 @@ class Routes:
     async def cancel(self, request: web.Request) -> web.Response:
         apirequests.parse_object(await request.read(), ())
         return await self._act(request, self.ctx.actions.cancel)
+
+    async def undo(self, request: web.Request) -> web.Response:
+        apirequests.parse_object(await request.read(), ())
+        return await self._act(request, self.ctx.actions.undo)
 
     async def media_generate(self, request: web.Request) -> web.Response:
         limits = self.ctx.config.limits
@@ -341,6 +354,15 @@ def _statuses(raw: str) -> list[TaskStatus] | None:
     if unknown:
         raise InvalidRequest(f"status: unknown {', '.join(unknown)}; known: {', '.join(known)}")
     return [TaskStatus(name) for name in names]
+
+
+def _flag(query: Any, name: str) -> bool:
+    raw = query.get(name, "")
+    if raw in ("", "0", "false"):
+        return False
+    if raw in ("1", "true"):
+        return True
+    raise InvalidRequest(f"{name}: expected true or false, got {raw!r}")
 
 
 def _int_param(query: Any, name: str, default: int, low: int, high: int) -> int:

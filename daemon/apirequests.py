@@ -12,7 +12,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from daemon.actions import InvalidRequest
+from daemon.outcomes import InvalidRequest
 from gladtui.config import LimitsConfig
 from gladtui.taskcheck import FieldChecker, kind, one_line
 from gladtui.taskfile import MAX_PROMPT_CHARS

@@ -8,9 +8,11 @@ whatever its size, so listing 10,000 tasks does not run 10,000 queries.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from daemon.progress import Progress, ProgressBoard
+from daemon.rules import allowed_actions
 from daemon.slugs import SlugPreview, base_slug, preview
 from daemon.store import EventRecord, PostRecord, Store, TaskSummaryRecord, VariationRecord
 from gladtui.shapes import (
@@ -119,7 +121,19 @@ def summary_json(
         "selected_variation": task.selected_variation,
         "post": None if post is None else post_json(post),
         "progress": progress_json(progress),
+        "actions": allowed_actions(
+            task.status, variations=task.variation_count, undoable=task.undo_until is not None
+        ),
+        "undo_until": task.undo_until,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Widening:
+    """Tasks a list shows beyond its filter (GET /api/tasks `undoable` and `keep`)."""
+
+    undoable: bool = False  # tasks whose decision can still be undone
+    keep: str | None = None  # this task whatever the filter: the one a reviewer looks at
 
 
 class TaskViews:
@@ -163,12 +177,23 @@ class TaskViews:
         title_contains: str | None,
         limit: int,
         offset: int,
+        widen: Widening | None = None,
     ) -> TaskPageJSON:
-        tasks = self.store.tasks
-        records = tasks.summaries(status, limit, offset, title_contains=title_contains)
+        tasks, widen = self.store.tasks, widen or Widening()
+        records = tasks.summaries(
+            status,
+            limit,
+            offset,
+            title_contains=title_contains,
+            undoable=widen.undoable,
+            keep=widen.keep,
+        )
+        count = tasks.count(
+            status, title_contains=title_contains, undoable=widen.undoable, keep=widen.keep
+        )
         return {
             "tasks": self.summaries(records),
-            "total": tasks.count(status, title_contains=title_contains),
+            "total": count,
             "offset": offset,
             "limit": limit,
         }

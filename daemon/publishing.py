@@ -1,5 +1,9 @@
 """The publisher worker: approved tasks become posts with a CDN image, exactly once.
 
+It runs the reviewer's decisions once their grace period has passed
+(daemon/decisions.py): `publish` jobs here, `reject` jobs through
+`carry_out_rejection`.
+
 The outbox pattern. Approval (daemon/actions.py) commits the choice and a
 `publish` job together. This worker claims the job, uploads the selected
 image under a deterministic asset id, then in ONE transaction creates the
@@ -26,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from daemon.cleanup import remove_files, sweep_expired
-from daemon.jobkinds import PUBLISH
+from daemon.jobkinds import PUBLISH, REJECT, published_variation
 from daemon.publishers import Asset, Publisher, PublishError, asset_id_for
 from daemon.slugs import base_slug, next_free
 from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store, TaskRecord
@@ -52,11 +56,14 @@ class PublishWorker:
         publisher: Publisher,
         *,
         stop: threading.Event,
+        carry_out_rejection: Callable[[JobRecord], None],
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`carry_out_rejection` runs a `reject` job whose grace has passed (decisions.py)."""
         self.store = store
         self.config = config
         self.publisher = publisher
+        self._carry_out_rejection = carry_out_rejection
         self._stop = stop
         self._wake = threading.Event()
         self._monotonic = monotonic
@@ -68,15 +75,18 @@ class PublishWorker:
     def run(self) -> None:
         while not self._stop.is_set():
             self._sweep_when_due()
-            job = self.store.jobs.claim([PUBLISH])
+            job = self.store.jobs.claim([PUBLISH, REJECT])
             if job is None:
                 self._wake.wait(IDLE_POLL_SECONDS)
                 self._wake.clear()
                 continue
             try:
-                self.run_job(job)
+                if job.kind == REJECT:
+                    self._carry_out_rejection(job)
+                else:
+                    self.run_job(job)
             except Exception:  # one job's surprise must not stop publishing
-                log.exception("publish job %d failed unexpectedly", job.id)
+                log.exception("%s job %d failed unexpectedly", job.kind, job.id)
                 self.store.jobs.fail(
                     job.id, "unexpected error; see the daemon's log", retry_at=None
                 )
@@ -104,7 +114,7 @@ class PublishWorker:
             self._mark_published(job, task, self.store.posts.get(task.post_id), None)
             return
         try:
-            path = self._selected_image(task, int(job.payload.get("variation", 0)))
+            path = self._selected_image(task, published_variation(job.payload))
             self.store.tasks.set_status(
                 task.id,
                 TaskStatus.PUBLISHING,

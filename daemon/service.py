@@ -77,15 +77,19 @@ class Daemon:
             polling=polling_requested(config.watch.force_polling, os.environ),
             stop=self.stop_event,
         )
-        self.publisher = PublishWorker(
-            self.store, config, make_publisher(config), stop=self.stop_event
-        )
         self.actions = Actions(
             self.store,
             config,
             ingestor=self.ingestor,
             cancel_generation=self.generator.cancel,
             work_queued=self._wake_workers,
+        )
+        self.publisher = PublishWorker(
+            self.store,
+            config,
+            make_publisher(config),
+            stop=self.stop_event,
+            carry_out_rejection=self.actions.carry_out,
         )
         self.api = ApiServer(
             config,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ Handler = Callable[[argparse.Namespace], int]
 Caller = Callable[["Client", argparse.Namespace], None]
 
 MAX_PAGE = 100_000  # the most the daemon sends in one page (gladtui.client.MAX_PAGE)
+PUBLISH_WAIT_SECONDS = 5.0  # `approve` waits this long at most for the post's URL
 
 
 def _add_config_option(parser: argparse.ArgumentParser, default: object) -> None:
@@ -186,6 +188,7 @@ def _add_client_commands(commands: Any, common: argparse.ArgumentParser) -> None
     )
 
     add("cancel", _call_cancel, "cancel a task's queued or running generation")
+    add("undo", _call_undo, "take back an approval or rejection during its grace period")
 
     posts = add("posts", _call_posts, "published posts, newest first", task=False)
     posts.add_argument(
@@ -425,7 +428,26 @@ def _call_generate(client: Client, args: argparse.Namespace) -> None:
 
 
 def _call_approve(client: Client, args: argparse.Namespace) -> None:
-    _print_action(client.approve(args.task, args.variation), args)
+    """Approve; then the slug, and the URL once published (waiting a few seconds at most)."""
+    answer = client.approve(args.task, args.variation)
+    if args.json:
+        _output(answer, args, str)
+        return
+    from gladtui.cliformat import format_approval
+
+    task = answer["task"]
+    deadline = time.monotonic() + PUBLISH_WAIT_SECONDS
+    while task["status"] in ("approved", "publishing") and not task["undo_until"]:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+        task = client.task(task["id"])
+    print(answer["message"])
+    print(format_approval(task))
+
+
+def _call_undo(client: Client, args: argparse.Namespace) -> None:
+    _print_action(client.undo(args.task), args)
 
 
 def _call_reject(client: Client, args: argparse.Namespace) -> None:

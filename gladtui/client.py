@@ -124,8 +124,14 @@ class Client:
         query: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        *,
+        undoable: bool = False,
+        keep: str | None = None,
     ) -> TaskPageJSON:
-        return cast("TaskPageJSON", _decode(self.tasks_raw(status, query, limit, offset)))
+        """A page of tasks. `undoable`: with the decisions still in their grace period;
+        `keep`: with this task whatever the filter (the one under a reviewer's cursor)."""
+        raw = self.tasks_raw(status, query, limit, offset, undoable=undoable, keep=keep)
+        return cast("TaskPageJSON", _decode(raw))
 
     def tasks_raw(
         self,
@@ -133,6 +139,9 @@ class Client:
         query: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        *,
+        undoable: bool = False,
+        keep: str | None = None,
     ) -> bytes:
         """The `GET /api/tasks` body as sent: the documented `tasks --json` output."""
         params: dict[str, str | int] = {"limit": limit, "offset": offset}
@@ -140,6 +149,10 @@ class Client:
             params["status"] = ",".join(status)
         if query:
             params["q"] = query
+        if undoable:
+            params["undoable"] = "true"
+        if keep:
+            params["keep"] = keep
         return self._request("GET", f"/api/tasks?{urlencode(params)}")
 
     def task(self, task_id: str) -> TaskJSON:
@@ -176,6 +189,10 @@ class Client:
 
     def cancel(self, task_id: str) -> ActionJSON:
         return self._act(task_id, "cancel", {})
+
+    def undo(self, task_id: str) -> ActionJSON:
+        """Take back an approval or rejection still waiting out its grace period."""
+        return self._act(task_id, "undo", {})
 
     # -- the event stream ------------------------------------------------------------
 

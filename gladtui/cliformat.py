@@ -169,6 +169,25 @@ def format_posts(page: PostPageJSON) -> str:
     return table(["SLUG", "TASK", "URL"], rows, width=0, fit=False)  # a cut URL is no use
 
 
+def format_approval(task: TaskJSON) -> str:
+    """After `approve`: the slug, then the URL, the wait, or what went wrong."""
+    lines = [f"slug: {task['slug']}"]
+    post, task_id = task["post"], task["id"]
+    if task["undo_until"]:
+        lines += [
+            f"publishes at {task['undo_until']} (the grace period); until then "
+            f"`gladtui undo {task_id}` takes it back",
+            f"follow it with `gladtui show {task_id}`",
+        ]
+    elif post is not None:
+        lines.append(f"published: {post['featured_image_url']}")
+    elif task["status"] == "failed":
+        lines.append(f"publishing failed: {task['error']}")
+    else:
+        lines.append(f"still {task['status']}; follow it with `gladtui show {task_id}`")
+    return "\n".join(lines)
+
+
 def format_action(action: ActionJSON) -> str:
     task = action["task"]
     return f"{action['message']}\n{task['id']}: {task['status']}"

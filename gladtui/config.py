@@ -160,6 +160,9 @@ class S3Config(_Section):
 class PublishingConfig(_Section):
     publisher: Literal["local", "cloudinary", "s3"] = "local"
     on_duplicate_slug: Literal["suffix", "update", "skip"] = "suffix"
+    # An approval or a rejection takes effect this long after it is made; until
+    # then it can be undone. 0: at once.
+    grace_seconds: float = Field(10.0, ge=0, le=86400)
     delete_local_after_publish: bool = False
     max_attempts: int = Field(5, ge=1, le=100)
     retry_base_seconds: float = Field(2.0, gt=0, le=3600)
@@ -186,6 +189,12 @@ class ApiConfig(_Section):
     allowed_users: list[int | str] = []
     max_request_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
     heartbeat_seconds: float = Field(15.0, gt=0, le=3600)
+
+
+class TuiConfig(_Section):
+    # false: `a` approves the selected variation and `r` rejects with one key each
+    # (undo with `u` during publishing.grace_seconds); true: a dialog asks first.
+    confirm_decisions: bool = True
 
 
 class CleanupConfig(_Section):
@@ -220,6 +229,7 @@ class Config(_Section):
     limits: LimitsConfig = LimitsConfig()
     publishing: PublishingConfig = PublishingConfig()
     cleanup: CleanupConfig = CleanupConfig()
+    tui: TuiConfig = TuiConfig()
 
     @model_validator(mode="after")
     def _defaults_within_limits(self) -> Config:

@@ -100,6 +100,12 @@ class TaskSummaryJSON(TypedDict):
     selected_variation: int | None
     post: PostJSON | None
     progress: ProgressJSON | None
+    # What the daemon accepts for this task now: approve, reject, generate, cancel, undo.
+    # Clients offer these and never restate the daemon's rules.
+    actions: list[str]
+    # An approval or rejection waits out its grace period until then, and may be
+    # undone meanwhile; null when no decision is waiting.
+    undo_until: str | None
 
 
 class TaskJSON(TaskSummaryJSON):
@@ -143,9 +149,17 @@ class ModelJSON(TypedDict):
 
 
 class PublishingJSON(TypedDict):
-    publisher: str  # local | cloudinary
+    publisher: str  # local | cloudinary | s3
     destination: str  # where approved images go, in words (no secrets)
     on_duplicate_slug: str  # suffix | update | skip
+    grace_seconds: float  # a decision takes effect this long after it is made
+
+
+class LimitsJSON(TypedDict):
+    """The bounds the daemon enforces, so clients offer what it accepts."""
+
+    max_variations: int
+    max_steps: int
 
 
 class StatusJSON(TypedDict):
@@ -162,6 +176,7 @@ class StatusJSON(TypedDict):
     jobs: dict[str, int]  # pending, running, done, failed, cancelled
     last_event_id: int
     publishing: PublishingJSON
+    limits: LimitsJSON
 
 
 class EventJSON(TypedDict):

@@ -102,6 +102,8 @@ class ApiDaemon:
             "socket": "run/daemon.sock",
             "generation": {"model": "builtin:tiny-sdxl", "device": "cpu"},
             "api": {"heartbeat_seconds": 0.5},
+            # Decisions take effect at once unless a test is about the grace period.
+            "publishing": {"grace_seconds": 0},
         }
         for key, value in (settings or {}).items():
             if isinstance(value, dict):

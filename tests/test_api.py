@@ -65,7 +65,9 @@ def test_health_and_status(parked: ApiDaemon) -> None:
         "publisher": "local",
         "destination": f"the local folder {cdn}",
         "on_duplicate_slug": "suffix",
+        "grace_seconds": 0.0,
     }
+    assert body["limits"] == {"max_variations": 16, "max_steps": 150}
 
 
 def test_submissions_under_one_name_each_get_their_own_id(parked: ApiDaemon) -> None:
@@ -187,7 +189,8 @@ def test_two_clients_approving_at_once_make_one_approval(live: ApiDaemon) -> Non
     assert live.daemon is not None
     history = live.daemon.store.events.for_task(task["id"])
     [approval] = [e for e in history if e.to_status == "approved"]
-    assert approval.actor == f"uid:{os.getuid()}" and approval.detail == {"variation": 1}
+    assert approval.actor == f"uid:{os.getuid()}"
+    assert approval.detail == {"variation": 1, "grace_seconds": 0.0}
     live.wait_status(task["id"], "published")
     assert live.raw("GET", "/api/posts")[1]["total"] == 1
 

@@ -130,7 +130,7 @@ def test_a_daemon_publishing_through_failures_never_logs_the_secret() -> None:
         (root / "config.yaml").write_text(
             "drop_dir: drop\nstate_dir: state\npreview_dir: previews\ncache_dir: cache\n"
             "socket: d.sock\ngeneration:\n  model: builtin:tiny-sdxl\n"
-            "publishing:\n  publisher: cloudinary\n  retry_base_seconds: 0.1\n"
+            "publishing:\n  publisher: cloudinary\n  retry_base_seconds: 0.1\n  grace_seconds: 0\n"
             f"  cloudinary:\n    upload_prefix: {cdn.prefix}\n"
         )
         (root / "drop").mkdir()

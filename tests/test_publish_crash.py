@@ -50,7 +50,7 @@ def test_kill_9_between_upload_and_commit_makes_one_asset_and_one_post(
                 "cache_dir": "cache", "socket": "run/d.sock",
                 "generation": {"model": "builtin:tiny-sdxl", "device": "cpu"},
                 "publishing": {
-                    "publisher": "cloudinary", "retry_base_seconds": 0.05,
+                    "publisher": "cloudinary", "retry_base_seconds": 0.05, "grace_seconds": 0,
                     "cloudinary": {"url": cdn.url, "upload_prefix": cdn.prefix,
                                    "timeout_seconds": 60},
                 },

@@ -224,6 +224,7 @@ def s3_settings(endpoint: str, prefix: str) -> dict[str, object]:
     return {
         "publisher": "s3",
         "retry_base_seconds": 0.05,
+        "grace_seconds": 0,
         "s3": {
             "bucket": BUCKET,
             "prefix": prefix,

@@ -140,6 +140,7 @@ class TaskSummaryRecord:
     updated_at: str
     variation_count: int  # variations whose file is still there
     selected_variation: int | None
+    undo_until: str | None  # a decision waits until then (ISO time) and can be undone
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:

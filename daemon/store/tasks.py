@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from daemon.jobkinds import DECISIONS
 from daemon.store.db import Database
 from daemon.store.errors import (
     DuplicateTaskError,
@@ -61,19 +62,25 @@ def status_list(statuses: TaskStatus | Collection[TaskStatus]) -> list[str]:
 
 
 _ISO = "'%Y-%m-%dT%H:%M:%S.%gZ'"
-# One page of tasks, then the variation counts of that page only (not of the
-# whole table), in one statement. {where} is a clause from `_filter`.
+# A reviewer's decision that waits out its grace period: queued, never claimed.
+# Its task can still be put back as it was (daemon/actions.py, undo).
+_UNDOABLE = f"status = 'pending' AND attempts = 0 AND list_contains({list(DECISIONS)!r}, kind)"
+# One page of tasks, then the variation counts and pending decisions of that page
+# only (not of the whole table), in one statement. {where} is a clause from `_filter`.
 _SUMMARIES = (
     "WITH page AS (SELECT * FROM tasks{where} ORDER BY created_at DESC, id DESC"
     " LIMIT ? OFFSET ?),"
     " counts AS (SELECT task_id, count(*) FILTER (WHERE removed_at IS NULL) AS present,"
     " max(idx) FILTER (WHERE selected) AS selected FROM variations"
-    " WHERE task_id IN (SELECT id FROM page) GROUP BY task_id)"
+    " WHERE task_id IN (SELECT id FROM page) GROUP BY task_id),"
+    f" decisions AS (SELECT task_id, max(run_after) AS due FROM jobs WHERE {_UNDOABLE}"
+    " AND task_id IN (SELECT id FROM page) GROUP BY task_id)"
     " SELECT p.id, p.title, p.status, p.prompt, p.negative_prompt, p.variations, p.steps,"
     " p.guidance_scale, p.width, p.height, p.seed, p.error, p.source_file, p.post_id,"
     f" strftime(p.created_at, {_ISO}), strftime(p.updated_at, {_ISO}),"
-    " coalesce(c.present, 0), c.selected"
+    f" coalesce(c.present, 0), c.selected, strftime(d.due, {_ISO})"
     " FROM page p LEFT JOIN counts c ON c.task_id = p.id"
+    " LEFT JOIN decisions d ON d.task_id = p.id"
     " ORDER BY p.created_at DESC, p.id DESC"
 )
 
@@ -82,20 +89,32 @@ def _filter(
     status: TaskStatus | Collection[TaskStatus] | None,
     title_contains: str | None,
     ids: Collection[str] | None = None,
+    *,
+    undoable: bool = False,
+    keep: str | None = None,
 ) -> tuple[str, list[Any]]:
-    """The WHERE clause shared by `list`, `count` and `summaries`, with its parameters."""
+    """The WHERE clause shared by `list`, `count` and `summaries`, with its parameters.
+
+    `undoable`: tasks whose decision can still be undone match as well as `status`.
+    `keep`: this task is in the list whatever the filter (the one a reviewer looks at).
+    """
     clauses: list[str] = []
     params: list[Any] = []
     if ids is not None:
         clauses.append("list_contains(?::VARCHAR[], id)")
         params.append(list(ids))
     if status is not None:
-        clauses.append("list_contains(?::VARCHAR[], status)")
+        either = " OR id IN (SELECT task_id FROM jobs WHERE " + _UNDOABLE + ")" if undoable else ""
+        clauses.append(f"(list_contains(?::VARCHAR[], status){either})")
         params.append(status_list(status))
     if title_contains:
         clauses.append("contains(lower(title), lower(?))")
         params.append(title_contains)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+    where = " AND ".join(clauses)
+    if keep is not None and where:
+        where = f"({where}) OR id = ?"
+        params.append(keep)
+    return (" WHERE " + where if where else ""), params
 
 
 class TasksRepository:
@@ -237,9 +256,11 @@ class TasksRepository:
         status: TaskStatus | Collection[TaskStatus] | None = None,
         *,
         title_contains: str | None = None,
+        undoable: bool = False,
+        keep: str | None = None,
     ) -> int:
-        """How many tasks `list` would return over all its pages."""
-        where, params = _filter(status, title_contains)
+        """How many tasks `summaries` would return over all its pages."""
+        where, params = _filter(status, title_contains, undoable=undoable, keep=keep)
         row = self._db.cursor().execute(f"SELECT count(*) FROM tasks{where}", params).fetchone()
         return int(row[0]) if row else 0
 
@@ -251,12 +272,15 @@ class TasksRepository:
         *,
         title_contains: str | None = None,
         ids: Collection[str] | None = None,
+        undoable: bool = False,
+        keep: str | None = None,
     ) -> builtins.list[TaskSummaryRecord]:
         """What `list` returns, as summaries with variation counts, in one query.
 
-        `ids` restricts it to those tasks (the event stream's tasks, one task's detail).
+        `ids` restricts it to those tasks (the event stream's tasks, one task's detail);
+        `undoable` and `keep` widen the filter (see `_filter`).
         """
-        where, params = _filter(status, title_contains, ids)
+        where, params = _filter(status, title_contains, ids, undoable=undoable, keep=keep)
         rows = (
             self._db.cursor()
             .execute(_SUMMARIES.format(where=where), [*params, limit, offset])

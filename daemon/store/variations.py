@@ -171,6 +171,14 @@ class VariationsRepository:
         assert selected is not None
         return selected
 
+    def restore_selection(self, task_id: str, idx: int | None) -> None:
+        """Put back the selection a decision replaced: variation `idx`, or none."""
+        with self._db.transaction() as cursor:
+            cursor.execute(
+                "UPDATE variations SET selected = coalesce(idx = ?, false) WHERE task_id = ?",
+                [idx, task_id],
+            )
+
     def set_thumbnail(self, task_id: str, idx: int, thumbnail: str | None) -> VariationRecord:
         with self._db.transaction() as cursor:
             row = cursor.execute(

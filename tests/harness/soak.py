@@ -70,6 +70,7 @@ def write_config(root: Path, cdn: FakeCloudinary) -> Path:
                                "max_attempts": 50},
                 "publishing": {
                     "publisher": "cloudinary", "retry_base_seconds": 0.05, "max_attempts": 50,
+                    "grace_seconds": 0,
                     "cloudinary": {"url": cdn.url, "upload_prefix": cdn.prefix,
                                    "timeout_seconds": 60},
                 },
