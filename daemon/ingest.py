@@ -62,6 +62,7 @@ class _Dropped:
     sha256: str = ""
     spec: TaskSpec | None = None
     problem: str | None = None
+    title: str | None = None  # a refused file's own title, when it had a good one
     task_id: str = ""
     duplicate_of: TaskRecord | None = None  # an earlier task made from the same bytes
     same_as: _Dropped | None = None  # an earlier file of this batch with the same bytes
@@ -216,7 +217,7 @@ class Ingestor:
             try:
                 item.spec = self._parse(item.data, item.path.name, self.rules)
             except TaskFileError as exc:
-                item.problem = str(exc)
+                item.problem, item.title = str(exc), exc.title
         self._assign_ids(batch)
         self._commit(batch)
         return [self._move_stored(item) for item in batch]
@@ -279,10 +280,11 @@ class Ingestor:
         )
 
     def _invalid_task(self, item: _Dropped) -> NewTask:
-        # The file name stands in for the title, so the reviewer sees which file it was.
+        # The file's own title when it had a good one, else its name stands in for it;
+        # the file name is kept either way, so the reviewer sees which file it was.
         return NewTask(
             id=item.task_id,
-            title=item.path.name,
+            title=item.title or item.path.name,
             prompt="",
             variations=0,
             steps=0,

@@ -96,6 +96,8 @@ def summary_json(
         slug = SlugPreview(
             post.slug, "published", None if post.task_id == task.id else post.task_id
         )
+    elif task.status is TaskStatus.INVALID:  # a refused file is never published
+        slug = SlugPreview(base_slug(task.title), "none", None)
     elif slug is None:  # not asked for: the base slug, as if free
         slug = SlugPreview(base_slug(task.title), "free", None)
     return {

@@ -101,12 +101,23 @@ def format_task(task: TaskJSON) -> str:
         ("id", task["id"]),
         ("title", task["title"]),
         ("status", task["status"]),
+    ]
+    if task["status"] == "invalid":  # a refused file: only what was wrong, and where
+        fields += [
+            ("error", task["error"]),
+            ("source file", task["source_file"] or "(submitted through the API)"),
+            ("created", task["created_at"]),
+        ]
+        return _fields(fields)
+    fields += [
         ("slug", task["slug"]),
         ("prompt", task["prompt"]),
         ("negative prompt", task["negative_prompt"] or "(none)"),
     ]
     if task["error"]:
         fields.append(("error", task["error"]))
+    if task["undo_until"]:
+        fields.append(("takes effect", f"{task['undo_until']} (gladtui undo {task['id']})"))
     fields += [
         ("source file", task["source_file"] or "(submitted through the API)"),
         ("seed", "random" if task["seed"] is None else task["seed"]),
@@ -122,10 +133,12 @@ def format_task(task: TaskJSON) -> str:
         fields.append(("progress", format_progress(task["progress"])))
     shown = f"{task['variation_count']} of {task['variations_requested']} requested"
     fields.append(("variations", shown))
+    return "\n".join([_fields(fields), *(format_variation(v) for v in task["variations"])])
+
+
+def _fields(fields: list[tuple[str, object]]) -> str:
     pad = max(len(key) for key, _ in fields) + 2
-    lines = [f"{key + ':':<{pad}}{value}" for key, value in fields]
-    lines += [format_variation(v) for v in task["variations"]]
-    return "\n".join(lines)
+    return "\n".join(f"{key + ':':<{pad}}{value}" for key, value in fields)
 
 
 def format_variation(variation: VariationJSON) -> str:

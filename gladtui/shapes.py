@@ -83,7 +83,7 @@ class TaskSummaryJSON(TypedDict):
     negative_prompt: str
     slug: str  # the slug it has (published) or would get if approved now
     # free | suffixed (base slug taken: gets -2, -3, …) | takes_over (policy update) |
-    # links (policy skip) | published
+    # links (policy skip) | published | none (a refused task file: never published)
     slug_outcome: str
     slug_taken_by: str | None  # the task whose post holds the base slug, if another's
     error: str | None

@@ -108,15 +108,16 @@ class TaskFile:
 class TaskFileError(ValueError):
     """A task file that cannot be accepted. `str()` is one message listing every problem."""
 
-    def __init__(self, problems: list[str], file_name: str = "") -> None:
+    def __init__(self, problems: list[str], file_name: str = "", title: str | None = None) -> None:
         self.problems = [one_line(p) for p in problems] or ["not a valid task file"]
         self.file_name = file_name
+        self.title = title  # the file's own title when that field was fine, for the refusal
         super().__init__(self._message())
 
-    def __reduce__(self) -> tuple[type[TaskFileError], tuple[list[str], str]]:
+    def __reduce__(self) -> tuple[type[TaskFileError], tuple[list[str], str, str | None]]:
         # The default pickling passes str(self) back as `problems`; the daemon may
         # hand errors across process boundaries, so keep them whole.
-        return (type(self), (self.problems, self.file_name))
+        return (type(self), (self.problems, self.file_name, self.title))
 
     def _message(self) -> str:
         prefix = f"{one_line(self.file_name)}: " if self.file_name else ""
@@ -166,7 +167,7 @@ def _parse(data: bytes, file_name: str, rules: TaskRules) -> TaskSpec:
     seed = c.number("seed", None, 0, MAX_SEED)
     content = c.text("content", max_chars=rules.max_file_bytes, required=False, line=False)
     if c.problems:
-        raise TaskFileError(c.problems, file_name)
+        raise TaskFileError(c.problems, file_name, title=title)
     # No problems means every required value is set; the asserts tell mypy so.
     assert task_id is not None and title is not None and prompt is not None
     assert variations is not None and steps is not None and guidance is not None

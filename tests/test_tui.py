@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from PIL import Image as PILImage
 from textual.widgets import Input
 from textual_image.widget import Image
 
@@ -50,13 +51,15 @@ async def test_a_dropped_task_appears_live_with_its_thumbnails(live: ApiDaemon) 
         drop(live, "muffins.yaml", task_yaml("Making Delicious Muffins"))
         await until(pilot, lambda: titles(app) == ["Making Delicious Muffins"], what="row")
         await until(pilot, lambda: len(app.review.query(Thumbnail)) == 3, what="thumbnails")
+        await until(pilot, lambda: len(app.review.query(Image)) == 3, what="the pictures")
         images = list(app.review.query(Image))
         await until(pilot, lambda: all(i.size.width and i.size.height > 3 for i in images))
         thumbnails = list(app.review.query(Thumbnail))
         assert [t.variation["index"] for t in thumbnails] == [1, 2, 3]
-        for thumbnail in thumbnails:
-            image = thumbnail.query_one(Image)
-            assert str(image.image) == thumbnail.variation["thumbnail"]
+        for thumbnail in thumbnails:  # each shows its own variation's thumbnail, pixel for pixel
+            with PILImage.open(thumbnail.variation["thumbnail"]) as stored:
+                expected = stored.convert("RGB").tobytes()
+            assert thumbnail.picture is not None and thumbnail.picture.tobytes() == expected
         assert gallery(app).selected == 1
         text = detail_text(app)
         assert "slug: making-delicious-muffins  (free)" in text
@@ -78,8 +81,16 @@ async def test_2_then_a_publishes_variation_2(live: ApiDaemon) -> None:
         await pilot.press("y")
         published = live.wait_status(task_id, "published")
         assert [v["index"] for v in published["variations"] if v["selected"]] == [2]
-        # The review filter drops it by itself: the event stream, not a reload.
-        await until(pilot, lambda: titles(app) == [], what="the published task leaves the list")
+        # The event stream updates its row in place; the list keeps the task under the
+        # cursor (no other awaits review) until the cursor leaves it: here, a new filter.
+        await until(
+            pilot,
+            lambda: app.review.tasks.current is not None
+            and app.review.tasks.current["status"] == "published",
+            what="the row says published",
+        )
+        await pilot.press("f", "F")
+        await until(pilot, lambda: titles(app) == [], what="the published task leaves Review")
 
 
 async def test_r_with_a_new_prompt_regenerates(live: ApiDaemon) -> None:
@@ -114,7 +125,7 @@ async def test_an_invalid_file_shows_its_name_and_error(live: ApiDaemon) -> None
         drop(live, "typo.yaml", b"title: Typo\npromt: muffins\n")
         await pilot.press("F")  # back from Review wraps to Failed
         assert app.review.filter.key == "failed"
-        await until(pilot, lambda: titles(app) == ["typo.yaml"], what="the invalid task")
+        await until(pilot, lambda: titles(app) == ["Typo"], what="the invalid task, by its title")
         await until(pilot, lambda: "promt" in detail_text(app), what="its error")
         text = detail_text(app)
         assert "unknown field 'promt' (did you mean 'prompt'?)" in text
@@ -169,6 +180,7 @@ async def test_help_and_refusals_explain_themselves(live: ApiDaemon) -> None:
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "a")
         assert [n.message for n in app._notifications] == ["no task under the cursor"]
+        assert app.screen is app.review
 
 
 async def test_no_daemon_shows_how_to_start_one_then_reconnects(live: ApiDaemon) -> None:

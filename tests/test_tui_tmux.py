@@ -226,17 +226,20 @@ def test_review_and_approve_in_a_terminal(live: ApiDaemon, tmux: Tmux) -> None:
     assert published["selected_variation"] == 2
     assert [v["selected"] for v in published["variations"]] == [False, True, False]
 
-    # The event stream moves the task out of the Review filter, live.
-    screen = tmux.wait_for(
-        "the task to leave the Review list",
-        lambda s: "Blueberry Muffin" not in s and " Review 0 " in s and " Published 1 " in s,
+    # The event stream updates the row in place: published. The list keeps the task
+    # under the cursor (no other awaits review) until the cursor leaves it.
+    tmux.wait_for(
+        "the row and the detail to say published",
+        lambda s: "✓    Blueberry Muffin" in s and " Review 0 " in s and " Published 1 " in s,
     )
+    tmux.send("fF")  # another filter and back: now the Review list is empty
+    screen = tmux.wait_for("the task to leave the Review list", lambda s: "Blueberry" not in s)
     assert "no tasks here" in screen, screen
     # f: the next filter, All, has it, with the approved variation marked.
     tmux.send("f")
     tmux.wait_for(
         "the task under All, variation 2 approved",
-        lambda s: "Blueberry Muffins Galore" in s and "2 ✓ approved" in s,
+        lambda s: "Blueberry Muffins Galore" in s and "2 · 43 ✓" in s,
     )
 
     quit_tui(tmux)

@@ -16,13 +16,22 @@ from gladtui.tui.app import ReviewApp
 STREAM_TIMEOUT_HEARTBEATS = 3  # silence of this many heartbeats: the daemon is gone
 
 
-def make_app(config: Config) -> ReviewApp:
+QUIT = "quit (the daemon keeps running)"
+
+
+def make_app(config: Config, *, quit_note: str = QUIT) -> ReviewApp:
+    """`quit_note`: what q does, for the help (the demo's q also ends its daemon)."""
     timeout = config.api.heartbeat_seconds * STREAM_TIMEOUT_HEARTBEATS
-    return ReviewApp(client_for(config), stream_timeout=timeout)
+    return ReviewApp(
+        client_for(config),
+        stream_timeout=timeout,
+        confirm=config.tui.confirm_decisions,
+        quit_note=quit_note,
+    )
 
 
-def run(config: Config) -> None:
-    make_app(config).run()
+def run(config: Config, *, quit_note: str = QUIT) -> None:
+    make_app(config, quit_note=quit_note).run()
 
 
 __all__ = ["ReviewApp", "make_app", "run"]

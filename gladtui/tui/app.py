@@ -10,7 +10,7 @@ from gladtui.client import START_HINT, Client, StreamEvent
 from gladtui.tui.follower import Follower, FollowerCallbacks
 from gladtui.tui.messages import DaemonEvent, StreamLive, StreamLost
 from gladtui.tui.review import ReviewScreen
-from gladtui.tui.screens import DisconnectedScreen, HelpScreen
+from gladtui.tui.screens import DisconnectedScreen
 from gladtui.tui.tasklist import Clock, utc_now
 
 
@@ -21,15 +21,27 @@ class ReviewApp(App[None]):
     TITLE = "gladtui"
     ENABLE_COMMAND_PALETTE = False  # every action has its key; the footer needs the room
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit", tooltip="quit (the daemon keeps running)"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
     ]
 
-    def __init__(self, client: Client, *, clock: Clock = utc_now, stream_timeout: float) -> None:
-        """`stream_timeout`: silence this long means the daemon is gone (a few heartbeats)."""
+    def __init__(
+        self,
+        client: Client,
+        *,
+        clock: Clock = utc_now,
+        stream_timeout: float,
+        confirm: bool = True,
+        quit_note: str = "",
+    ) -> None:
+        """`stream_timeout`: silence this long means the daemon is gone (a few heartbeats).
+
+        `confirm`: dialogs before approve and reject (tui.confirm_decisions).
+        `quit_note`: what q does, when it does more than quit (the demo's).
+        """
         super().__init__()
         self.client = client
-        self.review = ReviewScreen(client, clock)
+        self.review = ReviewScreen(client, clock, confirm=confirm, quit_note=quit_note)
         self.follower = Follower(
             client,
             FollowerCallbacks(
@@ -55,8 +67,8 @@ class ReviewApp(App[None]):
         self.follower.stop()
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        if self.screen is self.review:
+            self.review.action_help()
 
     # -- the stream ------------------------------------------------------------------------
 

@@ -6,12 +6,14 @@ task once it has been fetched, which adds the seeds), tested without a terminal.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.text import Text
 from textual.widgets import Static
 
 from gladtui.cliformat import format_progress
 from gladtui.shapes import TaskJSON, TaskSummaryJSON
-from gladtui.tui.rows import STATUS_STYLES
+from gladtui.tui.rows import STATUS_STYLES, countdown
 
 LABEL = "bold"
 
@@ -32,31 +34,37 @@ def slug_line(task: TaskSummaryJSON) -> str:
     return f"{slug}  (free)"
 
 
-def detail_text(task: TaskSummaryJSON | TaskJSON | None) -> Text:
+def detail_text(task: TaskSummaryJSON | TaskJSON | None, now: datetime | None = None) -> Text:
+    """What a reviewer checks, the short facts first: at 80x24 the size and seeds
+    lines stay in view above a long prompt. `now`: for the undo countdown."""
     if task is None:
         return Text("No task selected.", style="dim")
     text = Text()
     text.append(task["title"] + "\n", style="bold")
     text.append(task["status"], style=STATUS_STYLES.get(task["status"], ""))
     text.append(f"  {task['id']}\n", style="dim")
+    left = countdown(task, now) if now is not None else None
+    if left is not None:
+        what = "publishes" if task["status"] == "approved" else "takes effect"
+        _field(text, "undo", f"{what} in {left}; u undoes it", "bold")
     if task["error"]:
         _field(text, "error", task["error"], "red")
     if task["status"] == "invalid" and task["source_file"]:
         _field(text, "file", task["source_file"])
     if task["status"] == "invalid":
-        return text  # nothing below means anything for a file that never parsed
+        return text  # nothing below means anything for a file that was refused
     if task["progress"]:
         _field(text, "progress", format_progress(task["progress"]))
     if task["post"]:
         _field(text, "post", task["post"]["featured_image_url"])
     _field(text, "slug", slug_line(task))
-    _field(text, "prompt", task["prompt"])
-    _field(text, "negative", task["negative_prompt"] or "(none)")
     size = (
         f"{task['width']}x{task['height']}, {task['steps']} steps, cfg {task['guidance_scale']:g}"
     )
     _field(text, "size", size)
     _field(text, "seeds", _seeds(task))
+    _field(text, "prompt", task["prompt"])
+    _field(text, "negative", task["negative_prompt"] or "(none)")
     return text
 
 
@@ -75,5 +83,5 @@ def _field(text: Text, label: str, value: str, style: str = "") -> None:
 class TaskDetail(Static):
     """Shows `detail_text` of the task it is given."""
 
-    def show(self, task: TaskSummaryJSON | TaskJSON | None) -> None:
-        self.update(detail_text(task))
+    def show(self, task: TaskSummaryJSON | TaskJSON | None, now: datetime | None = None) -> None:
+        self.update(detail_text(task, now))

@@ -14,10 +14,13 @@ class TaskFilter:
     key: str
     label: str
     statuses: tuple[str, ...] | None  # None: every status
+    # Decisions still in their grace period stay in the list (with their countdown),
+    # so the reviewer sees what `u` would undo.
+    undoable: bool = False
 
 
 FILTERS: tuple[TaskFilter, ...] = (
-    TaskFilter("review", "Review", ("review",)),
+    TaskFilter("review", "Review", ("review",), undoable=True),
     TaskFilter("all", "All", None),
     TaskFilter("generating", "Generating", ("queued", "generating")),
     TaskFilter("published", "Published", ("approved", "publishing", "published")),

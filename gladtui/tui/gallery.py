@@ -1,22 +1,38 @@
-"""The gallery: a task's variations as thumbnails side by side, one selected.
+"""The gallery: one page of a task's variations side by side, the selected one outlined.
 
-Thumbnails are drawn by textual-image, which picked the best way this
-terminal can show pictures (kitty graphics, sixel, else coloured half blocks)
-when `gladtui.tui` was imported, before the app started.
+What is on screen is what the keys act on: the selected variation is always
+on the page shown (the page follows the selection), outlined, with its
+number and seed, and a new task starts on its chosen or first variation.
+The border says which page this is ("Variations 4–6 of 12").
+
+The pictures are sized from the room there is (`gallery_layout`): at least
+three side by side, as large as the width allows while leaving the detail
+pane its lines. Thumbnails are drawn by textual-image, which picked the best
+way this terminal can show pictures (kitty graphics, sixel, else coloured
+half blocks) when `gladtui.tui` was imported, before the app started.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
+from PIL import Image as PILImage
 from textual.app import ComposeResult
-from textual.containers import HorizontalScroll, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Label, Static
 from textual_image.widget import Image
 
 from gladtui.shapes import VariationJSON
+
+PER_PAGE = 3  # thumbnails side by side at least, from 80 columns up
+COLUMNS_PER_EXTRA = 60  # a wide gallery shows one more thumbnail per this many columns
+BOX_FRAME = 2  # a thumbnail's border, left and right (and top and bottom)
+CHROME_ROWS = 4  # the gallery's title row, a box's top and bottom border, its label
+DETAIL_ROWS = 11  # what the detail pane keeps below the gallery at least
+CELL_ASPECT = 0.5  # a terminal cell is about half as wide as it is tall
 
 
 def live_variations(variations: list[VariationJSON]) -> list[VariationJSON]:
@@ -24,31 +40,73 @@ def live_variations(variations: list[VariationJSON]) -> list[VariationJSON]:
     return [v for v in variations if v["removed_at"] is None]
 
 
-def picture(variation: VariationJSON, *, large: bool) -> Path | None:
-    """The file to show: the thumbnail in the gallery, the full image when enlarged."""
-    choices = [variation["path"], variation["thumbnail"]] if large else [variation["thumbnail"]]
-    return next((Path(p) for p in choices if p and Path(p).is_file()), None)
+@dataclass(frozen=True, slots=True)
+class GalleryLayout:
+    per_page: int
+    box_width: int  # cells, border included
+    picture_width: int  # cells
+    picture_rows: int  # about: textual-image sizes the picture from the terminal's cells
+
+
+def gallery_layout(width: int, height: int, aspect: float = 1.0) -> GalleryLayout:
+    """Thumbnails for a gallery `width` cells wide in a pane `height` rows tall.
+
+    `aspect`: the pictures' height over width, in pixels. The boxes share the
+    width; a picture is as wide as its box, unless that would make it taller
+    than the pane allows once the detail pane has its lines.
+    """
+    per_page = max(PER_PAGE, PER_PAGE + (width - 2 * COLUMNS_PER_EXTRA) // COLUMNS_PER_EXTRA)
+    box_width = max(width // per_page, BOX_FRAME + 4)
+    rows = max(height - DETAIL_ROWS - CHROME_ROWS, 3)
+    widest = int(rows / (aspect * CELL_ASPECT))  # the widest picture that fits those rows
+    picture_width = max(min(box_width - BOX_FRAME, widest), 2)
+    picture_rows = max(round(picture_width * aspect * CELL_ASPECT), 1)
+    return GalleryLayout(per_page, box_width, picture_width, picture_rows)
+
+
+def page_of(indexes: list[int], selected: int | None, per_page: int) -> int:
+    """The page (0-based) holding the selected variation."""
+    at = indexes.index(selected) if selected in indexes else 0
+    return at // per_page
 
 
 class Thumbnail(Vertical):
-    """One variation: its picture and `N · seed`."""
+    """One variation: its picture (or a placeholder until it arrives) and `N · seed`."""
 
-    def __init__(self, variation: VariationJSON) -> None:
+    def __init__(
+        self, variation: VariationJSON, picture: PILImage.Image | None, layout: GalleryLayout
+    ) -> None:
         super().__init__()
         self.variation = variation
+        self.picture = picture
+        self.styles.width = layout.box_width
+        self._layout = layout
 
     def compose(self) -> ComposeResult:
-        path = picture(self.variation, large=False)
-        if path is None:
-            yield Static("(no file)", classes="missing")
-        else:
-            yield Image(path)
-        mark = " ✓ approved" if self.variation["selected"] else ""
-        yield Label(f"{self.variation['index']}{mark}")
+        yield self._picture_widget()
+        mark = " ✓" if self.variation["selected"] else ""
+        yield Label(f"{self.variation['index']} · {self.variation['seed']}{mark}")
+
+    def _picture_widget(self) -> Widget:
+        # Both sides set: textual-image's "auto" reads the widget's size before layout.
+        widget = Static("…", classes="pending") if self.picture is None else Image(self.picture)
+        widget.styles.width = self._layout.picture_width
+        widget.styles.height = self._layout.picture_rows
+        return widget
+
+    def set_picture(self, picture: PILImage.Image | None) -> None:
+        """The picture arrived: it takes the placeholder's place."""
+        if picture is None or self.picture is not None:
+            return
+        self.picture = picture
+        pending = self.query(".pending")
+        if pending:
+            pending.first().remove()
+            self.mount(self._picture_widget(), before=0)
 
 
-class Gallery(HorizontalScroll, can_focus=False):
-    """Thumbnails of the live variations; `selected` is a variation index (1-based)."""
+class Gallery(Vertical, can_focus=False):
+    """One page of the live variations; `selected` is a variation index (1-based)."""
 
     selected: reactive[int | None] = reactive(None, init=False)
 
@@ -61,6 +119,13 @@ class Gallery(HorizontalScroll, can_focus=False):
         super().__init__(id=id)
         self.task_id: str | None = None
         self.variations: list[VariationJSON] = []
+        self.note = ""
+        self.layout_now = GalleryLayout(PER_PAGE, 16, 14, 7)
+        self.pictures: dict[int, PILImage.Image | None] = {}
+        self._page: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Horizontal(id="thumbnails")
 
     def hide_stale(self) -> None:
         """Hide the pictures until the next `show` (another task is under the cursor).
@@ -70,25 +135,43 @@ class Gallery(HorizontalScroll, can_focus=False):
         """
         self.add_class("-stale")
 
-    def show(self, task_id: str | None, variations: list[VariationJSON], note: str = "") -> None:
-        """Show a task's variations; the selection stays when the task is the same."""
+    def show(
+        self,
+        task_id: str | None,
+        variations: list[VariationJSON],
+        pictures: dict[int, PILImage.Image | None],
+        note: str = "",
+    ) -> None:
+        """Show a task's variations; the selection stays when the task is the same.
+
+        `pictures`: the thumbnails already in memory, by variation index.
+        """
         self.remove_class("-stale")
         live = live_variations(variations)
-        shown = [(v["index"], v["thumbnail"], v["selected"]) for v in self.variations]
         same_task = task_id == self.task_id
-        if same_task and shown == [(v["index"], v["thumbnail"], v["selected"]) for v in live]:
-            return  # nothing visible changed: keep the pictures as they are
+        unchanged = [(v["index"], v["thumbnail"], v["selected"]) for v in live] == [
+            (v["index"], v["thumbnail"], v["selected"]) for v in self.variations
+        ]
+        if same_task and unchanged and note == self.note:
+            return
         keep = self.selected if same_task else None
-        self.task_id, self.variations = task_id, live
-        self.remove_children()
-        if not live:
-            self.mount(Static(note or "No images yet.", classes="empty"))
-        else:
-            self.mount_all(Thumbnail(v) for v in live)
+        self.task_id, self.variations, self.note = task_id, live, note
+        self.pictures = dict(pictures)
         indexes = [v["index"] for v in live]
         chosen = next((v["index"] for v in live if v["selected"]), None)
-        self.selected = keep if keep in indexes else (chosen or (indexes[0] if indexes else None))
-        self._mark()
+        selected = keep if keep in indexes else (chosen or (indexes[0] if indexes else None))
+        self._page = None
+        self.set_reactive(Gallery.selected, selected)
+        self._draw()
+        self.post_message(self.Selected(selected))
+
+    def picture_arrived(self, task_id: str, index: int, picture: PILImage.Image | None) -> None:
+        if task_id != self.task_id:
+            return
+        self.pictures[index] = picture
+        for thumbnail in self.query(Thumbnail):
+            if thumbnail.variation["index"] == index:
+                thumbnail.set_picture(picture)
 
     def select(self, index: int) -> bool:
         """Select variation `index`; False when the task has no such live variation."""
@@ -109,12 +192,53 @@ class Gallery(HorizontalScroll, can_focus=False):
         return next((v for v in self.variations if v["index"] == self.selected), None)
 
     def watch_selected(self) -> None:
-        self._mark()
+        self._draw()
         self.post_message(self.Selected(self.selected))
 
-    def _mark(self) -> None:
+    def on_resize(self) -> None:
+        self._page = None
+        self._draw()
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def _draw(self) -> None:
+        """Mount the page that holds the selection (when it changed), mark the selection."""
+        if not self.is_mounted:
+            return
+        layout = self._layout()
+        indexes = [v["index"] for v in self.variations]
+        page = page_of(indexes, self.selected, layout.per_page)
+        if page != self._page or layout != self.layout_now:
+            self._page, self.layout_now = page, layout
+            self._mount_page(page)
+        self.border_title = self._title(page)
         for thumbnail in self.query(Thumbnail):
-            chosen = thumbnail.variation["index"] == self.selected
-            thumbnail.set_class(chosen, "-selected")
-            if chosen:
-                self.scroll_to_widget(thumbnail, animate=False)
+            thumbnail.set_class(thumbnail.variation["index"] == self.selected, "-selected")
+
+    def _layout(self) -> GalleryLayout:
+        first = self.variations[0] if self.variations else None
+        aspect = first["height"] / first["width"] if first and first["width"] else 1.0
+        pane = self.parent.size.height if isinstance(self.parent, Widget) else self.size.height
+        return gallery_layout(self.size.width, pane, aspect)
+
+    def _mount_page(self, page: int) -> None:
+        row = self.query_one("#thumbnails", Horizontal)
+        row.remove_children()
+        layout = self.layout_now
+        start = page * layout.per_page
+        shown = self.variations[start : start + layout.per_page]
+        if not shown:
+            row.mount(Static(self.note or "No images yet.", classes="empty"))
+            return
+        row.mount_all(Thumbnail(v, self.pictures.get(v["index"]), layout) for v in shown)
+
+    def _title(self, page: int) -> str:
+        total = len(self.variations)
+        if not total:
+            return "Variations"
+        per_page = self.layout_now.per_page
+        first = page * per_page + 1
+        last = min(first + per_page - 1, total)
+        where = f"{first}–{last} of {total}" if total > per_page else f"{total}"
+        keys = "  ← → 1-9" if total > 1 else ""
+        return f"Variations {where}{keys}"

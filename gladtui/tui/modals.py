@@ -9,19 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from PIL import Image as PILImage
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual_image.widget import Image
 
-from gladtui.shapes import TaskSummaryJSON
+from gladtui.shapes import TaskSummaryJSON, VariationJSON
 from gladtui.tui.detail import slug_line
 
 T = TypeVar("T")
 
-MAX_MORE = 16  # variations asked for at once from the TUI
+APPROVE_PICTURE_WIDTH = 24  # cells: large enough to recognise the picture in the dialog
 
 
 @dataclass(frozen=True)
@@ -37,25 +39,40 @@ class GenerateChoice:
 
 
 class ApproveScreen(ModalScreen[bool]):
-    """`y`/Enter publishes, `n`/Escape backs out."""
+    """`y`/Enter publishes, `n`/Escape backs out. Shows the picture it will publish."""
 
     BINDINGS = [
         Binding("y,enter", "dismiss(True)", "Approve"),
         Binding("n,escape", "dismiss(False)", "Back"),
     ]
 
-    def __init__(self, task: TaskSummaryJSON, variation: int, destination: str) -> None:
+    def __init__(
+        self,
+        task: TaskSummaryJSON,
+        variation: VariationJSON,
+        picture: PILImage.Image | None,
+        destination: str,
+    ) -> None:
         super().__init__()
         self.task_summary = task
         self.variation = variation
+        self.picture = picture
         self.destination = destination
 
     def compose(self) -> ComposeResult:
+        number, seed = self.variation["index"], self.variation["seed"]
         with Vertical(classes="dialog"):
-            yield Label(f"Approve variation {self.variation}?", classes="dialog-title")
-            yield Static(Text(self.task_summary["title"], style="bold"))
-            yield Static(f"slug: {slug_line(self.task_summary)}", markup=False)
-            yield Static(f"to:   {self.destination}", markup=False)
+            yield Label(f"Approve variation {number}?", classes="dialog-title")
+            with Horizontal(classes="approve-body"):
+                if self.picture is not None:
+                    picture = Image(self.picture, id="approve-picture")
+                    picture.styles.width = APPROVE_PICTURE_WIDTH
+                    yield picture
+                with Vertical(classes="approve-facts"):
+                    yield Static(Text(self.task_summary["title"], style="bold"))
+                    yield Static(f"variation {number} · seed {seed}", markup=False)
+                    yield Static(f"slug: {slug_line(self.task_summary)}", markup=False)
+                    yield Static(f"to:   {self.destination}", markup=False)
             yield Label("y / Enter: approve and publish    n / Esc: back", classes="hint")
 
 
@@ -85,6 +102,24 @@ class ChoiceDialog(ModalScreen[T | None]):
         raise NotImplementedError
 
 
+class Tick(Checkbox):
+    """A checkbox whose mark says on or off in any terminal: `✓` or blank.
+
+    Textual's own draws an `X` either way and tells them apart by colour only,
+    which a monochrome terminal or a screen reader does not show.
+    """
+
+    def on_mount(self) -> None:
+        self._mark()
+
+    def watch_value(self) -> None:
+        self._mark()
+
+    def _mark(self) -> None:
+        self.BUTTON_INNER = "✓" if self.value else " "
+        self.refresh()
+
+
 class RejectScreen(ChoiceDialog[RejectChoice]):
     """Delete or keep the files; a new prompt regenerates."""
 
@@ -93,13 +128,19 @@ class RejectScreen(ChoiceDialog[RejectChoice]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(f"Reject: {self.task_summary['title']}", classes="dialog-title")
-            yield Checkbox("keep the image files on disk", False, id="keep")
-            yield Label("New prompt, to generate again (empty: reject only):")
-            yield Input(placeholder=self.task_summary["prompt"], id="prompt")
+            yield Tick("keep the image files on disk", False, id="keep")
+            yield Static(Text(f"prompt now: {self.task_summary['prompt']}", style="dim"))
+            yield Label("A new prompt regenerates the task (empty: reject only):")
+            yield Input(placeholder="new prompt (optional)", id="prompt")
             with Horizontal(classes="buttons"):
                 yield Button("Reject", variant="error", id="reject")
                 yield Button("Back", id="back")
-            yield Label("Enter in the prompt: reject    Esc: back", classes="hint")
+            yield Label("Enter: reject    Tab: the other fields    Esc: back", classes="hint")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """The button says what Enter will do."""
+        label = "Reject and regenerate" if event.value.strip() else "Reject"
+        self.query_one("#reject", Button).label = label
 
     def _choose(self) -> None:
         prompt = self.query_one("#prompt", Input).value.strip()
@@ -108,18 +149,22 @@ class RejectScreen(ChoiceDialog[RejectChoice]):
 
 
 class GenerateScreen(ChoiceDialog[GenerateChoice]):
-    """How many more variations, and optionally a new prompt for them."""
+    """How many more variations (up to the daemon's limit), and optionally a new prompt."""
 
     FIRST_FIELD = "count"
+
+    def __init__(self, task: TaskSummaryJSON, max_count: int) -> None:
+        super().__init__(task)
+        self.max_count = max_count  # the daemon's limits.max_variations
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(f"More variations: {self.task_summary['title']}", classes="dialog-title")
-            yield Label(f"How many (1-{MAX_MORE}):")
-            default = str(min(self.task_summary["variations_requested"], MAX_MORE))
+            yield Label(f"How many (1-{self.max_count}):")
+            default = str(min(self.task_summary["variations_requested"], self.max_count))
             yield Input(default, type="integer", id="count")
             yield Label("New prompt (empty: the same prompt):")
-            yield Input(placeholder=self.task_summary["prompt"], id="prompt")
+            yield Input(placeholder="new prompt (optional)", id="prompt")
             yield Label("", id="problem", classes="problem")
             with Horizontal(classes="buttons"):
                 yield Button("Generate", variant="primary", id="generate")
@@ -129,8 +174,8 @@ class GenerateScreen(ChoiceDialog[GenerateChoice]):
     def _choose(self) -> None:
         text = self.query_one("#count", Input).value.strip()
         count = int(text) if text.isdigit() else 0
-        if not 1 <= count <= MAX_MORE:
-            self.query_one("#problem", Label).update(f"the count must be 1 to {MAX_MORE}")
+        if not 1 <= count <= self.max_count:
+            self.query_one("#problem", Label).update(f"the count must be 1 to {self.max_count}")
             return
         prompt = self.query_one("#prompt", Input).value.strip()
         self.dismiss(GenerateChoice(count=count, prompt=prompt or None))

@@ -1,14 +1,16 @@
 """The review screen: filters, the task list, the gallery and the detail pane.
 
 Every blocking call to the daemon runs in a thread worker; what the daemon
-did in answer arrives as an event and updates the screen in place.
+did in answer arrives as an event and updates the screen in place. The
+full task and the pictures of the next tasks awaiting review are fetched
+ahead (`Lookahead`), so after a decision the next task shows at once.
+The keys that act on tasks are in decide.py.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,23 +22,23 @@ from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from gladtui.client import Client, ClientError, StreamEvent
-from gladtui.shapes import StatusJSON, TaskJSON, TaskSummaryJSON
+from gladtui.shapes import ProgressJSON, StatusJSON, TaskJSON, TaskPageJSON, TaskSummaryJSON
+from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
-from gladtui.tui.filters import FILTERS, FilterBar
-from gladtui.tui.gallery import Gallery, picture
-from gladtui.tui.modals import (
-    ApproveScreen,
-    GenerateChoice,
-    GenerateScreen,
-    RejectChoice,
-    RejectScreen,
-)
-from gladtui.tui.screens import ImageScreen
-from gladtui.tui.tasklist import Clock, TaskList
+from gladtui.tui.filters import FILTERS, FilterBar, count_for
+from gladtui.tui.gallery import Gallery, live_variations
+from gladtui.tui.lookahead import Lookahead
+from gladtui.tui.pictures import Pictures
+from gladtui.tui.screens import HelpScreen, ImageScreen, help_rows
+from gladtui.tui.tasklist import Clock, TaskList, TaskListHeader
+from gladtui.tui.taskwindow import ListQuery
 
 DETAIL_DELAY = 0.06  # s: while the cursor races down the list, fetch only where it stops
 COUNTS_DELAY = 0.3  # s: recount at most this often while events pour in
 SEARCH_DELAY = 0.15  # s: search once typing pauses
+LOOKAHEAD = 2  # tasks awaiting review, after the cursor, fetched ahead
+PICK = "select a variation: ← → or its number (as in gladtui approve --variation N)"
+SCROLL = "scroll the details down / up, from the list"
 
 NO_IMAGES = {
     "invalid": "No images: the task file was refused (below).",
@@ -44,74 +46,130 @@ NO_IMAGES = {
     "queued": "Waiting for the generator.",
     "generating": "Generating…",
 }
-REVIEWABLE = ("review", "failed", "rejected")  # where reject and generate apply
-CANCELLABLE = ("queued", "generating")
 
 
-class ReviewScreen(Screen[None]):
+class ReviewScreen(DecisionKeys, Screen[None]):
     BINDINGS = [
-        Binding("a", "approve", "Approve"),
-        Binding("r", "reject", "Reject"),
-        Binding("g", "generate", "More"),
-        Binding("c", "cancel", "Cancel"),
-        Binding("f", "filter(1)", "Filter"),
-        Binding("F", "filter(-1)", "Filter back", show=False),
+        *DecisionKeys.DECISION_BINDINGS,
+        Binding("f", "filter(1)", "Filter", tooltip="next / previous filter"),
+        Binding("F", "filter(-1)", "Filter back", show=False, tooltip="next / previous filter"),
         # priority, like enter below: "/" and the text typed after it in one burst
         # (a paste, a fast typist) must reach the search box, not the list.
-        Binding("slash", "search", "Search", priority=True),
-        Binding("left", "variation(-1)", "Prev image", show=False),
-        Binding("right", "variation(1)", "Next image", show=False),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            priority=True,
+            tooltip="search titles as you type; Enter keeps the search, Esc drops it",
+        ),
+        Binding("left", "variation(-1)", "Prev image", show=False, tooltip=PICK),
+        Binding("right", "variation(1)", "Next image", show=False, tooltip=PICK),
+        *(
+            Binding(str(n), f"pick({n})", f"Variation {n}", show=False, tooltip=PICK)
+            for n in range(1, 10)
+        ),
         # priority: handled as the key arrives. Left to the search box, Enter
         # would be queued there, and a key typed right after it would land in
         # the box too instead of acting on the list.
-        Binding("enter", "enter", "View", show=False, priority=True),
-        *(Binding(str(n), f"pick({n})", f"Variation {n}", show=False) for n in range(1, 10)),
+        Binding(
+            "enter",
+            "enter",
+            "View",
+            show=False,
+            priority=True,
+            tooltip="the selected variation, large (Esc: back)",
+        ),
+        Binding(
+            "tab",
+            "details",
+            "Details",
+            show=False,
+            tooltip="↑ ↓ scroll the details (a long prompt); Tab or Esc: back to the list",
+        ),
+        Binding(
+            "right_square_bracket,shift+down",
+            "scroll_details(1)",
+            "Details down",
+            show=False,
+            tooltip=SCROLL,
+        ),
+        Binding(
+            "left_square_bracket,shift+up",
+            "scroll_details(-1)",
+            "Details up",
+            show=False,
+            tooltip=SCROLL,
+        ),
+        Binding("escape", "escape", "Back", show=False, tooltip="drop the search; leave details"),
     ]
 
-    def __init__(self, client: Client, clock: Clock) -> None:
+    def __init__(
+        self, client: Client, clock: Clock, *, confirm: bool = True, quit_note: str = ""
+    ) -> None:
         super().__init__()
         self.client = client
         self.clock = clock
+        self.confirm = confirm  # tui.confirm_decisions: a dialog before approve and reject
+        self.quit_note = quit_note  # what q does, when it does more than quit (the demo)
         self.filter = FILTERS[0]
         self.counts: dict[str, int] | None = None
+        self.status: StatusJSON | None = None
         self.destination = "the configured publisher"
         self.full: TaskJSON | None = None  # the cursor's task with its variations
+        self.pictures = Pictures()
+        self.ahead = Lookahead()
+        self.decided: list[str] = []  # tasks decided here, newest last: what `u` undoes
         self._counts_timer: Timer | None = None
         self._search_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield FilterBar(id="filters")
-        yield Input(placeholder="search titles", id="search", classes="-hidden")
+        # The parts are kept as attributes: a worker's answer or a timer may come while
+        # the app closes, when a query would find nothing.
+        self.filter_bar = FilterBar(id="filters")
+        self.search = Input(placeholder="search titles", id="search", classes="-hidden")
+        self.tasks = TaskList(
+            self._load_page,
+            clock=self.clock,
+            statuses=self.filter.statuses,
+            undoable=self.filter.undoable,
+        )
+        self.gallery = Gallery(id="gallery")
+        self.detail = TaskDetail(id="detail")
+        self.detail_scroll = VerticalScroll(self.detail, id="detail-scroll", can_focus=False)
+        yield self.filter_bar
+        yield self.search
         with Horizontal(id="main"):
-            yield TaskList(self._load_page, clock=self.clock, statuses=self.filter.statuses)
+            with Vertical(id="list-pane"):
+                yield TaskListHeader()
+                yield self.tasks
             with Vertical(id="side"):
-                yield Gallery(id="gallery")
-                with VerticalScroll(id="detail-scroll"):
-                    yield TaskDetail(id="detail")
+                yield self.gallery
+                yield self.detail_scroll
         yield Footer()
 
     def on_mount(self) -> None:
         self.tasks.empty_text = "connecting to the daemon…"
         self._show_filter()
         self.tasks.focus()
+        self.set_interval(1.0, self._tick)
 
-    @property
-    def tasks(self) -> TaskList:
-        return self.query_one(TaskList)
+    def _showing(self) -> bool:
+        """False once the app is closing: a worker's late answer has nowhere to go."""
+        return self.is_mounted and self.tasks.is_mounted
 
-    @property
-    def gallery(self) -> Gallery:
-        return self.query_one(Gallery)
-
-    def _load_page(self, statuses: Any, query: str, limit: int, offset: int) -> Any:
-        return self.client.tasks(list(statuses) if statuses else None, query, limit, offset)
+    def _load_page(self, query: ListQuery, limit: int, offset: int) -> TaskPageJSON:
+        statuses = sorted(query.statuses) if query.statuses else None
+        return self.client.tasks(
+            statuses, query.query, limit, offset, undoable=query.undoable, keep=query.keep
+        )
 
     # -- the daemon's side: connection and events ---------------------------------------
 
     def stream_live(self, resumed: bool) -> None:
         """The stream is up: reload unless it resumed where it stopped."""
-        self.tasks.empty_text = "no tasks here"
+        self._show_empty_text()
         if not resumed:
+            self.ahead.clear()
             self.tasks.reload()
         self._fetch_status()
 
@@ -119,15 +177,21 @@ class ReviewScreen(Screen[None]):
         if event.kind == "progress":
             task_id = event.data.get("task_id")
             if isinstance(task_id, str):
-                progress: Any = {
-                    k: event.data[k] for k in ("step", "steps", "images_done", "images_total")
+                progress: ProgressJSON = {
+                    "step": int(event.data["step"]),
+                    "steps": int(event.data["steps"]),
+                    "images_done": int(event.data["images_done"]),
+                    "images_total": int(event.data["images_total"]),
                 }
                 self.tasks.set_progress(task_id, progress)
                 if self.full is not None and self.full["id"] == task_id:
-                    self._show_detail({**self.full, "progress": progress})
+                    shown = self.full.copy()
+                    shown["progress"] = progress
+                    self._show_detail(shown)
             return
         task = event.data.get("task")
         if isinstance(task, dict):
+            self.ahead.forget(task["id"])  # what was fetched ahead is stale now
             self.tasks.apply(task)  # type: ignore[arg-type]
             if self.full is not None and task["id"] == self.full["id"]:
                 self._fetch_detail(task["id"], delay=0)  # new images, status or error
@@ -141,19 +205,27 @@ class ReviewScreen(Screen[None]):
         if task is None:
             self.full = None
             self._show_detail(None)
-            self.gallery.show(None, [])
+            self.gallery.show(None, [], {})
             return
-        if self.full is None or self.full["id"] != task["id"]:
-            self.full = None
-            self._show_detail(task)
-            self.gallery.hide_stale()
-            self._fetch_detail(task["id"], delay=DETAIL_DELAY)
-        else:
+        if self.full is not None and self.full["id"] == task["id"]:
             self._show_detail({**self.full, **task})
+            return
+        fetched = self.ahead.get(task["id"])
+        if fetched is not None:  # looked ahead: no wait at all
+            self._detail_arrived(fetched)
+            return
+        self.full = None
+        self._show_detail(task)
+        self.gallery.hide_stale()
+        self._fetch_detail(task["id"], delay=DETAIL_DELAY)
 
     @on(TaskList.LoadFailed)
     def _load_failed(self, message: TaskList.LoadFailed) -> None:
         self.notify(message.error, title="Could not read the task list", severity="error")
+
+    @on(TaskList.Loaded)
+    def _loaded(self) -> None:
+        self._look_ahead()
 
     @work(thread=True, exclusive=True, group="detail")
     def _fetch_detail(self, task_id: str, delay: float) -> None:
@@ -168,15 +240,72 @@ class ReviewScreen(Screen[None]):
         self.app.call_from_thread(self._detail_arrived, task)
 
     def _detail_arrived(self, task: TaskJSON) -> None:
+        if not self._showing():
+            return
         current = self.tasks.current
         if current is None or current["id"] != task["id"]:
             return  # the cursor moved on
         self.full = task
         self._show_detail(task)
-        self.gallery.show(task["id"], task["variations"], note=NO_IMAGES.get(task["status"], ""))
+        live = live_variations(task["variations"])
+        pictures = {v["index"]: self.pictures.get(task["id"], v) for v in live}
+        self.gallery.show(
+            task["id"], task["variations"], pictures, NO_IMAGES.get(task["status"], "")
+        )
+        missing = [v for v in live if not self.pictures.has(task["id"], v)]
+        if missing:
+            self._fetch_pictures(task)
+        self._look_ahead()
+
+    @work(thread=True, exclusive=True, group="pictures")
+    def _fetch_pictures(self, task: TaskJSON) -> None:
+        """The cursor's pictures, each put on screen as it arrives."""
+        worker = get_current_worker()
+        for variation in live_variations(task["variations"]):
+            if worker.is_cancelled:
+                return
+            picture = self.pictures.fetch(task["id"], variation)
+            self.app.call_from_thread(
+                self.gallery.picture_arrived, task["id"], variation["index"], picture
+            )
+
+    def _look_ahead(self) -> None:
+        """Fetch the next tasks awaiting review, and their pictures, before they are shown."""
+        cursor = self.tasks.cursor
+        window = self.tasks.window
+        wanted = []
+        for position in range(cursor + 1, min(cursor + 20, len(window))):
+            task = window.get(position)
+            if task is not None and task["status"] == "review":
+                wanted.append(task["id"])
+            if len(wanted) == LOOKAHEAD:
+                break
+        wanted = [task_id for task_id in wanted if self.ahead.get(task_id) is None]
+        if wanted:
+            self._fetch_ahead(wanted)
+
+    @work(thread=True, exclusive=True, group="ahead")
+    def _fetch_ahead(self, task_ids: list[str]) -> None:
+        worker = get_current_worker()
+        for task_id in task_ids:
+            if worker.is_cancelled:
+                return
+            try:
+                task = self.client.task(task_id)
+            except ClientError:
+                continue
+            for variation in live_variations(task["variations"]):
+                self.pictures.fetch(task_id, variation)
+            self.ahead.put(task)
 
     def _show_detail(self, task: TaskSummaryJSON | TaskJSON | None) -> None:
-        self.query_one(TaskDetail).show(task)
+        self.detail.show(task, self.clock())
+
+    def _tick(self) -> None:
+        """Once a second: the detail's undo countdown moves."""
+        if self.full is not None and self.full.get("undo_until"):
+            current = self.tasks.current
+            self._show_detail({**self.full, **current} if current else self.full)
 
     # -- filters, search and counts -------------------------------------------------------
 
@@ -186,17 +315,33 @@ class ReviewScreen(Screen[None]):
         self._apply_filter()
 
     def _apply_filter(self) -> None:
-        self.tasks.set_filter(self.filter.statuses, self._query())
+        query = self._query()
+        self.tasks.set_filter(self.filter.statuses, query, undoable=self.filter.undoable)
         self._show_filter()
+        self._show_empty_text()
 
     def _show_filter(self) -> None:
-        self.query_one(FilterBar).show(self.filter, self.counts, self._query())
+        self.filter_bar.show(self.filter, self.counts, self._query())
+
+    def _show_empty_text(self) -> None:
+        """An empty list says why, and where the tasks are when they are elsewhere."""
+        if self.counts is None:
+            self.tasks.empty_text = "no tasks here"
+            return
+        generating = count_for(FILTERS[2], self.counts)
+        if self.filter.key == "review" and generating:
+            self.tasks.empty_text = (
+                f"nothing to review yet: {generating} task(s) queued or generating (f: see them)"
+            )
+        else:
+            self.tasks.empty_text = "no tasks here"
+        self.tasks.refresh()
 
     def _query(self) -> str:
-        return self.query_one("#search", Input).value.strip()
+        return self.search.value.strip()
 
     def action_search(self) -> None:
-        search = self.query_one("#search", Input)
+        search = self.search
         if search.has_focus:  # a "/" typed in the search is text (the binding took it)
             search.insert_text_at_cursor("/")
             return
@@ -211,15 +356,20 @@ class ReviewScreen(Screen[None]):
             self._search_timer.stop()
         self._search_timer = self.set_timer(SEARCH_DELAY, self._apply_filter)
 
-    def key_escape(self) -> None:
-        search = self.query_one("#search", Input)
-        if search.has_focus:
-            search.value = ""  # Esc drops the search; Enter keeps it
+    def action_escape(self) -> None:
+        """Esc leaves the search or the details; in the list it drops a kept search."""
+        search = self.search
+        if search.has_focus or (self.tasks.has_focus and search.value):
+            search.value = ""
+            if self._search_timer is not None:
+                self._search_timer.stop()
             self._apply_filter()
             self._leave_search()
+        elif not self.tasks.has_focus:
+            self._back_to_list()
 
     def _leave_search(self) -> None:
-        search = self.query_one("#search", Input)
+        search = self.search
         search.set_class(not search.value, "-hidden")
         self.set_focus(self.tasks)  # at once, as in action_search
 
@@ -237,11 +387,15 @@ class ReviewScreen(Screen[None]):
 
     def _status_arrived(self, status: StatusJSON) -> None:
         self._counts_timer = None
+        if not self._showing():
+            return
+        self.status = status
         self.counts = status["tasks"]
         self.destination = status["publishing"]["destination"]
         self._show_filter()
+        self._show_empty_text()
 
-    # -- variations ------------------------------------------------------------------------
+    # -- variations and the details ------------------------------------------------------
 
     def action_pick(self, index: int) -> None:
         if not self.gallery.select(index):
@@ -253,7 +407,7 @@ class ReviewScreen(Screen[None]):
 
     def action_enter(self) -> None:
         """Enter keeps the search (applied now) and returns to the list, or enlarges."""
-        if self.query_one("#search", Input).has_focus:
+        if self.search.has_focus:
             if self._search_timer is not None:
                 self._search_timer.stop()
             self._apply_filter()
@@ -263,86 +417,55 @@ class ReviewScreen(Screen[None]):
 
     def action_enlarge(self) -> None:
         variation = self.gallery.current
-        path = picture(variation, large=True) if variation else None
-        if variation is None or path is None:
+        task_id = self.gallery.task_id
+        if variation is None or task_id is None:
             self.notify("no image to show", severity="warning")
             return
-        caption = f"{self.full['title'] if self.full else ''} · variation {variation['index']}"
-        self.app.push_screen(ImageScreen(path, caption + "   Esc: back"))
+        self._enlarge(task_id, variation["index"], self.full["title"] if self.full else "")
 
-    # -- actions -------------------------------------------------------------------------
-
-    def action_approve(self) -> None:
-        task, variation = self.tasks.current, self.gallery.selected
-        if not self._allowed(task, ("review",), "only a task awaiting review can be approved"):
-            return
-        assert task is not None
+    @work(thread=True, exclusive=True, group="enlarge")
+    def _enlarge(self, task_id: str, index: int, title: str) -> None:
+        variation = self.gallery.current
         if variation is None:
-            self.notify("no variation to approve yet", severity="warning")
             return
-
-        def send(confirmed: bool | None) -> None:
-            if confirmed:
-                self._act("approve", lambda: self.client.approve(task["id"], variation))
-
-        self.app.push_screen(ApproveScreen(task, variation, self.destination), send)
-
-    def action_reject(self) -> None:
-        task = self.tasks.current
-        if not self._allowed(
-            task, REVIEWABLE, "only a task in review, failed or rejected can be rejected"
-        ):
+        picture = self.pictures.fetch_full(task_id, variation)
+        if picture is None:
+            self.app.call_from_thread(self.notify, "the image is gone", severity="warning")
             return
-        assert task is not None
+        caption = f"{title} · variation {index} · seed {variation['seed']}   Esc: back"
+        self.app.call_from_thread(self.app.push_screen, ImageScreen(picture, caption))
 
-        def send(choice: RejectChoice | None) -> None:
-            if choice is not None:
-                call = lambda: self.client.reject(task["id"], choice.prompt, choice.keep_files)  # noqa: E731
-                self._act("reject", call)
-
-        self.app.push_screen(RejectScreen(task), send)
-
-    def action_generate(self) -> None:
-        task = self.tasks.current
-        if not self._allowed(
-            task, REVIEWABLE, "more variations are for tasks in review, failed or rejected"
-        ):
+    def action_details(self) -> None:
+        """Tab: the details take ↑ ↓; Tab again (or Esc) gives them back to the list."""
+        scroll = self.detail_scroll
+        if scroll.has_focus:
+            self._back_to_list()
             return
-        assert task is not None
+        scroll.can_focus = True
+        self.set_focus(scroll)
+        scroll.border_title = "details: ↑ ↓ scroll · Tab or Esc: back to the list"
 
-        def send(choice: GenerateChoice | None) -> None:
-            if choice is not None:
-                self._act(
-                    "generate",
-                    lambda: self.client.generate(task["id"], choice.count, choice.prompt),
-                )
+    def _back_to_list(self) -> None:
+        scroll = self.detail_scroll
+        scroll.can_focus = False
+        scroll.border_title = None
+        self._leave_search()
 
-        self.app.push_screen(GenerateScreen(task), send)
+    def action_scroll_details(self, direction: int) -> None:
+        scroll = self.detail_scroll
+        scroll.scroll_relative(y=direction * max(scroll.size.height - 1, 1), animate=False)
 
-    def action_cancel(self) -> None:
-        task = self.tasks.current
-        if self._allowed(task, CANCELLABLE, "only a queued or generating task can be cancelled"):
-            assert task is not None
-            self._act("cancel", lambda: self.client.cancel(task["id"]))
+    def action_help(self) -> None:
+        """The help, from the bindings in force (and what q does here)."""
+        app_keys = [
+            replace(b, tooltip=self.quit_note) if b.action == "quit" and self.quit_note else b
+            for b in map(_binding, self.app.BINDINGS)
+        ]
+        own = [*map(_binding, TaskList.BINDINGS), *map(_binding, self.BINDINGS)]
+        keys = help_rows([*own, *app_keys])
+        self.app.push_screen(HelpScreen(keys))
 
-    def _allowed(self, task: TaskSummaryJSON | None, statuses: tuple[str, ...], rule: str) -> bool:
-        """Say why not, before asking anything, when the action cannot apply."""
-        if task is None:
-            self.notify("no task under the cursor", severity="warning")
-            return False
-        if task["status"] not in statuses:
-            self.notify(f"{rule}; this one is {task['status']}", severity="warning")
-            return False
-        return True
 
-    @work(thread=True, group="actions")
-    def _act(self, verb: str, call: Callable[[], Any]) -> None:
-        """Send an action; its effect arrives through the event stream, not from here."""
-        try:
-            answer = call()
-        except ClientError as exc:
-            self.app.call_from_thread(
-                self.notify, str(exc), title=f"{verb} refused", severity="error", timeout=10
-            )
-            return
-        self.app.call_from_thread(self.notify, answer["message"], title=verb)
+def _binding(binding: object) -> Binding:
+    assert isinstance(binding, Binding)  # every binding here is written as a Binding
+    return binding

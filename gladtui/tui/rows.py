@@ -6,13 +6,14 @@ so the widget's hot path (one row per repainted line) stays a plain function.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 
-from gladtui.cliformat import age
+from gladtui.cliformat import age, parse_time
 from gladtui.shapes import ProgressJSON, TaskSummaryJSON
 
 STATUS_WIDTH = 12  # "● generating", or the progress bar that replaces it
@@ -21,6 +22,7 @@ COMPACT_BELOW = 48  # list widths under this get the compact status column
 COUNT_WIDTH = 3
 AGE_WIDTH = 4
 BAR_CELLS = 7
+MIN_ID_WIDTH = 8  # a title shared by two rows gives the task's id at least this much
 
 STATUS_STYLES: dict[str, Style] = {
     "queued": Style(color="bright_black"),
@@ -45,6 +47,31 @@ ICONS = {
     "invalid": "!",
 }
 DIM = Style(dim=True)
+HEADER = Style(bold=True, dim=True)
+
+# The glyphs of the status column, explained by `?` (screens.py).
+LEGEND: list[tuple[str, str]] = [
+    ("●", "awaiting review"),
+    ("◌ ◐", "queued, generating (a bar or a percentage shows how far)"),
+    ("↑", "approved, being published"),
+    ("✓", "published"),
+    ("✗", "rejected"),
+    ("!", "failed, or a task file that was refused"),
+    ("↑ 7s  ✗ 7s", "a decision that takes effect in 7 s: u undoes it"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """The widths of a row's cells for a list `width` cells wide."""
+
+    status: int
+    title: int
+
+    @classmethod
+    def for_width(cls, width: int) -> Columns:
+        status = COMPACT_STATUS_WIDTH if width < COMPACT_BELOW else STATUS_WIDTH
+        return cls(status, max(width - status - COUNT_WIDTH - AGE_WIDTH - 3, 1))
 
 
 def progress_fraction(progress: ProgressJSON) -> float:
@@ -58,11 +85,29 @@ def progress_bar(progress: ProgressJSON, cells: int = BAR_CELLS) -> str:
     return "━" * done + "─" * (cells - done) + f"{round(fraction * 100):>4}%"
 
 
-def status_cell(task: TaskSummaryJSON, width: int = STATUS_WIDTH) -> tuple[str, Style]:
-    """The status word and icon; the progress bar while generating. Narrow: icon or %."""
+def countdown(task: TaskSummaryJSON, now: datetime) -> str | None:
+    """`7s` while a decision waits out its grace period (undoable), else None."""
+    until = task.get("undo_until")
+    if not until:
+        return None
+    left = max(0.0, (parse_time(until) - now).total_seconds())
+    return f"{left:.0f}s"
+
+
+def status_cell(
+    task: TaskSummaryJSON, width: int = STATUS_WIDTH, now: datetime | None = None
+) -> tuple[str, Style]:
+    """The status word and icon; the progress bar while generating; the undo countdown.
+
+    Narrow: the icon, a percentage, or the icon and the countdown.
+    """
     status, progress = task["status"], task["progress"]
     style = STATUS_STYLES.get(status, Style())
-    if width < STATUS_WIDTH:
+    left = countdown(task, now) if now is not None else None
+    if left is not None:
+        icon = ICONS.get(status, "?")
+        text = f"{icon}{left}" if width < STATUS_WIDTH else f"{icon} undo {left}"
+    elif width < STATUS_WIDTH:
         if status == "generating" and progress:
             text = f"{round(progress_fraction(progress) * 100)}%"
         else:
@@ -82,20 +127,52 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(line, width)
 
 
-def row_segments(task: TaskSummaryJSON, width: int, now: datetime) -> list[Segment]:
-    """status · title · variations · age, exactly `width` cells wide."""
-    status_width = COMPACT_STATUS_WIDTH if width < COMPACT_BELOW else STATUS_WIDTH
-    title_width = max(width - status_width - COUNT_WIDTH - AGE_WIDTH - 3, 1)
-    status, style = status_cell(task, status_width)
+def row_segments(
+    task: TaskSummaryJSON, width: int, now: datetime, *, with_id: bool = False
+) -> list[Segment]:
+    """status · title · variations · age, exactly `width` cells wide.
+
+    `with_id`: the title is shared with another row, so the task's id follows it.
+    """
+    columns = Columns.for_width(width)
+    status, style = status_cell(task, columns.status, now)
     count = str(task["variation_count"]) if task["variation_count"] else ""
     return [
         Segment(" "),
         Segment(status, style),
         Segment(" "),
-        Segment(fit(task["title"], title_width)),
+        *title_segments(task, columns.title, with_id),
         Segment(count.rjust(COUNT_WIDTH), DIM),
         Segment(" "),
         Segment(age(task["created_at"], now).rjust(AGE_WIDTH), DIM),
+    ]
+
+
+def title_segments(task: TaskSummaryJSON, width: int, with_id: bool) -> list[Segment]:
+    """The title; with `with_id`, the task's id after it, cut from the left if need be
+    (ids made from file names differ at their end: muffins, muffins-2, muffins-again)."""
+    if not with_id:
+        return [Segment(fit(task["title"], width))]
+    ident = task["id"]
+    room = width - cell_len(" ".join(task["title"].split())) - 1  # left after the whole title
+    id_width = min(cell_len(ident), max(MIN_ID_WIDTH, room), max(width - 2, 1))
+    title_width = max(width - id_width - 1, 0)
+    shown = ident if cell_len(ident) <= id_width else "…" + ident[-(id_width - 1) :]
+    return [Segment(fit(task["title"], title_width) + " "), Segment(fit(shown, id_width), DIM)]
+
+
+def header_segments(width: int) -> list[Segment]:
+    """The column titles above the rows, in the rows' widths."""
+    columns = Columns.for_width(width)
+    status = "" if columns.status < STATUS_WIDTH else "status"
+    return [
+        Segment(" "),
+        Segment(status.ljust(columns.status), HEADER),
+        Segment(" "),
+        Segment(fit("title", columns.title), HEADER),
+        Segment("img".rjust(COUNT_WIDTH), HEADER),
+        Segment(" "),
+        Segment("age".rjust(AGE_WIDTH), HEADER),
     ]
 
 

@@ -2,50 +2,94 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterable
 
+from PIL import Image as PILImage
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 from textual_image.widget import Image
 
 from gladtui.client import START_HINT
+from gladtui.tui.rows import LEGEND
 
-KEYS: list[tuple[str, str]] = [
-    ("↑ ↓  j k", "move in the task list (PgUp PgDn Home End too)"),
-    ("f  F", "next / previous filter: review, all, generating, published, rejected, failed"),
-    ("/", "search titles as you type; Enter or Esc returns to the list"),
-    ("1-9  ← →", "select a variation"),
-    ("Enter", "the selected variation, large"),
-    ("a", "approve the selected variation (asks first: slug and destination)"),
-    ("r", "reject: delete or keep the files, optionally regenerate with a new prompt"),
-    ("g", "generate more variations, optionally with a new prompt"),
-    ("c", "cancel a queued or running generation"),
-    ("?", "this help"),
-    ("q", "quit (the daemon keeps running)"),
-]
+KEYS_WIDTH = 13  # the help's key column
+
+KEY_NAMES = {
+    "up": "↑",
+    "down": "↓",
+    "left": "←",
+    "right": "→",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "home": "Home",
+    "end": "End",
+    "enter": "Enter",
+    "escape": "Esc",
+    "tab": "Tab",
+    "slash": "/",
+    "question_mark": "?",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "shift+up": "Shift+↑",
+    "shift+down": "Shift+↓",
+}
 
 
-def keys_table() -> Table:
+def key_name(key: str) -> str:
+    return KEY_NAMES.get(key, key)
+
+
+def help_rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
+    """One row per action: its keys and what it does, in the order the bindings come.
+
+    Built from the bindings themselves, so the help cannot drift from the keys: a
+    binding's tooltip is its help text (the footer shows the short description),
+    and bindings with the same text share a row. The numbers 1-9 make one row.
+    """
+    rows: dict[str, list[str]] = {}  # description -> keys, in the bindings' order
+    for binding in bindings:
+        description = binding.tooltip or binding.description
+        keys = rows.setdefault(description, [])
+        if binding.action.startswith("pick("):
+            if not keys:
+                keys.append("1-9")
+            continue
+        for key in binding.key.split(","):
+            name = key_name(key.strip())
+            if name not in keys:
+                keys.append(name)
+    return [(" ".join(keys), description) for description, keys in rows.items()]
+
+
+def help_table(rows: list[tuple[str, str]]) -> Table:
     table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
+    table.add_column(style="bold", max_width=KEYS_WIDTH)  # long lists of keys wrap
     table.add_column()
-    for keys, what in KEYS:
+    for keys, what in rows:
         table.add_row(keys, what)
     return table
 
 
 class HelpScreen(ModalScreen[None]):
+    """The keys (from the bindings in force) and what the list's glyphs mean."""
+
     BINDINGS = [Binding("escape,q,question_mark", "dismiss(None)", "Close")]
 
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog help"):
-            yield Label("gladtui: keys", classes="dialog-title")
-            yield Static(keys_table())
+        with VerticalScroll(classes="dialog help"):
+            yield Label("gladtui: keys    (↑ ↓ PgDn: scroll · Esc: close)", classes="dialog-title")
+            yield Static(help_table(self.keys))
+            yield Label("The task list's status column", classes="dialog-title legend")
+            yield Static(help_table(LEGEND))
             yield Label("Esc: close", classes="hint")
 
 
@@ -54,14 +98,14 @@ class ImageScreen(Screen[None]):
 
     BINDINGS = [Binding("escape,enter,q", "dismiss(None)", "Back")]
 
-    def __init__(self, path: Path, caption: str) -> None:
+    def __init__(self, picture: PILImage.Image, caption: str) -> None:
         super().__init__()
-        self.path = path
+        self.picture = picture
         self.caption = caption
 
     def compose(self) -> ComposeResult:
         yield Label(self.caption, id="caption")
-        yield Image(self.path, id="large")
+        yield Image(self.picture, id="large")
         yield Footer()
 
 
@@ -78,7 +122,7 @@ class DisconnectedScreen(Screen[None]):
         with Vertical(classes="dialog disconnected"):
             yield Label("No daemon", classes="dialog-title")
             yield Static(Text(self.reason), id="reason")
-            yield Static(Text(f"To start one: {START_HINT}."))
+            yield Static(Text(f"{START_HINT[0].upper()}{START_HINT[1:]}."))
             yield Label("Reconnecting by itself…  q: quit", classes="hint")
         yield Footer()
 

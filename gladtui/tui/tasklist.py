@@ -18,17 +18,20 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from gladtui.client import ClientError, DaemonUnreachable
 from gladtui.shapes import ProgressJSON, TaskPageJSON, TaskSummaryJSON
-from gladtui.tui.rows import placeholder_segments, row_segments
-from gladtui.tui.taskwindow import Applied, Change, PageRequest, TaskWindow
+from gladtui.tui.rows import header_segments, placeholder_segments, row_segments
+from gladtui.tui.taskwindow import Applied, Change, ListQuery, PageRequest, TaskWindow
 
-PageLoader = Callable[[Collection[str] | None, str, int, int], TaskPageJSON]
+PageLoader = Callable[[ListQuery, int, int], TaskPageJSON]
 Clock = Callable[[], datetime]
 
 MIN_PAGE = 100
 AGE_REFRESH = 10.0  # seconds between redraws of the ages
+COUNTDOWN_REFRESH = 1.0  # seconds between redraws of undo countdowns on screen
+SCROLLBAR = 1  # the list's vertical scrollbar, which the header does not have
 
 
 def utc_now() -> datetime:
@@ -38,13 +41,14 @@ def utc_now() -> datetime:
 class TaskList(ScrollView, can_focus=True):
     """Rows of tasks; the cursor's task is announced with `TaskList.Highlighted`."""
 
+    MOVE = "move in the task list"
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "jump(0)", "First", show=False),
-        Binding("end", "jump(-1)", "Last", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False, tooltip=MOVE),
+        Binding("down,j", "cursor(1)", "Down", show=False, tooltip=MOVE),
+        Binding("pageup", "page(-1)", "Page up", show=False, tooltip=MOVE),
+        Binding("pagedown", "page(1)", "Page down", show=False, tooltip=MOVE),
+        Binding("home", "jump(0)", "First", show=False, tooltip=MOVE),
+        Binding("end", "jump(-1)", "Last", show=False, tooltip=MOVE),
     ]
     COMPONENT_CLASSES = {"tasklist--cursor", "tasklist--empty"}
 
@@ -75,12 +79,13 @@ class TaskList(ScrollView, can_focus=True):
         *,
         clock: Clock = utc_now,
         statuses: Collection[str] | None = None,
+        undoable: bool = False,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.loader = loader
         self.clock = clock
-        self.window = TaskWindow(statuses)
+        self.window = TaskWindow(statuses, undoable=undoable)
         self.empty_text = "no tasks"
         self._asked: set[tuple[int, int]] = set()  # (offset, version) in flight
         self._announced: TaskSummaryJSON | None = None
@@ -89,8 +94,15 @@ class TaskList(ScrollView, can_focus=True):
         self.active = False
 
     def on_mount(self) -> None:
-        # Ages ("5m") are drawn from the clock: redraw now and then so they move.
+        # Ages ("5m") and undo countdowns are drawn from the clock: redraw so they move.
         self.set_interval(AGE_REFRESH, self.refresh)
+        self.set_interval(COUNTDOWN_REFRESH, self._refresh_countdowns)
+
+    def _refresh_countdowns(self) -> None:
+        top = self.scroll_offset.y
+        shown = (self.window.get(p) for p in range(top, top + self.size.height))
+        if any(task is not None and task.get("undo_until") for task in shown):
+            self.refresh()
 
     # -- what the screen calls --------------------------------------------------------
 
@@ -98,9 +110,11 @@ class TaskList(ScrollView, can_focus=True):
     def current(self) -> TaskSummaryJSON | None:
         return self.window.get(self.cursor)
 
-    def set_filter(self, statuses: Collection[str] | None, query: str) -> None:
+    def set_filter(
+        self, statuses: Collection[str] | None, query: str, *, undoable: bool = False
+    ) -> None:
         """Show another filter; its rows are fetched from the top."""
-        self.window.reset(statuses, query)
+        self.window.reset(statuses, query, undoable=undoable)
         self._asked.clear()
         self.set_reactive(TaskList.cursor, 0)
         self.scroll_to(y=0, animate=False)
@@ -110,7 +124,8 @@ class TaskList(ScrollView, can_focus=True):
     def reload(self) -> None:
         """Forget every row (the stream started or resynced) and fetch what is shown."""
         self.active = True
-        self.set_filter(self.window.statuses, self.window.query)
+        window = self.window
+        self.set_filter(window.statuses, window.query, undoable=window.undoable)
 
     def apply(self, task: TaskSummaryJSON) -> Applied:
         """One task as it is now (from an event): its row changes, appears or goes."""
@@ -149,9 +164,11 @@ class TaskList(ScrollView, can_focus=True):
         if position == self.cursor:
             # Under the row's own colours, so a status keeps its colour on the cursor.
             base = base + self.get_component_rich_style("tasklist--cursor")
-        segments = (
-            placeholder_segments(width) if task is None else row_segments(task, width, self.clock())
-        )
+        if task is None:
+            segments = placeholder_segments(width)
+        else:
+            with_id = self.window.shares_title(task)
+            segments = row_segments(task, width, self.clock(), with_id=with_id)
         return Strip(segments).apply_style(base).adjust_cell_length(width, base)
 
     # -- keys -------------------------------------------------------------------------
@@ -207,9 +224,8 @@ class TaskList(ScrollView, can_focus=True):
 
     @work(thread=True, group="pages")
     def _fetch(self, request: PageRequest) -> None:
-        window = self.window
         try:
-            answer = self.loader(window.statuses, window.query, request.limit, request.offset)
+            answer = self.loader(self.window.list_query, request.limit, request.offset)
         except DaemonUnreachable:  # the no-daemon screen says so; the stream reloads later
             self.app.call_from_thread(self._failed, request, None)
             return
@@ -253,8 +269,30 @@ class TaskList(ScrollView, can_focus=True):
             self.set_reactive(TaskList.cursor, stay)
 
     def _announce(self) -> None:
-        """Tell the screen when the cursor's task, or what is known of it, changed."""
+        """Tell the screen when the cursor's task, or what is known of it, changed.
+
+        The cursor's task is the one the list keeps (TaskWindow.keep): the task
+        kept before leaves now if it no longer belongs.
+        """
         task = self.current
+        if task is not None and task["id"] != self.window.keep:
+            applied = self.window.set_keep(task["id"])
+            if applied.change is Change.REMOVED:
+                self._keep_cursor_on(task, applied)
+                self._resize()
+                self.refresh()
+                self.load_visible()
+                task = self.current
         if task is not self._announced:
             self._announced = task
             self.post_message(self.Highlighted(task))
+
+
+class TaskListHeader(Widget):
+    """The column titles, aligned with the rows of the TaskList below it."""
+
+    DEFAULT_CSS = "TaskListHeader { height: 1; }"
+
+    def render_line(self, y: int) -> Strip:
+        width = max(self.size.width - SCROLLBAR, 1)
+        return Strip(header_segments(width)).adjust_cell_length(self.size.width)

@@ -14,6 +14,7 @@ Pure Python (no Textual), so it is tested on its own.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
@@ -44,37 +45,84 @@ class PageRequest:
     version: int
 
 
+@dataclass(frozen=True)
+class ListQuery:
+    """What to ask the daemon for (GET /api/tasks): the window's filter as it is now."""
+
+    statuses: frozenset[str] | None
+    query: str
+    undoable: bool
+    keep: str | None
+
+
 def order_key(task: TaskSummaryJSON) -> tuple[str, str]:
     """The daemon's order is newest first: created_at, then id, both descending."""
     return (task["created_at"], task["id"])
 
 
 class TaskWindow:
-    """Rows by position for one filter (statuses and title search)."""
+    """Rows by position for one filter (statuses, title search, undoable decisions).
 
-    def __init__(self, statuses: Collection[str] | None = None, query: str = "") -> None:
+    `keep` is the task the reviewer looks at: it stays in the list whatever its
+    status becomes (the daemon's page includes it too, so positions agree), and
+    leaves only once the cursor has moved on. So a task never slips from under
+    the cursor between two keys.
+    """
+
+    def __init__(
+        self, statuses: Collection[str] | None = None, query: str = "", *, undoable: bool = False
+    ) -> None:
         self.statuses: frozenset[str] | None = None
         self.query = ""
+        self.undoable = False  # decisions still in their grace period match too
+        self.keep: str | None = None
         self.total = 0
         self.loaded = False  # a first page has answered: `total` is known
         self.version = 0
         self._rows: dict[int, TaskSummaryJSON] = {}
         self._positions: dict[str, int] = {}
-        self.reset(statuses, query)
+        self._titles: Counter[str] = Counter()
+        self.reset(statuses, query, undoable=undoable)
 
     # -- filter ---------------------------------------------------------------------
 
-    def reset(self, statuses: Collection[str] | None, query: str) -> None:
+    def reset(
+        self, statuses: Collection[str] | None, query: str, *, undoable: bool = False
+    ) -> None:
         """A new filter: nothing is known until its first page answers."""
         self.statuses = frozenset(statuses) if statuses else None
         self.query = query.strip()
+        self.undoable = undoable
+        self.keep = None
         self.total, self.loaded = 0, False
         self._forget_all()
 
     def matches(self, task: TaskSummaryJSON) -> bool:
-        if self.statuses is not None and task["status"] not in self.statuses:
+        """Whether the daemon's page for this filter holds `task` (mirrors GET /api/tasks)."""
+        if task["id"] == self.keep:
+            return True
+        if self.query and self.query.lower() not in task["title"].lower():
             return False
-        return not self.query or self.query.lower() in task["title"].lower()
+        if self.statuses is None or task["status"] in self.statuses:
+            return True
+        return self.undoable and "undo" in task["actions"]
+
+    def set_keep(self, task_id: str | None) -> Applied:
+        """Keep `task_id` in the list; the task kept before leaves if it no longer matches."""
+        old, self.keep = self.keep, task_id
+        position = None if old is None or old == task_id else self._positions.get(old)
+        if position is None or self.matches(self._rows[position]):
+            return Applied(Change.NONE)
+        self._remove(position)
+        return Applied(Change.REMOVED, position)
+
+    @property
+    def list_query(self) -> ListQuery:
+        return ListQuery(self.statuses, self.query, self.undoable, self.keep)
+
+    def shares_title(self, task: TaskSummaryJSON) -> bool:
+        """Another loaded row has the same title: the rows must tell them apart."""
+        return self._titles[task["title"]] > 1
 
     # -- reading --------------------------------------------------------------------
 
@@ -117,7 +165,7 @@ class TaskWindow:
         position = self._positions.get(task["id"])
         belongs = self.matches(task)
         if position is not None and belongs:
-            self._rows[position] = task
+            self._put(position, task)
             return Applied(Change.UPDATED, position)
         if position is not None:
             self._remove(position)
@@ -175,21 +223,27 @@ class TaskWindow:
 
     def _forget_all(self) -> None:
         self.version += 1
-        self._rows, self._positions = {}, {}
+        self._reindex({})
 
     def _put(self, position: int, task: TaskSummaryJSON) -> None:
         old = self._rows.get(position)
-        if old is not None and self._positions.get(old["id"]) == position:
-            del self._positions[old["id"]]
+        if old is not None:
+            self._titles[old["title"]] -= 1
+            if self._positions.get(old["id"]) == position:
+                del self._positions[old["id"]]
         stale = self._positions.get(task["id"])
         if stale is not None and stale != position:
-            self._rows.pop(stale, None)
+            gone = self._rows.pop(stale, None)
+            if gone is not None:
+                self._titles[gone["title"]] -= 1
         self._rows[position] = task
         self._positions[task["id"]] = position
+        self._titles[task["title"]] += 1
 
     def _reindex(self, rows: dict[int, TaskSummaryJSON]) -> None:
         self._rows = rows
         self._positions = {task["id"]: p for p, task in rows.items()}
+        self._titles = Counter(task["title"] for task in rows.values())
 
     def _evict(self, keep_near: int) -> None:
         if len(self._rows) <= MAX_CACHED:

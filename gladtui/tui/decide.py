@@ -1,0 +1,232 @@
+"""The keys that act on tasks: approve, reject, more, cancel, undo. A mixin of ReviewScreen.
+
+What a task allows comes from the daemon (`actions` in its JSON): a key the
+task does not allow says so, and which keys it does allow, without asking
+the daemon or restating its rules. After a decision the cursor moves on to
+the next task awaiting review at once, like a culling tool; `u` takes the
+decision back during `publishing.grace_seconds`, and the cursor goes back to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.binding import Binding
+
+from gladtui.client import ClientError
+from gladtui.shapes import TaskSummaryJSON
+from gladtui.tui.modals import (
+    ApproveScreen,
+    GenerateChoice,
+    GenerateScreen,
+    RejectChoice,
+    RejectScreen,
+)
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from gladtui.client import Client
+    from gladtui.shapes import StatusJSON
+    from gladtui.tui.gallery import Gallery
+    from gladtui.tui.pictures import Pictures
+    from gladtui.tui.tasklist import TaskList
+
+    _Base = Screen[None]
+else:
+    _Base = object
+
+DEFAULT_MAX_MORE = 16  # until the daemon's status says its limits.max_variations
+UNDO_KEYS = "u"
+
+
+class DecisionKeys(_Base):
+    """Needs, from the screen: client, tasks, gallery, pictures, status, confirm, decided."""
+
+    if TYPE_CHECKING:
+        client: Client
+        confirm: bool
+        decided: list[str]
+        destination: str
+        pictures: Pictures
+        status: StatusJSON | None
+        tasks: TaskList
+        gallery: Gallery
+
+    APPROVE = "approve the selected variation (A: always with the dialog)"
+    REJECT = "reject: keep or delete the files, or regenerate with a new prompt (R: the dialog)"
+    DECISION_BINDINGS = [
+        Binding("a", "approve", "Approve", tooltip=APPROVE),
+        Binding("A", "approve(True)", "Approve…", show=False, tooltip=APPROVE),
+        Binding("r", "reject", "Reject", tooltip=REJECT),
+        Binding("R", "reject(True)", "Reject…", show=False, tooltip=REJECT),
+        Binding(
+            UNDO_KEYS,
+            "undo",
+            "Undo",
+            tooltip="undo a decision during its grace period (the task's, else the last one)",
+        ),
+        Binding("g", "generate", "More", tooltip="more variations, optionally a new prompt"),
+        Binding(
+            "c", "cancel", "Cancel", show=False, tooltip="cancel a queued or running generation"
+        ),
+    ]
+
+    # -- approve ------------------------------------------------------------------------
+
+    def action_approve(self, dialog: bool = False) -> None:
+        task = self._allowing("approve")
+        if task is None:
+            return
+        variation = self.gallery.current
+        if variation is None or self.gallery.task_id != task["id"]:
+            self.notify("its variations are not shown yet", severity="warning")
+            return
+        index = variation["index"]
+
+        def send(confirmed: bool | None = True) -> None:
+            if confirmed:
+                self._decide(task["id"], f"approve variation {index}", self.client.approve, index)
+
+        if self.confirm or dialog:
+            picture = self.pictures.get(task["id"], variation)
+            self.app.push_screen(ApproveScreen(task, variation, picture, self.destination), send)
+        else:
+            send()
+
+    # -- reject -------------------------------------------------------------------------
+
+    def action_reject(self, dialog: bool = False) -> None:
+        task = self._allowing("reject")
+        if task is None:
+            return
+
+        def send(choice: RejectChoice | None) -> None:
+            if choice is None:
+                return
+            call: Callable[[str], Any] = lambda task_id: self.client.reject(  # noqa: E731
+                task_id, choice.prompt, choice.keep_files
+            )
+            self._decide(task["id"], "reject", call)
+
+        if self.confirm or dialog:
+            self.app.push_screen(RejectScreen(task), send)
+        else:
+            send(RejectChoice(keep_files=False, prompt=None))
+
+    # -- undo ---------------------------------------------------------------------------
+
+    def action_undo(self) -> None:
+        """The cursor's task if it can be undone, else the last decision made here."""
+        current = self.tasks.current
+        if current is not None and "undo" in current["actions"]:
+            target = current["id"]
+        elif self.decided:
+            target = self.decided[-1]
+        else:
+            self.notify("nothing to undo", severity="warning")
+            return
+        self._undo(target)
+
+    @work(thread=True, group="actions")
+    def _undo(self, task_id: str) -> None:
+        try:
+            answer = self.client.undo(task_id)
+        except ClientError as exc:
+            self.app.call_from_thread(self._refused, "undo", str(exc))
+            return
+        self.app.call_from_thread(self._undone, task_id, answer["message"])
+
+    def _undone(self, task_id: str, message: str) -> None:
+        if task_id in self.decided:
+            self.decided.remove(task_id)
+        position = self.tasks.window.position_of(task_id)
+        if position is not None:
+            self.tasks.cursor = position
+        self.notify(message, title="undo")
+
+    # -- more variations, cancel --------------------------------------------------------
+
+    def action_generate(self) -> None:
+        task = self._allowing("generate")
+        if task is None:
+            return
+
+        def send(choice: GenerateChoice | None) -> None:
+            if choice is not None:
+                count, prompt = choice.count, choice.prompt
+                self._act("generate", lambda: self.client.generate(task["id"], count, prompt))
+
+        limit = self.status["limits"]["max_variations"] if self.status else DEFAULT_MAX_MORE
+        self.app.push_screen(GenerateScreen(task, limit), send)
+
+    def action_cancel(self) -> None:
+        task = self._allowing("cancel")
+        if task is not None:
+            self._act("cancel", lambda: self.client.cancel(task["id"]))
+
+    # -- shared -------------------------------------------------------------------------
+
+    def _allowing(self, action: str) -> TaskSummaryJSON | None:
+        """The cursor's task if the daemon allows `action` on it now; else say why not."""
+        task = self.tasks.current
+        if task is None:
+            self.notify("no task under the cursor", severity="warning")
+            return None
+        if action not in task["actions"]:
+            allowed = ", ".join(task["actions"]) or "nothing"
+            self.notify(
+                f"cannot {action} {task['id']} now (it is {task['status']}); it allows: {allowed}",
+                severity="warning",
+            )
+            return None
+        return task
+
+    def _decide(self, task_id: str, verb: str, call: Callable[..., Any], *args: Any) -> None:
+        """Send a decision and move on to the next task awaiting review at once."""
+        self.decided.append(task_id)
+        self._advance_from(task_id)
+        self._send_decision(task_id, verb, lambda: call(task_id, *args))
+
+    @work(thread=True, group="actions")
+    def _send_decision(self, task_id: str, verb: str, call: Callable[[], Any]) -> None:
+        try:
+            answer = call()
+        except ClientError as exc:
+            self.app.call_from_thread(self._not_decided, task_id, verb, str(exc))
+            return
+        self.app.call_from_thread(self.notify, answer["message"], title=verb)
+
+    def _not_decided(self, task_id: str, verb: str, message: str) -> None:
+        if task_id in self.decided:
+            self.decided.remove(task_id)
+        self._refused(verb, message)
+
+    def _advance_from(self, task_id: str) -> None:
+        """The cursor to the next task awaiting review after `task_id` (else before it)."""
+        window = self.tasks.window
+        start = window.position_of(task_id)
+        if start is None:
+            return
+        after = range(start + 1, len(window))
+        before = range(start - 1, -1, -1)
+        for position in (*after, *before):
+            row = window.get(position)
+            if row is not None and row["status"] == "review" and row["id"] != task_id:
+                self.tasks.cursor = position
+                return
+
+    @work(thread=True, group="actions")
+    def _act(self, verb: str, call: Callable[[], Any]) -> None:
+        """Send an action; its effect arrives through the event stream, not from here."""
+        try:
+            answer = call()
+        except ClientError as exc:
+            self.app.call_from_thread(self._refused, verb, str(exc))
+            return
+        self.app.call_from_thread(self.notify, answer["message"], title=verb)
+
+    def _refused(self, verb: str, message: str) -> None:
+        self.notify(message, title=f"{verb} refused", severity="error", timeout=10)
