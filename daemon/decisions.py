@@ -207,7 +207,7 @@ class Decisions:
         if task.status in (TaskStatus.PUBLISHING, TaskStatus.PUBLISHED):
             return f"too late to undo: task {task.id} is {task.status}"
         if task.status is TaskStatus.APPROVED:
-            return f"too late to undo: publishing of task {task.id} has started"
+            return f"too late to undo: the approval of task {task.id} has taken effect"
         if task.status is TaskStatus.REJECTED:
             return f"too late to undo: the rejection of task {task.id} has taken effect"
         return f"nothing to undo: task {task.id} has no decision waiting (status: {task.status})"

@@ -38,6 +38,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 INVALID_SAMPLE = EXAMPLES / "invalid" / "typo.yaml"
 FIRST_SAMPLE = "muffins.yaml"  # submitted and approved first: its twin then gets `-2`
 SIZE, STEPS = 256, 4  # the tiny model draws noise at any size; small keeps the demo quick
+GRACE = 5  # seconds: long enough to try undo, short enough to see a decision take effect
 START_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT = 60.0, 300.0, 60.0  # seconds
 POLL_SECONDS = 0.2
 LOG_TAIL_LINES = 20
@@ -53,7 +54,10 @@ generation:
   steps: {STEPS}
   width: {SIZE}
   height: {SIZE}
+publishing:
+  grace_seconds: {GRACE}      # u undoes a decision for this long
 """
+QUIT_NOTE = "quit the demo: stops its daemon and deletes its workspace (unless --keep)"
 
 Tasks = dict[str, "TaskSummaryJSON"]
 
@@ -112,7 +116,7 @@ def _run(config: Config, daemon: subprocess.Popen[bytes], workspace: Path, headl
     _say(f"approved {first_id}; opening the review TUI (q quits and ends the demo)")
     from gladtui.tui import run  # loads Textual: only now, and only here
 
-    run(config)
+    run(config, quit_note=QUIT_NOTE)
 
 
 def _start_daemon(workspace: Path) -> subprocess.Popen[bytes]:

@@ -124,3 +124,52 @@ def test_posts_lists_what_approval_published(live: ApiDaemon) -> None:
 def test_usage_errors_exit_2(live: ApiDaemon) -> None:
     assert gladtui(live, "approve", "x").returncode == 2  # --variation is required
     assert gladtui(live, "tasks", "--status", "done").returncode == 2
+
+
+def test_approve_prints_the_slug_and_the_url_once_published(live: ApiDaemon) -> None:
+    task_id = live.submit(task_yaml("Printed Post", variations=1, steps=1), "printed.yaml")
+    live.wait_status(task_id, "review")
+    result = gladtui(live, "approve", task_id, "--variation", "1")
+    assert result.returncode == 0, result.stderr
+    post = live.client.task(task_id)["post"]
+    assert post is not None  # it waited for the publication, so the URL was there to print
+    assert result.stdout.splitlines()[1:] == [
+        "slug: printed-post",
+        f"published: {post['featured_image_url']}",
+    ]
+
+
+def test_approve_during_a_grace_period_says_how_to_undo(tiny: LoadedModel) -> None:
+    waiting = ApiDaemon(tiny, settings={"publishing": {"grace_seconds": 600}}).start()
+    try:
+        task_id = waiting.submit(task_yaml("Graceful", variations=2, steps=1), "g.yaml")
+        waiting.wait_status(task_id, "review")
+        result = gladtui(waiting, "approve", task_id, "--variation", "2")
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0].endswith("publishing in 600 s") and lines[1] == "slug: graceful"
+        assert f"`gladtui undo {task_id}` takes it back" in lines[2]
+        assert "takes effect:" in gladtui(waiting, "show", task_id).stdout
+        undone = gladtui(waiting, "undo", task_id)
+        assert undone.returncode == 0 and f"{task_id}: review" in undone.stdout
+        again = gladtui(waiting, "undo", task_id)
+        assert again.returncode == 1 and "nothing to undo" in again.stderr
+        assert waiting.client.task(task_id)["selected_variation"] is None
+    finally:
+        waiting.cleanup()
+
+
+def test_a_refused_file_shows_its_own_title_and_only_what_was_wrong(live: ApiDaemon) -> None:
+    drop = live.config.drop_dir
+    (drop / ".broken.part").write_text("title: Autumn Soups\nprompt: soup\nvariations: zero\n")
+    (drop / ".broken.part").rename(drop / "broken.yaml")
+    wait_until(lambda: as_json(live, "tasks", "--status", "invalid")["total"] >= 1)
+    [task] = [t for t in as_json(live, "tasks", "--status", "invalid")["tasks"]
+              if t["source_file"] == "broken.yaml"]  # fmt: skip
+    assert task["title"] == "Autumn Soups" and task["slug_outcome"] == "none"
+    assert task["actions"] == []
+    shown = gladtui(live, "show", task["id"]).stdout
+    assert "title:       Autumn Soups" in shown and "source file: broken.yaml" in shown
+    assert "variations: expected a whole number, got text 'zero'" in shown
+    for absent in ("size:", "steps:", "seed:", "slug:"):
+        assert absent not in shown, shown

@@ -275,25 +275,28 @@ class JobsRepository:
         return [JobRecord.from_row(row) for row in rows]
 
     def unclaimed(self, task_id: str, kinds: Collection[str]) -> JobRecord | None:
-        """The task's newest job of `kinds` that no worker has claimed yet (undoable)."""
+        """The task's newest job of `kinds` not yet due nor claimed: it can be undone."""
         row = (
             self._db.cursor()
             .execute(
                 f"{_SELECT} WHERE task_id = ? AND status = 'pending' AND attempts = 0"
-                " AND list_contains(?::VARCHAR[], kind) ORDER BY id DESC LIMIT 1",
-                [task_id, list(kinds)],
+                " AND run_after > ? AND list_contains(?::VARCHAR[], kind)"
+                " ORDER BY id DESC LIMIT 1",
+                [task_id, self._db.now(), list(kinds)],
             )
             .fetchone()
         )
         return JobRecord.from_row(row) if row else None
 
     def cancel_unclaimed(self, job_id: int) -> bool:
-        """Cancel a job no worker has claimed yet; False when one has (too late)."""
+        """Cancel a job not yet due nor claimed; False when it is (too late)."""
+        now = self._db.now()
         with self._db.transaction() as cursor:
             row = cursor.execute(
                 "UPDATE jobs SET status = 'cancelled', updated_at = ?"
-                " WHERE id = ? AND status = 'pending' AND attempts = 0 RETURNING id",
-                [self._db.now(), job_id],
+                " WHERE id = ? AND status = 'pending' AND attempts = 0 AND run_after > ?"
+                " RETURNING id",
+                [now, job_id, now],
             ).fetchone()
         return row is not None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import re
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -62,9 +63,12 @@ def status_list(statuses: TaskStatus | Collection[TaskStatus]) -> list[str]:
 
 
 _ISO = "'%Y-%m-%dT%H:%M:%S.%gZ'"
-# A reviewer's decision that waits out its grace period: queued, never claimed.
-# Its task can still be put back as it was (daemon/actions.py, undo).
-_UNDOABLE = f"status = 'pending' AND attempts = 0 AND list_contains({list(DECISIONS)!r}, kind)"
+# A reviewer's decision that waits out its grace period: queued, never claimed, and
+# not yet due (the ? is now). Its task can still be put back as it was (decisions.py).
+_UNDOABLE = (
+    "status = 'pending' AND attempts = 0 AND run_after > ?"
+    f" AND list_contains({list(DECISIONS)!r}, kind)"
+)
 # One page of tasks, then the variation counts and pending decisions of that page
 # only (not of the whole table), in one statement. {where} is a clause from `_filter`.
 _SUMMARIES = (
@@ -90,12 +94,12 @@ def _filter(
     title_contains: str | None,
     ids: Collection[str] | None = None,
     *,
-    undoable: bool = False,
+    undoable: datetime | None = None,
     keep: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The WHERE clause shared by `list`, `count` and `summaries`, with its parameters.
 
-    `undoable`: tasks whose decision can still be undone match as well as `status`.
+    `undoable` (now): tasks whose decision can still be undone match as well as `status`.
     `keep`: this task is in the list whatever the filter (the one a reviewer looks at).
     """
     clauses: list[str] = []
@@ -104,9 +108,11 @@ def _filter(
         clauses.append("list_contains(?::VARCHAR[], id)")
         params.append(list(ids))
     if status is not None:
-        either = " OR id IN (SELECT task_id FROM jobs WHERE " + _UNDOABLE + ")" if undoable else ""
-        clauses.append(f"(list_contains(?::VARCHAR[], status){either})")
+        either = " OR id IN (SELECT task_id FROM jobs WHERE " + _UNDOABLE + ")"
+        clauses.append(f"(list_contains(?::VARCHAR[], status){either if undoable else ''})")
         params.append(status_list(status))
+        if undoable is not None:
+            params.append(undoable)
     if title_contains:
         clauses.append("contains(lower(title), lower(?))")
         params.append(title_contains)
@@ -260,7 +266,8 @@ class TasksRepository:
         keep: str | None = None,
     ) -> int:
         """How many tasks `summaries` would return over all its pages."""
-        where, params = _filter(status, title_contains, undoable=undoable, keep=keep)
+        now = self._db.now() if undoable else None
+        where, params = _filter(status, title_contains, undoable=now, keep=keep)
         row = self._db.cursor().execute(f"SELECT count(*) FROM tasks{where}", params).fetchone()
         return int(row[0]) if row else 0
 
@@ -280,10 +287,13 @@ class TasksRepository:
         `ids` restricts it to those tasks (the event stream's tasks, one task's detail);
         `undoable` and `keep` widen the filter (see `_filter`).
         """
-        where, params = _filter(status, title_contains, ids, undoable=undoable, keep=keep)
+        now = self._db.now()
+        where, params = _filter(
+            status, title_contains, ids, undoable=now if undoable else None, keep=keep
+        )
         rows = (
             self._db.cursor()
-            .execute(_SUMMARIES.format(where=where), [*params, limit, offset])
+            .execute(_SUMMARIES.format(where=where), [*params, limit, offset, now])
             .fetchall()
         )
         return [TaskSummaryRecord.from_row(row) for row in rows]

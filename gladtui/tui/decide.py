@@ -43,12 +43,15 @@ UNDO_KEYS = "u"
 
 
 class DecisionKeys(_Base):
-    """Needs, from the screen: client, tasks, gallery, pictures, status, confirm, decided."""
+    """Needs, from the screen: client, tasks, gallery, pictures, status, confirm, and the
+    record of this session's decisions (decided, chosen, reselect)."""
 
     if TYPE_CHECKING:
         client: Client
         confirm: bool
         decided: list[str]
+        chosen: dict[str, int]
+        reselect: tuple[str, int] | None
         destination: str
         pictures: Pictures
         status: StatusJSON | None
@@ -88,6 +91,7 @@ class DecisionKeys(_Base):
 
         def send(confirmed: bool | None = True) -> None:
             if confirmed:
+                self.chosen[task["id"]] = index  # an undo shows this variation again
                 self._decide(task["id"], f"approve variation {index}", self.client.approve, index)
 
         if self.confirm or dialog:
@@ -142,6 +146,8 @@ class DecisionKeys(_Base):
     def _undone(self, task_id: str, message: str) -> None:
         if task_id in self.decided:
             self.decided.remove(task_id)
+        if task_id in self.chosen:  # back on the variation the reviewer had approved
+            self.reselect = (task_id, self.chosen.pop(task_id))
         position = self.tasks.window.position_of(task_id)
         if position is not None:
             self.tasks.cursor = position

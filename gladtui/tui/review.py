@@ -119,6 +119,8 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         self.pictures = Pictures()
         self.ahead = Lookahead()
         self.decided: list[str] = []  # tasks decided here, newest last: what `u` undoes
+        self.chosen: dict[str, int] = {}  # the variation approved here, by task
+        self.reselect: tuple[str, int] | None = None  # after an undo: select it again
         self._counts_timer: Timer | None = None
         self._search_timer: Timer | None = None
 
