@@ -1,4 +1,4 @@
-"""Snapshots of the TUI's main screens at 80x24 and 120x40 (tests/__snapshots__).
+"""Snapshots of the TUI's main screens at 80x24, 120x40 and 200x60 (tests/__snapshots__).
 
 The daemon is real (tiny model) but pinned: a fixed clock for the store and
 for the TUI, fixed seeds, and a fixed workspace path, so every run draws the
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from textual.pilot import Pilot
+from textual_image.widget import Image
 
 from gladtui.tui.gallery import Thumbnail
 from gladtui.tui.screens import DisconnectedScreen
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-SIZES = [(80, 24), (120, 40)]
+SIZES = [(80, 24), (120, 40), (200, 60)]
 WORKSPACE = Path("/tmp/gladtui-snapshots")  # fixed: paths appear on screen
 STORED_AT = datetime(2026, 11, 23, 12, 0, 0)
 SHOWN_AT = datetime(2026, 11, 23, 12, 5, 0, tzinfo=UTC)  # every task is "5m" old
@@ -74,7 +75,8 @@ def settled(*keys: str, images: int) -> Callable[[Pilot[Any]], Any]:
 
         def shown() -> bool:
             count = len(gallery.query(Thumbnail))
-            return count == images and not gallery.has_class("-stale")
+            pictures = len(gallery.query(Image))  # each picture has arrived
+            return count == pictures == images and not gallery.has_class("-stale")
 
         await until(pilot, shown, what="the gallery")
         await pilot.pause(0.3)  # the detail pane and the pictures

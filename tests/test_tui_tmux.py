@@ -264,3 +264,53 @@ def test_no_daemon_then_reconnects_by_itself(tmux: Tmux) -> None:
         quit_tui(tmux)
     finally:
         later.cleanup()
+
+
+SELECTED_LABEL = re.compile(r"┃\s*(\d+)\b[^┃]*┃")  # the label inside the heavy (selected) box
+
+
+def test_what_is_outlined_is_what_a_approves(live: ApiDaemon, tmux: Tmux) -> None:
+    """Approve the 12th of 12; the next task's outlined variation is the one `a` offers."""
+    live.wait_status(live.submit(task_yaml("Four", variations=4), "four.yaml"), "review")
+    twelve = live.submit(task_yaml("Twelve", variations=12), "twelve.yaml")
+    live.wait_status(twelve, "review")
+    open_tui(tmux, live.config_file)
+    tmux.wait_for("the twelve thumbnails", lambda s: "Twelve" in s and SELECTED_LABEL.search(s))
+    tmux.send("\x1b[D")  # ←: from 1 round to 12
+    tmux.wait_for("12 outlined", lambda s: SELECTED_LABEL.findall(s) == ["12"])
+    tmux.send("a")
+    tmux.wait_for("the approve dialog", lambda s: "Approve variation 12?" in s)
+    tmux.send("y")
+    live.wait_status(twelve, "approved", "publishing", "published", timeout=TIMEOUT)
+    screen = tmux.wait_for(
+        "the next task with a variation outlined",
+        lambda s: "Approve" not in s.split("\n")[0] and " Four" in s and "review  four" in s,
+    )
+    screen = tmux.wait_for("an outlined variation", lambda s: SELECTED_LABEL.search(s) is not None)
+    [number] = SELECTED_LABEL.findall(screen)
+    tmux.send("a")
+    dialog = tmux.wait_for("the approve dialog", lambda s: "Approve variation" in s)
+    assert f"Approve variation {number}?" in dialog and number == "1", dialog
+    tmux.send("n")
+    quit_tui(tmux)
+
+
+def test_80x24_shows_size_and_seeds_and_nothing_beside_dialogs(live: ApiDaemon, tmux: Tmux) -> None:
+    task_id = live.submit(task_yaml("Sized", variations=3, prompt="long words " * 20), "s.yaml")
+    live.wait_status(task_id, "review")
+    open_tui(tmux, live.config_file)
+    screen = tmux.wait_for("the full detail", lambda s: "seeds: 1:42, 2:43, 3:44" in s)
+    assert "size: 64x64, 2 steps" in screen, screen
+    tmux.send("a")
+    screen = tmux.wait_for("the approve dialog", lambda s: "Approve variation 1?" in s)
+    lines = screen.splitlines()
+    rows = [n for n, line in enumerate(lines) if "█" in line]
+    top, bottom = rows[0], rows[-1]
+    left = min(line.index("█") for line in lines[top : bottom + 1] if "█" in line)
+    right = max(line.rindex("█") for line in lines[top : bottom + 1] if "█" in line)
+    for line in lines[:top] + lines[bottom + 1 :]:  # above and below the dialog: blank
+        assert not line.strip(), screen
+    for line in lines[top : bottom + 1]:  # beside it: blank
+        assert not line[:left].strip() and not line[right + 1 :].strip(), screen
+    tmux.send("n")
+    quit_tui(tmux)

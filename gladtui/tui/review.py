@@ -251,9 +251,11 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         self._show_detail(task)
         live = live_variations(task["variations"])
         pictures = {v["index"]: self.pictures.get(task["id"], v) for v in live}
-        self.gallery.show(
-            task["id"], task["variations"], pictures, NO_IMAGES.get(task["status"], "")
-        )
+        note = NO_IMAGES.get(task["status"], "")
+        self.gallery.show(task["id"], task["variations"], pictures, note)
+        if self.reselect is not None and self.reselect[0] == task["id"]:
+            self.gallery.select(self.reselect[1])  # after an undo: the variation approved
+            self.reselect = None
         missing = [v for v in live if not self.pictures.has(task["id"], v)]
         if missing:
             self._fetch_pictures(task)
