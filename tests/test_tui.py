@@ -85,8 +85,10 @@ async def test_2_then_a_publishes_variation_2(live: ApiDaemon) -> None:
         # cursor (no other awaits review) until the cursor leaves it: here, a new filter.
         await until(
             pilot,
-            lambda: app.review.tasks.current is not None
-            and app.review.tasks.current["status"] == "published",
+            lambda: (
+                app.review.tasks.current is not None
+                and app.review.tasks.current["status"] == "published"
+            ),
             what="the row says published",
         )
         await pilot.press("f", "F")
