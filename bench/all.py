@@ -48,6 +48,7 @@ BENCHMARKS = {
         "tui.py",
         "--tasks 5000 --starts 1 --moves 20 --pilot 3 --held 15 --skim 5 --pages 5 --jumps 2",
     ),
+    "review": Benchmark("review.py", "--tasks 40"),
     "publish": Benchmark("publish.py", "--latency 10 --bulk 100"),
     "generate": Benchmark("generate.py", "--rounds 2 --tasks 10"),
 }

@@ -186,11 +186,11 @@ class Pages:
         screen = app.review
         load = screen._load_page  # the TaskList is given this when the screen composes
 
-        def timed(statuses: Any, query: str, limit: int, offset: int) -> Any:
+        def timed(query: Any, limit: int, offset: int) -> Any:
             self.asked += 1
             started = time.perf_counter()
             try:
-                return load(statuses, query, limit, offset)
+                return load(query, limit, offset)
             finally:
                 self.fetched.append((offset, time.perf_counter() - started))
 

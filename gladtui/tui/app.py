@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from textual import work
+import gc
+import time
+
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 
@@ -12,6 +15,9 @@ from gladtui.tui.messages import DaemonEvent, StreamLive, StreamLost
 from gladtui.tui.review import ReviewScreen
 from gladtui.tui.screens import DisconnectedScreen
 from gladtui.tui.tasklist import Clock, utc_now
+
+IDLE_COLLECT_SECONDS = 2.0  # no key for this long: a full garbage collection may run
+NO_AUTOMATIC_FULL_COLLECTION = 1_000_000  # gc's third threshold, never reached
 
 
 class ReviewApp(App[None]):
@@ -53,11 +59,37 @@ class ReviewApp(App[None]):
         )
         self.connected = False
         self.ever_connected = False
+        self.last_key = time.monotonic()
 
     async def on_mount(self) -> None:
         # The review screen is composed before the first event can reach it.
         await self.push_screen(self.review)
         self._follow()
+        self._collect_only_when_idle()
+
+    # -- the garbage collector ---------------------------------------------------------------
+
+    def _collect_only_when_idle(self) -> None:
+        """Full collections while the reviewer pauses, not between a key and its frame.
+
+        Measured with bench/review.py: Python's own full collections cost 100-200 ms
+        and fell every few decisions. What exists now (modules, classes, the screen)
+        lives as long as the app, so it is frozen out of every collection; automatic
+        full collections are off, and one runs whenever the keys have rested a while.
+        """
+        gc.freeze()
+        young, middle, _full = gc.get_threshold()
+        gc.set_threshold(young, middle, NO_AUTOMATIC_FULL_COLLECTION)
+        self.set_interval(IDLE_COLLECT_SECONDS, self._collect_if_idle)
+
+    def _collect_if_idle(self) -> None:
+        if time.monotonic() - self.last_key > IDLE_COLLECT_SECONDS:
+            gc.collect()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.last_key = time.monotonic()
+        await super().on_event(event)
 
     @work(thread=True, group="events")
     def _follow(self) -> None:

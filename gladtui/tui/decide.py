@@ -194,16 +194,18 @@ class DecisionKeys(_Base):
         """Send a decision and move on to the next task awaiting review at once."""
         self.decided.append(task_id)
         self._advance_from(task_id)
-        self._send_decision(task_id, verb, lambda: call(task_id, *args))
+        # Sent once the next task is painted: the request's thread would compete
+        # with that frame for the interpreter, and a few ms later change nothing.
+        self.call_after_refresh(self._send_decision, task_id, verb, lambda: call(task_id, *args))
 
     @work(thread=True, group="actions")
     def _send_decision(self, task_id: str, verb: str, call: Callable[[], Any]) -> None:
+        """No note when it succeeds: the row's countdown says so, and the reviewer is
+        already on the next task (a toast costs a layout of the screen)."""
         try:
-            answer = call()
+            call()
         except ClientError as exc:
             self.app.call_from_thread(self._not_decided, task_id, verb, str(exc))
-            return
-        self.app.call_from_thread(self.notify, answer["message"], title=verb)
 
     def _not_decided(self, task_id: str, verb: str, message: str) -> None:
         if task_id in self.decided:

@@ -84,8 +84,11 @@ class Thumbnail(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self._picture_widget()
+        yield Label(self._caption())
+
+    def _caption(self) -> str:
         mark = " ✓" if self.variation["selected"] else ""
-        yield Label(f"{self.variation['index']} · {self.variation['seed']}{mark}")
+        return f"{self.variation['index']} · {self.variation['seed']}{mark}"
 
     def _picture_widget(self) -> Widget:
         # Both sides set: textual-image's "auto" reads the widget's size before layout.
@@ -93,6 +96,18 @@ class Thumbnail(Vertical):
         widget.styles.width = self._layout.picture_width
         widget.styles.height = self._layout.picture_rows
         return widget
+
+    def show(self, variation: VariationJSON, picture: PILImage.Image | None) -> None:
+        """Another variation in this box: cheaper than a new box (no mount, no layout)."""
+        self.variation = variation
+        self.query_one(Label).update(self._caption())
+        if picture is not None and self.picture is not None:
+            self.picture = picture
+            self.query_one(Image).image = picture
+            return
+        old, self.picture = self.children[0], picture
+        old.remove()
+        self.mount(self._picture_widget(), before=0)
 
     def set_picture(self, picture: PILImage.Image | None) -> None:
         """The picture arrived: it takes the placeholder's place."""
@@ -209,8 +224,9 @@ class Gallery(Vertical, can_focus=False):
         indexes = [v["index"] for v in self.variations]
         page = page_of(indexes, self.selected, layout.per_page)
         if page != self._page or layout != self.layout_now:
+            relayout = layout != self.layout_now
             self._page, self.layout_now = page, layout
-            self._mount_page(page)
+            self._mount_page(page, relayout)
         self.border_title = self._title(page)
         for thumbnail in self.query(Thumbnail):
             thumbnail.set_class(thumbnail.variation["index"] == self.selected, "-selected")
@@ -221,12 +237,19 @@ class Gallery(Vertical, can_focus=False):
         pane = self.parent.size.height if isinstance(self.parent, Widget) else self.size.height
         return gallery_layout(self.size.width, pane, aspect)
 
-    def _mount_page(self, page: int) -> None:
+    def _mount_page(self, page: int, relayout: bool) -> None:
+        """Put the page's variations in the boxes: the boxes shown are reused when they
+        fit (moving to the next task is then a repaint, not a new layout)."""
         row = self.query_one("#thumbnails", Horizontal)
-        row.remove_children()
         layout = self.layout_now
         start = page * layout.per_page
         shown = self.variations[start : start + layout.per_page]
+        boxes = list(row.query(Thumbnail))
+        if shown and not relayout and len(boxes) == len(shown):
+            for box, variation in zip(boxes, shown, strict=True):
+                box.show(variation, self.pictures.get(variation["index"]))
+            return
+        row.remove_children()
         if not shown:
             row.mount(Static(self.note or "No images yet.", classes="empty"))
             return

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from gladtui.client import Client, ClientError, StreamEvent
@@ -27,6 +27,7 @@ from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
 from gladtui.tui.filters import FILTERS, FilterBar, count_for
 from gladtui.tui.gallery import Gallery, live_variations
+from gladtui.tui.keybar import KeyBar
 from gladtui.tui.lookahead import Lookahead
 from gladtui.tui.pictures import Pictures
 from gladtui.tui.screens import HelpScreen, ImageScreen, help_rows
@@ -147,7 +148,7 @@ class ReviewScreen(DecisionKeys, Screen[None]):
             with Vertical(id="side"):
                 yield self.gallery
                 yield self.detail_scroll
-        yield Footer()
+        yield KeyBar([*map(_binding, self.BINDINGS), *map(_binding, self.app.BINDINGS)])
 
     def on_mount(self) -> None:
         self.tasks.empty_text = "connecting to the daemon…"
@@ -259,7 +260,7 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         missing = [v for v in live if not self.pictures.has(task["id"], v)]
         if missing:
             self._fetch_pictures(task)
-        self._look_ahead()
+        self.call_after_refresh(self._look_ahead)  # after this task is painted
 
     @work(thread=True, exclusive=True, group="pictures")
     def _fetch_pictures(self, task: TaskJSON) -> None:
