@@ -116,7 +116,7 @@ def format_task(task: TaskJSON) -> str:
     ]
     if task["error"]:
         fields.append(("error", task["error"]))
-    if task["undo_until"]:
+    if task.get("undo_until"):
         fields.append(("takes effect", f"{task['undo_until']} (gladtui undo {task['id']})"))
     fields += [
         ("source file", task["source_file"] or "(submitted through the API)"),
@@ -186,7 +186,7 @@ def format_approval(task: TaskJSON) -> str:
     """After `approve`: the slug, then the URL, the wait, or what went wrong."""
     lines = [f"slug: {task['slug']}"]
     post, task_id = task["post"], task["id"]
-    if task["undo_until"]:
+    if task.get("undo_until"):
         lines += [
             f"publishes at {task['undo_until']} (the grace period); until then "
             f"`gladtui undo {task_id}` takes it back",

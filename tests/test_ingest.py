@@ -75,12 +75,17 @@ def test_invalid_file_becomes_an_invalid_task_and_moves_to_failed(
     assert (outcome.kind, outcome.task_id) == ("refused", "bad-task")
     task = store.tasks.get("bad-task")
     assert task is not None and task.status is TaskStatus.INVALID
-    assert task.title == "Bad Task.yaml"  # the reviewer sees which file it was
+    assert task.title == "Bad"  # the file's own title; its name is kept beside it
+    assert task.source_file == "Bad Task.yaml"
     assert task.error is not None
     assert "prompt: required" in task.error and "unknown field 'stepz'" in task.error
     assert store.jobs.pending_for_task("bad-task") == []
     assert (folder.failed / "Bad Task.yaml").read_bytes() == b"title: Bad\nstepz: 3\n"
     assert (folder.failed / "Bad Task.yaml.error.txt").read_text() == task.error + "\n"
+    # A title that is itself the problem: the file's name stands in for it.
+    [named] = ingestor.ingest([drop(folder, "untitled.yaml", b"title: [1, 2]\nprompt: p\n")])
+    untitled = store.tasks.get(named.task_id)
+    assert untitled is not None and untitled.title == "untitled.yaml"
 
 
 def test_same_content_under_another_name_is_one_task(

@@ -14,6 +14,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Static
 
+from gladtui.tui.screens import key_name
+
 KEY = "bold reverse"
 
 
@@ -25,7 +27,7 @@ def key_line(bindings: Iterable[Binding]) -> Text:
         if not binding.show or binding.description in seen:
             continue
         seen.add(binding.description)
-        key = binding.key_display or binding.key.split(",")[0]
+        key = binding.key_display or key_name(binding.key.split(",")[0])
         text.append(f" {key} ", style=KEY)
         text.append(f" {binding.description} ")
     return text

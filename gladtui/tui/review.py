@@ -198,6 +198,11 @@ class ReviewScreen(DecisionKeys, Screen[None]):
             self.tasks.apply(task)  # type: ignore[arg-type]
             if self.full is not None and task["id"] == self.full["id"]:
                 self._fetch_detail(task["id"], delay=0)  # new images, status or error
+            elif self.full is not None and task["status"] == "published":
+                # Another post now holds a slug: the slug this task would get may be
+                # another one (-2). Read it again, and what was fetched ahead too.
+                self.ahead.clear()
+                self._fetch_detail(self.full["id"], delay=0)
         self._recount_soon()
 
     # -- the list and the detail ---------------------------------------------------------
