@@ -38,6 +38,7 @@ from aiohttp import web
 
 from daemon import apirequests
 from daemon.actions import ActionError, Actions, InvalidRequest, Outcome, TaskNotFound
+from daemon.destinations.base import Destination
 from daemon.eventstream import EventStream
 from daemon.generator import GeneratorState
 from daemon.present import TaskViews, iso, post_json
@@ -69,6 +70,7 @@ class ApiContext:
     actions: Actions
     events: EventStream
     model: GeneratorState
+    destination: Destination  # where posts go
     allowed_uids: frozenset[int]
     socket_path: str
     started_at: datetime  # naive UTC, the store's clock
@@ -230,6 +232,8 @@ class Routes:
                 "publisher": ctx.config.publishing.publisher,
                 "destination": describe_destination(ctx.config),
                 "on_duplicate_slug": ctx.config.publishing.on_duplicate_slug,
+                "posts_to": ctx.destination.kind,
+                "posts_destination": ctx.destination.describe(),
             },
         }
 

@@ -65,6 +65,8 @@ def test_health_and_status(parked: ApiDaemon) -> None:
         "publisher": "local",
         "destination": f"the local folder {cdn}",
         "on_duplicate_slug": "suffix",
+        "posts_to": "local",
+        "posts_destination": "gladtui's own posts table (gladtui posts)",
     }
 
 
