@@ -158,8 +158,8 @@ class PostgresDestination:
             asked = ", ".join(f"{k}={v}" for k, v in target.items() if k != "password")
             raise DestinationUnusable(
                 f"cannot use the posts database ({asked or 'libpq defaults'}): "
-                f"{self._message(exc)}. The connection comes from {DSN_ENV}, else libpq's "
-                "PG* variables and ~/.pgpass"
+                f"{self._message(exc)} (the connection comes from {DSN_ENV}, else libpq's "
+                "PG* variables and ~/.pgpass)"
             ) from None
 
     def describe(self) -> str:
