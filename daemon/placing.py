@@ -19,7 +19,6 @@ For `local` there is nothing to write: the record is the post, so no intent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -43,22 +42,18 @@ class Placement:
 
 
 class Placer:
-    def __init__(
-        self,
-        store: Store,
-        destination: Destination,
-        policy: str,
-        *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
+    def __init__(self, store: Store, destination: Destination, policy: str) -> None:
         self.store = store
         self.destination = destination
         self.policy = policy
-        self._clock = clock
         self._remote = destination.kind != "local"
 
-    def place(self, task: TaskRecord, asset: Asset) -> Placement:
-        """The task's post at the destination; DestinationError if it cannot be now."""
+    def place(self, task: TaskRecord, asset: Asset, approved_at: datetime) -> Placement:
+        """The task's post at the destination; DestinationError if it cannot be now.
+
+        `approved_at` (naive UTC) dates the post: the same on every retry, so a
+        retried request is the same request.
+        """
         found = self._found_again(task)
         if found is not None:
             return found
@@ -71,7 +66,7 @@ class Placer:
                 return Placement(
                     held.slug, choice.outcome, held.location, held.title, held.image_url
                 )
-            placed = self._write(task, asset, choice)
+            placed = self._write(task, asset, choice, approved_at)
             if placed is not None:
                 return Placement(placed.slug, choice.outcome, placed.location)
             refused.add(choice.slug)
@@ -97,7 +92,9 @@ class Placer:
         there = self.destination.taken([base]).get(base, set())
         return slugs_of(base, own | there)
 
-    def _write(self, task: TaskRecord, asset: Asset, choice: SlugChoice) -> Placed | None:
+    def _write(
+        self, task: TaskRecord, asset: Asset, choice: SlugChoice, approved_at: datetime
+    ) -> Placed | None:
         """Create or update under `choice.slug`; None if the slug was taken meanwhile."""
         if self._remote:
             self.store.post_intents.record(
@@ -114,7 +111,7 @@ class Placer:
             slug=choice.slug,
             content=task.content,
             image_url=asset.url,
-            created_at=self._clock(),
+            created_at=approved_at.replace(tzinfo=UTC),
         )
         if choice.action == "update":
             # The post to take over may have gone meanwhile (deleted in the CMS):

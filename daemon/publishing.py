@@ -146,7 +146,7 @@ class PublishWorker:
         """Place the post, then record it with the task's new status, the event and
         the job, together."""
         for attempt in range(1, SLUG_RACE_RETRIES + 1):
-            placement = self.placer.place(task, asset)
+            placement = self.placer.place(task, asset, job.created_at)
             try:
                 with self.store.transaction():
                     post = self._record(task, asset, placement)

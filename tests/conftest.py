@@ -45,7 +45,9 @@ def pg_server() -> Iterator[PgServer]:
 
     bin_dir = server_bin()
     if bin_dir is None:
-        pytest.skip("PostgreSQL's server is not installed (apt-get install postgresql; .ci/run does)")
+        pytest.skip(
+            "PostgreSQL's server is not installed (apt-get install postgresql; .ci/run does)"
+        )
     server = PgServer.start(bin_dir)
     yield server
     server.stop()

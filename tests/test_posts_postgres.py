@@ -149,7 +149,11 @@ def test_update_and_skip_against_a_row_the_blog_already_had(
     assert post["location"] == f"posts id {row['id']}"
     if policy == "update":
         assert (row["title"], row["content"]) == (MUFFINS, "new words")
-        assert row["featured_image_url"] == post["featured_image_url"] != "https://blog.example/old.png"
+        assert (
+            row["featured_image_url"]
+            == post["featured_image_url"]
+            != "https://blog.example/old.png"
+        )
     else:  # left as it was; gladtui's record shows the blog's post
         assert (row["title"], row["content"]) == ("Muffins, the old way", "written in the CMS")
         assert (post["title"], post["featured_image_url"]) == (
@@ -215,7 +219,9 @@ def test_a_page_of_tasks_asks_the_blog_once_for_all_their_slugs(
     for n in range(40):
         insert(blog, f"Title {n}", f"title-{n}")  # taken by the blog: all need a suffix
     counting = CountingPostgres(PostgresPostsConfig(), blog)
-    d = ApiDaemon(None, settings={"publishing": {"posts": {"to": "postgres"}}}, destination=counting)
+    d = ApiDaemon(
+        None, settings={"publishing": {"posts": {"to": "postgres"}}}, destination=counting
+    )
     d.start()
     try:
         for n in range(40):
@@ -233,7 +239,9 @@ def test_a_page_of_tasks_asks_the_blog_once_for_all_their_slugs(
 # -- refusals at start ------------------------------------------------------------------------
 
 
-def run_daemon(dsn: str | None, table: dict[str, Any] | None = None) -> subprocess.CompletedProcess[str]:
+def run_daemon(
+    dsn: str | None, table: dict[str, Any] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`gladtui daemon` with posts going to postgres; it must refuse before serving."""
     root = short_dir()
     postgres = {"postgres": table} if table else {}
