@@ -194,6 +194,17 @@ class PostgresPostsConfig(_Section):
     columns: PostgresColumns = PostgresColumns()
     timeout_seconds: float = Field(10.0, gt=0, le=600)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_connection_here(cls, data: Any) -> Any:
+        if isinstance(data, dict) and {"dsn", "url", "password", "conninfo"} & set(data):
+            raise ValueError(
+                "the posts database's connection is never read from the config file (it "
+                "would put a password in it): set GLADTUI_POSTS_DSN in the daemon's "
+                "environment, or libpq's PG* variables and ~/.pgpass"
+            )
+        return data
+
 
 class MarkdownPostsConfig(_Section):
     dir: ConfigPath | None = None
