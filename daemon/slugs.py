@@ -69,6 +69,20 @@ def slugs_of(base: str, slugs: Iterable[str]) -> set[str]:
     return {slug for slug in slugs if slug == base or slug.startswith(f"{base}-")}
 
 
+def by_base(bases: Collection[str], slugs: Iterable[str]) -> dict[str, set[str]]:
+    """`slugs` that are one of `bases` or `base-N`, grouped by base, in one pass
+    (a destination's thousands of slugs against a page of bases)."""
+    wanted = set(bases)
+    found: dict[str, set[str]] = {}
+    for slug in slugs:
+        if slug in wanted:
+            found.setdefault(slug, set()).add(slug)
+        stem, _, number = slug.rpartition("-")
+        if number.isdigit() and stem in wanted:
+            found.setdefault(stem, set()).add(slug)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class SlugPreview:
     """The slug a task would get if approved now, and why."""

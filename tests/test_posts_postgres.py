@@ -313,3 +313,21 @@ def test_a_table_without_a_unique_slug_is_refused_with_the_reason(pg_server: PgS
     stderr = refusal(run_daemon(pg_server.blog(ddl)))
     assert "has no UNIQUE constraint on its slug column 'slug'" in stderr
     assert "ADD CONSTRAINT posts_slug_key UNIQUE (slug)" in stderr
+
+
+def test_taken_slugs_are_grouped_by_base_and_matched_literally(pg_server: PgServer) -> None:
+    dsn = pg_server.blog()
+    slugs = ["pie", "pie-2", "pie-10", "pie-ball", "piece", "a.b", "axb", "a.b-3", "c++", "c++-2"]
+    for slug in slugs:
+        insert(dsn, slug, slug)
+    destination = PostgresDestination(PostgresPostsConfig(), dsn)
+    destination.check()
+    try:
+        found = destination.taken(["pie", "a.b", "c++", "tart"])
+    finally:
+        destination.close()
+    assert found == {
+        "pie": {"pie", "pie-2", "pie-10"},  # pie-ball and piece cannot collide with pie-N
+        "a.b": {"a.b", "a.b-3"},  # the dot is a dot, not any character
+        "c++": {"c++", "c++-2"},
+    }

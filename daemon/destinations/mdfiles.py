@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,32 +88,57 @@ def _head(path: Path) -> str:
         return stream.read(MAX_FRONT_MATTER_BYTES).decode("utf-8", errors="replace")
 
 
-def name_slug(entry: os.DirEntry[str]) -> tuple[str, Path] | None:
+def name_slug(entry: os.DirEntry[str]) -> tuple[str, str] | None:
     """The slug a folder entry's name gives and the Markdown file behind it, if any."""
-    if entry.name.startswith((".", "_", "#", "~")):
+    name = entry.name
+    if name.startswith((".", "_", "#", "~")):
         return None  # hidden, temporary, or Hugo's section page (_index.md)
-    path = Path(entry.path)
     if entry.is_dir():
-        bundle = path / "index.md"
-        return (entry.name, bundle) if bundle.is_file() else None
-    if path.suffix in SUFFIXES and entry.is_file():
-        return path.stem, path
+        bundle = Path(entry.path) / "index.md"
+        return (name, str(bundle)) if bundle.is_file() else None
+    stem, dot, extension = name.rpartition(".")
+    if dot and f".{extension}" in SUFFIXES and entry.is_file():
+        return stem, entry.path
     return None
 
 
+_Stamp = tuple[int, int, int]
+
+
 class SlugIndex:
-    """Every slug of a folder of Markdown posts, with the file holding it."""
+    """Every slug of a folder of Markdown posts, with the file holding it.
 
-    def __init__(self, folder: Path) -> None:
+    `slugs(max_age)` may answer from its last look when the folder's own time
+    has not changed (no file added, removed or renamed) and that look is
+    younger than `max_age` seconds: the API's previews ask often and can live
+    with a front matter edited in place being seen a few seconds late; the
+    publisher asks with `max_age=0`.
+    """
+
+    def __init__(self, folder: Path, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.folder = folder
+        self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._known: dict[Path, tuple[tuple[int, int, int], str | None]] = {}
+        self._known: dict[str, tuple[_Stamp, str | None]] = {}
+        self._last: tuple[int, float, dict[str, Path]] | None = None  # folder mtime, when, slugs
 
-    def slugs(self) -> dict[str, Path]:
-        """slug → file. Files are re-read only when changed since the last call."""
-        found: dict[str, Path] = {}
-        seen: dict[Path, tuple[tuple[int, int, int], str | None]] = {}
-        with self._lock, os.scandir(self.folder) as entries:
+    def slugs(self, max_age: float = 0.0) -> dict[str, Path]:
+        """slug → file. Files are re-read only when changed since the last look."""
+        with self._lock:
+            folder_time = self.folder.stat().st_mtime_ns
+            now = self._monotonic()
+            if self._last is not None:
+                seen_time, seen_at, found = self._last
+                if seen_time == folder_time and now - seen_at < max_age:
+                    return found
+            found = self._scan()
+            self._last = (folder_time, now, found)
+            return found
+
+    def _scan(self) -> dict[str, Path]:
+        found: dict[str, str] = {}
+        seen: dict[str, tuple[_Stamp, str | None]] = {}
+        with os.scandir(self.folder) as entries:
             for entry in entries:
                 named = name_slug(entry)
                 if named is None:
@@ -121,14 +148,16 @@ class SlugIndex:
                 found.setdefault(name, path)
                 if said:
                     found.setdefault(said, path)
-            self._known = seen
-        return found
+        self._known = seen
+        return {slug: Path(path) for slug, path in found.items()}
 
     def _front_matter_slug(
-        self, path: Path, seen: dict[Path, tuple[tuple[int, int, int], str | None]]
+        self, path: str, seen: dict[str, tuple[_Stamp, str | None]]
     ) -> str | None:
         try:
-            stat = path.stat()
+            # A path string, not a Path: building 10,000 Path objects doubled
+            # the cost of a look at an unchanged folder (bench/posts.py).
+            stat = os.stat(path)  # noqa: PTH116
         except OSError:  # removed meanwhile
             return None
         stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
@@ -138,7 +167,7 @@ class SlugIndex:
         else:
             slug = None
             with contextlib.suppress(OSError):
-                said = parse(_head(path)).meta.get("slug")
+                said = parse(_head(Path(path))).meta.get("slug")
                 slug = str(said) if isinstance(said, str | int) and str(said) else None
         seen[path] = (stamp, slug)
         return slug

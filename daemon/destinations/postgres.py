@@ -29,6 +29,7 @@ from psycopg.conninfo import conninfo_to_dict
 from daemon.destinations.base import DestinationError, DestinationUnusable, Placed, PostDraft
 from daemon.destinations.pgschema import TableShape, check_table, table_identifier
 from daemon.destinations.secrets import DSN_ENV, dsn_secrets, redact
+from daemon.slugs import by_base
 from gladtui.config import PostgresPostsConfig
 
 PREVIEW_CONNECT_SECONDS = 2  # libpq's smallest useful connect_timeout
@@ -36,6 +37,7 @@ PREVIEW_COOL_DOWN_SECONDS = 30.0
 # SQLSTATE classes worth trying again: connection trouble, serialization and
 # deadlocks, operator intervention (a restart, a cancelled statement), resources.
 _RETRYABLE_CLASSES = ("08", "40", "53", "57")
+_REGEX_SPECIAL = frozenset(".^$*+?()[]{}|\\")
 
 Row = tuple[Any, ...]
 
@@ -171,22 +173,16 @@ class PostgresDestination:
         wanted = sorted(set(bases))
         if not wanted:
             return {}
-        slug = sql.Identifier(self.settings.columns.slug)
-        # One pass over the table for the whole page: a slug is a base or base-N.
-        query = sql.SQL(
-            "SELECT {slug} FROM {table} WHERE {slug} = ANY(%(bases)s)"
-            " OR regexp_replace({slug}, '-[0-9]+$', '') = ANY(%(bases)s)"
-        ).format(slug=slug, table=self._table)
+        # One pass over the table for the whole page: a slug that is a base or
+        # base-N. One regular expression of alternatives is about twice as fast
+        # as comparing each row with an array of bases (bench/posts.py).
+        pattern = "^(?:" + "|".join(map(_regex_literal, wanted)) + ")(?:-[0-9]+)?$"
+        query = sql.SQL("SELECT {slug} FROM {table} WHERE {slug} ~ %s").format(
+            slug=sql.Identifier(self.settings.columns.slug), table=self._table
+        )
         with self._translated("reading the taken slugs"), self._reads.cursor() as cursor:
-            rows = cursor.execute(query, {"bases": wanted}).fetchall()
-        found: dict[str, set[str]] = {}
-        chosen = set(wanted)
-        for (value,) in rows:
-            text = str(value)
-            for base in (text, text.rsplit("-", 1)[0]):
-                if base in chosen:
-                    found.setdefault(base, set()).add(text)
-        return found
+            rows = cursor.execute(query, [pattern]).fetchall()
+        return by_base(wanted, (str(value) for (value,) in rows))
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -291,6 +287,11 @@ def _params(draft: PostDraft) -> dict[str, str]:
         "content": draft.content,
         "image_url": draft.image_url,
     }
+
+
+def _regex_literal(text: str) -> str:
+    """`text` matched literally by PostgreSQL's regular expressions."""
+    return "".join("\\" + c if c in _REGEX_SPECIAL else c for c in text)
 
 
 def _text(value: object) -> str | None:
