@@ -13,15 +13,18 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from daemon.destinations.base import DestinationUnusable
+from daemon.destinations.base import DestinationUnusable, Placed, PostDraft
+from daemon.destinations.webhook import WebhookDestination
 from daemon.models import LoadedModel
 from daemon.service import Daemon
-from gladtui.config import load_config
+from gladtui.config import WebhookPostsConfig, load_config
 from tests.apidaemon import ApiDaemon, task_yaml
 
 SECRET = "whsec-test-2f9c81"
@@ -103,8 +106,8 @@ def start(
     return ApiDaemon(tiny, settings=settings).start()
 
 
-def approved(d: ApiDaemon, title: str, name: str) -> str:
-    task_id = d.submit(task_yaml(title, variations=1), name)
+def approved(d: ApiDaemon, title: str, name: str, **fields: Any) -> str:
+    task_id = d.submit(task_yaml(title, variations=1, **fields), name)
     d.wait_status(task_id, "review")
     status, body = d.raw("POST", f"/api/tasks/{task_id}/approve", {"variation": 1})
     assert status == 200, body
@@ -244,3 +247,53 @@ def test_no_secret_refuses_the_start(tmp_path: Any, monkeypatch: pytest.MonkeyPa
     )
     with pytest.raises(DestinationUnusable, match="GLADTUI_WEBHOOK_SECRET is not set"):
         Daemon(load_config(config_file, env={}))
+
+
+def readme_receiver() -> Any:
+    """The receiver the README shows, run as it is written there."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index("```python", readme.index("A receiver in a few lines"))
+    code = readme[start + len("```python") : readme.index("```", start + 3)]
+    namespace: dict[str, Any] = {"__name__": "readme_receiver"}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace["app"]
+
+
+def test_the_readme_receiver_speaks_the_protocol(
+    tiny: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from werkzeug.serving import make_server
+
+    monkeypatch.setenv("GLADTUI_WEBHOOK_SECRET", SECRET)
+    app = readme_receiver()
+    server = make_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/hooks/gladtui"
+    d = start(tiny, url, monkeypatch)
+    try:
+        first = d.wait_status(approved(d, MUFFINS, "a.yaml"), "published", "failed")
+        second = d.wait_status(approved(d, MUFFINS, "b.yaml", seed=5), "published", "failed")
+    finally:
+        d.cleanup()
+        server.shutdown()
+    assert (first["post"]["slug"], first["post"]["location"]) == (
+        "making-delicious-muffins",
+        "127.0.0.1 id 1",
+    )
+    assert second["post"]["slug"] == "making-delicious-muffins-2"
+    # A retry of the first task (same key) gets its post back, not a third one.
+    destination = WebhookDestination(WebhookPostsConfig(url=url), SECRET)
+    server = make_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    destination.url = f"http://127.0.0.1:{server.server_port}/hooks/gladtui"
+    try:
+        again = destination.create(
+            PostDraft(
+                first["id"], MUFFINS, "making-delicious-muffins-3", "", "u", datetime.now(UTC)
+            )
+        )
+    finally:
+        server.shutdown()
+    assert again == Placed("making-delicious-muffins", "127.0.0.1 id 1")
