@@ -119,6 +119,7 @@ def format_task(task: TaskJSON) -> str:
     ]
     if task["post"]:
         fields.append(("post", task["post"]["featured_image_url"]))
+        fields.append(("posted to", where_posted(task["post"])))
     if task["progress"]:
         fields.append(("progress", format_progress(task["progress"])))
     shown = f"{task['variation_count']} of {task['variations_requested']} requested"

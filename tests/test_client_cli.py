@@ -268,7 +268,7 @@ def test_show_adds_error_post_and_progress_when_there_are() -> None:
     task = task_json(
         status="generating",
         error="CUDA out of memory",
-        post=post_json(),
+        post=post_json(destination="postgres", location="posts id 42"),
         progress={"step": 12, "steps": 30, "images_done": 1, "images_total": 3},
         seed=None,
         source_file=None,
@@ -276,6 +276,7 @@ def test_show_adds_error_post_and_progress_when_there_are() -> None:
     text = cliformat.format_task(task)
     assert "\nerror:           CUDA out of memory\n" in text
     assert "post:            https://cdn.example.com/glad-labs/making-delicious-muffins" in text
+    assert "\nposted to:       postgres: posts id 42\n" in text
     assert "progress:        step 12/30, 1/3 images done" in text
     assert "seed:            random" in text
     assert "source file:     (submitted through the API)" in text
