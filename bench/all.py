@@ -50,6 +50,7 @@ BENCHMARKS = {
     ),
     "review": Benchmark("review.py", "--tasks 40"),
     "publish": Benchmark("publish.py", "--latency 10 --bulk 100"),
+    "posts": Benchmark("posts.py", "--blog 1000 --runs 5"),
     "generate": Benchmark("generate.py", "--rounds 2 --tasks 10"),
 }
 

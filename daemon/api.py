@@ -39,6 +39,7 @@ from aiohttp import web
 
 from daemon import apirequests
 from daemon.actions import Actions
+from daemon.destinations.base import Destination
 from daemon.eventstream import EventStream
 from daemon.generator import GeneratorState
 from daemon.outcomes import ActionError, InvalidRequest, Outcome, TaskNotFound
@@ -71,6 +72,7 @@ class ApiContext:
     actions: Actions
     events: EventStream
     model: GeneratorState
+    destination: Destination  # where posts go
     allowed_uids: frozenset[int]
     socket_path: str
     started_at: datetime  # naive UTC, the store's clock
@@ -234,6 +236,8 @@ class Routes:
                 "destination": describe_destination(ctx.config),
                 "on_duplicate_slug": ctx.config.publishing.on_duplicate_slug,
                 "grace_seconds": ctx.config.publishing.grace_seconds,
+                "posts_to": ctx.destination.kind,
+                "posts_destination": ctx.destination.describe(),
             },
             "limits": {
                 "max_variations": ctx.config.limits.max_variations,

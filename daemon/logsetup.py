@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from typing import TextIO
 
+from daemon.destinations.secrets import env_secrets
 from gladtui.config import Config
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -94,6 +95,7 @@ def secrets_of(config: Config, env: Mapping[str, str]) -> list[str]:
         secret = url.partition("://")[2].partition("@")[0].partition(":")[2]
         found.append(secret)
     found += [value for key, value in env.items() if key in _SECRET_ENV and value]
+    found += env_secrets(env)  # the posts database's DSN and its password, the webhook's secret
     return found
 
 

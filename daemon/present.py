@@ -13,7 +13,7 @@ from datetime import datetime
 
 from daemon.progress import Progress, ProgressBoard
 from daemon.rules import allowed_actions
-from daemon.slugs import SlugPreview, base_slug, preview
+from daemon.slugs import SlugPreview, SlugPreviewer, base_slug
 from daemon.store import EventRecord, PostRecord, Store, TaskSummaryRecord, VariationRecord
 from gladtui.shapes import (
     EventJSON,
@@ -46,6 +46,8 @@ def post_json(post: PostRecord) -> PostJSON:
         "featured_image_url": post.featured_image_url,
         "created_at": iso(post.created_at),
         "updated_at": iso(post.updated_at),
+        "destination": post.destination,
+        "location": post.location,
     }
 
 
@@ -141,10 +143,10 @@ class Widening:
 class TaskViews:
     """Tasks as the API shows them, read from the store and the live progress board."""
 
-    def __init__(self, store: Store, progress: ProgressBoard, slug_policy: str) -> None:
+    def __init__(self, store: Store, progress: ProgressBoard, slugs: SlugPreviewer) -> None:
         self.store = store
         self.progress = progress
-        self.slug_policy = slug_policy
+        self.slugs = slugs
 
     def task(self, task_id: str) -> TaskJSON | None:
         found = self.summaries(self.store.tasks.summaries(ids=[task_id]))
@@ -162,7 +164,7 @@ class TaskViews:
         """Summaries of `records`, in their order, with their posts and slug previews."""
         tasks = list(records)
         posts = self.store.posts.by_ids([t.post_id for t in tasks if t.post_id is not None])
-        slugs = preview(self.store, tasks, self.slug_policy)
+        slugs = self.slugs.preview(tasks)
         return [
             summary_json(
                 task,

@@ -6,17 +6,21 @@ It runs the reviewer's decisions once their grace period has passed
 
 The outbox pattern. Approval (daemon/actions.py) commits the choice and a
 `publish` job together. This worker claims the job, uploads the selected
-image under a deterministic asset id, then in ONE transaction creates the
-post, marks the task `published` with its URL, records the event and
-completes the job. A crash between the upload and that commit leaves the job
-to be run again: the same asset id is asked for, the CDN already has it
-(same bytes), and the post is made then. A task that already has a post is
-never given a second one: re-running its job just marks it published.
+image under a deterministic asset id, places the post at its destination
+(`publishing.posts.to`, see daemon/placing.py), then in ONE transaction
+records the post in gladtui's table, marks the task `published` with its
+URL, records the event and completes the job. A crash between the upload and
+that commit leaves the job to be run again: the same asset id is asked for,
+the CDN already has it (same bytes), the destination's post is found again
+by the intent recorded before it was written, and the record is made then.
+A task that already has a post is never given a second one: re-running its
+job just marks it published.
 
-Slugs never collide: a title whose slug another task's post holds follows
-`publishing.on_duplicate_slug` (see daemon/slugs.py). The posts table's
-UNIQUE slug stays as the last defence; should it fire, the transaction is
-retried with a fresh look at the taken slugs instead of surfacing an error.
+Slugs never collide: a title whose slug the destination already holds follows
+`publishing.on_duplicate_slug` (see daemon/slugs.py). gladtui's posts table
+keeps a UNIQUE slug per destination as the last defence; should it fire, the
+post is placed again with a fresh look at the taken slugs instead of
+surfacing an error.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from daemon.cleanup import remove_files, sweep_expired
+from daemon.destinations.base import Destination, DestinationError
+from daemon.destinations.local import LocalDestination
 from daemon.jobkinds import PUBLISH, REJECT, published_variation
+from daemon.placing import Placement, Placer
 from daemon.publishers import Asset, Publisher, PublishError, asset_id_for
-from daemon.slugs import base_slug, next_free
 from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store, TaskRecord
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
@@ -57,6 +63,7 @@ class PublishWorker:
         *,
         stop: threading.Event,
         carry_out_rejection: Callable[[JobRecord], None],
+        destination: Destination | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """`carry_out_rejection` runs a `reject` job whose grace has passed (decisions.py)."""
@@ -64,6 +71,8 @@ class PublishWorker:
         self.config = config
         self.publisher = publisher
         self._carry_out_rejection = carry_out_rejection
+        self.destination = destination or LocalDestination()
+        self.placer = Placer(store, self.destination, config.publishing.on_duplicate_slug)
         self._stop = stop
         self._wake = threading.Event()
         self._monotonic = monotonic
@@ -128,7 +137,11 @@ class PublishWorker:
         except OSError as exc:  # the file could not be read
             self._after_failure(job, task, f"cannot read {exc.filename}: {exc.strerror}", True)
             return
-        post = self._commit(job, task, asset)
+        try:
+            post = self._commit(job, task, asset)
+        except DestinationError as exc:
+            self._after_failure(job, task, str(exc), exc.retryable, step="post")
+            return
         self._after_publish(task, path, post)
 
     def _selected_image(self, task: TaskRecord, index: int) -> Path:
@@ -140,39 +153,51 @@ class PublishWorker:
         return Path(variation.path)
 
     def _commit(self, job: JobRecord, task: TaskRecord, asset: Asset) -> PostRecord:
-        """The post, the task's new status, the event and the job, together."""
+        """Place the post, then record it with the task's new status, the event and
+        the job, together."""
         for attempt in range(1, SLUG_RACE_RETRIES + 1):
+            placement = self.placer.place(task, asset, job.created_at)
             try:
                 with self.store.transaction():
-                    post, outcome = self._post_for(task, asset)
-                    self._mark_published(job, task, post, asset, outcome)
+                    post = self._record(task, asset, placement)
+                    self.store.post_intents.clear(task.id)
+                    self._mark_published(job, task, post, asset, placement.outcome)
                 return post
             except SlugTakenError:  # the UNIQUE constraint caught a race: look again
                 log.warning("task %s: slug taken meanwhile (try %d); retrying", task.id, attempt)
         raise RuntimeError(f"task {task.id}: no free slug after {SLUG_RACE_RETRIES} tries")
 
-    def _post_for(self, task: TaskRecord, asset: Asset) -> tuple[PostRecord, str]:
-        """Create or pick the task's post under the duplicate-slug policy; (post, outcome)."""
-        posts, base = self.store.posts, base_slug(task.title)
-        owner = posts.by_slug(base)
-        if owner is not None and owner.task_id != task.id:
-            policy = self.config.publishing.on_duplicate_slug
-            if policy == "update":
-                taken_over = posts.update_content(
-                    owner.id, task.title, task.content, asset.url, asset.asset_id
+    def _record(self, task: TaskRecord, asset: Asset, placed: Placement) -> PostRecord:
+        """gladtui's record of the placed post: a new one, or the post taken over or linked."""
+        posts, kind = self.store.posts, self.destination.kind
+        if placed.outcome in ("took_over", "linked"):
+            owner = posts.by_slug(placed.slug, kind)
+            if owner is not None and owner.task_id != task.id:
+                if placed.outcome == "linked":
+                    return owner
+                return posts.update_content(
+                    owner.id, task.title, task.content, asset.url, asset.asset_id, placed.location
                 )
-                return taken_over, "took_over"
-            if policy == "skip":
-                return owner, "linked"
-            slug = next_free(base, posts.slugs_with_prefix(base))
-            return self._create(task, slug, asset), "suffixed"
-        if owner is not None:  # this task's own post (cannot happen: post_id is set first)
-            return owner, "existing"
-        return self._create(task, base, asset), "new"
-
-    def _create(self, task: TaskRecord, slug: str, asset: Asset) -> PostRecord:
-        return self.store.posts.create(
-            task.id, slug, task.title, task.content, asset.url, asset.asset_id
+        if placed.outcome == "linked":  # a post gladtui never made: recorded as it is there
+            return posts.create(
+                task.id,
+                placed.slug,
+                placed.title or task.title,
+                "",
+                placed.image_url or "",
+                None,
+                destination=kind,
+                location=placed.location,
+            )
+        return posts.create(
+            task.id,
+            placed.slug,
+            task.title,
+            task.content,
+            asset.url,
+            asset.asset_id,
+            destination=kind,
+            location=placed.location,
         )
 
     def _mark_published(
@@ -192,6 +217,8 @@ class PublishWorker:
                 task.id,
                 detail={
                     "post_id": None if post is None else post.id,
+                    "destination": None if post is None else post.destination,
+                    "location": None if post is None else post.location,
                     "slug": None if post is None else post.slug,
                     "url": None if post is None else post.featured_image_url,
                     "asset_id": None if asset is None else asset.asset_id,
@@ -216,13 +243,19 @@ class PublishWorker:
         remove_files(self.store, published, thumbnails=False)  # the TUI still shows it
 
     def _after_failure(
-        self, job: JobRecord, task: TaskRecord, message: str, retryable: bool
+        self,
+        job: JobRecord,
+        task: TaskRecord,
+        message: str,
+        retryable: bool,
+        *,
+        step: str = "upload",
     ) -> None:
         retry_at = self._retry_at(job) if retryable else None
         failed = self.store.jobs.fail(job.id, message, retry_at=retry_at)
         if failed.status is JobStatus.PENDING:
             note = (
-                f"upload attempt {job.attempts} of {job.max_attempts} failed, retrying: {message}"
+                f"{step} attempt {job.attempts} of {job.max_attempts} failed, retrying: {message}"
             )
             self.store.tasks.set_status(task.id, TaskStatus.PUBLISHING, error=note)
             self.store.events.add(

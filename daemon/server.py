@@ -20,10 +20,12 @@ from aiohttp import web
 
 from daemon.actions import Actions
 from daemon.api import ApiContext, build_app
+from daemon.destinations.base import Destination
 from daemon.eventstream import EventHub, EventStream
 from daemon.generator import GeneratorState
 from daemon.present import TaskViews
 from daemon.progress import ProgressBoard
+from daemon.slugs import SlugPreviewer
 from daemon.store import Store
 from daemon.unixsocket import bind_socket, remove_socket, resolve_users
 from gladtui.config import Config
@@ -46,8 +48,10 @@ class ApiServer:
         progress: ProgressBoard,
         model: GeneratorState,
         socket_path: Path,
+        destination: Destination,
     ) -> None:
         self.config = config
+        self.destination = destination
         self.store = store
         self.actions = actions
         self.progress = progress
@@ -97,7 +101,10 @@ class ApiServer:
     async def _main(self, sock: socket.socket, allowed: frozenset[int]) -> None:
         self._stopping = asyncio.Event()
         hub = self._hub = EventHub(asyncio.get_running_loop())
-        views = TaskViews(self.store, self.progress, self.config.publishing.on_duplicate_slug)
+        slugs = SlugPreviewer(
+            self.store, self.destination, self.config.publishing.on_duplicate_slug
+        )
+        views = TaskViews(self.store, self.progress, slugs)
         remove_listener = self.store.add_commit_listener(hub.notify)
         unsubscribe = self.progress.subscribe(hub.publish_progress)
         context = ApiContext(
@@ -107,6 +114,7 @@ class ApiServer:
             actions=self.actions,
             events=EventStream(self.store, views, hub, self.config.api.heartbeat_seconds),
             model=self.model,
+            destination=self.destination,
             allowed_uids=allowed,
             socket_path=str(self.socket_path),
             started_at=self.store.now(),

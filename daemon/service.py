@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 
 from daemon.actions import Actions
+from daemon.destinations.base import Destination, DestinationUnusable
+from daemon.destinations.factory import make_destination
 from daemon.dropfolder import DropFolder
 from daemon.generator import Generator, ModelLoader
 from daemon.images import remove_stray_temp_files
@@ -52,10 +54,17 @@ class Daemon:
         loader: ModelLoader | None = None,
         socket_path: Path | None = None,
         clock: Clock = utc_now,
+        destination: Destination | None = None,
     ) -> None:
-        """`clock` stamps every row the store writes (tests pin it; the daemon uses UTC now)."""
+        """`clock` stamps every row the store writes (tests pin it; the daemon uses UTC now).
+
+        `destination`: where posts go, else the one the config names. It is
+        checked first: DestinationUnusable (with the reason) if posts cannot go there.
+        """
         self.config = config
         self.stop_event = stop or threading.Event()
+        self.destination = destination or make_destination(config)
+        self.destination.check()
         self.store = Store.open(config.database_path, clock=clock)
         self.progress = ProgressBoard()
         self.generator = Generator(
@@ -89,6 +98,7 @@ class Daemon:
             config,
             make_publisher(config),
             stop=self.stop_event,
+            destination=self.destination,
             carry_out_rejection=self.actions.carry_out,
         )
         self.api = ApiServer(
@@ -98,6 +108,7 @@ class Daemon:
             progress=self.progress,
             model=self.generator.state,
             socket_path=socket_path or config.socket_path(),
+            destination=self.destination,
         )
         self._threads: list[threading.Thread] = []
 
@@ -184,6 +195,7 @@ class Daemon:
             thread.join(timeout=STOP_TIMEOUT)
             if thread.is_alive():
                 log.warning("%s thread did not stop in %d s", thread.name, STOP_TIMEOUT)
+        self.destination.close()
         self.store.close()
         log.info("stopped")
 
@@ -215,6 +227,10 @@ def main(config: Config, *, log_level: str = "info") -> int:
     except StoreError as exc:
         log.error("%s", exc)
         notifier.status(f"cannot open the store: {exc}")
+        return 1
+    except DestinationUnusable as exc:
+        log.error("cannot start: %s", exc)
+        notifier.status(f"cannot start: {exc}")
         return 1
     log.info("store open in %.2f s", time.monotonic() - started)
     try:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gladtui.shapes import (
         ActionJSON,
+        PostJSON,
         PostPageJSON,
         ProgressJSON,
         StatusJSON,
@@ -129,6 +130,7 @@ def format_task(task: TaskJSON) -> str:
     ]
     if task["post"]:
         fields.append(("post", task["post"]["featured_image_url"]))
+        fields.append(("posted to", where_posted(task["post"])))
     if task["progress"]:
         fields.append(("progress", format_progress(task["progress"])))
     shown = f"{task['variation_count']} of {task['variations_requested']} requested"
@@ -167,6 +169,7 @@ def format_status(status: StatusJSON) -> str:
     lines += [
         f"publish:  {publishing['destination']} "
         f"(duplicate slugs: {publishing['on_duplicate_slug']})",
+        f"posts:    {publishing.get('posts_destination', 'gladtui posts')}",
         f"socket:   {status['socket']}",
         f"drop:     {status['drop_dir']}",
         f"previews: {status['preview_dir']}",
@@ -178,8 +181,16 @@ def format_status(status: StatusJSON) -> str:
 def format_posts(page: PostPageJSON) -> str:
     if not page["posts"]:
         return "no posts"
-    rows = [[p["slug"], p["task_id"], p["featured_image_url"]] for p in page["posts"]]
-    return table(["SLUG", "TASK", "URL"], rows, width=0, fit=False)  # a cut URL is no use
+    rows = [
+        [p["slug"], p["task_id"], where_posted(p), p["featured_image_url"]] for p in page["posts"]
+    ]
+    return table(["SLUG", "TASK", "WHERE", "URL"], rows, width=0, fit=False)  # a cut URL is no use
+
+
+def where_posted(post: PostJSON) -> str:
+    """`postgres: posts id 42`, `markdown: /blog/content/posts/x.md`, `local`."""
+    destination, location = post.get("destination", "local"), post.get("location")
+    return f"{destination}: {location}" if location else destination
 
 
 def format_approval(task: TaskJSON) -> str:

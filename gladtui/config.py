@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -157,6 +158,91 @@ class S3Config(_Section):
         return self
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def _column_name(value: str) -> str:
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError(f"{value!r} is not a column name (letters, digits, _ and $)")
+    return value
+
+
+def _table_name(value: str) -> str:
+    if not all(_IDENTIFIER.fullmatch(part) for part in value.split(".", 1)):
+        raise ValueError(f"{value!r} is not a table name, e.g. posts or blog.posts")
+    return value
+
+
+ColumnName = Annotated[str, AfterValidator(_column_name)]
+
+
+class PostgresColumns(_Section):
+    """Which column of the blog's table holds what; null leaves a column to its default."""
+
+    title: ColumnName = "title"
+    slug: ColumnName = "slug"
+    content: ColumnName | None = "content"
+    featured_image_url: ColumnName = "featured_image_url"
+    created_at: ColumnName | None = "created_at"
+    updated_at: ColumnName | None = "updated_at"
+
+
+class PostgresPostsConfig(_Section):
+    """The blog's own posts table. The DSN comes from the environment, never from here."""
+
+    table: Annotated[str, AfterValidator(_table_name)] = "posts"
+    columns: PostgresColumns = PostgresColumns()
+    timeout_seconds: float = Field(10.0, gt=0, le=600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_connection_here(cls, data: Any) -> Any:
+        if isinstance(data, dict) and {"dsn", "url", "password", "conninfo"} & set(data):
+            raise ValueError(
+                "the posts database's connection is never read from the config file (it "
+                "would put a password in it): set GLADTUI_POSTS_DSN in the daemon's "
+                "environment, or libpq's PG* variables and ~/.pgpass"
+            )
+        return data
+
+
+class MarkdownPostsConfig(_Section):
+    dir: ConfigPath | None = None
+    image_key: str = Field("image", min_length=1)
+
+
+class WebhookPostsConfig(_Section):
+    url: str | None = None
+    timeout_seconds: float = Field(10.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _check_url(self) -> WebhookPostsConfig:
+        if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValueError("publishing.posts.webhook.url must be an http(s) URL")
+        return self
+
+
+class PostsConfig(_Section):
+    """Where a published post goes; gladtui keeps its own record of each in any case."""
+
+    to: Literal["local", "postgres", "markdown", "webhook"] = "local"
+    postgres: PostgresPostsConfig = PostgresPostsConfig()
+    markdown: MarkdownPostsConfig = MarkdownPostsConfig()
+    webhook: WebhookPostsConfig = WebhookPostsConfig()
+
+    @model_validator(mode="after")
+    def _destination_is_complete(self) -> PostsConfig:
+        if self.to == "markdown" and self.markdown.dir is None:
+            raise ValueError(
+                "publishing.posts.markdown.dir is required when publishing.posts.to is markdown"
+            )
+        if self.to == "webhook" and self.webhook.url is None:
+            raise ValueError(
+                "publishing.posts.webhook.url is required when publishing.posts.to is webhook"
+            )
+        return self
+
+
 class PublishingConfig(_Section):
     publisher: Literal["local", "cloudinary", "s3"] = "local"
     on_duplicate_slug: Literal["suffix", "update", "skip"] = "suffix"
@@ -169,6 +255,7 @@ class PublishingConfig(_Section):
     local: LocalPublisherConfig = LocalPublisherConfig()
     cloudinary: CloudinaryConfig = CloudinaryConfig()
     s3: S3Config = S3Config()
+    posts: PostsConfig = PostsConfig()
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> PublishingConfig:

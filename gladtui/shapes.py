@@ -71,6 +71,8 @@ class PostJSON(TypedDict):
     featured_image_url: str
     created_at: str
     updated_at: str
+    destination: str  # where it went (publishing.posts.to): local | postgres | markdown | webhook
+    location: str | None  # where it is there: "posts id 42", a file's path; null for local
 
 
 class TaskSummaryJSON(TypedDict):
@@ -85,7 +87,9 @@ class TaskSummaryJSON(TypedDict):
     # free | suffixed (base slug taken: gets -2, -3, …) | takes_over (policy update) |
     # links (policy skip) | published | none (a refused task file: never published)
     slug_outcome: str
-    slug_taken_by: str | None  # the task whose post holds the base slug, if another's
+    # the task whose post holds the base slug, if another's; null also when the
+    # post holding it was not made by gladtui (already on the blog)
+    slug_taken_by: str | None
     error: str | None
     source_file: str | None
     variations_requested: int
@@ -153,6 +157,8 @@ class PublishingJSON(TypedDict):
     destination: str  # where approved images go, in words (no secrets)
     on_duplicate_slug: str  # suffix | update | skip
     grace_seconds: float  # a decision takes effect this long after it is made
+    posts_to: str  # where posts go (publishing.posts.to): local | postgres | markdown | webhook
+    posts_destination: str  # the same in words: the table, the folder, the URL (no secrets)
 
 
 class LimitsJSON(TypedDict):

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from daemon.destinations.base import Destination
 from daemon.models import LoadedModel, ModelError
 from daemon.service import Daemon
 from daemon.store import Clock, utc_now
@@ -91,9 +92,12 @@ class ApiDaemon:
         root: Path | None = None,
         settings: dict[str, Any] | None = None,
         clock: Clock | None = None,
+        destination: Destination | None = None,
     ) -> None:
+        """`destination`: where posts go, else the one the settings name."""
         self.root = root or short_dir()
         self.clock = clock
+        self.destination = destination
         data: dict[str, Any] = {
             "drop_dir": "drop",
             "state_dir": "state",
@@ -140,6 +144,7 @@ class ApiDaemon:
             stop=threading.Event(),
             loader=self._loader,
             clock=self.clock or utc_now,
+            destination=self.destination,
         )
         self.daemon.start()
         return self

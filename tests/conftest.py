@@ -16,6 +16,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 if TYPE_CHECKING:
     from daemon.models import LoadedModel
+    from tests.pgserver import PgServer
 
 
 @pytest.fixture
@@ -35,3 +36,18 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
 
     cache = tmp_path_factory.mktemp("model-cache")
     return load_model(GenerationConfig(model="builtin:tiny-sdxl", device="cpu"), cache_dir=cache)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL (Debian's package), started once for the session, as nobody."""
+    from tests.pgserver import PgServer, server_bin
+
+    bin_dir = server_bin()
+    if bin_dir is None:
+        pytest.skip(
+            "PostgreSQL's server is not installed (apt-get install postgresql; .ci/run does)"
+        )
+    server = PgServer.start(bin_dir)
+    yield server
+    server.stop()

@@ -66,6 +66,8 @@ def test_health_and_status(parked: ApiDaemon) -> None:
         "destination": f"the local folder {cdn}",
         "on_duplicate_slug": "suffix",
         "grace_seconds": 0.0,
+        "posts_to": "local",
+        "posts_destination": "gladtui's own posts table (gladtui posts)",
     }
     assert body["limits"] == {"max_variations": 16, "max_steps": 150}
 

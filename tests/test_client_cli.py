@@ -65,7 +65,12 @@ def ago(**delta: float) -> str:
 # -- realistic bodies, built to the TypedDicts ---------------------------------------
 
 
-def post_json(task_id: str = "muffins-001", slug: str = "making-delicious-muffins") -> PostJSON:
+def post_json(
+    task_id: str = "muffins-001",
+    slug: str = "making-delicious-muffins",
+    destination: str = "local",
+    location: str | None = None,
+) -> PostJSON:
     return {
         "id": 7,
         "task_id": task_id,
@@ -74,6 +79,8 @@ def post_json(task_id: str = "muffins-001", slug: str = "making-delicious-muffin
         "featured_image_url": f"https://cdn.example.com/glad-labs/{slug}-8f3a1c.png",
         "created_at": ago(hours=1),
         "updated_at": ago(hours=1),
+        "destination": destination,
+        "location": location,
     }
 
 
@@ -154,6 +161,8 @@ def status_json() -> StatusJSON:
             "publisher": "cloudinary",
             "destination": "Cloudinary cloud demo, folder glad-labs",
             "on_duplicate_slug": "suffix",
+            "posts_to": "postgres",
+            "posts_destination": "PostgreSQL table posts in database blog (user gladtui)",
         },
     }
 
@@ -259,7 +268,7 @@ def test_show_adds_error_post_and_progress_when_there_are() -> None:
     task = task_json(
         status="generating",
         error="CUDA out of memory",
-        post=post_json(),
+        post=post_json(destination="postgres", location="posts id 42"),
         progress={"step": 12, "steps": 30, "images_done": 1, "images_total": 3},
         seed=None,
         source_file=None,
@@ -267,6 +276,7 @@ def test_show_adds_error_post_and_progress_when_there_are() -> None:
     text = cliformat.format_task(task)
     assert "\nerror:           CUDA out of memory\n" in text
     assert "post:            https://cdn.example.com/glad-labs/making-delicious-muffins" in text
+    assert "\nposted to:       postgres: posts id 42\n" in text
     assert "progress:        step 12/30, 1/3 images done" in text
     assert "seed:            random" in text
     assert "source file:     (submitted through the API)" in text
@@ -282,22 +292,33 @@ def test_status_lines() -> None:
     assert "jobs:     2 pending, 1 running" in text
     assert "socket:   /run/user/1000/gladtui/daemon.sock" in text
     assert "drop:     /home/me/gladtui/drop" in text
+    assert "posts:    PostgreSQL table posts in database blog (user gladtui)" in text
 
 
-def test_posts_table_keeps_urls_whole() -> None:
+def test_posts_table_says_where_each_went_and_keeps_urls_whole() -> None:
     page: PostPageJSON = {
-        "posts": [post_json(), post_json("pie-2", "apple-pie-2")],
-        "total": 2,
+        "posts": [
+            post_json(),
+            post_json("pie-2", "apple-pie-2", "postgres", "posts id 42"),
+            post_json("tart", "tart", "markdown", "/srv/blog/content/posts/tart.md"),
+        ],
+        "total": 3,
         "offset": 0,
         "limit": 100,
     }
     header, *rows = cliformat.format_posts(page).splitlines()
-    assert header.split() == ["SLUG", "TASK", "URL"]
+    assert header.split() == ["SLUG", "TASK", "WHERE", "URL"]
+    assert rows[0].split()[2] == "local"
     assert rows[1].split() == [
         "apple-pie-2",
         "pie-2",
+        "postgres:",
+        "posts",
+        "id",
+        "42",
         "https://cdn.example.com/glad-labs/apple-pie-2-8f3a1c.png",
     ]
+    assert "markdown: /srv/blog/content/posts/tart.md  https://cdn" in rows[2]
 
 
 def test_action_prints_the_message_and_the_new_status() -> None:

@@ -111,6 +111,26 @@ BAD = {
     "bad_publisher.yaml": "publishing.publisher: 'local', 'cloudinary' or 's3', got 's4'",
     "s3_without_bucket.yaml": "publishing.s3.bucket is required when publishing.publisher is s3",
     "s3_endpoint_not_url.yaml": "publishing.s3.endpoint_url must be an http(s) URL",
+    "bad_posts_to.yaml": (
+        "publishing.posts.to: 'local', 'postgres', 'markdown' or 'webhook', got 'wordpress'"
+    ),
+    "markdown_without_dir.yaml": (
+        "publishing.posts.markdown.dir is required when publishing.posts.to is markdown"
+    ),
+    "webhook_without_url.yaml": (
+        "publishing.posts.webhook.url is required when publishing.posts.to is webhook"
+    ),
+    "webhook_url_not_http.yaml": "publishing.posts.webhook.url must be an http(s) URL",
+    "postgres_bad_table.yaml": (
+        "publishing.posts.postgres.table: 'posts; DROP TABLE posts' is not a table name"
+    ),
+    "postgres_bad_column.yaml": (
+        "publishing.posts.postgres.columns.slug: 'my slug' is not a column name"
+    ),
+    "postgres_dsn_in_file.yaml": (
+        "publishing.posts.postgres: the posts database's connection is never read from the "
+        "config file"
+    ),
     "duplicate_key.yaml": "duplicate key 'drop_dir'",
     "alias.yaml": "aliases (*name) are not allowed",
     "not_utf8.yaml": "not UTF-8 text",
@@ -131,9 +151,10 @@ def test_bad_config_is_refused_with_file_and_key(name: str, home: Path) -> None:
     assert BAD[name] in message
 
 
-def test_secret_never_repeated_in_errors(home: Path) -> None:
+@pytest.mark.parametrize("name", ["bad_cloudinary_url.yaml", "postgres_dsn_in_file.yaml"])
+def test_secret_never_repeated_in_errors(home: Path, name: str) -> None:
     with pytest.raises(ConfigError) as refused:
-        load_config(CONFIGS / "bad" / "bad_cloudinary_url.yaml")
+        load_config(CONFIGS / "bad" / name)
     assert "hunter2secret" not in str(refused.value)
 
 

@@ -1,8 +1,9 @@
 """The import direction of DESIGN.md "Layout", checked in fresh interpreters.
 
 Importing `gladtui` must load neither Textual nor torch (the CLI starts fast),
-importing `daemon` must load no Textual (the service has no UI), and `daemon`
-must be this project's package, not the unrelated python-daemon.
+importing `daemon` must load no Textual (the service has no UI) and no client
+of a service it is not configured for (boto3, cloudinary, psycopg), and
+`daemon` must be this project's package, not the unrelated python-daemon.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-HEAVY = ["textual", "textual_image", "torch", "diffusers", "transformers", "boto3", "cloudinary"]
+HEAVY = [
+    "textual",
+    "textual_image",
+    "torch",
+    "diffusers",
+    "transformers",
+    "boto3",
+    "cloudinary",
+    "psycopg",
+]
 
 
 def loaded_after(statement: str) -> dict[str, bool]:
@@ -50,6 +60,21 @@ def test_daemon_modules_load_no_textual(module: str) -> None:
 def test_the_daemon_loads_a_cdn_sdk_only_when_configured() -> None:
     loaded = loaded_after("import daemon.service")
     assert not loaded["boto3"] and not loaded["cloudinary"], loaded
+
+
+@pytest.mark.parametrize("to", ["local", "markdown", "webhook"])
+def test_psycopg_loads_only_when_posts_go_to_postgres(to: str) -> None:
+    build = (
+        "import daemon.service, daemon.logsetup\n"
+        "from gladtui.config import Config\n"
+        "from daemon.destinations.factory import make_destination\n"
+        "def built(to):\n"
+        "    posts = {'to': to, 'markdown': {'dir': '/tmp'}, 'webhook': {'url': 'http://x/'}}\n"
+        "    return make_destination(Config.model_validate({'publishing': {'posts': posts}}))\n"
+        f"built({to!r})\n"
+    )
+    assert not loaded_after(build)["psycopg"]
+    assert loaded_after(build + "built('postgres')\n")["psycopg"]  # the import is lazy, not gone
 
 
 def test_cli_help_loads_nothing_heavy() -> None:

@@ -117,6 +117,32 @@ def test_secrets_of_the_config(tmp_path: Path) -> None:
     assert "1234" not in found  # the API key is an identifier, not a secret
 
 
+@pytest.mark.parametrize(
+    ("dsn", "password"),
+    [
+        ("postgresql://blog:pa%40ss-w0rd@db.internal/blog", "pa@ss-w0rd"),
+        ("host=db.internal user=blog password=pl41n-secret dbname=blog", "pl41n-secret"),
+        ("host=db user=blog password='qu0ted secret' dbname=blog", "qu0ted secret"),
+        ("postgresql:///blog?host=/run/pg&password=in-query-7", "in-query-7"),
+    ],
+)
+def test_the_posts_dsn_and_its_password_are_secrets(
+    tmp_path: Path, dsn: str, password: str
+) -> None:
+    env = {"GLADTUI_POSTS_DSN": dsn, "GLADTUI_WEBHOOK_SECRET": "whsec-1", "HOME": str(tmp_path)}
+    found = secrets_of(load_config(None, env=env), env)
+    assert dsn in found and password in found and "whsec-1" in found
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    try:
+        configure_logging("info", env={}, secrets=found, stream=stream)
+        logging.getLogger("daemon.x").error("libpq said: password %s rejected", password)
+    finally:
+        root.handlers[:], root.level = saved
+    assert password not in stream.getvalue() and REDACTED in stream.getvalue()
+
+
 def status_of(client: Client, task_id: str) -> str | None:
     try:
         return client.task(task_id)["status"]

@@ -132,6 +132,17 @@ def test_print_system_unit_opens_the_configured_folders_and_writes_nothing(
     assert sorted(tmp_path.rglob("*")) == before
 
 
+def test_the_system_unit_may_write_the_markdown_posts_folder(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    site = tmp_path / "site" / "content" / "posts"
+    with (tmp_path / "config.yaml").open("a") as config:
+        config.write(f"publishing:\n  posts:\n    to: markdown\n    markdown: {{dir: {site}}}\n")
+    argv = ["service", "install", "--system", "--print", "--config", "config.yaml"]
+    done = run_gladtui(*argv, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"ReadWritePaths={site}" in settings(done.stdout)
+
+
 def test_print_system_unit_without_config_writes_no_starter(tmp_path: Path) -> None:
     if Path("/etc/gladtui").exists():
         pytest.skip("/etc/gladtui exists on this machine; this test checks it is not created")

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from daemon.store import (
@@ -721,6 +722,64 @@ def test_post_uniqueness_errors_are_translated(task_store: Store) -> None:
     assert [p.slug for p in posts.list()] == ["muffins"]
     # The store is still usable after the failed inserts.
     assert posts.create("b", "muffins-2", "Muffins", "", "https://cdn/b.png").slug == "muffins-2"
+
+
+def test_a_slug_is_unique_per_destination_not_across_them(task_store: Store) -> None:
+    task_store.tasks.create(new_task("c"))
+    posts = task_store.posts
+    local = posts.create("a", "muffins", "Muffins", "", "https://cdn/a.png")
+    blog = posts.create(
+        "b", "muffins", "Muffins", "", "https://cdn/b.png", destination="postgres",
+        location="posts id 7",
+    )  # fmt: skip
+    assert (local.destination, local.location) == ("local", None)
+    assert (blog.destination, blog.location) == ("postgres", "posts id 7")
+    with pytest.raises(SlugTakenError):
+        posts.create("c", "muffins", "M", "", "https://cdn/c.png", destination="postgres")
+    assert posts.by_slug("muffins") == local and posts.by_slug("muffins", "postgres") == blog
+    assert posts.by_slugs(["muffins"], "postgres") == {"muffins": blog}
+    posts.create("c", "muffins-2", "M", "", "https://cdn/c.png", destination="postgres")
+    assert posts.slugs_with_prefixes(["muffins", "pies"], "postgres") == {
+        "muffins": {"muffins", "muffins-2"}
+    }
+    assert posts.slugs_with_prefixes(["muffins"]) == {"muffins": {"muffins"}}
+    moved = posts.update_content(blog.id, "New", "", "https://cdn/d.png", None)
+    assert moved.location == "posts id 7"  # kept unless a new one is given
+
+
+def test_post_intents_are_recorded_replaced_and_cleared(store: Store, clock: FakeClock) -> None:
+    intents = store.post_intents
+    assert intents.get("a") is None
+    intents.record("a", "postgres", "pie", action="create", outcome="new", image_url="u1")
+    later = clock.advance(3)
+    intents.record("a", "postgres", "pie-2", action="create", outcome="suffixed", image_url="u1")
+    found = intents.get("a")
+    assert found is not None and (found.slug, found.outcome, found.started_at) == (
+        "pie-2",
+        "suffixed",
+        later,
+    )
+    assert intents.count() == 1
+    with store.transaction():
+        intents.clear("a")
+    assert intents.get("a") is None and intents.count() == 0
+
+
+def test_migration_3_keeps_every_post_as_local(db_path: Path) -> None:
+    Store.open(db_path, migrations=MIGRATIONS[:2]).close()
+    connection = duckdb.connect(str(db_path))
+    connection.execute(
+        "INSERT INTO posts (task_id, slug, title, content, featured_image_url, asset_id,"
+        " created_at, updated_at) VALUES ('t', 'muffins', 'Muffins', 'body', 'https://cdn/t.png',"
+        " 'glad/t', TIMESTAMP '2026-01-01 10:00:00', TIMESTAMP '2026-01-01 10:00:00')"
+    )
+    connection.close()
+    with Store.open(db_path) as store:
+        [post] = store.posts.list()
+        assert (post.id, post.slug, post.asset_id) == (1, "muffins", "glad/t")
+        assert (post.destination, post.location) == ("local", None)
+        store.tasks.create(new_task("u"))
+        assert store.posts.create("u", "muffins-2", "M", "", "https://cdn/u.png").id == 2
 
 
 def test_update_content_keeps_slug_and_task(task_store: Store, clock: FakeClock) -> None:

@@ -154,8 +154,58 @@ _V2_INGEST_ATTEMPTS = Migration(
     ),
 )
 
+_V3_POST_DESTINATIONS = Migration(
+    3,
+    "posts: where each went (publishing.posts.to); post intents",
+    (
+        # A slug is unique per destination, not across them: the same title may
+        # be published once to gladtui's own table and, after a switch of
+        # `publishing.posts.to`, once to the blog. DuckDB cannot change a
+        # constraint in place, so the table is rebuilt (ids kept; tasks.post_id
+        # still points at them). `slug` comes first in the UNIQUE so that a
+        # duplicate-key message names it (see errors.duplicate_key_column).
+        """
+        CREATE TABLE posts_v3 (
+            id BIGINT PRIMARY KEY DEFAULT nextval('posts_id_seq'),
+            task_id VARCHAR NOT NULL UNIQUE,
+            slug VARCHAR NOT NULL,
+            title VARCHAR NOT NULL,
+            content VARCHAR NOT NULL,
+            featured_image_url VARCHAR NOT NULL,
+            asset_id VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            destination VARCHAR NOT NULL,
+            location VARCHAR,
+            UNIQUE (slug, destination)
+        )
+        """,
+        """
+        INSERT INTO posts_v3 SELECT id, task_id, slug, title, content, featured_image_url,
+            asset_id, created_at, updated_at, 'local', NULL FROM posts
+        """,
+        "DROP TABLE posts",
+        "ALTER TABLE posts_v3 RENAME TO posts",
+        # A row exists from just before a post is written to an outside
+        # destination until the transaction that records it: one found at
+        # start-up is a write the daemon may not have survived, to look for
+        # (by slug and image URL) before writing again. See daemon/placing.py.
+        """
+        CREATE TABLE post_intents (
+            task_id VARCHAR PRIMARY KEY,
+            destination VARCHAR NOT NULL,
+            slug VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            outcome VARCHAR NOT NULL,
+            image_url VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL
+        )
+        """,
+    ),
+)
+
 # Append new migrations here, versions strictly increasing by one.
-MIGRATIONS: tuple[Migration, ...] = (_V1_INITIAL, _V2_INGEST_ATTEMPTS)
+MIGRATIONS: tuple[Migration, ...] = (_V1_INITIAL, _V2_INGEST_ATTEMPTS, _V3_POST_DESTINATIONS)
 
 
 def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:

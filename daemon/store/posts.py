@@ -1,9 +1,12 @@
-"""The posts table: one post per published task, each with a slug no other post has.
+"""The posts table: gladtui's record of every post, and where each went.
 
-The UNIQUE constraints on `task_id` and `slug` are the last line of defence
-(the publisher picks a free slug first, from `slugs_with_prefix`); when one
-fires anyway, DuckDB's generic constraint error is translated into
-SlugTakenError or DuplicatePostError so the publisher can react to each.
+One post per published task. `destination` says where it went
+(`publishing.posts.to`: local, postgres, markdown, webhook) and `location`
+where it is there; a slug is unique per destination. The UNIQUE constraints
+on `task_id` and `(slug, destination)` are the last line of defence (the
+publisher picks a free slug first); when one fires anyway, DuckDB's generic
+constraint error is translated into SlugTakenError or DuplicatePostError so
+the publisher can react to each.
 """
 
 from __future__ import annotations
@@ -28,15 +31,17 @@ _COLUMNS = column_list(PostRecord)
 _SELECT = f"SELECT {_COLUMNS} FROM posts"
 _BY_ID = f"{_SELECT} WHERE id = ?"
 _BY_TASK = f"{_SELECT} WHERE task_id = ?"
-_BY_SLUG = f"{_SELECT} WHERE slug = ?"
+_BY_SLUG = f"{_SELECT} WHERE slug = ? AND destination = ?"
 _INSERT = (
     "INSERT INTO posts (task_id, slug, title, content, featured_image_url, asset_id,"
-    f" created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}"
+    " created_at, updated_at, destination, location)"
+    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}"
 )
 _UPDATE = (
     "UPDATE posts SET title = ?, content = ?, featured_image_url = ?, asset_id = ?,"
-    f" updated_at = ? WHERE id = ? RETURNING {_COLUMNS}"
+    f" updated_at = ?, location = coalesce(?, location) WHERE id = ? RETURNING {_COLUMNS}"
 )
+LOCAL = "local"  # gladtui's own table is the blog: the default destination
 
 
 class PostsRepository:
@@ -51,14 +56,19 @@ class PostsRepository:
         content: str,
         featured_image_url: str,
         asset_id: str | None = None,
+        *,
+        destination: str = LOCAL,
+        location: str | None = None,
     ) -> PostRecord:
         """Insert a post for an existing task.
 
-        SlugTakenError if another post has `slug`; DuplicatePostError if this task
-        already has a post (if both, the task's own post is what the caller wants).
+        SlugTakenError if another post of `destination` has `slug`; DuplicatePostError
+        if this task already has a post (if both, the task's own post is what the
+        caller wants).
         """
         now = self._db.now()
         params = [task_id, slug, title, content, featured_image_url, asset_id, now, now]
+        params += [destination, location]
         try:
             with self._db.transaction() as cursor:
                 found = cursor.execute("SELECT 1 FROM tasks WHERE id = ?", [task_id]).fetchone()
@@ -81,12 +91,12 @@ class PostsRepository:
         if not self._db.in_transaction:
             if self.by_task(task_id) is not None:
                 return DuplicatePostError(task_id)
-            if self.by_slug(slug) is not None:
+            if self._one(f"{_SELECT} WHERE slug = ?", slug) is not None:
                 return SlugTakenError(slug)
         return StoreError(f"cannot create the post of task {task_id!r}: {exc}")
 
-    def _one(self, sql: str, value: object) -> PostRecord | None:
-        row = self._db.cursor().execute(sql, [value]).fetchone()
+    def _one(self, sql: str, *values: object) -> PostRecord | None:
+        row = self._db.cursor().execute(sql, list(values)).fetchone()
         return PostRecord.from_row(row) if row else None
 
     def get(self, post_id: int) -> PostRecord | None:
@@ -95,8 +105,8 @@ class PostsRepository:
     def by_task(self, task_id: str) -> PostRecord | None:
         return self._one(_BY_TASK, task_id)
 
-    def by_slug(self, slug: str) -> PostRecord | None:
-        return self._one(_BY_SLUG, slug)
+    def by_slug(self, slug: str, destination: str = LOCAL) -> PostRecord | None:
+        return self._one(_BY_SLUG, slug, destination)
 
     def by_ids(self, post_ids: Iterable[int]) -> dict[int, PostRecord]:
         """The posts with these ids, by id, in one query."""
@@ -110,14 +120,17 @@ class PostsRepository:
         )
         return {post.id: post for post in map(PostRecord.from_row, rows)}
 
-    def by_slugs(self, slugs: Iterable[str]) -> dict[str, PostRecord]:
-        """The posts that have one of `slugs`, by slug, in one query."""
+    def by_slugs(self, slugs: Iterable[str], destination: str = LOCAL) -> dict[str, PostRecord]:
+        """The posts of `destination` that have one of `slugs`, by slug, in one query."""
         wanted = list(slugs)
         if not wanted:
             return {}
         rows = (
             self._db.cursor()
-            .execute(f"{_SELECT} WHERE list_contains(?::VARCHAR[], slug)", [wanted])
+            .execute(
+                f"{_SELECT} WHERE list_contains(?::VARCHAR[], slug) AND destination = ?",
+                [wanted, destination],
+            )
             .fetchall()
         )
         return {post.slug: post for post in map(PostRecord.from_row, rows)}
@@ -126,17 +139,35 @@ class PostsRepository:
         row = self._db.cursor().execute("SELECT count(*) FROM posts").fetchone()
         return int(row[0]) if row else 0
 
-    def slugs_with_prefix(self, base: str) -> set[str]:
-        """Every slug starting with `base` (so `base`, `base-2`, … but also `base-ball`).
+    def slugs_with_prefix(self, base: str, destination: str = LOCAL) -> set[str]:
+        """Every slug of `destination` starting with `base` (so `base`, `base-2`, …
+        but also `base-ball`).
 
         `starts_with` rather than LIKE, so `_` and `%` in a slug are not wildcards.
         """
+        return self.slugs_with_prefixes([base], destination).get(base, set())
+
+    def slugs_with_prefixes(
+        self, bases: Iterable[str], destination: str = LOCAL
+    ) -> dict[str, set[str]]:
+        """`slugs_with_prefix` for many bases in one query: base → its slugs (bases
+        with none are left out)."""
+        wanted = sorted(set(bases))
+        if not wanted:
+            return {}
         rows = (
             self._db.cursor()
-            .execute("SELECT slug FROM posts WHERE starts_with(slug, ?)", [base])
+            .execute(
+                "SELECT b.base, p.slug FROM unnest(?::VARCHAR[]) AS b(base)"
+                " JOIN posts p ON starts_with(p.slug, b.base) WHERE p.destination = ?",
+                [wanted, destination],
+            )
             .fetchall()
         )
-        return {str(row[0]) for row in rows}
+        found: dict[str, set[str]] = {}
+        for base, slug in rows:
+            found.setdefault(str(base), set()).add(str(slug))
+        return found
 
     def list(self, limit: int | None = None, offset: int = 0) -> list[PostRecord]:
         """Posts newest first."""
@@ -156,12 +187,14 @@ class PostsRepository:
         content: str,
         featured_image_url: str,
         asset_id: str | None,
+        location: str | None = None,
     ) -> PostRecord:
-        """Replace a post's content (the `update` duplicate-slug policy); slug and task stay."""
+        """Replace a post's content (the `update` duplicate-slug policy); slug and task
+        stay, and so does its location unless a new one is given."""
+        now = self._db.now()
+        params = [title, content, featured_image_url, asset_id, now, location, post_id]
         with self._db.transaction() as cursor:
-            row = cursor.execute(
-                _UPDATE, [title, content, featured_image_url, asset_id, self._db.now(), post_id]
-            ).fetchone()
+            row = cursor.execute(_UPDATE, params).fetchone()
         if row is None:
             raise NotFoundError(f"no post {post_id}")
         return PostRecord.from_row(row)

@@ -223,6 +223,8 @@ class PostRecord:
     asset_id: str | None
     created_at: datetime
     updated_at: datetime
+    destination: str  # where the post went: local | postgres | markdown | webhook
+    location: str | None  # where it is there, in words (a row id, a file); None: local
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:

@@ -14,6 +14,7 @@ from daemon.store.db import Clock, Database, utc_now
 from daemon.store.errors import StoreError
 from daemon.store.events import EventsRepository
 from daemon.store.ingest import IngestAttemptsRepository
+from daemon.store.intents import PostIntentsRepository
 from daemon.store.jobs import JobsRepository
 from daemon.store.migrations import MIGRATIONS, Migration, apply_migrations
 from daemon.store.posts import PostsRepository
@@ -29,7 +30,7 @@ class Store:
 
     Thread-safe: each thread uses its own cursor (db.py). The repositories share
     the one connection: `tasks`, `variations`, `jobs`, `posts`, `events`,
-    `ingest_attempts`.
+    `ingest_attempts`, `post_intents`.
     """
 
     def __init__(self, db: Database, path: Path) -> None:
@@ -41,6 +42,7 @@ class Store:
         self.jobs = JobsRepository(db, self.tasks)
         self.posts = PostsRepository(db)
         self.ingest_attempts = IngestAttemptsRepository(db)
+        self.post_intents = PostIntentsRepository(db)
 
     @classmethod
     def open(

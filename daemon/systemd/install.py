@@ -176,6 +176,9 @@ def writable_paths(config: Config) -> list[Path]:
     wanted = [config.drop_dir, config.preview_dir, config.state_dir, config.cache_dir]
     if config.publishing.publisher == "local":
         wanted.append(config.local_cdn_dir)
+    posts = config.publishing.posts
+    if posts.to == "markdown" and posts.markdown.dir is not None:
+        wanted.append(posts.markdown.dir)  # the static site's folder of posts
     managed = (SYSTEM_STATE, SYSTEM_CACHE, SYSTEM_RUNTIME)
     paths: list[Path] = []
     for path in wanted:

@@ -1,0 +1,159 @@
+"""`markdown`: one file per post in a static site's folder (Hugo, Jekyll, Eleventy, Astro).
+
+`{slug}.md` with YAML front matter (`title`, `slug`, `date`, and the image URL
+under `publishing.posts.markdown.image_key`) and the content as the body.
+The folder is the authority on slugs: its files' names and their front
+matter's `slug:` (daemon/destinations/mdfiles.py). A file is written in full
+beside its final name, then linked into place, which fails if the name was
+taken meanwhile: a file is never overwritten, except by `update`, which
+replaces it whole with a rename (a reader sees the old file or the new one).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from daemon.destinations import mdfiles
+from daemon.destinations.base import DestinationError, DestinationUnusable, Placed, PostDraft
+from daemon.slugs import by_base
+
+_RETRYABLE_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EAGAIN, errno.EDQUOT, errno.EINTR}
+# Slug previews may use a look at the folder this old while no file was added,
+# removed or renamed (bench/posts.py: a full look at 10,000 files costs ~0.1 s).
+# The publisher's own look is always fresh, and a file is never overwritten.
+PREVIEW_MAX_AGE_SECONDS = 5.0
+
+
+class MarkdownDestination:
+    kind = "markdown"
+
+    def __init__(
+        self, folder: Path, image_key: str, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.folder = folder
+        self.image_key = image_key
+        self._index = mdfiles.SlugIndex(folder, monotonic=monotonic)
+
+    def describe(self) -> str:
+        return f"Markdown files in {self.folder} (image under {self.image_key!r})"
+
+    def check(self) -> None:
+        if not self.folder.is_dir():
+            raise DestinationUnusable(
+                f"publishing.posts.markdown.dir {self.folder} is not a folder: create it, "
+                "or point it at your site's posts (e.g. content/posts for Hugo)"
+            )
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            raise DestinationUnusable(
+                f"publishing.posts.markdown.dir {self.folder} is not writable by this user"
+            )
+        try:  # the first look reads every file: done now rather than in the API's first page
+            self._index.slugs()
+        except OSError as exc:
+            raise DestinationUnusable(
+                f"publishing.posts.markdown.dir {self.folder} cannot be read: {exc.strerror}"
+            ) from None
+
+    def taken(self, bases: Collection[str]) -> dict[str, set[str]]:
+        with self._failures("reading the folder"):
+            slugs = self._index.slugs(max_age=PREVIEW_MAX_AGE_SECONDS)
+        return by_base(bases, slugs)
+
+    def create(self, draft: PostDraft) -> Placed | None:
+        with self._failures(f"writing {draft.slug}.md"):
+            if draft.slug in self._index.slugs():  # another file's front matter says it
+                return None
+            meta = {
+                "title": draft.title,
+                "slug": draft.slug,
+                "date": draft.created_at,
+                self.image_key: draft.image_url,
+            }
+            target = self.folder / f"{draft.slug}.md"
+            if not self._write(target, mdfiles.render(meta, draft.content), replace=False):
+                return None
+        return Placed(draft.slug, str(target))
+
+    def update(self, draft: PostDraft) -> Placed | None:
+        with self._failures(f"updating the post {draft.slug}"):
+            path = self._index.slugs().get(draft.slug)
+            if path is None:
+                return None
+            document = mdfiles.read(path)
+            meta = {**document.meta, "title": draft.title, self.image_key: draft.image_url}
+            self._write(path, mdfiles.render(meta, draft.content), replace=True)
+        return Placed(draft.slug, str(path))
+
+    def existing(self, slug: str) -> Placed:
+        with self._failures(f"reading the post {slug}"):
+            path = self._index.slugs().get(slug)
+            if path is None:
+                raise DestinationError(
+                    f"markdown: the post {slug!r} was removed while being linked", retryable=True
+                )
+            meta = mdfiles.read(path).meta
+        title, image = meta.get("title"), meta.get(self.image_key)
+        return Placed(
+            slug,
+            str(path),
+            title if isinstance(title, str) else None,
+            image if isinstance(image, str) else None,
+        )
+
+    def find(self, slug: str, image_url: str) -> Placed | None:
+        with self._failures(f"looking for the post {slug}"):
+            path = self._index.slugs().get(slug)
+            if path is None or mdfiles.read(path).meta.get(self.image_key) != image_url:
+                return None
+        return Placed(slug, str(path))
+
+    def close(self) -> None:
+        return None
+
+    def _write(self, target: Path, text: str, *, replace: bool) -> bool:
+        """Write `text` to a hidden temp file beside `target`, then link or rename it
+        there. False if `target` exists and `replace` is not asked for."""
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+            if replace:
+                temporary.replace(target)
+            else:
+                try:
+                    os.link(temporary, target)  # fails if the name exists: never overwrites
+                except FileExistsError:
+                    return False
+        finally:
+            temporary.unlink(missing_ok=True)
+        _sync_folder(target.parent)
+        return True
+
+    @contextmanager
+    def _failures(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            where = exc.filename or self.folder
+            raise DestinationError(
+                f"markdown: {doing} failed: {where}: {exc.strerror or exc}",
+                retryable=exc.errno in _RETRYABLE_ERRNOS,
+            ) from None
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the new name durable: the folder's entry, not only the file's bytes."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
