@@ -63,6 +63,11 @@ def variation_json(variation: VariationRecord) -> VariationJSON:
         "selected": variation.selected,
         "removed_at": iso_or_none(variation.removed_at),
         "created_at": iso(variation.created_at),
+        "scheduler": variation.scheduler,
+        "sampler": variation.sampler,
+        "loras": variation.loras,
+        "preset": variation.preset,
+        "from_variation": variation.from_variation,
     }
 
 
@@ -119,6 +124,10 @@ def summary_json(
         "selected_variation": task.selected_variation,
         "post": None if post is None else post_json(post),
         "progress": progress_json(progress),
+        "scheduler": task.scheduler,
+        "loras": task.loras,
+        "preset": task.preset,
+        "warnings": task.warnings,
     }
 
 

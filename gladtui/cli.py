@@ -175,6 +175,15 @@ def _add_client_commands(commands: Any, common: argparse.ArgumentParser) -> None
     generate.add_argument("--count", type=_int_in(1), metavar="N", help="how many more")
     generate.add_argument("--prompt", metavar="P", help="a new prompt for them")
     generate.add_argument("--steps", type=_int_in(1), metavar="N", help="denoising steps")
+    generate.add_argument(
+        "--preset", metavar="NAME", help="render them with this preset (generation.presets)"
+    )
+    generate.add_argument(
+        "--from-variation",
+        type=_int_in(1),
+        metavar="N",
+        help="re-render variation N's seed as one new variation (draft, then final)",
+    )
 
     approve = add("approve", _call_approve, "approve variation N and publish it")
     approve.add_argument("--variation", type=_int_in(1), required=True, metavar="N")
@@ -421,7 +430,15 @@ def _call_status(client: Client, args: argparse.Namespace) -> None:
 
 
 def _call_generate(client: Client, args: argparse.Namespace) -> None:
-    _print_action(client.generate(args.task, args.count, args.prompt, args.steps), args)
+    answer = client.generate(
+        args.task,
+        args.count,
+        args.prompt,
+        args.steps,
+        preset=args.preset,
+        from_variation=args.from_variation,
+    )
+    _print_action(answer, args)
 
 
 def _call_approve(client: Client, args: argparse.Namespace) -> None:
