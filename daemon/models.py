@@ -114,8 +114,9 @@ def load_model(config: GenerationConfig, *, cache_dir: Path) -> LoadedModel:
     device, dtype = choose_device(config.device, config.dtype)
     route_library_logs()  # before the pipeline modules import and warn
     _quiet_progress_bars()
+    vae_source = None if config.vae is None else _vae_source(config)
     pipeline, name = _load(config, cache_dir, dtype)
-    vae = None if config.vae is None else _replace_vae(config, pipeline, dtype)
+    vae = None if vae_source is None else _replace_vae(config, pipeline, dtype, vae_source)
     try:
         if config.cpu_offload and device == "cuda":
             # Moves each model to the GPU only while it runs: slower, far less VRAM.
@@ -146,42 +147,50 @@ def load_model(config: GenerationConfig, *, cache_dir: Path) -> LoadedModel:
     )
 
 
-def _replace_vae(config: GenerationConfig, pipeline: Any, dtype: torch.dtype) -> str:
+def _vae_source(config: GenerationConfig) -> tuple[str | Path, str, dict[str, Any]]:
+    """Where `generation.vae` is, its name for the PNG metadata, and how to load it.
+
+    Checked before the pipeline loads, so a typo fails at once.
+    """
+    reference = config.vae
+    assert reference is not None
+    path = Path(reference).expanduser()
+    if path.is_dir():
+        where: dict[str, Any] = {"local_files_only": True}
+        if not (path / "config.json").is_file() and (path / "vae" / "config.json").is_file():
+            where["subfolder"] = "vae"  # a whole pipeline folder: take its VAE
+        return path, path.name, where
+    if path.is_absolute() or reference.startswith((".", "~")):
+        raise ModelError(f"generation.vae {reference} does not exist (expected a folder)")
+    return reference, reference, {"local_files_only": not config.allow_download}
+
+
+def _replace_vae(
+    config: GenerationConfig, pipeline: Any, dtype: torch.dtype, source: tuple[Any, ...]
+) -> str:
     """Load `generation.vae` (a diffusers folder or a repo id) in place of the model's.
 
     The fp16-fixed SDXL VAE says in its config that it needs no float32 upcast,
     so diffusers decodes with it in float16 on a GPU.
     """
-    reference = config.vae
-    assert reference is not None
-    path = Path(reference).expanduser()
-    where: dict[str, Any] = {}
-    if path.is_dir():
-        source: str | Path = path
-        name = path.name
-        if not (path / "config.json").is_file() and (path / "vae" / "config.json").is_file():
-            where["subfolder"] = "vae"  # a whole pipeline folder: take its VAE
-        where["local_files_only"] = True
-    elif path.is_absolute() or reference.startswith((".", "~")):
-        raise ModelError(f"generation.vae {reference} does not exist (expected a folder)")
-    else:
-        source, name = reference, reference
-        where.update(local_files_only=not config.allow_download, use_safetensors=True)
+    location, name, where = source
     try:
-        vae = _diffusers().AutoencoderKL.from_pretrained(source, **where, **_dtype_argument(dtype))
+        vae = _diffusers().AutoencoderKL.from_pretrained(
+            location, use_safetensors=True, **where, **_dtype_argument(dtype)
+        )
     except Exception as exc:
         raise ModelError(
-            f"cannot load generation.vae {reference}: {exc}. It must be an SDXL VAE as a "
-            "diffusers folder (config.json and weights) or a Hugging Face repo id"
+            f"cannot load generation.vae {config.vae}: {exc}. It must be an SDXL VAE as a "
+            "diffusers folder (config.json and .safetensors weights) or a Hugging Face repo id"
         ) from exc
     own = pipeline.vae.config.latent_channels
     if vae.config.latent_channels != own:
         raise ModelError(
-            f"generation.vae {reference} has {vae.config.latent_channels} latent channels; "
+            f"generation.vae {config.vae} has {vae.config.latent_channels} latent channels; "
             f"this model's VAE has {own}: it is not a VAE for this model"
         )
     pipeline.vae = vae
-    return name
+    return str(name)
 
 
 def _load(config: GenerationConfig, cache_dir: Path, dtype: torch.dtype) -> tuple[Any, str]:

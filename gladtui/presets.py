@@ -64,8 +64,8 @@ def lora_name_problem(name: object) -> str | None:
         return f"name the LoRA without {LORA_SUFFIX}: {name.removesuffix(LORA_SUFFIX)!r}"
     if not _LORA_NAME.fullmatch(name) or name.endswith((".", " ")):
         return (
-            f"LoRA name {name!r} must be a file name in generation.lora_dir (letters, digits, "
-            "spaces, '.', '_', '-', '+'; no folders)"
+            f"{name!r} is not a LoRA name: name a file of generation.lora_dir without its "
+            f"{LORA_SUFFIX} (letters, digits, spaces, '.', '_', '-', '+', no folders)"
         )
     return None
 

@@ -158,7 +158,7 @@ def test_a_missing_lora_is_a_task_file_error_listing_what_is_there(lora_dir: Pat
         parse_task(data, file_name="t.yaml", rules=rules)
     problems = refused.value.problems
     assert any(
-        p.startswith("loras: LoRA name '../etc/passwd' must be a file name") for p in problems
+        p.startswith("loras: '../etc/passwd' is not a LoRA name: name a file") for p in problems
     )
     assert "loras: a LoRA weight is a number, got 'big'" in problems
     missing = next(p for p in problems if "style-c" in p)
