@@ -50,6 +50,7 @@ BENCHMARKS = {
     ),
     "publish": Benchmark("publish.py", "--latency 10 --bulk 100"),
     "generate": Benchmark("generate.py", "--rounds 2 --tasks 10"),
+    "sampling": Benchmark("sampling.py", "--rounds 1 --size 256"),
 }
 
 

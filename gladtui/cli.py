@@ -274,9 +274,13 @@ def _run_check(args: argparse.Namespace) -> int:
             refused += 1
             print(f"refused: {exc}", file=sys.stderr)
             continue
+        recipe = [f"{task.steps} steps", f"guidance {task.guidance_scale:g}"]
+        recipe += [f"sampler {task.scheduler}"] if task.scheduler else []
+        recipe += [f"preset {task.preset}"] if task.preset else []
+        recipe += [f"LoRA {name} {weight:g}" for name, weight in task.loras.items()]
         print(
             f"ok: {path}: task {task.id!r}, {task.variations} variation(s) of "
-            f"{task.width}x{task.height}, {task.steps} steps: {task.title}"
+            f"{task.width}x{task.height}, {', '.join(recipe)}: {task.title}"
         )
     return EXIT_REFUSED if refused else EXIT_OK
 

@@ -182,3 +182,24 @@ def test_config_default_loras_apply_and_task_files_add_or_reweight(lora_dir: Pat
     spec = parse_task(data, file_name="t.yaml", rules=rules)
     assert spec.loras == {"style-a": 0.0, "style b": 1.0}
     assert spec.file_loras == {"style b": 1.0, "style-a": 0.0}
+
+
+def test_a_negative_weight_works_and_a_replaced_file_is_loaded_again(
+    tmp_path: Path, tiny: LoadedModel
+) -> None:
+    folder = tmp_path / "loras"
+    lora = write_tiny_lora(tiny.pipeline.unet.config, folder / "changing.safetensors", seed=21)
+    running = Running(tmp_path / "run", tiny, lora_dir=str(folder))
+    loads = tiny.conditioner.loras.file_loads
+    try:
+        plain, _ = render(running)
+        first, _ = render(running, loras={"changing": 1.0})
+        negative, _ = render(running, loras={"changing": -1.0})
+        assert len({img.tobytes() for img in (plain, first, negative)}) == 3
+        assert tiny.conditioner.loras.file_loads == loads + 1  # one file, loaded once
+        write_tiny_lora(tiny.pipeline.unet.config, lora, seed=22)  # replaced on disk
+        second, _ = render(running, loras={"changing": 1.0})
+        assert tiny.conditioner.loras.file_loads == loads + 2
+        assert not np.array_equal(second, first)
+    finally:
+        running.close()

@@ -195,3 +195,16 @@ def test_presets_in_the_config_are_checked(tmp_path: Path) -> None:
         assert problem in str(refused.value), text
     path.write_text(json.dumps({"generation": {"presets": PRESETS}}))
     assert load_config(path, env={}).generation.presets["final"].scheduler == "dpmpp_2m_karras"
+
+
+def test_check_says_what_a_task_file_would_render_with(live: ApiDaemon, tmp_path: Path) -> None:
+    task = tmp_path / "drafted.yaml"
+    task.write_text(
+        "title: Checked\nprompt: a (cat:1.2)\npreset: draft\nloras: {brand-style: 0.5}\n"
+    )
+    result = gladtui(live, "check", str(task))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"ok: {task}: task 'drafted', 3 variation(s) of 1024x1024, 2 steps, guidance 1, "
+        "sampler lcm, preset draft, LoRA fast 1, LoRA brand-style 0.5: Checked"
+    )

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gladtui.promptsyntax import Fragment, PromptSyntaxError, parse_prompt
 from gladtui.taskfile import TaskFileError, TaskRules, parse_task
@@ -101,3 +103,25 @@ def test_checking_a_prompt_loads_no_torch() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_is_read_or_refused_with_a_position_inside_it(text: str) -> None:
+    try:
+        parsed = parse_prompt(text)
+    except PromptSyntaxError as exc:
+        assert 1 <= exc.position <= len(text)
+        return
+    for chunk in parsed.chunks:
+        assert all(f.text and f.weight >= 0 for f in chunk)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(blacklist_characters="()[]\\<"), max_size=200))
+def test_text_without_brackets_is_one_unweighted_fragment(text: str) -> None:
+    parsed = parse_prompt(text)
+    words = [f.text for chunk in parsed.chunks for f in chunk]
+    assert all(f.weight == 1.0 for chunk in parsed.chunks for f in chunk)
+    if "BREAK" not in text:
+        assert "".join(words) == text

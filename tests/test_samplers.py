@@ -138,3 +138,17 @@ def test_the_config_default_sampler_applies_to_task_files(tmp_path: Path) -> Non
     )
     spec = parse_task(b"title: T\nprompt: p\nscheduler: ddim\n", file_name="t.yaml", rules=rules)
     assert spec.scheduler == "ddim"
+
+
+def test_the_readme_table_lists_every_sampler_as_recorded() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Samplers") : readme.index("### LoRAs")]
+    rows = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()
+        for line in section.splitlines()
+        if line.startswith("| `")
+    }
+    assert set(rows) == set(SAMPLERS)
+    for name, (label, schedule) in RECORDED.items():
+        expected = f"`Sampler: {label}`" + (f", `Schedule type: {schedule}`" if schedule else "")
+        assert rows[name] == expected, name
