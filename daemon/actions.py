@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from daemon.decisions import Decisions
 from daemon.ingest import Ingestor
@@ -25,8 +26,9 @@ from daemon.outcomes import (
     TaskNotFound,
     cannot,
 )
-from daemon.store import JobStatus, Store
+from daemon.store import JobStatus, Store, TaskRecord
 from gladtui.config import Config
+from gladtui.presets import merge_loras, missing_lora_problem
 from gladtui.shapes import TaskStatus
 
 log = logging.getLogger(__name__)
@@ -58,23 +60,82 @@ class Actions(Decisions):
         prompt: str | None = None,
         steps: int | None = None,
         actor: str | None = None,
+        preset: str | None = None,
+        from_variation: int | None = None,
     ) -> Outcome:
-        """Queue `count` more variations (default: as many as the task asked for)."""
+        """Queue `count` more variations (default: as many as the task asked for).
+
+        With `preset`, they are rendered with that preset's settings (not the
+        task's); with `from_variation`, one variation re-renders that one's seed:
+        draft with a fast preset, then render the chosen draft in full.
+        """
         limits = self.config.limits
         if count is not None and not 1 <= count <= limits.max_variations:
             raise InvalidRequest(f"count must be between 1 and {limits.max_variations}")
         if steps is not None and not 1 <= steps <= limits.max_steps:
             raise InvalidRequest(f"steps must be between 1 and {limits.max_steps}")
+        if from_variation is not None and (count or 1) != 1:
+            raise InvalidRequest("from_variation re-renders one variation: leave count out")
         with self.store.transaction():
             task = self.task(task_id)
+            settings = self._preset_settings(preset, steps, task)
             self.check(task, "generate", "generate more variations for")
-            wanted = count or task.variations
-            detail = {"count": wanted, "prompt": prompt, "steps": steps}
-            first = self.queue_generation(task, wanted, prompt, steps, actor, detail)
+            wanted = 1 if from_variation is not None else count or task.variations
+            seed = None if from_variation is None else self._source_seed(task, from_variation)
+            detail: dict[str, object] = {"count": wanted, "prompt": prompt, "steps": steps}
+            if preset is not None or from_variation is not None:
+                detail.update(preset=preset, from_variation=from_variation)
+            first = self.queue_generation(
+                task,
+                wanted,
+                prompt,
+                None if settings else steps,
+                actor,
+                detail,
+                extra={"settings": settings, "seed": seed, "from_variation": from_variation},
+            )
         self._work_queued()
         indexes = f"{first}" if wanted == 1 else f"{first}-{first + wanted - 1}"
         log.info("task %s: %d more variation(s) queued by %s", task_id, wanted, actor)
         return Outcome(task_id, True, f"queued variation(s) {indexes} of {task_id}")
+
+    def _preset_settings(
+        self, preset: str | None, steps: int | None, task: TaskRecord
+    ) -> dict[str, Any]:
+        """A preset's settings over the config's defaults, resolved now, for one job.
+
+        The preset wins over the task's own settings (the task may have been drafted
+        with another preset), except that the LoRAs its file named stay (a house
+        style is part of the image, not of the speed). An explicit `steps` wins.
+        """
+        if preset is None:
+            return {}
+        gen = self.config.generation
+        found = gen.presets.get(preset)
+        if found is None:
+            known = ", ".join(sorted(gen.presets)) or "none (add them under generation.presets)"
+            raise InvalidRequest(f"preset: unknown preset {preset!r}; the config has: {known}")
+        loras = merge_loras(gen.loras, found.loras, task.file_loras)
+        for name in loras:
+            problem = missing_lora_problem(gen.lora_dir, name)
+            if problem:
+                raise InvalidRequest(f"preset {preset}: {problem}")
+        return {
+            "preset": preset,
+            "steps": steps or found.steps or gen.steps,
+            "guidance_scale": gen.guidance_scale
+            if found.guidance_scale is None
+            else found.guidance_scale,
+            "scheduler": found.scheduler or gen.scheduler,
+            "loras": loras,
+        }
+
+    def _source_seed(self, task: TaskRecord, index: int) -> int:
+        """The seed of variation `index` (its file may be gone: the seed is in the row)."""
+        source = self.store.variations.get(task.id, index)
+        if source is None:
+            raise TaskNotFound(f"task {task.id} has no variation {index} to re-render")
+        return source.seed
 
     # -- cancel -------------------------------------------------------------------------
 

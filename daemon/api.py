@@ -14,7 +14,8 @@ Routes (bodies are the shapes of gladtui/shapes.py):
     GET  /api/tasks/{id}                  TaskJSON
     POST /api/tasks/{id}/approve          {"variation": n}
     POST /api/tasks/{id}/reject           {"prompt": …?, "keep_files": false}
-    POST /api/tasks/{id}/generate         {"count": …?, "prompt": …?, "steps": …?}
+    POST /api/tasks/{id}/generate         {"count": …?, "prompt": …?, "steps": …?,
+                                           "preset": …?, "from_variation": n?}
     POST /api/tasks/{id}/cancel
     POST /api/tasks/{id}/undo             a decision still in its grace period
     POST /api/media/generate-image-variations  {"task_id", "prompt"?, "num_variations"?,
@@ -290,6 +291,8 @@ class Routes:
             count=body.count,
             prompt=body.prompt,
             steps=body.steps,
+            preset=body.preset,
+            from_variation=body.from_variation,
         )
 
     async def cancel(self, request: web.Request) -> web.Response:

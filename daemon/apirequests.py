@@ -23,6 +23,8 @@ class GenerateRequest:
     count: int | None
     prompt: str | None
     steps: int | None
+    preset: str | None = None  # a generation.presets name, for this request's variations
+    from_variation: int | None = None  # re-render that variation's seed
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,7 @@ def _finish(checker: FieldChecker) -> None:
 def _optional_prompt(checker: FieldChecker, name: str) -> str | None:
     if checker.doc.get(name) is None:
         return None
-    return checker.text(name, max_chars=MAX_PROMPT_CHARS, required=True, line=False)
+    return checker.prompt(name, max_chars=MAX_PROMPT_CHARS, required=True)
 
 
 def approve_request(body: bytes) -> int:
@@ -91,11 +93,17 @@ def reject_request(body: bytes) -> RejectRequest:
 
 
 def generate_request(body: bytes, limits: LimitsConfig) -> GenerateRequest:
-    checker = FieldChecker(parse_object(body, {"count", "prompt", "steps"}))
+    fields = {"count", "prompt", "steps", "preset", "from_variation"}
+    checker = FieldChecker(parse_object(body, fields))
+    preset = checker.doc.get("preset")
+    if preset is not None and not isinstance(preset, str):
+        checker.add("preset", f"expected a preset name, got {kind(preset)}")
     request = GenerateRequest(
         count=checker.number("count", None, 1, limits.max_variations),
         prompt=_optional_prompt(checker, "prompt"),
         steps=checker.number("steps", None, 1, limits.max_steps),
+        preset=preset if isinstance(preset, str) else None,
+        from_variation=checker.number("from_variation", None, 1, 1_000_000),
     )
     _finish(checker)
     return request

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from daemon.cleanup import remove_files
 from daemon.jobkinds import (
@@ -240,8 +241,12 @@ class Decisions:
         steps: int | None,
         actor: str | None,
         detail: Mapping[str, object],
+        extra: Mapping[str, Any] | None = None,
     ) -> int:
-        """Back to `queued` with a job for the next `count` indexes; returns the first."""
+        """Back to `queued` with a job for the next `count` indexes; returns the first.
+
+        `extra`: the job's own settings, seed and source variation (generation_payload).
+        """
         if prompt is not None or steps is not None:
             self.store.tasks.set_generation(task.id, prompt=prompt, steps=steps)
         first = self.store.variations.next_index(task.id)
@@ -251,7 +256,7 @@ class Decisions:
         self.store.jobs.enqueue(
             GENERATE,
             task.id,
-            generation_payload(first, count, prompt),
+            generation_payload(first, count, prompt, **(extra or {})),
             max_attempts=self.config.generation.max_attempts,
         )
         return first

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from daemon.conditioning import Prepared
 from daemon.images import (
     a1111_parameters,
     thumbnail_of,
@@ -34,6 +35,7 @@ from daemon.images import (
 from daemon.jobkinds import GENERATE
 from daemon.models import LoadedModel, ModelError, load_model
 from daemon.progress import Progress, ProgressBoard
+from daemon.recipes import Recipe, recipe_for
 from daemon.store import (
     JobRecord,
     JobStatus,
@@ -51,18 +53,6 @@ MAX_SEED = 2**32 - 1  # the range other tools draw from, so seeds are portable
 IDLE_POLL_SECONDS = 1.0
 RETRY_BASE_SECONDS = 5.0
 VARIATION_ADDED = "variation_added"
-
-# Names other tools (and A1111's metadata) use for diffusers' schedulers.
-_SAMPLER_NAMES = {
-    "EulerDiscreteScheduler": "Euler",
-    "EulerAncestralDiscreteScheduler": "Euler a",
-    "DPMSolverMultistepScheduler": "DPM++ 2M",
-    "DDIMScheduler": "DDIM",
-    "PNDMScheduler": "PLMS",
-    "LMSDiscreteScheduler": "LMS",
-    "HeunDiscreteScheduler": "Heun",
-    "UniPCMultistepScheduler": "UniPC",
-}
 
 
 class Cancelled(Exception):
@@ -192,15 +182,36 @@ class Generator:
             task = self.store.tasks.set_seed(task.id, seed)
         todo = self._missing_indexes(job, task.id)
         prompt = str(job.payload.get("prompt") or task.prompt)
+        prepared = self._prepare(model, task, recipe_for(task, job.payload), prompt)
         batch_size = self.config.generation.batch_size
         batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
         for number, batch in enumerate(batches):
-            self._run_batch(model, task, prompt, seed, batch, number, len(batches), len(todo))
+            self._run_batch(
+                model, task, prompt, prepared, seed, batch, number, len(batches), len(todo)
+            )
         # One commit: a reader never sees the task in review with its job still running.
         with self.store.transaction():
             self.store.tasks.set_status(task.id, TaskStatus.REVIEW, expected=TaskStatus.GENERATING)
             self.store.jobs.complete(job.id)
         log.info("task %s: %d variation(s) ready for review", task.id, len(todo))
+
+    def _prepare(
+        self, model: LoadedModel, task: TaskRecord, recipe: Recipe, prompt: str
+    ) -> Prepared:
+        """Sampler, LoRAs and prompt embeddings for the job; warnings go on the task."""
+        gen = self.config.generation
+        prepared = model.conditioner.prepare(
+            recipe,
+            prompt,
+            task.negative_prompt,
+            lora_dir=gen.lora_dir,
+            max_prompt_tokens=gen.max_prompt_tokens,
+        )
+        for warning in prepared.warnings:
+            log.warning("task %s: %s", task.id, warning)
+        if prepared.warnings != task.warnings:
+            self.store.tasks.set_warnings(task.id, prepared.warnings)
+        return prepared
 
     def _missing_indexes(self, job: JobRecord, task_id: str) -> list[int]:
         first = int(job.payload.get("first_index", 1))
@@ -217,6 +228,7 @@ class Generator:
         model: LoadedModel,
         task: TaskRecord,
         prompt: str,
+        prepared: Prepared,
         seed: int,
         indexes: Sequence[int],
         batch_number: int,
@@ -225,13 +237,17 @@ class Generator:
     ) -> None:
         import torch  # here, not at module level: the daemon starts without torch
 
-        steps = task.steps
+        recipe = prepared.recipe
         done_before = batch_number * self.config.generation.batch_size
-        generators = [torch.Generator(device="cpu").manual_seed(seed + n - 1) for n in indexes]
+        generators = [
+            torch.Generator(device="cpu").manual_seed(recipe.seed_for(n, seed)) for n in indexes
+        ]
 
         def on_step_end(pipeline: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> Any:
             if self.progress.cancel_requested(task.id) or self._stop.is_set():
                 pipeline._interrupt = True  # diffusers' own flag: skip the remaining steps
+            # Model calls, not steps asked for: Heun and DPM2 make two a step.
+            steps = pipeline.num_timesteps
             self.progress.update(
                 Progress(
                     task_id=task.id,
@@ -244,10 +260,9 @@ class Generator:
             return kwargs
 
         result = model.pipeline(
-            prompt=[prompt] * len(indexes),
-            negative_prompt=[task.negative_prompt] * len(indexes),
-            num_inference_steps=steps,
-            guidance_scale=task.guidance_scale,
+            **prepared.call_arguments(len(indexes)),
+            num_inference_steps=recipe.steps,
+            guidance_scale=recipe.guidance_scale,
             width=task.width,
             height=task.height,
             generator=generators,
@@ -263,7 +278,7 @@ class Generator:
             rows = list(
                 pool.map(
                     lambda n, image: self._save_variation(
-                        model, task, prompt, seed + n - 1, n, image
+                        model, task, prompt, prepared, recipe.seed_for(n, seed), n, image
                     ),
                     indexes,
                     result.images,
@@ -276,22 +291,33 @@ class Generator:
         self.state.images_generated += len(rows)
 
     def _save_variation(
-        self, model: LoadedModel, task: TaskRecord, prompt: str, seed: int, n: int, image: Any
+        self,
+        model: LoadedModel,
+        task: TaskRecord,
+        prompt: str,
+        prepared: Prepared,
+        seed: int,
+        n: int,
+        image: Any,
     ) -> NewVariation:
         """Write the PNG and its thumbnail; the row is stored by the caller, per batch."""
+        recipe = prepared.recipe
         when = self.store.now()  # the store's clock, so file names and rows agree
         path = self.config.preview_dir / variation_filename(task.id, n, when)
         path.parent.mkdir(parents=True, exist_ok=True)
         parameters = a1111_parameters(
             prompt=prompt,
             negative_prompt=task.negative_prompt,
-            steps=task.steps,
-            sampler=_sampler_name(model),
-            cfg_scale=task.guidance_scale,
+            steps=recipe.steps,
+            sampler=prepared.sampler.label,
+            schedule_type=prepared.sampler.schedule,
+            cfg_scale=recipe.guidance_scale,
             seed=seed,
             width=task.width,
             height=task.height,
             model=model.name,
+            vae=model.vae,
+            loras=prepared.loras,
         )
         with _naming(path):
             write_png_atomically(image, path, parameters=parameters)
@@ -308,9 +334,14 @@ class Generator:
             negative_prompt=task.negative_prompt,
             width=task.width,
             height=task.height,
-            steps=task.steps,
-            guidance_scale=task.guidance_scale,
+            steps=recipe.steps,
+            guidance_scale=recipe.guidance_scale,
             model=model.name,
+            scheduler=recipe.scheduler,
+            sampler=prepared.sampler.full,
+            loras=dict(recipe.loras),
+            preset=recipe.preset,
+            from_variation=recipe.from_variation,
         )
 
     # -- endings other than success -----------------------------------------------------
@@ -353,11 +384,6 @@ class Generator:
         # gets time to clear, and many failing jobs do not retry in lockstep.
         delay = self._retry_base_seconds * 2 ** (job.attempts - 1) * random.uniform(0.5, 1.5)
         return self.store.now() + timedelta(seconds=delay)
-
-
-def _sampler_name(model: LoadedModel) -> str:
-    name = type(model.pipeline.scheduler).__name__
-    return _SAMPLER_NAMES.get(name, name)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,8 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -86,6 +87,19 @@ def _unquote(value: str) -> str:
     return loaded if isinstance(loaded, str) else value
 
 
+@dataclass(frozen=True, slots=True)
+class LoraUse:
+    """A LoRA as A1111 records it: `<lora:name:weight>` in the prompt, its hash apart."""
+
+    name: str
+    weight: float
+    short_hash: str
+
+
+def lora_tag(name: str, weight: float) -> str:
+    return f"<lora:{name}:{weight:g}>"
+
+
 def a1111_parameters(
     *,
     prompt: str,
@@ -97,24 +111,36 @@ def a1111_parameters(
     width: int,
     height: int,
     model: str,
+    schedule_type: str | None = None,
+    loras: Sequence[LoraUse] = (),
+    vae: str | None = None,
 ) -> str:
     """The AUTOMATIC1111 `parameters` text: prompt, `Negative prompt: ...`, then one line
-    `Steps: 30, Sampler: Euler, CFG scale: 7.0, Seed: 42, Size: 1024x1024, Model: m`.
+    `Steps: 30, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7.0, Seed: 42,
+    Size: 1024x1024, Model: m, VAE: v, Lora hashes: "name: hash"`.
 
     The prompt is kept exactly (A1111 strips the whole text; we do not, so a prompt
-    reads back byte for byte). The negative line is present only when non-empty.
+    reads back byte for byte), followed by a `<lora:name:weight>` tag per LoRA, as
+    A1111 keeps them in its prompt. The negative line is present only when non-empty;
+    Schedule type, VAE and Lora hashes only when there is something to say.
     """
     fields = {
         "Steps": str(int(steps)),
         "Sampler": sampler,
+        "Schedule type": schedule_type,
         "CFG scale": repr(float(cfg_scale)),
         "Seed": str(int(seed)),
         "Size": f"{int(width)}x{int(height)}",
         "Model": model,
+        "VAE": vae,
+        "Lora hashes": ", ".join(f"{lora.name}: {lora.short_hash}" for lora in loras) or None,
     }
-    last = ", ".join(f"{key}: {_quote(value)}" for key, value in fields.items())
+    last = ", ".join(
+        f"{key}: {_quote(value)}" for key, value in fields.items() if value is not None
+    )
+    tags = "".join(f" {lora_tag(lora.name, lora.weight)}" for lora in loras)
     negative = f"\n{NEGATIVE_MARKER} {negative_prompt}" if negative_prompt else ""
-    return f"{prompt}{negative}\n{last}"
+    return f"{prompt}{tags}{negative}\n{last}"
 
 
 def parse_a1111_parameters(text: str) -> dict[str, str]:

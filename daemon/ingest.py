@@ -277,6 +277,10 @@ class Ingestor:
             seed=spec.seed,
             source_file=None if item.over_api else item.path.name,
             source_sha256=item.sha256,
+            scheduler=spec.scheduler,
+            loras=spec.loras,
+            file_loras=spec.file_loras,
+            preset=spec.preset,
         )
 
     def _invalid_task(self, item: _Dropped) -> NewTask:

@@ -32,39 +32,42 @@ class Undo:
 
 
 @dataclass(frozen=True, slots=True)
-class Generation:
-    """A `generate` job makes variations first_index .. first_index + count - 1.
-
-    Naming the indexes (not just a count) is what makes a retry or a resumed
-    job idempotent: indexes that already have a row are not made again.
-    """
-
-    first_index: int
-    count: int
-    prompt: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Rejection:
     keep_files: bool
     prompt: str | None  # a new prompt: a new round of variations once it takes effect
     undo: Undo
 
 
-def generation_payload(first_index: int, count: int, prompt: str | None = None) -> dict[str, Any]:
+def generation_payload(
+    first_index: int,
+    count: int,
+    prompt: str | None = None,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    from_variation: int | None = None,
+) -> dict[str, Any]:
+    """A `generate` job makes variations first_index .. first_index + count - 1.
+
+    Naming the indexes (not just a count) is what makes a retry or a resumed
+    job idempotent: indexes that already have a row are not made again.
+
+    `settings` overrides the task's own for this job only (a preset asked for
+    with `generate --preset`: preset, steps, guidance_scale, scheduler, loras),
+    resolved when it was asked for, so a job means the same after a restart
+    with another config. `seed` replaces the per-index seeds (a re-render of
+    variation `from_variation`).
+    """
     payload: dict[str, Any] = {"first_index": first_index, "count": count}
     if prompt is not None:
         payload["prompt"] = prompt
+    if settings:
+        payload["settings"] = dict(settings)
+    if seed is not None:
+        payload["seed"] = seed
+    if from_variation is not None:
+        payload["from_variation"] = from_variation
     return payload
-
-
-def generation_of(payload: Mapping[str, Any]) -> Generation:
-    prompt = payload.get("prompt")
-    return Generation(
-        first_index=int(payload.get("first_index", 1)),
-        count=int(payload.get("count", 0)),
-        prompt=str(prompt) if prompt else None,
-    )
 
 
 def publish_payload(variation: int, undo: Undo) -> dict[str, Any]:

@@ -9,10 +9,19 @@
   so `journalctl -p warning` works; journald adds its own timestamps.
 - Secrets from the configuration are replaced by `***` in every line,
   whichever library wrote it.
+- transformers and diffusers write to stderr through handlers of their own,
+  in their own format; `route_library_logs` (called where they are first
+  imported) sends them through this format instead, and Python warnings too
+  (`py.warnings`). Their messages that are noise here are dropped: the
+  torchvision that this CPU install does not need, the 77-token notice for
+  prompts that daemon/prompts.py encodes whole in chunks, the notice that a
+  LoRA has no text-encoder weights (most have none), and diffusers' copy of a
+  LoRA load error that daemon/loras.py reports itself, shortened.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import traceback
@@ -42,6 +51,35 @@ _QUIET = (
     "boto3",
     "s3transfer",
 )
+
+
+_NOISE = (
+    "requires torchvision (not installed)",
+    "Token indices sequence length is longer than the specified maximum",
+    "No LoRA keys associated to",
+    "was unsuccessful with the following error",
+)
+
+
+def is_library_noise(record: logging.LogRecord) -> bool:
+    """A third-party message that says nothing an operator can act on (see above)."""
+    if not record.name.startswith(("transformers", "diffusers", "peft")):
+        return False
+    message = record.getMessage()
+    return any(noise in message for noise in _NOISE)
+
+
+def route_library_logs() -> None:
+    """transformers' and diffusers' records go to the root logger, not their own handlers.
+
+    Call after importing them is acceptable (the daemon does so where it loads
+    the model): importing these modules alone does not load any model code.
+    """
+    for library in ("transformers", "diffusers"):
+        logs = importlib.import_module(f"{library}.utils.logging")
+        logs.get_logger()  # makes the library install its handler now, to remove it
+        logs.disable_default_handler()
+        logs.enable_propagation()
 
 
 class OneLineFormatter(logging.Formatter):
@@ -111,6 +149,7 @@ def configure_logging(
 ) -> None:
     """Send every log record, ours and the libraries', to stderr as single lines."""
     handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(lambda record: not is_library_noise(record))
     handler.setFormatter(
         OneLineFormatter(
             journald="JOURNAL_STREAM" in env,
@@ -123,5 +162,6 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # warnings.warn from libraries: one line, level WARNING
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -32,6 +32,8 @@ from daemon.checkpoint import (
     layout_problem,
     safetensors_keys,
 )
+from daemon.conditioning import Conditioner
+from daemon.logsetup import route_library_logs
 from daemon.tinymodel import TINY_VERSION, build_tiny_sdxl, tiny_model_dir
 from gladtui.config import BUILTIN_MODEL_PREFIX, GenerationConfig
 
@@ -68,6 +70,9 @@ class LoadedModel:
     device: str  # cuda | mps | cpu
     dtype: str  # float16 | bfloat16 | float32
     load_seconds: float
+    # Samplers, LoRAs and prompt encoding for this pipeline, kept as long as it is.
+    conditioner: Conditioner
+    vae: str | None = None  # the generation.vae that replaced the model's own, by name
 
 
 def choose_device(requested: str, requested_dtype: str) -> tuple[str, torch.dtype]:
@@ -107,8 +112,11 @@ def load_model(config: GenerationConfig, *, cache_dir: Path) -> LoadedModel:
     """Load the configured pipeline, move it to its device, apply the memory switches."""
     started = time.perf_counter()
     device, dtype = choose_device(config.device, config.dtype)
+    route_library_logs()  # before the pipeline modules import and warn
     _quiet_progress_bars()
+    vae_source = None if config.vae is None else _vae_source(config)
     pipeline, name = _load(config, cache_dir, dtype)
+    vae = None if vae_source is None else _replace_vae(config, pipeline, dtype, vae_source)
     try:
         if config.cpu_offload and device == "cuda":
             # Moves each model to the GPU only while it runs: slower, far less VRAM.
@@ -134,7 +142,55 @@ def load_model(config: GenerationConfig, *, cache_dir: Path) -> LoadedModel:
         device=device,
         dtype=str(dtype).removeprefix("torch."),
         load_seconds=time.perf_counter() - started,
+        conditioner=Conditioner(pipeline),
+        vae=vae,
     )
+
+
+def _vae_source(config: GenerationConfig) -> tuple[str | Path, str, dict[str, Any]]:
+    """Where `generation.vae` is, its name for the PNG metadata, and how to load it.
+
+    Checked before the pipeline loads, so a typo fails at once.
+    """
+    reference = config.vae
+    assert reference is not None
+    path = Path(reference).expanduser()
+    if path.is_dir():
+        where: dict[str, Any] = {"local_files_only": True}
+        if not (path / "config.json").is_file() and (path / "vae" / "config.json").is_file():
+            where["subfolder"] = "vae"  # a whole pipeline folder: take its VAE
+        return path, path.name, where
+    if path.is_absolute() or reference.startswith((".", "~")):
+        raise ModelError(f"generation.vae {reference} does not exist (expected a folder)")
+    return reference, reference, {"local_files_only": not config.allow_download}
+
+
+def _replace_vae(
+    config: GenerationConfig, pipeline: Any, dtype: torch.dtype, source: tuple[Any, ...]
+) -> str:
+    """Load `generation.vae` (a diffusers folder or a repo id) in place of the model's.
+
+    The fp16-fixed SDXL VAE says in its config that it needs no float32 upcast,
+    so diffusers decodes with it in float16 on a GPU.
+    """
+    location, name, where = source
+    try:
+        vae = _diffusers().AutoencoderKL.from_pretrained(
+            location, use_safetensors=True, **where, **_dtype_argument(dtype)
+        )
+    except Exception as exc:
+        raise ModelError(
+            f"cannot load generation.vae {config.vae}: {exc}. It must be an SDXL VAE as a "
+            "diffusers folder (config.json and .safetensors weights) or a Hugging Face repo id"
+        ) from exc
+    own = pipeline.vae.config.latent_channels
+    if vae.config.latent_channels != own:
+        raise ModelError(
+            f"generation.vae {config.vae} has {vae.config.latent_channels} latent channels; "
+            f"this model's VAE has {own}: it is not a VAE for this model"
+        )
+    pipeline.vae = vae
+    return str(name)
 
 
 def _load(config: GenerationConfig, cache_dir: Path, dtype: torch.dtype) -> tuple[Any, str]:

@@ -67,6 +67,11 @@ def variation_json(variation: VariationRecord) -> VariationJSON:
         "selected": variation.selected,
         "removed_at": iso_or_none(variation.removed_at),
         "created_at": iso(variation.created_at),
+        "scheduler": variation.scheduler,
+        "sampler": variation.sampler,
+        "loras": variation.loras,
+        "preset": variation.preset,
+        "from_variation": variation.from_variation,
     }
 
 
@@ -129,6 +134,10 @@ def summary_json(
             task.status, variations=task.variation_count, undoable=task.undo_until is not None
         ),
         "undo_until": task.undo_until,
+        "scheduler": task.scheduler,
+        "loras": task.loras,
+        "preset": task.preset,
+        "warnings": task.warnings,
     }
 
 

@@ -177,6 +177,15 @@ def _add_client_commands(commands: Any, common: argparse.ArgumentParser) -> None
     generate.add_argument("--count", type=_int_in(1), metavar="N", help="how many more")
     generate.add_argument("--prompt", metavar="P", help="a new prompt for them")
     generate.add_argument("--steps", type=_int_in(1), metavar="N", help="denoising steps")
+    generate.add_argument(
+        "--preset", metavar="NAME", help="render them with this preset (generation.presets)"
+    )
+    generate.add_argument(
+        "--from-variation",
+        type=_int_in(1),
+        metavar="N",
+        help="re-render variation N's seed as one new variation (draft, then final)",
+    )
 
     approve = add("approve", _call_approve, "approve variation N and publish it")
     approve.add_argument("--variation", type=_int_in(1), required=True, metavar="N")
@@ -268,9 +277,13 @@ def _run_check(args: argparse.Namespace) -> int:
             refused += 1
             print(f"refused: {exc}", file=sys.stderr)
             continue
+        recipe = [f"{task.steps} steps", f"guidance {task.guidance_scale:g}"]
+        recipe += [f"sampler {task.scheduler}"] if task.scheduler else []
+        recipe += [f"preset {task.preset}"] if task.preset else []
+        recipe += [f"LoRA {name} {weight:g}" for name, weight in task.loras.items()]
         print(
             f"ok: {path}: task {task.id!r}, {task.variations} variation(s) of "
-            f"{task.width}x{task.height}, {task.steps} steps: {task.title}"
+            f"{task.width}x{task.height}, {', '.join(recipe)}: {task.title}"
         )
     return EXIT_REFUSED if refused else EXIT_OK
 
@@ -424,7 +437,15 @@ def _call_status(client: Client, args: argparse.Namespace) -> None:
 
 
 def _call_generate(client: Client, args: argparse.Namespace) -> None:
-    _print_action(client.generate(args.task, args.count, args.prompt, args.steps), args)
+    answer = client.generate(
+        args.task,
+        args.count,
+        args.prompt,
+        args.steps,
+        preset=args.preset,
+        from_variation=args.from_variation,
+    )
+    _print_action(answer, args)
 
 
 def _call_approve(client: Client, args: argparse.Namespace) -> None:

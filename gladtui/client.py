@@ -183,8 +183,17 @@ class Client:
         count: int | None = None,
         prompt: str | None = None,
         steps: int | None = None,
+        *,
+        preset: str | None = None,
+        from_variation: int | None = None,
     ) -> ActionJSON:
-        body = {"count": count, "prompt": prompt, "steps": steps}
+        body = {
+            "count": count,
+            "prompt": prompt,
+            "steps": steps,
+            "preset": preset,
+            "from_variation": from_variation,
+        }
         return self._act(task_id, "generate", {k: v for k, v in body.items() if v is not None})
 
     def cancel(self, task_id: str) -> ActionJSON:

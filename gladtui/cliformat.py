@@ -119,12 +119,20 @@ def format_task(task: TaskJSON) -> str:
         fields.append(("error", task["error"]))
     if task.get("undo_until"):
         fields.append(("takes effect", f"{task['undo_until']} (gladtui undo {task['id']})"))
+    fields += [("warning", warning) for warning in task["warnings"]]
     fields += [
         ("source file", task["source_file"] or "(submitted through the API)"),
         ("seed", "random" if task["seed"] is None else task["seed"]),
         ("size", f"{task['width']}x{task['height']}"),
         ("steps", task["steps"]),
         ("guidance", task["guidance_scale"]),
+        ("sampler", task["scheduler"] or "the model's own"),
+    ]
+    if task["preset"]:
+        fields.append(("preset", task["preset"]))
+    if task["loras"]:
+        fields.append(("loras", format_loras(task["loras"])))
+    fields += [
         ("created", task["created_at"]),
         ("updated", task["updated_at"]),
     ]
@@ -143,11 +151,26 @@ def _fields(fields: list[tuple[str, object]]) -> str:
     return "\n".join(f"{key + ':':<{pad}}{value}" for key, value in fields)
 
 
+def format_loras(loras: dict[str, float]) -> str:
+    return ", ".join(f"{name} {weight:g}" for name, weight in loras.items())
+
+
 def format_variation(variation: VariationJSON) -> str:
+    """One line: index, selection mark, seed, how it was made, file."""
     mark = "*" if variation["selected"] else " "
     deleted = " (deleted)" if variation["removed_at"] else ""
     seed = f"seed {variation['seed']}"
-    return f"  {variation['index']:>3} {mark} {seed:<16} {variation['path']}{deleted}"
+    made = [f"{variation['steps']} steps", f"cfg {variation['guidance_scale']:g}"]
+    if variation["sampler"]:
+        made.insert(0, variation["sampler"])
+    if variation["preset"]:
+        made.insert(0, variation["preset"])
+    if variation["loras"]:
+        made.append(format_loras(variation["loras"]))
+    if variation["from_variation"] is not None:
+        made.append(f"from {variation['from_variation']}")
+    recipe = ", ".join(made)
+    return f"  {variation['index']:>3} {mark} {seed:<16} {recipe:<28} {variation['path']}{deleted}"
 
 
 def format_status(status: StatusJSON) -> str:

@@ -33,6 +33,13 @@ from pydantic import (
     model_validator,
 )
 
+from gladtui.presets import (
+    Preset,
+    lora_name_problem,
+    lora_weight_problem,
+    preset_name_problem,
+)
+from gladtui.samplers import canonical_sampler, sampler_problem
 from gladtui.taskfile import TaskRules
 from gladtui.yamlsafe import YamlError, load_yaml
 
@@ -86,9 +93,52 @@ def _to_model_ref(value: object, info: ValidationInfo) -> object:
     return value
 
 
+def _to_sampler(value: str) -> str:
+    """A sampler name as the registry spells it; A1111's spelling is accepted."""
+    canonical = canonical_sampler(value)
+    if canonical is None:
+        raise ValueError(sampler_problem(value))
+    return canonical
+
+
+SamplerName = Annotated[str, AfterValidator(_to_sampler)]
+
+
+def _check_loras(loras: dict[str, float]) -> dict[str, float]:
+    for name, weight in loras.items():
+        problem = lora_name_problem(name) or lora_weight_problem(weight)
+        if problem:
+            raise ValueError(problem)
+    return loras
+
+
+LoraWeights = Annotated[dict[str, float], AfterValidator(_check_loras)]
+
+
 class _Section(BaseModel):
     # strict: a YAML string "3" is not an integer; extra: a typo is an error.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PresetConfig(_Section):
+    """A named set of generation settings (`generation.presets.NAME`); unset keys
+    fall back to the `generation` defaults."""
+
+    steps: int | None = Field(None, ge=1)
+    guidance_scale: float | None = Field(None, ge=0)
+    scheduler: SamplerName | None = None
+    loras: LoraWeights = {}
+
+    def preset(self) -> Preset:
+        return Preset(self.steps, self.guidance_scale, self.scheduler, dict(self.loras))
+
+
+def _check_presets(presets: dict[str, PresetConfig]) -> dict[str, PresetConfig]:
+    for name in presets:
+        problem = preset_name_problem(name)
+        if problem:
+            raise ValueError(problem)
+    return presets
 
 
 class GenerationConfig(_Section):
@@ -109,6 +159,12 @@ class GenerationConfig(_Section):
     vae_tiling: bool = False
     vae_slicing: bool = False
     max_attempts: int = Field(3, ge=1, le=100)
+    scheduler: SamplerName | None = None
+    lora_dir: ConfigPath | None = None
+    loras: LoraWeights = {}
+    presets: Annotated[dict[str, PresetConfig], AfterValidator(_check_presets)] = {}
+    vae: Annotated[str | None, BeforeValidator(_to_model_ref)] = None
+    max_prompt_tokens: int | None = Field(None, ge=1)
 
 
 class LimitsConfig(_Section):
@@ -333,11 +389,22 @@ class Config(_Section):
                     f"generation.{name} is {value}, outside {low}..{high} "
                     f"(raise limits.{limit_key} to allow it)"
                 )
-        if gen.guidance_scale > lim.max_guidance_scale:
-            raise ValueError(
-                f"generation.guidance_scale is {gen.guidance_scale}, above "
-                f"limits.max_guidance_scale {lim.max_guidance_scale}"
-            )
+        guidance = [("generation.guidance_scale", gen.guidance_scale)]
+        for name, preset in gen.presets.items():
+            if preset.steps is not None and preset.steps > lim.max_steps:
+                raise ValueError(
+                    f"generation.presets.{name}.steps is {preset.steps}, above "
+                    f"limits.max_steps {lim.max_steps}"
+                )
+            if preset.guidance_scale is not None:
+                guidance.append(
+                    (f"generation.presets.{name}.guidance_scale", preset.guidance_scale)
+                )
+        for key, scale in guidance:
+            if scale > lim.max_guidance_scale:
+                raise ValueError(
+                    f"{key} is {scale}, above limits.max_guidance_scale {lim.max_guidance_scale}"
+                )
         return self
 
     @property
@@ -377,6 +444,10 @@ class Config(_Section):
             min_size=lim.min_size,
             max_width=lim.max_width,
             max_height=lim.max_height,
+            scheduler=gen.scheduler,
+            loras=dict(gen.loras),
+            presets={name: preset.preset() for name, preset in gen.presets.items()},
+            lora_dir=gen.lora_dir,
         )
 
     def cloudinary_url(self) -> str | None:

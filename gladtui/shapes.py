@@ -61,6 +61,11 @@ class VariationJSON(TypedDict):
     selected: bool
     removed_at: str | None  # the local file was deleted (rejected, published, retention)
     created_at: str
+    scheduler: str | None  # the sampler name asked for (gladtui/samplers.py); null: the model's
+    sampler: str | None  # as AUTOMATIC1111 names it: "DPM++ 2M Karras", "Euler a"
+    loras: dict[str, float]  # LoRA name: weight
+    preset: str | None  # the preset it was rendered with
+    from_variation: int | None  # re-rendered from that variation's seed (draft, then final)
 
 
 class PostJSON(TypedDict):
@@ -110,6 +115,12 @@ class TaskSummaryJSON(TypedDict):
     # An approval or rejection waits out its grace period until then, and may be
     # undone meanwhile; null when no decision is waiting.
     undo_until: str | None
+    scheduler: str | None  # sampler name for new variations; null: the model's own
+    loras: dict[str, float]  # LoRA name: weight, for new variations
+    preset: str | None
+    # What the last generation could not do as asked, in words (e.g. words a
+    # configured prompt cap dropped). Empty when all went as asked.
+    warnings: list[str]
 
 
 class TaskJSON(TaskSummaryJSON):

@@ -9,13 +9,18 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 
+from gladtui.presets import lora_name_problem, lora_weight_problem, missing_lora_problem
+from gladtui.promptsyntax import PromptSyntaxError, parse_prompt
+from gladtui.samplers import canonical_sampler, sampler_problem
 from gladtui.taskid import derive_task_id, task_id_problem
 
 FIELDS = (
     "id", "title", "prompt", "negative_prompt", "variations", "steps",
-    "guidance_scale", "width", "height", "seed", "content",
+    "guidance_scale", "width", "height", "seed", "content", "scheduler", "loras", "preset",
 )  # fmt: skip
 
 # Prompts and content may span lines; titles and ids end up on one line in the
@@ -63,6 +68,14 @@ def show(value: object) -> str:
     return kind(value)
 
 
+def _excerpt(text: str, position: int, width: int = 24) -> str:
+    """The text around a 1-based character position, the position marked with ⟨⟩."""
+    at = position - 1
+    before = text[max(0, at - width) : at]
+    after = text[at + 1 : at + 1 + width]
+    return one_line(f"…{before}⟨{text[at : at + 1]}⟩{after}…", 3 * width)
+
+
 class FieldChecker:
     """Validates fields one by one, collecting problems instead of stopping at the first."""
 
@@ -98,6 +111,63 @@ class FieldChecker:
         # Content is markdown, where leading whitespace means something; the rest
         # are single values where stray spaces only make duplicates look different.
         return raw if name == "content" else raw.strip()
+
+    def prompt(self, name: str, *, max_chars: int, required: bool) -> str | None:
+        """Prompt text whose weighting syntax parses (gladtui/promptsyntax.py)."""
+        text = self.text(name, max_chars=max_chars, required=required, line=False)
+        if text is None:
+            return None
+        try:
+            parse_prompt(text)
+        except PromptSyntaxError as exc:
+            self.add(name, f"{exc}: {_excerpt(text, exc.position)}")
+            return None
+        return text
+
+    def sampler(self, name: str, default: str | None) -> str | None:
+        raw = self.doc.get(name, MISSING)
+        if raw is MISSING or raw is None:
+            return default
+        if not isinstance(raw, str):
+            self.add(name, f"expected a sampler name, got {show(raw)}")
+            return None
+        canonical = canonical_sampler(raw)
+        if canonical is None:
+            self.add(name, str(sampler_problem(raw)))
+        return canonical
+
+    def loras(self, name: str) -> dict[str, float]:
+        """`loras: {brand-style: 0.8}`: LoRA names with their weights."""
+        raw = self.doc.get(name, MISSING)
+        if raw is MISSING or raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.add(name, f"expected a mapping of LoRA names to weights, got {kind(raw)}")
+            return {}
+        found: dict[str, float] = {}
+        for key, weight in raw.items():
+            problem = lora_name_problem(key) or lora_weight_problem(weight)
+            if problem:
+                self.add(name, problem)
+            else:
+                found[str(key)] = float(weight)
+        return found
+
+    def loras_exist(self, name: str, loras: Mapping[str, float], lora_dir: Path | None) -> None:
+        for lora in loras:
+            problem = missing_lora_problem(lora_dir, lora)
+            if problem:
+                self.add(name, problem)
+
+    def preset(self, name: str, presets: Mapping[str, object]) -> str | None:
+        raw = self.doc.get(name, MISSING)
+        if raw is MISSING or raw is None:
+            return None
+        if isinstance(raw, str) and raw in presets:
+            return raw
+        known = ", ".join(sorted(presets)) or "none (add them under generation.presets)"
+        self.add(name, f"unknown preset {show(raw)}; the config has: {known}")
+        return None
 
     def number(
         self, name: str, default: int | None, low: int, high: int, step: int = 1

@@ -15,9 +15,11 @@ import errno
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from gladtui.presets import Preset, merge_loras
 from gladtui.taskcheck import FieldChecker, kind, one_line
 from gladtui.taskid import derive_task_id, is_safe_task_id
 from gladtui.yamlsafe import YamlError, load_yaml
@@ -61,6 +63,10 @@ class TaskRules:
     min_size: int = 64
     max_width: int = 2048
     max_height: int = 2048
+    scheduler: str | None = None  # None: the model's own
+    loras: Mapping[str, float] = field(default_factory=dict)  # given to every task
+    presets: Mapping[str, Preset] = field(default_factory=dict)
+    lora_dir: Path | None = None  # where named LoRAs must exist
 
     def __post_init__(self) -> None:
         # A default the limits would refuse would make every file that omits the
@@ -93,6 +99,10 @@ class TaskSpec:
     seed: int | None
     content: str = ""
     id_from_file: bool = False  # True when `id` was derived from the file name
+    scheduler: str | None = None  # a name of gladtui/samplers.py; None: the model's own
+    loras: Mapping[str, float] = field(default_factory=dict)  # config + preset + task
+    file_loras: Mapping[str, float] = field(default_factory=dict)  # the task file's own
+    preset: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +119,9 @@ class TaskFileError(ValueError):
     """A task file that cannot be accepted. `str()` is one message listing every problem."""
 
     def __init__(self, problems: list[str], file_name: str = "", title: str | None = None) -> None:
-        self.problems = [one_line(p) for p in problems] or ["not a valid task file"]
+        # Wide enough for the longest list a problem names (the samplers); user text
+        # inside problems is already cut short where it is quoted.
+        self.problems = [one_line(p, 1000) for p in problems] or ["not a valid task file"]
         self.file_name = file_name
         self.title = title  # the file's own title when that field was fine, for the refusal
         super().__init__(self._message())
@@ -157,11 +169,21 @@ def _parse(data: bytes, file_name: str, rules: TaskRules) -> TaskSpec:
     c.unknown_keys()
     task_id, id_from_file = c.task_id(file_name, data)
     title = c.text("title", max_chars=MAX_TITLE_CHARS, required=True, line=True)
-    prompt = c.text("prompt", max_chars=MAX_PROMPT_CHARS, required=True, line=False)
-    negative = c.text("negative_prompt", max_chars=MAX_PROMPT_CHARS, required=False, line=False)
+    prompt = c.prompt("prompt", max_chars=MAX_PROMPT_CHARS, required=True)
+    negative = c.prompt("negative_prompt", max_chars=MAX_PROMPT_CHARS, required=False)
+    preset_name = c.preset("preset", rules.presets)
+    preset = rules.presets.get(preset_name or "", Preset())
     variations = c.number("variations", rules.variations, 1, rules.max_variations)
-    steps = c.number("steps", rules.steps, 1, rules.max_steps)
-    guidance = c.scale("guidance_scale", rules.guidance_scale, rules.max_guidance_scale)
+    default_steps = rules.steps if preset.steps is None else preset.steps
+    steps = c.number("steps", default_steps, 1, rules.max_steps)
+    default_guidance = (
+        rules.guidance_scale if preset.guidance_scale is None else preset.guidance_scale
+    )
+    guidance = c.scale("guidance_scale", default_guidance, rules.max_guidance_scale)
+    scheduler = c.sampler("scheduler", preset.scheduler or rules.scheduler)
+    task_loras = c.loras("loras")
+    loras = merge_loras(rules.loras, preset.loras, task_loras)
+    c.loras_exist("loras", loras, rules.lora_dir)
     width = c.number("width", rules.width, rules.min_size, rules.max_width, step=8)
     height = c.number("height", rules.height, rules.min_size, rules.max_height, step=8)
     seed = c.number("seed", None, 0, MAX_SEED)
@@ -185,6 +207,10 @@ def _parse(data: bytes, file_name: str, rules: TaskRules) -> TaskSpec:
         seed=seed,
         content=content or "",
         id_from_file=id_from_file,
+        scheduler=scheduler,
+        loras=loras,
+        file_loras=task_loras,
+        preset=preset_name,
     )
 
 

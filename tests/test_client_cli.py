@@ -106,6 +106,10 @@ def summary_json(task_id: str = "muffins-001", **changes: Any) -> TaskSummaryJSO
         "selected_variation": None,
         "post": None,
         "progress": None,
+        "scheduler": None,
+        "loras": {},
+        "preset": None,
+        "warnings": [],
     }
     task.update(changes)  # type: ignore[typeddict-item]
     return task
@@ -128,6 +132,11 @@ def variation_json(index: int, *, selected: bool = False, removed: bool = False)
         "selected": selected,
         "removed_at": ago(minutes=1) if removed else None,
         "created_at": ago(minutes=2),
+        "scheduler": None,
+        "sampler": "Euler",
+        "loras": {},
+        "preset": None,
+        "from_variation": None,
     }
 
 
@@ -280,6 +289,31 @@ def test_show_adds_error_post_and_progress_when_there_are() -> None:
     assert "progress:        step 12/30, 1/3 images done" in text
     assert "seed:            random" in text
     assert "source file:     (submitted through the API)" in text
+
+
+def test_show_names_sampler_loras_preset_warnings_and_each_variations_recipe() -> None:
+    task = task_json(
+        scheduler="dpmpp_2m_karras",
+        loras={"brand-style": 0.8},
+        preset="draft",
+        warnings=['prompt: cut at 75 tokens (generation.max_prompt_tokens); dropped: "at dusk"'],
+    )
+    final = task["variations"][2]
+    final.update(
+        sampler="DPM++ 2M Karras", preset="final", loras={"brand-style": 0.8}, from_variation=2
+    )
+    lines = cliformat.format_task(task).splitlines()
+    fields = {k: v.strip() for k, v in (line.split(":", 1) for line in lines if line[0] != " ")}
+    assert fields["sampler"] == "dpmpp_2m_karras"
+    assert fields["preset"] == "draft"
+    assert fields["loras"] == "brand-style 0.8"
+    assert fields["warning"].startswith("prompt: cut at 75 tokens")
+    third = next(line for line in lines if line.startswith("    3"))
+    assert "final, DPM++ 2M Karras, 30 steps, cfg 7, brand-style 0.8, from 2" in third
+    second = next(line for line in lines if line.startswith("    2"))
+    assert "Euler, 30 steps, cfg 7" in second and "from" not in second.split("cfg")[1]
+    plain = cliformat.format_task(task_json())
+    assert "sampler:         the model's own" in plain and "warning" not in plain
 
 
 def test_status_lines() -> None:

@@ -39,13 +39,21 @@ def make_config(root: Path, **generation: Any) -> Config:
 class Running:
     """A Generator in its own thread, on a real store, with the shared tiny model."""
 
-    def __init__(self, root: Path, loaded: LoadedModel | None, **generation: Any) -> None:
+    def __init__(
+        self,
+        root: Path,
+        loaded: LoadedModel | None,
+        *,
+        loader: Callable[[], LoadedModel] | None = None,
+        **generation: Any,
+    ) -> None:
         self.config = make_config(root, **generation)
         self.store = Store.open(self.config.database_path)
         self.progress = ProgressBoard()
         self.stop = threading.Event()
         # None: the generator loads `generation.model` itself, as the daemon does.
-        loader: Callable[[], LoadedModel] | None = (lambda: loaded) if loaded else None
+        if loader is None and loaded is not None:
+            loader = lambda: loaded  # noqa: E731
         self.generator = Generator(
             self.store,
             self.config,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from daemon.logsetup import REDACTED, configure_logging, secrets_of
+from daemon.models import LoadedModel
 from gladtui.client import Client, ClientError
 from gladtui.config import load_config
 from tests.apidaemon import short_dir, wait_until
 from tests.fakecloudinary import API_SECRET, FakeCloudinary
+from tests.lorahelpers import write_tiny_lora
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 
@@ -188,3 +191,112 @@ def test_a_daemon_publishing_through_failures_never_logs_the_secret() -> None:
     assert logged and all(line[:3] in {"<7>", "<6>", "<4>", "<3>"} for line in logged), logged
     assert any("<4>" in line and "cake" in line and "500" in line for line in logged)
     assert any("published" in line and "cake" in line for line in logged)
+
+
+@pytest.fixture
+def libraries() -> Iterator[io.StringIO]:
+    """The daemon's log format, with transformers' and diffusers' records routed to it."""
+    from daemon.logsetup import route_library_logs
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    configure_logging("info", env={}, stream=stream)
+    route_library_logs()
+    yield stream
+    logging.captureWarnings(False)
+    root.handlers[:], root.level = saved
+
+
+def test_library_warnings_come_through_the_log_format(libraries: io.StringIO) -> None:
+    import warnings
+
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    level = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_warning()  # conftest quiets it to errors
+    try:
+        transformers_logging.get_logger("transformers.models.clip").warning("first\nsecond")
+    finally:
+        transformers_logging.set_verbosity(level)
+    diffusers_logging.get_logger("diffusers.pipelines").warning("a diffusers warning")
+    # pytest restores its own warning capture between a fixture and the test: route
+    # warnings again, here, as configure_logging did for the daemon.
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        logging.captureWarnings(False)
+        logging.captureWarnings(True)
+        warnings.warn("deprecated thing", FutureWarning, stacklevel=1)
+    found = lines(libraries)
+    assert len(found) == 3, found
+    assert found[0].endswith("WARNING transformers.models.clip: first | second")
+    assert found[1].endswith("WARNING diffusers.pipelines: a diffusers warning")
+    assert "WARNING py.warnings: " in found[2] and "FutureWarning: deprecated thing" in found[2]
+
+
+def test_library_noise_is_dropped(libraries: io.StringIO) -> None:
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    clip = transformers_logging.get_logger("transformers.tokenization_utils_base")
+    clip.warning(
+        "Token indices sequence length is longer than the specified maximum sequence length "
+        "for this model (157 > 77). Running this sequence through the model will result in "
+        "indexing errors"
+    )
+    transformers_logging.get_logger("transformers.utils.import_utils").warning(
+        "`CLIPImageProcessor` requires torchvision (not installed); falling back"
+    )
+    diffusers_logging.get_logger("diffusers.loaders.lora_base").warning(
+        "No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'."
+    )
+    logging.getLogger("daemon.prompts").warning("Token indices sequence length is ours")
+    (line,) = lines(libraries)  # only ours: the same words from the daemon are kept
+    assert line.endswith("WARNING daemon.prompts: Token indices sequence length is ours")
+
+
+def test_a_daemon_running_long_prompts_and_loras_writes_only_its_own_lines(
+    tiny: LoadedModel,
+) -> None:
+    """As a user runs it (no TRANSFORMERS_VERBOSITY set): every line in the log format."""
+    root = short_dir("gt-noise-")
+    write_tiny_lora(tiny.pipeline.unet.config, root / "loras" / "style.safetensors", seed=3)
+    (root / "config.yaml").write_text(
+        "drop_dir: drop\nstate_dir: state\npreview_dir: previews\ncache_dir: cache\n"
+        "socket: d.sock\ngeneration:\n  model: builtin:tiny-sdxl\n  lora_dir: loras\n"
+        "  scheduler: dpmpp_2m_karras\n"
+    )
+    (root / "drop").mkdir()
+    prompt = ", ".join(f"detail number {n}" for n in range(40))  # far past 77 tokens
+    (root / "drop" / "long.yaml").write_text(
+        f"title: Long\nprompt: {prompt}\nloras: {{style: 0.8}}\nvariations: 1\nsteps: 1\n"
+        "width: 64\nheight: 64\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TRANSFORMERS_VERBOSITY"}
+    daemon = subprocess.Popen(
+        [str(GLADTUI), "--config", str(root / "config.yaml"), "daemon"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        client = Client(root / "d.sock", timeout=5)
+        wait_until(lambda: (root / "d.sock").exists(), timeout=60)
+        wait_until(lambda: status_of(client, "long") in ("review", "failed"), timeout=180)
+        assert status_of(client, "long") == "review"
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        stdout, stderr = daemon.communicate(timeout=60)
+        subprocess.run(["rm", "-rf", str(root)], check=False)
+    assert daemon.returncode == 0
+    assert stdout == ""
+    logged = stderr.splitlines()
+    form = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
+    assert logged and all(form.match(line) for line in logged), logged
+    assert any("LoRA style loaded" in line for line in logged)
+    assert any("prompt encoded whole in" in line for line in logged)
+    assert not [
+        line for line in logged if line.split(" ", 3)[3].startswith(("transformers", "diffusers"))
+    ]

@@ -981,3 +981,42 @@ def test_an_idle_claim_commits_nothing(store: Store, clock: FakeClock) -> None:
     assert commits == []
     clock.advance(61)
     assert store.jobs.claim(["generate"]) is not None and len(commits) == 1
+
+
+def test_tasks_and_variations_of_schema_2_gain_the_generation_settings(db_path: Path) -> None:
+    """A database written before samplers and LoRAs existed opens with their defaults."""
+    import duckdb
+
+    with Store.open(db_path, migrations=MIGRATIONS[:2]):
+        pass
+    connection = duckdb.connect(str(db_path))
+    connection.execute(
+        "INSERT INTO tasks (id, title, prompt, variations, steps, guidance_scale, width, height,"
+        " status, created_at, updated_at) VALUES ('old', 'Old', 'p', 1, 30, 7.0, 64, 64,"
+        " 'review', ?, ?)",
+        [T0, T0],
+    )
+    connection.execute(
+        "INSERT INTO variations (task_id, idx, path, seed, prompt, width, height, steps,"
+        " guidance_scale, model, created_at) VALUES ('old', 1, '/x.png', 42, 'p', 64, 64, 30,"
+        " 7.0, 'm', ?)",
+        [T0],
+    )
+    connection.close()
+    with Store.open(db_path) as store:
+        task = store.tasks.get("old")
+        assert task is not None
+        assert (task.scheduler, task.loras, task.file_loras, task.preset, task.warnings) == (
+            None,
+            {},
+            {},
+            None,
+            [],
+        )
+        (variation,) = store.variations.list("old")
+        assert (variation.scheduler, variation.sampler, variation.loras) == (None, None, {})
+        assert (variation.preset, variation.from_variation) == (None, None)
+        (summary,) = store.tasks.summaries()
+        assert summary.loras == {} and summary.warnings == []
+        updated = store.tasks.set_warnings("old", ["prompt: cut"])
+        assert updated.warnings == ["prompt: cut"]

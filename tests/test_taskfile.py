@@ -597,16 +597,20 @@ def _stripped(strategy: st.SearchStrategy[str], max_size: int) -> st.SearchStrat
     return strategy.map(str.strip).filter(lambda s: 0 < len(s) <= max_size)
 
 
+# Prompts use A1111's weighting syntax (tests/test_promptsyntax.py): these have none.
+_NO_SYNTAX = str.maketrans("", "", "()[]\\<")
+_PROMPT_TEXT = _MULTILINE_TEXT.map(lambda s: s.translate(_NO_SYNTAX))
+
 TASKS = st.fixed_dictionaries(
     {
         "title": _stripped(_LINE_TEXT, 200),
-        "prompt": _stripped(_MULTILINE_TEXT, 2000),
+        "prompt": _stripped(_PROMPT_TEXT, 2000),
     },
     optional={
         "id": st.text(string.ascii_letters + string.digits + "._-", min_size=1, max_size=64).filter(
             is_safe_task_id
         ),
-        "negative_prompt": _MULTILINE_TEXT.map(str.strip),
+        "negative_prompt": _PROMPT_TEXT.map(str.strip),
         "variations": st.integers(1, 16),
         "steps": st.integers(1, 150),
         "guidance_scale": st.one_of(st.floats(0, 30, allow_nan=False), st.integers(0, 30)),

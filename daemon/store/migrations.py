@@ -204,8 +204,34 @@ _V3_POST_DESTINATIONS = Migration(
     ),
 )
 
+_V4_GENERATION_SETTINGS = Migration(
+    4,
+    "samplers, LoRAs, presets and warnings on tasks and variations",
+    (
+        # tasks: what the task file (with its preset and the config) asked for.
+        "ALTER TABLE tasks ADD COLUMN scheduler VARCHAR",  # NULL: the model's own
+        "ALTER TABLE tasks ADD COLUMN loras VARCHAR NOT NULL DEFAULT '{}'",  # JSON {name: weight}
+        # the LoRAs the task file itself named: kept when another preset re-renders it
+        "ALTER TABLE tasks ADD COLUMN file_loras VARCHAR NOT NULL DEFAULT '{}'",
+        "ALTER TABLE tasks ADD COLUMN preset VARCHAR",
+        # JSON list of what the last generation could not do as asked (a capped prompt)
+        "ALTER TABLE tasks ADD COLUMN warnings VARCHAR NOT NULL DEFAULT '[]'",
+        # variations: what each image was made with (a final render differs from its draft)
+        "ALTER TABLE variations ADD COLUMN scheduler VARCHAR",
+        "ALTER TABLE variations ADD COLUMN sampler VARCHAR",  # as A1111 names it: Euler a
+        "ALTER TABLE variations ADD COLUMN loras VARCHAR NOT NULL DEFAULT '{}'",
+        "ALTER TABLE variations ADD COLUMN preset VARCHAR",
+        "ALTER TABLE variations ADD COLUMN from_variation INTEGER",  # the seed's source
+    ),
+)
+
 # Append new migrations here, versions strictly increasing by one.
-MIGRATIONS: tuple[Migration, ...] = (_V1_INITIAL, _V2_INGEST_ATTEMPTS, _V3_POST_DESTINATIONS)
+MIGRATIONS: tuple[Migration, ...] = (
+    _V1_INITIAL,
+    _V2_INGEST_ATTEMPTS,
+    _V3_POST_DESTINATIONS,
+    _V4_GENERATION_SETTINGS,
+)
 
 
 def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:

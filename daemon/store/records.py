@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self
@@ -31,6 +31,8 @@ __all__ = [
     "column_list",
     "dump_json",
     "load_json",
+    "load_list",
+    "load_weights",
 ]
 
 
@@ -49,6 +51,19 @@ def dump_json(value: Mapping[str, Any] | None) -> str | None:
     if value is None:
         return None
     return json.dumps(dict(value), ensure_ascii=False, sort_keys=True, allow_nan=False)
+
+
+def load_weights(text: str | None) -> dict[str, float]:
+    """A JSON column of {name: weight} (LoRAs)."""
+    return {str(k): float(v) for k, v in (load_json(text) or {}).items()}
+
+
+def load_list(text: str | None) -> list[str]:
+    """A JSON column holding a list of strings (warnings)."""
+    loaded = json.loads(text) if text else []
+    if not isinstance(loaded, list):
+        raise ValueError(f"expected a JSON list, got {type(loaded).__name__}")
+    return [str(item) for item in loaded]
 
 
 def load_json(text: str | None) -> dict[str, Any] | None:
@@ -83,6 +98,10 @@ class NewTask:
     seed: int | None = None
     source_file: str | None = None
     source_sha256: str | None = None
+    scheduler: str | None = None
+    loras: Mapping[str, float] = field(default_factory=dict)  # config + preset + task file
+    file_loras: Mapping[str, float] = field(default_factory=dict)  # the task file's own
+    preset: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,11 +124,19 @@ class TaskRecord:
     post_id: int | None
     created_at: datetime
     updated_at: datetime
+    scheduler: str | None  # a sampler name; None: the model's own
+    loras: dict[str, float]
+    file_loras: dict[str, float]
+    preset: str | None
+    warnings: list[str]  # what the last generation could not do as asked
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
         values = dict(zip(_names(cls), row, strict=True))
         values["status"] = TaskStatus(values["status"])
+        values["loras"] = load_weights(values["loras"])
+        values["file_loras"] = load_weights(values["file_loras"])
+        values["warnings"] = load_list(values["warnings"])
         return cls(**values)
 
 
@@ -141,11 +168,17 @@ class TaskSummaryRecord:
     variation_count: int  # variations whose file is still there
     selected_variation: int | None
     undo_until: str | None  # a decision waits until then (ISO time) and can be undone
+    scheduler: str | None
+    loras: dict[str, float]
+    preset: str | None
+    warnings: list[str]
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
         values = dict(zip(_names(cls), row, strict=True))
         values["status"] = TaskStatus(values["status"])
+        values["loras"] = load_weights(values["loras"])
+        values["warnings"] = load_list(values["warnings"])
         return cls(**values)
 
 
@@ -165,6 +198,11 @@ class NewVariation:
     guidance_scale: float
     model: str
     thumbnail: str | None = None
+    scheduler: str | None = None
+    sampler: str | None = None
+    loras: Mapping[str, float] = field(default_factory=dict)
+    preset: str | None = None
+    from_variation: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,10 +222,17 @@ class VariationRecord:
     selected: bool
     removed_at: datetime | None  # when the local file was deleted
     created_at: datetime
+    scheduler: str | None  # the sampler name asked for; None: the model's own
+    sampler: str | None  # as A1111 records it: "DPM++ 2M Karras"
+    loras: dict[str, float]
+    preset: str | None
+    from_variation: int | None  # re-rendered from this variation's seed
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        return cls(**dict(zip(_names(cls), row, strict=True)))
+        values = dict(zip(_names(cls), row, strict=True))
+        values["loras"] = load_weights(values["loras"])
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import json
 import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
@@ -19,7 +20,7 @@ from daemon.store.errors import (
     StoreError,
 )
 from daemon.store.events import CREATED, STATUS_CHANGED, EventsRepository
-from daemon.store.records import NewTask, TaskRecord, TaskSummaryRecord, column_list
+from daemon.store.records import NewTask, TaskRecord, TaskSummaryRecord, column_list, dump_json
 from gladtui.shapes import TaskStatus
 
 __all__ = ["TasksRepository", "status_list"]
@@ -31,17 +32,18 @@ _SELECT = f"SELECT {_COLUMNS} FROM tasks"
 # thousands of dropped files quick to store.
 _INSERT_MANY = (
     "INSERT INTO tasks (id, title, prompt, negative_prompt, content, variations, steps,"
-    " guidance_scale, width, height, seed, status, error, source_file, source_sha256,"
-    " post_id, created_at, updated_at)"
+    " guidance_scale, width, height, seed, scheduler, loras, file_loras, preset, status, error,"
+    " source_file, source_sha256, post_id, created_at, updated_at)"
     " SELECT UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]),"
     " UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::INTEGER[]), UNNEST(?::INTEGER[]),"
     " UNNEST(?::DOUBLE[]), UNNEST(?::INTEGER[]), UNNEST(?::INTEGER[]), UNNEST(?::BIGINT[]),"
+    " UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]),"
     " ?, ?, UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), NULL, ?, ?"
     f" RETURNING {_COLUMNS}"
 )
 _TASK_COLUMNS = (
     "id", "title", "prompt", "negative_prompt", "content", "variations", "steps",
-    "guidance_scale", "width", "height", "seed",
+    "guidance_scale", "width", "height", "seed", "scheduler", "loras", "file_loras", "preset",
 )  # fmt: skip
 _SET_STATUS = (
     f"UPDATE tasks SET status = ?, error = ?, updated_at = ? WHERE id = ? RETURNING {_COLUMNS}"
@@ -50,6 +52,11 @@ _SET_SEED = f"UPDATE tasks SET seed = ?, updated_at = ? WHERE id = ? RETURNING {
 _SET_POST = f"UPDATE tasks SET post_id = ?, updated_at = ? WHERE id = ? RETURNING {_COLUMNS}"
 # DuckDB: Duplicate key "id: muffins-001" violates primary key constraint.
 _DUPLICATE_ID = re.compile(r'Duplicate key "id: (?P<id>.*)" violates')
+
+
+def _column(task: NewTask, name: str) -> Any:
+    value = getattr(task, name)
+    return dump_json(value) if name in ("loras", "file_loras") else value
 
 
 def status_list(statuses: TaskStatus | Collection[TaskStatus]) -> list[str]:
@@ -82,7 +89,8 @@ _SUMMARIES = (
     " SELECT p.id, p.title, p.status, p.prompt, p.negative_prompt, p.variations, p.steps,"
     " p.guidance_scale, p.width, p.height, p.seed, p.error, p.source_file, p.post_id,"
     f" strftime(p.created_at, {_ISO}), strftime(p.updated_at, {_ISO}),"
-    f" coalesce(c.present, 0), c.selected, strftime(d.due, {_ISO})"
+    f" coalesce(c.present, 0), c.selected, strftime(d.due, {_ISO}),"
+    " p.scheduler, p.loras, p.preset, p.warnings"
     " FROM page p LEFT JOIN counts c ON c.task_id = p.id"
     " LEFT JOIN decisions d ON d.task_id = p.id"
     " ORDER BY p.created_at DESC, p.id DESC"
@@ -132,7 +140,7 @@ class TasksRepository:
         self, tasks: Collection[NewTask], status: TaskStatus, error: str | None
     ) -> list[Any]:
         now = self._db.now()
-        columns: list[Any] = [[getattr(t, name) for t in tasks] for name in _TASK_COLUMNS]
+        columns: list[Any] = [[_column(t, name) for t in tasks] for name in _TASK_COLUMNS]
         sources = [[t.source_file for t in tasks], [t.source_sha256 for t in tasks]]
         return [*columns, str(TaskStatus(status)), error, *sources, now, now]
 
@@ -365,6 +373,17 @@ class TasksRepository:
                 "UPDATE tasks SET prompt = coalesce(?, prompt), steps = coalesce(?, steps),"
                 f" updated_at = ? WHERE id = ? RETURNING {_COLUMNS}",
                 [prompt, steps, self._db.now(), task_id],
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no task {task_id!r}")
+        return TaskRecord.from_row(row)
+
+    def set_warnings(self, task_id: str, warnings: builtins.list[str]) -> TaskRecord:
+        """What the latest generation could not do as asked (replaces the previous list)."""
+        with self._db.transaction() as cursor:
+            row = cursor.execute(
+                f"UPDATE tasks SET warnings = ?, updated_at = ? WHERE id = ? RETURNING {_COLUMNS}",
+                [json.dumps(warnings, ensure_ascii=False), self._db.now(), task_id],
             ).fetchone()
         if row is None:
             raise NotFoundError(f"no task {task_id!r}")

@@ -10,35 +10,41 @@ from __future__ import annotations
 import builtins
 from collections.abc import Collection, Iterable
 from datetime import datetime
+from typing import Any
 
 import duckdb
 
 from daemon.store.db import Database
 from daemon.store.errors import DuplicateVariationError, NotFoundError, StoreError
-from daemon.store.records import NewVariation, VariationRecord, column_list
+from daemon.store.records import NewVariation, VariationRecord, column_list, dump_json
 
 __all__ = ["VariationsRepository"]
 
 _COLUMNS = column_list(VariationRecord)
 _SELECT = f"SELECT {_COLUMNS} FROM variations"
-_INSERT = (
-    "INSERT INTO variations (task_id, idx, path, thumbnail, seed, prompt, negative_prompt,"
-    " width, height, steps, guidance_scale, model, selected, removed_at, created_at)"
-    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, NULL, ?) RETURNING {_COLUMNS}"
-)
-
 _NEW_COLUMNS = (
     "task_id", "idx", "path", "thumbnail", "seed", "prompt", "negative_prompt",
-    "width", "height", "steps", "guidance_scale", "model",
+    "width", "height", "steps", "guidance_scale", "model", "scheduler", "sampler", "loras",
+    "preset", "from_variation",
 )  # fmt: skip
+_INSERT = (
+    f"INSERT INTO variations ({', '.join(_NEW_COLUMNS)}, selected, removed_at, created_at)"
+    f" VALUES ({', '.join('?' * len(_NEW_COLUMNS))}, false, NULL, ?) RETURNING {_COLUMNS}"
+)
 # One statement for many rows: each column a list parameter, unnested in parallel.
 _INSERT_MANY = (
     f"INSERT INTO variations ({', '.join(_NEW_COLUMNS)}, selected, removed_at, created_at)"
     " SELECT UNNEST(?::VARCHAR[]), UNNEST(?::INTEGER[]), UNNEST(?::VARCHAR[]),"
     " UNNEST(?::VARCHAR[]), UNNEST(?::BIGINT[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]),"
     " UNNEST(?::INTEGER[]), UNNEST(?::INTEGER[]), UNNEST(?::INTEGER[]), UNNEST(?::DOUBLE[]),"
-    " UNNEST(?::VARCHAR[]), false, NULL, ?"
+    " UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]),"
+    " UNNEST(?::VARCHAR[]), UNNEST(?::INTEGER[]), false, NULL, ?"
 )
+
+
+def _column(variation: NewVariation, name: str) -> Any:
+    value = getattr(variation, name)
+    return dump_json(value) if name == "loras" else value
 
 
 class VariationsRepository:
@@ -52,21 +58,7 @@ class VariationsRepository:
         """
         if variation.idx < 1:
             raise ValueError(f"variation indexes start at 1, got {variation.idx}")
-        params = [
-            variation.task_id,
-            variation.idx,
-            variation.path,
-            variation.thumbnail,
-            variation.seed,
-            variation.prompt,
-            variation.negative_prompt,
-            variation.width,
-            variation.height,
-            variation.steps,
-            variation.guidance_scale,
-            variation.model,
-            self._db.now(),
-        ]
+        params = [*(_column(variation, name) for name in _NEW_COLUMNS), self._db.now()]
         try:
             with self._db.transaction() as cursor:
                 exists = cursor.execute(
@@ -93,7 +85,7 @@ class VariationsRepository:
             return
         if min(v.idx for v in rows) < 1:
             raise ValueError("variation indexes start at 1")
-        columns = [[getattr(v, name) for v in rows] for name in _NEW_COLUMNS]
+        columns = [[_column(v, name) for v in rows] for name in _NEW_COLUMNS]
         task_ids = sorted({v.task_id for v in rows})
         try:
             with self._db.transaction() as cursor:
