@@ -1,0 +1,53 @@
+"""The folders the daemon writes, and the check at start that it can write each one.
+
+A folder the daemon cannot write must stop it at start, naming the folder,
+rather than fail every task later. Under systemd that is the usual case:
+ProtectSystem=strict makes everything read-only except the folders the unit
+lists in ReadWritePaths=, which `gladtui service install --system` takes from
+this same list (daemon/systemd/install.py).
+"""
+
+from __future__ import annotations
+
+import errno
+import tempfile
+from pathlib import Path
+
+from gladtui.config import Config
+
+# What a sandboxed service needs to hear when one of its folders is read-only.
+SERVICE_HINT = (
+    "if this is the system service, it may write only to the folders its unit lists: "
+    "after changing folders in the config, run `gladtui service install --system` again"
+)
+
+
+class FolderError(Exception):
+    """A folder the daemon writes cannot be made or written; the message names it."""
+
+
+def written_folders(config: Config) -> dict[str, Path]:
+    """Each folder the daemon writes, by the config key that sets it."""
+    folders = {
+        "drop_dir": config.drop_dir,
+        "preview_dir": config.preview_dir,
+        "state_dir": config.state_dir,
+        "cache_dir": config.cache_dir,
+    }
+    if config.publishing.publisher == "local":
+        folders["publishing.local.dir"] = config.local_cdn_dir
+    return folders
+
+
+def prepare_folders(config: Config) -> None:
+    """Create the missing folders, then prove each writable; FolderError if one is not."""
+    for key, folder in written_folders(config).items():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # An unnamed file (O_TMPFILE): the watcher sees nothing, nothing is left.
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            hint = f" ({SERVICE_HINT})" if exc.errno == errno.EROFS else ""
+            raise FolderError(f"{key} {folder} is not writable: {reason}{hint}") from exc
