@@ -45,7 +45,7 @@ generation:
   batch_size: 1
 """
 # Enough steps that a stop or a kill reliably lands while variation 2 is made.
-SLOW_TASK = "title: {title}\nprompt: a lighthouse at dawn\nvariations: 2\nsteps: 20\n"
+SLOW_TASK = "title: {title}\nprompt: a lighthouse at dawn\nvariations: 2\nsteps: 12\n"
 
 Check = Callable[[Service], str]
 

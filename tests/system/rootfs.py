@@ -7,8 +7,10 @@ own pip fills (so packages come from wherever pip finds them here, offline
 inside the root). gladtui itself is never cached: each run installs the
 current checkout (see checks.py).
 
-The cache key is the package list, the requirements and the recipe version;
-a changed key builds a new root and removes the ones no run is using.
+The cache has two layers, each under a key of what goes into it: the
+debootstrapped Debian (the package list) and the root with its venv (the
+requirements as well). A changed key builds anew and removes the folders of
+old keys that no run is using.
 """
 
 from __future__ import annotations
@@ -68,50 +70,68 @@ def requirements(project: Path) -> list[str]:
     return [TORCH, *data["project"]["dependencies"], *data["build-system"]["requires"]]
 
 
-def cache_key(wanted: list[str]) -> str:
-    recipe = {"recipe": RECIPE, "suite": SUITE, "packages": PACKAGES, "requirements": wanted}
+def key_of(recipe: dict[str, object]) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def prepare(cache: Path, project: Path, say: Callable[[str], None]) -> CachedRoot:
-    """The cached root for this checkout's requirements, built first if missing."""
+    """The cached root for this checkout's requirements, built first if missing.
+
+    Two layers, each with its own key: the debootstrapped Debian (the package
+    list), and a copy of it with the venv (the requirements too), so a new
+    dependency costs a venv, not a debootstrap.
+    """
     wanted = requirements(project)
-    cached = CachedRoot(cache / f"root-{cache_key(wanted)}")
+    debian_recipe = {"recipe": RECIPE, "suite": SUITE, "packages": PACKAGES}
+    debian = cache / f"debian-{key_of(debian_recipe)}"
+    cached = CachedRoot(cache / f"root-{key_of({**debian_recipe, 'requirements': wanted})}")
     cache.mkdir(parents=True, exist_ok=True)
     with locked(cache / "build.lock", fcntl.LOCK_EX):
         if cached.folder.is_dir():
             say(f"root: cached in {cached.folder}")
         else:
-            build(cached, wanted, say)
-        remove_unused(cache, keep=cached)
+            build(cached, debian, wanted, say)
+        remove_unused(cache, keep=(cached.folder, debian))
     return cached
 
 
-def build(cached: CachedRoot, wanted: list[str], say: Callable[[str], None]) -> None:
+def build(cached: CachedRoot, debian: Path, wanted: list[str], say: Callable[[str], None]) -> None:
     """Build into a temporary folder, renamed into place only once complete."""
     partial = CachedRoot(cached.folder.with_name(cached.folder.name + ".partial"))
     shutil.rmtree(partial.folder, ignore_errors=True)
     partial.wheels.mkdir(parents=True)
     (partial.wheels / "requirements.txt").write_text("\n".join(wanted) + "\n", encoding="utf-8")
     started = time.monotonic()
-    say("root: the venv's wheels from this machine's pip, meanwhile:")
+    say("root: the venv's wheels, from this machine's pip")
     pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
     pip += ["--only-binary=:all:", "-d", str(partial.wheels), *wanted]
-    wheels = Step(partial, "pip-download", pip, env=dict(os.environ))  # pip as configured here
-    say(f"root: debootstrap {SUITE} ({', '.join(PACKAGES)}) from {MIRROR}")
-    debootstrap = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}"]
-    Step(partial, "debootstrap", [*debootstrap, SUITE, str(partial.root), MIRROR]).finish()
+    wheels = Step(partial.folder / "pip-download.log", pip, env=dict(os.environ))
+    if debian.is_dir():
+        say(f"root: Debian cached in {debian}")
+    else:  # meanwhile
+        debootstrap(debian, say)
+    subprocess.run(["cp", "-a", str(debian / "root"), str(partial.root)], check=True)
     wheels.finish()
-    say(f"root: debootstrap and wheels done in {time.monotonic() - started:.0f} s")
+    say(f"root: Debian and wheels ready in {time.monotonic() - started:.0f} s")
     started = time.monotonic()
     offline = f"{VENV}/bin/pip install --quiet --no-index --find-links {WHEELS_INSIDE}"
     inside = (
         f"python3 -m venv {VENV} && {offline} '{TORCH}'"
         f" && {offline} -r {WHEELS_INSIDE}/requirements.txt"
     )
-    Step(partial, "venv", chrooted(partial, inside)).finish()
+    Step(partial.folder / "venv.log", chrooted(partial, inside)).finish()
     say(f"root: venv in {VENV} (torch first, then the rest) in {time.monotonic() - started:.0f} s")
     partial.folder.rename(cached.folder)
+
+
+def debootstrap(debian: Path, say: Callable[[str], None]) -> None:
+    partial = debian.with_name(debian.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    say(f"root: debootstrap {SUITE} ({', '.join(PACKAGES)}) from {MIRROR}")
+    command = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}"]
+    Step(partial / "debootstrap.log", [*command, SUITE, str(partial / "root"), MIRROR]).finish()
+    partial.rename(debian)
 
 
 def chrooted(cached: CachedRoot, command: str) -> list[str]:
@@ -124,14 +144,11 @@ def chrooted(cached: CachedRoot, command: str) -> list[str]:
 
 
 class Step:
-    """One build step, started at once; its output kept in <name>.log beside the root."""
+    """One build step, started at once, its output kept in `log`; finish() waits for it."""
 
-    def __init__(
-        self, cached: CachedRoot, name: str, command: list[str], env: dict[str, str] | None = None
-    ) -> None:
-        self.name = name
-        self.log = cached.folder / f"{name}.log"
-        with self.log.open("w", encoding="utf-8") as out:
+    def __init__(self, log: Path, command: list[str], env: dict[str, str] | None = None) -> None:
+        self.log = log
+        with log.open("w", encoding="utf-8") as out:
             self.process = subprocess.Popen(
                 command,
                 stdout=out,
@@ -143,19 +160,18 @@ class Step:
         code = self.process.wait()
         if code != 0:
             tail = self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-            raise BuildError(
-                f"{self.name} failed (exit {code}), see {self.log}:\n" + "\n".join(tail)
-            )
+            name = self.log.stem
+            raise BuildError(f"{name} failed (exit {code}), see {self.log}:\n" + "\n".join(tail))
 
 
-def remove_unused(cache: Path, keep: CachedRoot) -> None:
-    """Roots of older keys, unless a run is booted on one right now."""
-    for folder in cache.glob("root-*"):
-        if folder == keep.folder or folder.name.endswith(".partial"):
+def remove_unused(cache: Path, keep: tuple[Path, ...]) -> None:
+    """Folders of older keys, except a root that a run is booted on right now."""
+    for folder in [*cache.glob("root-*"), *cache.glob("debian-*")]:
+        if folder in keep:
             continue
         try:
             with locked(folder / "in-use", fcntl.LOCK_EX | fcntl.LOCK_NB):
-                shutil.rmtree(folder / "root")
+                shutil.rmtree(folder / "root", ignore_errors=True)
         except BlockingIOError:
             continue
         shutil.rmtree(folder)
