@@ -22,6 +22,9 @@ SERVICE_HINT = (
 )
 
 
+LOCAL_CDN = "publishing.local.dir"
+
+
 class FolderError(Exception):
     """A folder the daemon writes cannot be made or written; the message names it."""
 
@@ -35,13 +38,20 @@ def written_folders(config: Config) -> dict[str, Path]:
         "cache_dir": config.cache_dir,
     }
     if config.publishing.publisher == "local":
-        folders["publishing.local.dir"] = config.local_cdn_dir
+        folders[LOCAL_CDN] = config.local_cdn_dir
     return folders
 
 
 def prepare_folders(config: Config) -> None:
-    """Create the missing folders, then prove each writable; FolderError if one is not."""
+    """Create the missing folders, then prove each writable; FolderError if one is not.
+
+    The local CDN folder is left to the publisher, which makes it on its first
+    upload: a problem there is a publishing fault that can clear (retried, then
+    the task fails saying why), not a reason to stop generating.
+    """
     for key, folder in written_folders(config).items():
+        if key == LOCAL_CDN:
+            continue
         try:
             folder.mkdir(parents=True, exist_ok=True)
             # An unnamed file (O_TMPFILE): the watcher sees nothing, nothing is left.
