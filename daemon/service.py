@@ -19,6 +19,7 @@ from daemon.actions import Actions
 from daemon.destinations.base import Destination, DestinationUnusable
 from daemon.destinations.factory import make_destination
 from daemon.dropfolder import DropFolder
+from daemon.folders import FolderError, prepare_folders
 from daemon.generator import Generator, ModelLoader
 from daemon.images import remove_stray_temp_files
 from daemon.ingest import Ingestor
@@ -117,11 +118,15 @@ class Daemon:
         self.publisher.wake()
 
     def start(self) -> None:
-        """Serve the API, then start the workers. SocketError if the socket cannot be bound.
+        """Serve the API, then start the workers.
 
-        The socket comes first: it is bound under a umask (process-wide) that
-        must not apply to the files the workers write.
+        FolderError if a folder cannot be written, SocketError if the socket
+        cannot be bound. The folders are checked first, so a daemon that could
+        not save its work never answers; the socket comes next: it is bound
+        under a umask (process-wide) that must not apply to the files the
+        workers write.
         """
+        prepare_folders(self.config)
         self.api.start()
         requeued = self.store.jobs.requeue_running()
         if requeued:
@@ -235,7 +240,7 @@ def main(config: Config, *, log_level: str = "info") -> int:
     log.info("store open in %.2f s", time.monotonic() - started)
     try:
         daemon.start()
-    except (OSError, SocketError) as exc:  # a folder or the socket cannot be made
+    except (OSError, FolderError, SocketError) as exc:  # a folder or the socket
         log.error("cannot start: %s", exc)
         notifier.status(f"cannot start: {exc}")
         stop.set()

@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from daemon.folders import written_folders
 from gladtui.config import (
     MAX_CONFIG_BYTES,
     Config,
@@ -173,12 +174,7 @@ def unit_word(text: str, *, exec_line: bool = False) -> str:
 
 def writable_paths(config: Config) -> list[Path]:
     """The folders the daemon writes that the system unit must open with ReadWritePaths=."""
-    wanted = [config.drop_dir, config.preview_dir, config.state_dir, config.cache_dir]
-    if config.publishing.publisher == "local":
-        wanted.append(config.local_cdn_dir)
-    posts = config.publishing.posts
-    if posts.to == "markdown" and posts.markdown.dir is not None:
-        wanted.append(posts.markdown.dir)  # the static site's folder of posts
+    wanted = written_folders(config).values()
     managed = (SYSTEM_STATE, SYSTEM_CACHE, SYSTEM_RUNTIME)
     paths: list[Path] = []
     for path in wanted:

@@ -1,0 +1,70 @@
+"""The folders the daemon writes, and the check at start that it can write each one.
+
+A folder the daemon cannot write must stop it at start, naming the folder,
+rather than fail every task later. Under systemd that is the usual case:
+ProtectSystem=strict makes everything read-only except the folders the unit
+lists in ReadWritePaths=, which `gladtui service install --system` takes from
+this same list (daemon/systemd/install.py).
+"""
+
+from __future__ import annotations
+
+import errno
+import tempfile
+from pathlib import Path
+
+from gladtui.config import Config
+
+# What a sandboxed service needs to hear when one of its folders is read-only.
+SERVICE_HINT = (
+    "if this is the system service, it may write only to the folders its unit lists: "
+    "after changing folders in the config, run `gladtui service install --system` again"
+)
+
+
+LOCAL_CDN = "publishing.local.dir"
+MARKDOWN = "publishing.posts.markdown.dir"
+# Checked by their own parts, not here: the publisher makes the CDN folder on its
+# first upload; the Markdown destination refuses a folder that is missing.
+CHECKED_ELSEWHERE = (LOCAL_CDN, MARKDOWN)
+
+
+class FolderError(Exception):
+    """A folder the daemon writes cannot be made or written; the message names it."""
+
+
+def written_folders(config: Config) -> dict[str, Path]:
+    """Each folder the daemon writes, by the config key that sets it."""
+    folders = {
+        "drop_dir": config.drop_dir,
+        "preview_dir": config.preview_dir,
+        "state_dir": config.state_dir,
+        "cache_dir": config.cache_dir,
+    }
+    if config.publishing.publisher == "local":
+        folders[LOCAL_CDN] = config.local_cdn_dir
+    posts = config.publishing.posts
+    if posts.to == "markdown" and posts.markdown.dir is not None:
+        folders[MARKDOWN] = posts.markdown.dir  # the static site's folder of posts
+    return folders
+
+
+def prepare_folders(config: Config) -> None:
+    """Create the missing folders, then prove each writable; FolderError if one is not.
+
+    The local CDN folder is left to the publisher, which makes it on its first
+    upload: a problem there is a publishing fault that can clear (retried, then
+    the task fails saying why), not a reason to stop generating.
+    """
+    for key, folder in written_folders(config).items():
+        if key in CHECKED_ELSEWHERE:
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # An unnamed file (O_TMPFILE): the watcher sees nothing, nothing is left.
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            hint = f" ({SERVICE_HINT})" if exc.errno == errno.EROFS else ""
+            raise FolderError(f"{key} {folder} is not writable: {reason}{hint}") from exc
