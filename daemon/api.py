@@ -20,6 +20,8 @@ Routes (bodies are the shapes of gladtui/shapes.py):
     POST /api/tasks/{id}/undo             a decision still in its grace period
     POST /api/media/generate-image-variations  {"task_id", "prompt"?, "num_variations"?,
                                                 "num_inference_steps"?}
+    GET  /api/tasks/{id}/variations/{n}/image              the PNG (daemon/imageserving.py)
+    GET  /api/tasks/{id}/variations/{n}/thumbnail?width=W  a PNG at most W pixels wide
     GET  /api/posts?limit=&offset=        PostPageJSON
     GET  /api/events?since=               text/event-stream (see eventstream.py)
 """
@@ -43,6 +45,7 @@ from daemon.actions import Actions
 from daemon.destinations.base import Destination
 from daemon.eventstream import EventStream
 from daemon.generator import GeneratorState
+from daemon.imageserving import PictureRoutes, VariationPictures
 from daemon.outcomes import ActionError, InvalidRequest, Outcome, TaskNotFound
 from daemon.present import TaskViews, Widening, iso, post_json
 from daemon.publishers.factory import describe_destination
@@ -195,6 +198,7 @@ def build_app(ctx: ApiContext) -> web.Application:
             web.get("/api/events", routes.events),
         ]
     )
+    app.add_routes(PictureRoutes(VariationPictures(ctx.store, ctx.config.cache_dir)).routes())
     return app
 
 

@@ -305,9 +305,20 @@ def thumbnail_of(image: Image.Image, destination: Path, *, max_side: int = 256) 
     """make_thumbnail from an image already in memory (the generator's: no re-decode)."""
     if max_side < 1:
         raise ValueError(f"max_side must be at least 1, got {max_side}")
+    return _scaled_png(image, destination, (max_side, max_side))
+
+
+def narrowed_png(image: Image.Image, destination: Path, *, max_width: int) -> Path:
+    """A PNG of `image` at most `max_width` pixels wide, aspect kept, never upscaled."""
+    if max_width < 1:
+        raise ValueError(f"max_width must be at least 1, got {max_width}")
+    return _scaled_png(image, destination, (max_width, image.height))
+
+
+def _scaled_png(image: Image.Image, destination: Path, box: tuple[int, int]) -> Path:
     destination.parent.mkdir(parents=True, exist_ok=True)
     thumb = image.copy()
-    thumb.thumbnail((max_side, max_side))
+    thumb.thumbnail(box)
     if thumb.mode not in _PNG_MODES:
         thumb = thumb.convert("RGBA" if "A" in thumb.getbands() else "RGB")
 

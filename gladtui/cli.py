@@ -432,8 +432,12 @@ def _call_posts(client: Client, args: argparse.Namespace) -> None:
 
 def _call_status(client: Client, args: argparse.Namespace) -> None:
     from gladtui.cliformat import format_status
+    from gladtui.config import load_config
+    from gladtui.pictureprotocol import choose
 
     _output(client.status(), args, format_status)
+    if not args.json:  # this terminal's, not the daemon's: not part of the API's JSON
+        print(f"pictures: {choose(load_config(args.config).tui.pictures).describe()}")
 
 
 def _call_generate(client: Client, args: argparse.Namespace) -> None:

@@ -158,6 +158,15 @@ class Client:
     def task(self, task_id: str) -> TaskJSON:
         return cast("TaskJSON", self._json("GET", _task_url(task_id)))
 
+    def image(self, task_id: str, index: int) -> bytes:
+        """Variation `index`'s PNG, the bytes as they are on the daemon's disk."""
+        return self._request("GET", f"{_task_url(task_id)}/variations/{index}/image")
+
+    def thumbnail(self, task_id: str, index: int, width: int) -> bytes:
+        """Variation `index` as a PNG at most `width` pixels wide (never upscaled)."""
+        url = f"{_task_url(task_id)}/variations/{index}/thumbnail?width={width}"
+        return self._request("GET", url)
+
     def posts(self, limit: int = 100, offset: int = 0) -> PostPageJSON:
         query = urlencode({"limit": limit, "offset": offset})
         return cast("PostPageJSON", self._json("GET", f"/api/posts?{query}"))

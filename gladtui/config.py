@@ -338,6 +338,9 @@ class TuiConfig(_Section):
     # false: `a` approves the selected variation and `r` rejects with one key each
     # (undo with `u` during publishing.grace_seconds); true: a dialog asks first.
     confirm_decisions: bool = True
+    # How pictures are drawn: auto asks the terminal; the others force one when the
+    # guess is wrong (tmux with passthrough, a browser terminal). $GLADTUI_PICTURES wins.
+    pictures: Literal["auto", "kitty", "sixel", "iterm2", "halfblocks"] = "auto"
 
 
 class CleanupConfig(_Section):

@@ -11,7 +11,11 @@ import textual_image.widget  # noqa: F401  (first: it queries the terminal)
 
 from gladtui.client import client_for
 from gladtui.config import Config
+from gladtui.picturecache import DiskCache, default_folder
+from gladtui.pictureprotocol import choose
 from gladtui.tui.app import ReviewApp
+from gladtui.tui.pictures import Pictures
+from gladtui.tui.picturewidget import use as use_protocol
 
 STREAM_TIMEOUT_HEARTBEATS = 3  # silence of this many heartbeats: the daemon is gone
 
@@ -22,15 +26,19 @@ QUIT = "quit (the daemon keeps running)"
 def make_app(config: Config, *, quit_note: str = QUIT) -> ReviewApp:
     """`quit_note`: what q does, for the help (the demo's q also ends its daemon)."""
     timeout = config.api.heartbeat_seconds * STREAM_TIMEOUT_HEARTBEATS
+    client = client_for(config)
     return ReviewApp(
-        client_for(config),
+        client,
         stream_timeout=timeout,
         confirm=config.tui.confirm_decisions,
         quit_note=quit_note,
+        pictures=Pictures(client, DiskCache(default_folder())),
     )
 
 
 def run(config: Config, *, quit_note: str = QUIT) -> None:
+    """Choose how pictures are drawn (ProtocolError for an unknown name), then run."""
+    use_protocol(choose(config.tui.pictures).protocol)
     make_app(config, quit_note=quit_note).run()
 
 

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from gladtui.client import START_HINT, Client, StreamEvent
 from gladtui.tui.follower import Follower, FollowerCallbacks
 from gladtui.tui.messages import DaemonEvent, StreamLive, StreamLost
+from gladtui.tui.pictures import Pictures
 from gladtui.tui.review import ReviewScreen
 from gladtui.tui.screens import DisconnectedScreen
 from gladtui.tui.tasklist import Clock, utc_now
@@ -39,6 +40,7 @@ class ReviewApp(App[None]):
         stream_timeout: float,
         confirm: bool = True,
         quit_note: str = "",
+        pictures: Pictures | None = None,
     ) -> None:
         """`stream_timeout`: silence this long means the daemon is gone (a few heartbeats).
 
@@ -47,7 +49,9 @@ class ReviewApp(App[None]):
         """
         super().__init__()
         self.client = client
-        self.review = ReviewScreen(client, clock, confirm=confirm, quit_note=quit_note)
+        self.review = ReviewScreen(
+            client, clock, confirm=confirm, quit_note=quit_note, pictures=pictures
+        )
         self.follower = Follower(
             client,
             FollowerCallbacks(

@@ -23,9 +23,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label, Static
-from textual_image.widget import Image
 
 from gladtui.shapes import VariationJSON
+from gladtui.tui.picturewidget import PictureBase, picture_widget
 
 PER_PAGE = 3  # thumbnails side by side at least, from 80 columns up
 COLUMNS_PER_EXTRA = 60  # a wide gallery shows one more thumbnail per this many columns
@@ -92,7 +92,10 @@ class Thumbnail(Vertical):
 
     def _picture_widget(self) -> Widget:
         # Both sides set: textual-image's "auto" reads the widget's size before layout.
-        widget = Static("…", classes="pending") if self.picture is None else Image(self.picture)
+        if self.picture is None:
+            widget: Widget = Static("…", classes="pending")
+        else:
+            widget = picture_widget(self.picture)
         widget.styles.width = self._layout.picture_width
         widget.styles.height = self._layout.picture_rows
         return widget
@@ -103,7 +106,7 @@ class Thumbnail(Vertical):
         self.query_one(Label).update(self._caption())
         if picture is not None and self.picture is not None:
             self.picture = picture
-            self.query_one(Image).image = picture
+            self.query_one(".picture", PictureBase).image = picture
             return
         old, self.picture = self.children[0], picture
         old.remove()

@@ -16,10 +16,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
-from textual_image.widget import Image
 
 from gladtui.shapes import TaskSummaryJSON, VariationJSON
 from gladtui.tui.detail import slug_line
+from gladtui.tui.picturewidget import picture_widget
 
 T = TypeVar("T")
 
@@ -65,7 +65,7 @@ class ApproveScreen(ModalScreen[bool]):
             yield Label(f"Approve variation {number}?", classes="dialog-title")
             with Horizontal(classes="approve-body"):
                 if self.picture is not None:
-                    picture = Image(self.picture, id="approve-picture")
+                    picture = picture_widget(self.picture, id="approve-picture")
                     picture.styles.width = APPROVE_PICTURE_WIDTH
                     yield picture
                 with Vertical(classes="approve-facts"):

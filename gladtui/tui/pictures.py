@@ -1,69 +1,54 @@
-"""Thumbnails for the gallery: fetched once, decoded once, kept in a bounded cache.
+"""Thumbnails for the gallery: fetched through the API once, decoded once, kept bounded.
 
 `Pictures.get` answers from memory at once (the UI thread asks it while
-drawing); `Pictures.fetch` does the slow part, reading and decoding the
-picture, and belongs in a worker thread. The review screen fetches the
+drawing); `Pictures.fetch` does the slow part and belongs in a worker
+thread: the reviewer's disk cache (gladtui/picturecache.py), else the
+daemon's thumbnail endpoint, then decoding. The TUI never opens a path from
+the task JSON, so it works over `gladtui --ssh` and for a reviewer who may
+use the API but not read the preview folder. The review screen fetches the
 pictures of the task under the cursor and of the next tasks awaiting review
 before the reviewer gets there, so moving on shows them at once.
 """
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from pathlib import Path
 
 from PIL import Image as PILImage
 
+from gladtui.client import ApiError, Client, ClientError
+from gladtui.picturecache import DiskCache, picture_key
 from gladtui.shapes import VariationJSON
 
-MAX_PICTURES = 256  # decoded thumbnails kept: ~64 KB each at 160x160 RGB
+MAX_PICTURES = 256  # decoded thumbnails kept in memory: ~300 KB each at 320x320 RGB
+THUMBNAIL_WIDTH = 320  # pixels: sharp in a gallery box on a pixel-drawing terminal
+FULL_SIZE = 0  # the width that means "the image itself" in the disk cache's keys
 
 Key = tuple[str, int, str]  # task id, variation index, and what identifies its bytes
-Loader = Callable[[VariationJSON], "PILImage.Image | None"]
 
 
 def key_of(task_id: str, variation: VariationJSON) -> Key:
     # The path changes with the file (it carries a timestamp), so a new image under
-    # a reused name is never served from the cache.
-    return (task_id, variation["index"], variation["thumbnail"] or variation["path"])
-
-
-def read_thumbnail(variation: VariationJSON) -> PILImage.Image | None:
-    """The variation's thumbnail file (else its image), decoded; None when neither exists."""
-    return _decode(variation["thumbnail"], variation["path"])
-
-
-def read_image(variation: VariationJSON) -> PILImage.Image | None:
-    """The variation's full image (else its thumbnail), decoded."""
-    return _decode(variation["path"], variation["thumbnail"])
-
-
-def _decode(*names: str | None) -> PILImage.Image | None:
-    for name in names:
-        if not name:
-            continue
-        try:
-            with PILImage.open(Path(name)) as opened:
-                opened.load()
-                return opened.convert("RGB") if opened.mode not in ("RGB", "RGBA") else opened
-        except (OSError, ValueError):
-            continue
-    return None
+    # a reused index is never served from the cache.
+    return (task_id, variation["index"], variation["path"])
 
 
 class Pictures:
-    """A thread-safe LRU of decoded thumbnails."""
+    """A thread-safe LRU of decoded thumbnails, over a disk cache, over the API."""
 
     def __init__(
         self,
-        loader: Loader = read_thumbnail,
-        full_loader: Loader = read_image,
+        client: Client,
+        disk: DiskCache | None = None,
+        *,
+        width: int = THUMBNAIL_WIDTH,
         capacity: int = MAX_PICTURES,
     ) -> None:
-        self._loader = loader
-        self._full_loader = full_loader
+        self._client = client
+        self._disk = disk
+        self._width = width
         self._capacity = capacity
         self._cache: OrderedDict[Key, PILImage.Image | None] = OrderedDict()
         self._lock = threading.Lock()
@@ -82,19 +67,54 @@ class Pictures:
             return key_of(task_id, variation) in self._cache
 
     def fetch_full(self, task_id: str, variation: VariationJSON) -> PILImage.Image | None:
-        """The full-size picture, for the large view; not cached (it is one at a time)."""
-        return self._full_loader(variation)
+        """The full-size picture, for the large view; kept on disk, not in memory."""
+        return self._load(task_id, variation, FULL_SIZE)
 
     def fetch(self, task_id: str, variation: VariationJSON) -> PILImage.Image | None:
-        """Read and decode (or answer from memory). Blocking: call it from a worker."""
+        """Fetch and decode (or answer from memory). Blocking: call it from a worker.
+
+        None when the daemon has no such picture (removed since); a daemon that
+        cannot be reached is not remembered, so the next fetch tries again.
+        """
         key = key_of(task_id, variation)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        picture = self._loader(variation)
+        try:
+            picture = self._load(task_id, variation, self._width)
+        except ClientError:
+            return None
         with self._lock:
             self._cache[key] = picture
             while len(self._cache) > self._capacity:
                 self._cache.popitem(last=False)
         return picture
+
+    def _load(self, task_id: str, variation: VariationJSON, width: int) -> PILImage.Image | None:
+        """Disk cache, else the API; None when the daemon answers 404. Raises ClientError."""
+        index = variation["index"]
+        name = picture_key(task_id, index, variation["path"], width)
+        data = self._disk.get(name) if self._disk is not None else None
+        if data is None:
+            try:
+                if width == FULL_SIZE:
+                    data = self._client.image(task_id, index)
+                else:
+                    data = self._client.thumbnail(task_id, index, width)
+            except ApiError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            if self._disk is not None:
+                self._disk.put(name, data)
+        return _decode(data)
+
+
+def _decode(data: bytes) -> PILImage.Image | None:
+    try:
+        with PILImage.open(io.BytesIO(data)) as opened:
+            opened.load()
+            return opened.convert("RGB") if opened.mode not in ("RGB", "RGBA") else opened
+    except (OSError, ValueError):
+        return None

@@ -105,8 +105,15 @@ class ReviewScreen(DecisionKeys, Screen[None]):
     ]
 
     def __init__(
-        self, client: Client, clock: Clock, *, confirm: bool = True, quit_note: str = ""
+        self,
+        client: Client,
+        clock: Clock,
+        *,
+        confirm: bool = True,
+        quit_note: str = "",
+        pictures: Pictures | None = None,
     ) -> None:
+        """`pictures`: where thumbnails come from (default: the API, no disk cache)."""
         super().__init__()
         self.client = client
         self.clock = clock
@@ -117,7 +124,7 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         self.status: StatusJSON | None = None
         self.destination = "the configured publisher"
         self.full: TaskJSON | None = None  # the cursor's task with its variations
-        self.pictures = Pictures()
+        self.pictures = pictures or Pictures(client)
         self.ahead = Lookahead()
         self.decided: list[str] = []  # tasks decided here, newest last: what `u` undoes
         self.chosen: dict[str, int] = {}  # the variation approved here, by task
@@ -438,7 +445,11 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         variation = self.gallery.current
         if variation is None:
             return
-        picture = self.pictures.fetch_full(task_id, variation)
+        try:
+            picture = self.pictures.fetch_full(task_id, variation)
+        except ClientError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
         if picture is None:
             self.app.call_from_thread(self.notify, "the image is gone", severity="warning")
             return

@@ -12,9 +12,9 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
-from textual_image.widget import Image
 
 from gladtui.client import START_HINT
+from gladtui.tui.picturewidget import picture_widget
 from gladtui.tui.rows import LEGEND
 
 KEYS_WIDTH = 13  # the help's key column
@@ -105,7 +105,7 @@ class ImageScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Label(self.caption, id="caption")
-        yield Image(self.picture, id="large")
+        yield picture_widget(self.picture, id="large")
         yield Footer()
 
 
