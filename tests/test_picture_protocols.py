@@ -44,14 +44,14 @@ ITERM2 = re.compile(rb"\x1b\]1337;File=([^:\x07]*):([A-Za-z0-9+/=]*)\x07")
 @pytest.fixture(scope="module")
 def daemon(tiny: LoadedModel) -> Iterator[tuple[ApiDaemon, dict[str, Any]]]:
     d = ApiDaemon(tiny).start()
-    task = d.wait_status(d.submit(task_yaml("Drawn", variations=1, width=128, height=128)), "review")
+    task = d.wait_status(
+        d.submit(task_yaml("Drawn", variations=1, width=128, height=128)), "review"
+    )
     yield d, task
     d.cleanup()
 
 
-def run_tui(
-    d: ApiDaemon, protocol: str, tmp: Path, until: Callable[[bytes], object]
-) -> bytes:
+def run_tui(d: ApiDaemon, protocol: str, tmp: Path, until: Callable[[bytes], object]) -> bytes:
     """Everything the TUI writes until `until(output)` holds (or 60 s), then it is stopped."""
     main, child = os.openpty()
     fcntl.ioctl(

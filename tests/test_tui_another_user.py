@@ -1,0 +1,62 @@
+"""The TUI shows the pictures to a reviewer who cannot read the preview folder.
+
+The daemon runs as root here with its preview folder private (0700); the
+reviewer is `nobody`, admitted by the API's user check. The real review app
+runs headless in a child that dropped to nobody: it can open no variation
+file, so every thumbnail it shows came through the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Imported before the child drops root: it cannot read the Python installation.
+import textual.drivers.headless_driver
+import textual.pilot  # noqa: F401
+
+from daemon.models import LoadedModel
+from tests.apidaemon import ApiDaemon, task_yaml
+from tests.privileges import NOBODY, run_unprivileged
+from tests.tuitools import gallery, make_app, until
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+
+
+def test_a_reviewer_who_cannot_read_the_previews_sees_the_pictures(tiny: LoadedModel) -> None:
+    d = ApiDaemon(tiny, settings={"api": {"allowed_users": [NOBODY]}}).start()
+    try:
+        task = d.wait_status(d.submit(task_yaml("Private", variations=2)), "review")
+        d.config.preview_dir.chmod(0o700)
+        for folder in (d.root, d.socket.parent):  # the way in; the uid check admits nobody
+            folder.chmod(0o755)
+        d.socket.chmod(0o666)
+        seen = run_unprivileged(lambda: _review_as_this_user(d, task))
+    finally:
+        d.cleanup()
+    assert seen["can_read_file"] is False
+    assert seen["pictures"] == {1: (64, 64), 2: (64, 64)}
+
+
+def _review_as_this_user(d: ApiDaemon, task: dict[str, Any]) -> dict[str, Any]:
+    try:
+        Path(task["variations"][0]["path"]).read_bytes()
+        can_read = True
+    except PermissionError:
+        can_read = False
+    return {"can_read_file": can_read, "pictures": asyncio.run(_pictures_shown(d))}
+
+
+async def _pictures_shown(d: ApiDaemon) -> dict[int, tuple[int, int]]:
+    app = make_app(d)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(
+            pilot,
+            lambda: len([p for p in gallery(app).pictures.values() if p is not None]) == 2,
+            what="both thumbnails in the gallery",
+        )
+        return {i: p.size for i, p in gallery(app).pictures.items() if p is not None}
