@@ -49,6 +49,7 @@ BENCHMARKS = {
         "--tasks 5000 --starts 1 --moves 20 --pilot 3 --held 15 --skim 5 --pages 5 --jumps 2",
     ),
     "review": Benchmark("review.py", "--tasks 40"),
+    "pictures": Benchmark("pictures.py", "--count 5"),
     "publish": Benchmark("publish.py", "--latency 10 --bulk 100"),
     "posts": Benchmark("posts.py", "--blog 1000 --runs 5"),
     "generate": Benchmark("generate.py", "--rounds 2 --tasks 10"),
