@@ -52,7 +52,7 @@ class DecisionKeys(_Base):
         decided: list[str]
         chosen: dict[str, int]
         reselect: tuple[str, int] | None
-        destination: str
+        destination: str  # where the image and the post go, in words, one line each
         pictures: Pictures
         status: StatusJSON | None
         tasks: TaskList

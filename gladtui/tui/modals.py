@@ -72,7 +72,7 @@ class ApproveScreen(ModalScreen[bool]):
                     yield Static(Text(self.task_summary["title"], style="bold"))
                     yield Static(f"variation {number} · seed {seed}", markup=False)
                     yield Static(f"slug: {slug_line(self.task_summary)}", markup=False)
-                    yield Static(f"to:   {self.destination}", markup=False)
+                    yield Static(self.destination, markup=False)
             yield Label("y / Enter: approve and publish    n / Esc: back", classes="hint")
 
 

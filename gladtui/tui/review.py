@@ -122,7 +122,7 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         self.filter = FILTERS[0]
         self.counts: dict[str, int] | None = None
         self.status: StatusJSON | None = None
-        self.destination = "the configured publisher"
+        self.destination = "image: the configured publisher"  # until the status arrives
         self.full: TaskJSON | None = None  # the cursor's task with its variations
         self.pictures = pictures or Pictures(client)
         self.ahead = Lookahead()
@@ -408,7 +408,10 @@ class ReviewScreen(DecisionKeys, Screen[None]):
             return
         self.status = status
         self.counts = status["tasks"]
-        self.destination = status["publishing"]["destination"]
+        publishing = status["publishing"]
+        self.destination = (
+            f"image: {publishing['destination']}\npost:  {publishing['posts_destination']}"
+        )
         self._show_filter()
         self._show_empty_text()
 
