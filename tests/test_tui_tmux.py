@@ -220,6 +220,14 @@ def test_review_and_approve_in_a_terminal(live: ApiDaemon, tmux: Tmux) -> None:
         "the approve dialog", lambda s: "Approve variation 2?" in s and "y / Enter" in s
     )
     assert f"slug: {task['slug']}" in screen, screen
+    # Where the image and the post go, as the daemon describes them.
+    publishing = live.client.status()["publishing"]
+    for label, said in [
+        ("image:", publishing["destination"]),
+        ("post:", publishing["posts_destination"]),
+    ]:
+        first_words = " ".join(said.split()[:3])  # the rest may wrap
+        assert re.search(rf"{label}\s+{re.escape(first_words)}", screen), screen
 
     tmux.send("y")
     published = live.wait_status(task_id, "published", timeout=TIMEOUT)
