@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from gladtui import cliformat, clientcommands
+from gladtui import clientcommands, cliformat
 from gladtui.client import (
     MAX_PAGE,
     ApiError,
