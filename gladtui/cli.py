@@ -1,7 +1,11 @@
 """The `gladtui` command: one entry point for the TUI, the daemon and the CLI.
 
 Exit codes (DESIGN.md "Command line"): 0 success, 1 the request was refused
-(the reason on stderr), 2 usage error, 3 daemon not reachable.
+(the reason on stderr), 2 usage error, 3 daemon not reachable. With
+`--ssh [USER@]HOST[:PORT]` (gladtui/sshforward.py), also: 3 no daemon at the far
+end, 4 the host cannot be reached over ssh, 5 ssh could not log in
+(authentication refused, or the host key not trusted), 6 the remote sshd
+refuses to forward Unix sockets.
 
 Only argparse and the shared modules are imported at start, so `gladtui --help`
 answers at once; each command imports what it needs when it runs.
@@ -10,8 +14,9 @@ answers at once; each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +26,31 @@ EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_SSH_HOST = 4
+EXIT_SSH_LOGIN = 5
+EXIT_SSH_FORWARDING = 6
 
 Handler = Callable[[argparse.Namespace], int]
 
+# Why a command cannot run against a daemon elsewhere (the others can: `over_ssh`).
+LOCAL_ONLY = {
+    "check": "checks task files against this machine's config",
+    "config": "prints this machine's config",
+    "daemon": "runs the daemon on this machine",
+    "demo": "runs a daemon of its own on this machine",
+    "service": "installs the service on this machine",
+}
 
-def _add_config_option(parser: argparse.ArgumentParser, default: object) -> None:
+
+class CommandFailed(Exception):
+    """A failure already explained: `main` prints the message and exits with `code`."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument(
         "--config",
         type=Path,
@@ -33,17 +58,40 @@ def _add_config_option(parser: argparse.ArgumentParser, default: object) -> None
         default=default,
         help="config file (else $GLADTUI_CONFIG, else ~/.config/gladtui/config.yaml)",
     )
+    parser.add_argument(
+        "--ssh",
+        type=_ssh_target,
+        metavar="[USER@]HOST[:PORT]",
+        default=default,
+        help="talk to the daemon on HOST through an ssh-forwarded socket "
+        "(ssh from $GLADTUI_SSH_COMMAND, else `ssh`)",
+    )
+    parser.add_argument(
+        "--remote-socket",
+        metavar="PATH",
+        default=default,
+        help="with --ssh: the daemon's socket on HOST (else found there)",
+    )
+
+
+def _ssh_target(text: str) -> object:
+    from gladtui.sshforward import parse_target
+
+    try:
+        return parse_target(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gladtui", description="Review station for AI-generated featured images."
     )
-    _add_config_option(parser, default=None)
-    # `--config` is accepted before or after the command. SUPPRESS keeps a
-    # subcommand without it from overwriting the value given before it.
+    _add_global_options(parser, default=None)
+    # `--config` and `--ssh` are accepted before or after the command. SUPPRESS keeps
+    # a subcommand without them from overwriting the values given before it.
     common = argparse.ArgumentParser(add_help=False)
-    _add_config_option(common, default=argparse.SUPPRESS)
+    _add_global_options(common, default=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"gladtui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -61,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         "drop folder atomically. An invalid file is reported and not placed.",
     )
     submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    submit.set_defaults(handler=_run_submit)
+    submit.set_defaults(handler=_run_submit, over_ssh=True)
 
     run_daemon = commands.add_parser(
         "daemon",
@@ -88,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the review TUI (also what `gladtui` alone does)",
         description="Review tasks: the keyboard-driven TUI. It needs a running daemon.",
     )
-    tui.set_defaults(handler=_run_tui)
+    tui.set_defaults(handler=_run_tui, over_ssh=True)
 
     _add_demo_command(commands)
     _add_service_command(commands, common)
@@ -143,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         args.command = "tui"
         args.handler = _run_tui
+        args.over_ssh = True
+    _check_ssh_usage(parser, args)
     handler: Handler = args.handler
     from gladtui.config import ConfigError
 
@@ -151,6 +201,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:  # every command reads the config; one message for all
         print(f"gladtui: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    except CommandFailed as exc:
+        print(f"gladtui: {exc}", file=sys.stderr)
+        return exc.code
+
+
+def _check_ssh_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--ssh only with the commands that ask a daemon; --remote-socket only with --ssh."""
+    if args.remote_socket is not None and args.ssh is None:
+        parser.error("--remote-socket goes with --ssh HOST (it names the socket on HOST)")
+    if args.ssh is not None and not getattr(args, "over_ssh", False):
+        why = LOCAL_ONLY.get(args.command, "works on this machine only")
+        parser.error(
+            f"--ssh cannot be used with `{args.command}`: it {why}; "
+            f"run it on {args.ssh.host} itself"
+        )
+
+
+@contextlib.contextmanager
+def daemon_socket(args: argparse.Namespace) -> Iterator[Path | None]:
+    """With --ssh, the forwarded socket for as long as the command runs; else None.
+
+    ssh is stopped when the block ends, however it ends (Ctrl-C included).
+    """
+    if args.ssh is None:
+        yield None
+        return
+    from gladtui import sshforward as ssh
+
+    codes: dict[type[ssh.SshError], int] = {
+        ssh.BadSshCommand: EXIT_USAGE,
+        ssh.LoginRefused: EXIT_SSH_LOGIN,
+        ssh.ForwardingRefused: EXIT_SSH_FORWARDING,
+        ssh.NoRemoteDaemon: EXIT_UNREACHABLE,
+    }
+    try:
+        # A person at a terminal can answer ssh's prompts; a script must not hang on one.
+        forward = ssh.SshForward(args.ssh, args.remote_socket, interactive=sys.stdin.isatty())
+        path = forward.open()
+    except ssh.SshError as exc:
+        raise CommandFailed(str(exc), codes.get(type(exc), EXIT_SSH_HOST)) from None
+    try:
+        yield path
+    finally:
+        forward.close()
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -216,9 +310,10 @@ def _run_tui(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty():
         print("gladtui tui: needs a terminal; for scripts, see `gladtui tasks`", file=sys.stderr)
         return EXIT_USAGE
-    from gladtui.tui import run  # Textual and textual-image only now
+    from gladtui.tui import run  # Textual and textual-image only now (before ssh may prompt)
 
-    run(config)
+    with daemon_socket(args) as socket:
+        run(config, socket_path=socket)
     return EXIT_OK
 
 
@@ -227,6 +322,8 @@ def _run_submit(args: argparse.Namespace) -> int:
     from gladtui.submit import submit_file
     from gladtui.taskfile import TaskFileError
 
+    if args.ssh is not None:
+        return _submit_over_ssh(args)
     config = load_config(args.config)
     refused = 0
     for path in args.files:
@@ -241,6 +338,31 @@ def _run_submit(args: argparse.Namespace) -> int:
             print(f"gladtui: cannot place {path} in {config.drop_dir}: {exc}", file=sys.stderr)
             continue
         print(f"submitted: {path} -> {placed.destination} (task {placed.task.spec.id!r})")
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
+def _submit_over_ssh(args: argparse.Namespace) -> int:
+    """Each file's bytes through the API: the far daemon validates them by its own rules."""
+    from gladtui.client import ApiError, Client, DaemonUnreachable
+
+    refused = 0
+    with daemon_socket(args) as socket:
+        assert socket is not None
+        client = Client(socket)
+        for path in args.files:
+            try:
+                answer = client.submit(path.read_bytes(), path.name)
+            except OSError as exc:
+                refused += 1
+                print(f"refused: {path}: cannot read it: {exc.strerror}", file=sys.stderr)
+                continue
+            except ApiError as exc:
+                refused += 1
+                print(f"refused: {path}: {exc}", file=sys.stderr)
+                continue
+            except DaemonUnreachable as exc:
+                raise CommandFailed(str(exc), EXIT_UNREACHABLE) from None
+            print(f"submitted: {path} -> {args.ssh} ({answer['message']})")
     return EXIT_REFUSED if refused else EXIT_OK
 
 

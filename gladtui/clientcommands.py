@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gladtui.cli import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE
+from gladtui.cli import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, daemon_socket
 
 if TYPE_CHECKING:
     from gladtui.client import Client
@@ -36,7 +36,7 @@ def add_client_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         if task:
             sub.add_argument("task", metavar="TASK", help="the task's id")
         sub.add_argument("--json", action="store_true", help="print the API's JSON")
-        sub.set_defaults(handler=run_client, call=call)
+        sub.set_defaults(handler=run_client, call=call, over_ssh=True)
         return sub
 
     tasks = add("tasks", _call_tasks, "list tasks, newest first", task=False)
@@ -118,15 +118,19 @@ def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 def run_client(args: argparse.Namespace) -> int:
-    """Run a `_call_*` against the daemon; its failures become exit codes 1 and 3."""
-    from gladtui.client import ClientError, DaemonUnreachable, client_for
+    """Run a `_call_*` against the daemon; its failures become exit codes 1 and 3.
+
+    With --ssh, against the forwarded socket: no local config is read or needed.
+    """
+    from gladtui.client import Client, ClientError, DaemonUnreachable, client_for
     from gladtui.config import load_config
 
-    client = client_for(load_config(args.config))
     call: Caller = args.call
     try:
-        call(client, args)
-        sys.stdout.flush()  # here, so a closed pipe is caught below
+        with daemon_socket(args) as socket:
+            client = Client(socket) if socket else client_for(load_config(args.config))
+            call(client, args)
+            sys.stdout.flush()  # here, so a closed pipe is caught below
     except DaemonUnreachable as exc:
         print(f"gladtui: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE

@@ -7,6 +7,8 @@ terminal over: so it is imported here, first, and `run` starts the app after.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import textual_image.widget  # noqa: F401  (first: it queries the terminal)
 
 from gladtui.client import client_for
@@ -19,19 +21,22 @@ STREAM_TIMEOUT_HEARTBEATS = 3  # silence of this many heartbeats: the daemon is 
 QUIT = "quit (the daemon keeps running)"
 
 
-def make_app(config: Config, *, quit_note: str = QUIT) -> ReviewApp:
-    """`quit_note`: what q does, for the help (the demo's q also ends its daemon)."""
+def make_app(
+    config: Config, *, quit_note: str = QUIT, socket_path: Path | None = None
+) -> ReviewApp:
+    """`quit_note`: what q does, for the help (the demo's q also ends its daemon);
+    `socket_path`: the daemon's socket, if not the config's (`gladtui --ssh`)."""
     timeout = config.api.heartbeat_seconds * STREAM_TIMEOUT_HEARTBEATS
     return ReviewApp(
-        client_for(config),
+        client_for(config, socket=socket_path),
         stream_timeout=timeout,
         confirm=config.tui.confirm_decisions,
         quit_note=quit_note,
     )
 
 
-def run(config: Config, *, quit_note: str = QUIT) -> None:
-    make_app(config, quit_note=quit_note).run()
+def run(config: Config, *, quit_note: str = QUIT, socket_path: Path | None = None) -> None:
+    make_app(config, quit_note=quit_note, socket_path=socket_path).run()
 
 
 __all__ = ["ReviewApp", "make_app", "run"]
