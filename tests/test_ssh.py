@@ -251,7 +251,11 @@ def tmux() -> Iterator[Tmux]:
         server.kill()
 
 
-def test_the_tui_through_the_forward(sshd: Sshd, live: ApiDaemon, tmux: Tmux, muffins: str) -> None:
+@pytest.mark.parametrize("ending", ["q", "SIGINT"])
+def test_the_tui_through_the_forward(
+    sshd: Sshd, live: ApiDaemon, tmux: Tmux, muffins: str, ending: str
+) -> None:
+    """The TUI shows the far daemon's tasks and thumbnails; q, or Ctrl-C, stops ssh."""
     pending = live.submit(task_yaml("Crumpets Over SSH", variations=3), "crumpets.yaml")
     live.wait_status(pending, "review")
     env = environment(sshd)
@@ -273,11 +277,19 @@ def test_the_tui_through_the_forward(sshd: Sshd, live: ApiDaemon, tmux: Tmux, mu
         lambda s: "Crumpets Over SSH" in s and len(half_block_lines(s)) >= 3,
         timeout=TIMEOUT,
     )
-    assert our_ssh(sshd), "no ssh while the TUI runs"
-    tmux.send("q")
+    [ssh] = our_ssh(sshd)
+    if ending == "q":
+        tmux.send("q")
+    else:  # SIGINT to gladtui itself, as `kill -INT` (the TUI reads Ctrl-C as a key)
+        os.kill(parent_of(ssh), signal.SIGINT)
     after = tmux.wait_for("the TUI to exit", lambda s: "[gladtui exited with status" in s)
     assert "[gladtui exited with status 0]" in after, after
-    wait_until(lambda: not our_ssh(sshd), 10)
+    assert "Traceback" not in after, after
+    assert our_ssh(sshd) == [], f"ssh left running after {ending}"
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 # -- the command line, without ssh running -----------------------------------------------
