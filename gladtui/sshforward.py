@@ -111,6 +111,8 @@ def parse_target(text: str) -> Target:
         host, _, port_text = rest.partition(":")
     else:  # no port, or a bare IPv6 address
         host = rest
+        if ":" in host and not set(host.lower()) <= set("0123456789abcdef:.%"):
+            raise ValueError(f"{text!r}: expected [USER@]HOST[:PORT] (IPv6 as [::1]:22)")
     if not host or host.startswith("-") or any(c.isspace() for c in host):
         raise ValueError(f"{text!r}: expected [USER@]HOST[:PORT]")
     if user.startswith("-") or any(c.isspace() for c in user) or (_ and not user):

@@ -310,7 +310,9 @@ def test_targets(text: str, target: Target) -> None:
     assert parse_target(text) == target
 
 
-@pytest.mark.parametrize("text", ["", "-oProxyCommand=x", "host:", "host:99999", "@host", "[::1"])
+@pytest.mark.parametrize(
+    "text", ["", "-oProxyCommand=x", "host:", "host:99999", "@host", "[::1", "bad:host:x"]
+)
 def test_bad_targets(text: str) -> None:
     with pytest.raises(ValueError, match=r"expected|port|user|bracket"):
         parse_target(text)
