@@ -1,7 +1,11 @@
 """The `gladtui` command: one entry point for the TUI, the daemon and the CLI.
 
 Exit codes (DESIGN.md "Command line"): 0 success, 1 the request was refused
-(the reason on stderr), 2 usage error, 3 daemon not reachable.
+(the reason on stderr), 2 usage error, 3 daemon not reachable. With
+`--ssh [USER@]HOST[:PORT]` (gladtui/sshforward.py), also: 3 no daemon at the far
+end, 4 the host cannot be reached over ssh, 5 ssh could not log in
+(authentication refused, or the host key not trusted), 6 the remote sshd
+refuses to forward Unix sockets.
 
 Only argparse and the shared modules are imported at start, so `gladtui --help`
 answers at once; each command imports what it needs when it runs.
@@ -10,31 +14,43 @@ answers at once; each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gladtui import __version__
-
-if TYPE_CHECKING:
-    from gladtui.client import Client
-    from gladtui.shapes import ActionJSON
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_SSH_HOST = 4
+EXIT_SSH_LOGIN = 5
+EXIT_SSH_FORWARDING = 6
 
 Handler = Callable[[argparse.Namespace], int]
-Caller = Callable[["Client", argparse.Namespace], None]
 
-MAX_PAGE = 100_000  # the most the daemon sends in one page (gladtui.client.MAX_PAGE)
-PUBLISH_WAIT_SECONDS = 5.0  # `approve` waits this long at most for the post's URL
+# Why a command cannot run against a daemon elsewhere (the others can: `over_ssh`).
+LOCAL_ONLY = {
+    "check": "checks task files against this machine's config",
+    "config": "prints this machine's config",
+    "daemon": "runs the daemon on this machine",
+    "demo": "runs a daemon of its own on this machine",
+    "service": "installs the service on this machine",
+}
 
 
-def _add_config_option(parser: argparse.ArgumentParser, default: object) -> None:
+class CommandFailed(Exception):
+    """A failure already explained: `main` prints the message and exits with `code`."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument(
         "--config",
         type=Path,
@@ -42,17 +58,40 @@ def _add_config_option(parser: argparse.ArgumentParser, default: object) -> None
         default=default,
         help="config file (else $GLADTUI_CONFIG, else ~/.config/gladtui/config.yaml)",
     )
+    parser.add_argument(
+        "--ssh",
+        type=_ssh_target,
+        metavar="[USER@]HOST[:PORT]",
+        default=default,
+        help="talk to the daemon on HOST through an ssh-forwarded socket "
+        "(ssh from $GLADTUI_SSH_COMMAND, else `ssh`)",
+    )
+    parser.add_argument(
+        "--remote-socket",
+        metavar="PATH",
+        default=default,
+        help="with --ssh: the daemon's socket on HOST (else found there)",
+    )
+
+
+def _ssh_target(text: str) -> object:
+    from gladtui.sshforward import parse_target
+
+    try:
+        return parse_target(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gladtui", description="Review station for AI-generated featured images."
     )
-    _add_config_option(parser, default=None)
-    # `--config` is accepted before or after the command. SUPPRESS keeps a
-    # subcommand without it from overwriting the value given before it.
+    _add_global_options(parser, default=None)
+    # `--config` and `--ssh` are accepted before or after the command. SUPPRESS keeps
+    # a subcommand without them from overwriting the values given before it.
     common = argparse.ArgumentParser(add_help=False)
-    _add_config_option(common, default=argparse.SUPPRESS)
+    _add_global_options(common, default=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"gladtui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -70,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         "drop folder atomically. An invalid file is reported and not placed.",
     )
     submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    submit.set_defaults(handler=_run_submit)
+    submit.set_defaults(handler=_run_submit, over_ssh=True)
 
     run_daemon = commands.add_parser(
         "daemon",
@@ -97,11 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the review TUI (also what `gladtui` alone does)",
         description="Review tasks: the keyboard-driven TUI. It needs a running daemon.",
     )
-    tui.set_defaults(handler=_run_tui)
+    tui.set_defaults(handler=_run_tui, over_ssh=True)
 
     _add_demo_command(commands)
     _add_service_command(commands, common)
-    _add_client_commands(commands, common)
+    from gladtui.clientcommands import add_client_commands
+
+    add_client_commands(commands, common)
     return parser
 
 
@@ -144,103 +185,14 @@ def _add_service_command(commands: Any, common: argparse.ArgumentParser) -> None
     )
 
 
-def _add_client_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    """The commands that ask the daemon, each a `_call_*` run by `_run_client`."""
-
-    def add(name: str, call: Caller, summary: str, task: bool = True) -> argparse.ArgumentParser:
-        sub: argparse.ArgumentParser = commands.add_parser(
-            name, parents=[common], help=summary, description=f"{summary[0].upper()}{summary[1:]}."
-        )
-        if task:
-            sub.add_argument("task", metavar="TASK", help="the task's id")
-        sub.add_argument("--json", action="store_true", help="print the API's JSON")
-        sub.set_defaults(handler=_run_client, call=call)
-        return sub
-
-    tasks = add("tasks", _call_tasks, "list tasks, newest first", task=False)
-    tasks.add_argument(
-        "--status",
-        action="append",
-        type=_statuses,
-        metavar="S[,S…]",
-        help="only these statuses (comma list; may repeat)",
-    )
-    tasks.add_argument("--search", metavar="TEXT", help="only titles containing TEXT")
-    tasks.add_argument(
-        "--limit", type=_int_in(1, MAX_PAGE), metavar="N", help=f"at most N (default {MAX_PAGE})"
-    )
-    tasks.add_argument("--offset", type=_int_in(0), default=0, metavar="N", help="skip N first")
-
-    add("show", _call_show, "one task with its variations")
-
-    generate = add("generate", _call_generate, "more variations (optionally a new prompt)")
-    generate.add_argument("--count", type=_int_in(1), metavar="N", help="how many more")
-    generate.add_argument("--prompt", metavar="P", help="a new prompt for them")
-    generate.add_argument("--steps", type=_int_in(1), metavar="N", help="denoising steps")
-    generate.add_argument(
-        "--preset", metavar="NAME", help="render them with this preset (generation.presets)"
-    )
-    generate.add_argument(
-        "--from-variation",
-        type=_int_in(1),
-        metavar="N",
-        help="re-render variation N's seed as one new variation (draft, then final)",
-    )
-
-    approve = add("approve", _call_approve, "approve variation N and publish it")
-    approve.add_argument("--variation", type=_int_in(1), required=True, metavar="N")
-
-    reject = add("reject", _call_reject, "reject a task; with a prompt, regenerate")
-    reject.add_argument("--prompt", metavar="P", help="regenerate with this prompt")
-    reject.add_argument(
-        "--keep-files", action="store_true", help="keep the variations' files on disk"
-    )
-
-    add("cancel", _call_cancel, "cancel a task's queued or running generation")
-    add("undo", _call_undo, "take back an approval or rejection during its grace period")
-
-    posts = add("posts", _call_posts, "published posts, newest first", task=False)
-    posts.add_argument(
-        "--limit", type=_int_in(1, MAX_PAGE), metavar="N", help=f"at most N (default {MAX_PAGE})"
-    )
-    posts.add_argument("--offset", type=_int_in(0), default=0, metavar="N", help="skip N first")
-
-    add("status", _call_status, "daemon health, queue, model, device", task=False)
-
-
-def _statuses(text: str) -> list[str]:
-    from gladtui.shapes import TaskStatus
-
-    known = [str(status) for status in TaskStatus]
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in known] or ([] if names else [repr(text)])
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown status {', '.join(unknown)}; valid: {', '.join(known)}"
-        )
-    return names
-
-
-def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
-        return value
-
-    return parse
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         args.command = "tui"
         args.handler = _run_tui
+        args.over_ssh = True
+    _check_ssh_usage(parser, args)
     handler: Handler = args.handler
     from gladtui.config import ConfigError
 
@@ -249,6 +201,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:  # every command reads the config; one message for all
         print(f"gladtui: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    except CommandFailed as exc:
+        print(f"gladtui: {exc}", file=sys.stderr)
+        return exc.code
+
+
+def _check_ssh_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--ssh only with the commands that ask a daemon; --remote-socket only with --ssh."""
+    if args.remote_socket is not None and args.ssh is None:
+        parser.error("--remote-socket goes with --ssh HOST (it names the socket on HOST)")
+    if args.ssh is not None and not getattr(args, "over_ssh", False):
+        why = LOCAL_ONLY.get(args.command, "works on this machine only")
+        parser.error(
+            f"--ssh cannot be used with `{args.command}`: it {why}; "
+            f"run it on {args.ssh.host} itself"
+        )
+
+
+@contextlib.contextmanager
+def daemon_socket(args: argparse.Namespace) -> Iterator[Path | None]:
+    """With --ssh, the forwarded socket for as long as the command runs; else None.
+
+    ssh is stopped when the block ends, however it ends (Ctrl-C included).
+    """
+    if args.ssh is None:
+        yield None
+        return
+    from gladtui import sshforward as ssh
+
+    codes: dict[type[ssh.SshError], int] = {
+        ssh.BadSshCommand: EXIT_USAGE,
+        ssh.LoginRefused: EXIT_SSH_LOGIN,
+        ssh.ForwardingRefused: EXIT_SSH_FORWARDING,
+        ssh.NoRemoteDaemon: EXIT_UNREACHABLE,
+    }
+    try:
+        # A person at a terminal can answer ssh's prompts; a script must not hang on one.
+        forward = ssh.SshForward(args.ssh, args.remote_socket, interactive=sys.stdin.isatty())
+        path = forward.open()
+    except ssh.SshError as exc:
+        raise CommandFailed(str(exc), codes.get(type(exc), EXIT_SSH_HOST)) from None
+    try:
+        yield path
+    finally:
+        forward.close()
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -314,9 +310,10 @@ def _run_tui(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty():
         print("gladtui tui: needs a terminal; for scripts, see `gladtui tasks`", file=sys.stderr)
         return EXIT_USAGE
-    from gladtui.tui import run  # Textual and textual-image only now
+    from gladtui.tui import run  # Textual and textual-image only now (before ssh may prompt)
 
-    run(config)
+    with daemon_socket(args) as socket:
+        run(config, socket_path=socket)
     return EXIT_OK
 
 
@@ -325,6 +322,8 @@ def _run_submit(args: argparse.Namespace) -> int:
     from gladtui.submit import submit_file
     from gladtui.taskfile import TaskFileError
 
+    if args.ssh is not None:
+        return _submit_over_ssh(args)
     config = load_config(args.config)
     refused = 0
     for path in args.files:
@@ -342,6 +341,31 @@ def _run_submit(args: argparse.Namespace) -> int:
     return EXIT_REFUSED if refused else EXIT_OK
 
 
+def _submit_over_ssh(args: argparse.Namespace) -> int:
+    """Each file's bytes through the API: the far daemon validates them by its own rules."""
+    from gladtui.client import ApiError, Client, DaemonUnreachable
+
+    refused = 0
+    with daemon_socket(args) as socket:
+        assert socket is not None
+        client = Client(socket)
+        for path in args.files:
+            try:
+                answer = client.submit(path.read_bytes(), path.name)
+            except OSError as exc:
+                refused += 1
+                print(f"refused: {path}: cannot read it: {exc.strerror}", file=sys.stderr)
+                continue
+            except ApiError as exc:
+                refused += 1
+                print(f"refused: {path}: {exc}", file=sys.stderr)
+                continue
+            except DaemonUnreachable as exc:
+                raise CommandFailed(str(exc), EXIT_UNREACHABLE) from None
+            print(f"submitted: {path} -> {args.ssh} ({answer['message']})")
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
 def _run_config(args: argparse.Namespace) -> int:
     import yaml
 
@@ -351,142 +375,6 @@ def _run_config(args: argparse.Namespace) -> int:
     # mode="json" renders SecretStr as '**********', so credentials never print.
     print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), end="")
     return EXIT_OK
-
-
-def _run_client(args: argparse.Namespace) -> int:
-    """Run a `_call_*` against the daemon; its failures become exit codes 1 and 3."""
-    from gladtui.client import ClientError, DaemonUnreachable, client_for
-    from gladtui.config import load_config
-
-    client = client_for(load_config(args.config))
-    call: Caller = args.call
-    try:
-        call(client, args)
-        sys.stdout.flush()  # here, so a closed pipe is caught below
-    except DaemonUnreachable as exc:
-        print(f"gladtui: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    except ClientError as exc:  # ApiError: the daemon refused, and said why
-        print(f"gladtui: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    except BrokenPipeError:  # `gladtui tasks | head`: the reader has what it wanted
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return EXIT_OK
-
-
-def _output(data: Any, args: argparse.Namespace, human: Callable[[Any], str]) -> None:
-    """The API's JSON with `--json`, else the human form of it."""
-    if args.json:
-        import json
-
-        print(json.dumps(data, indent=2, ensure_ascii=False))
-    else:
-        print(human(data))
-
-
-def _width() -> int:
-    """The terminal's width; unlimited when the output goes to a pipe or a file."""
-    import shutil
-
-    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 1 << 20
-
-
-def _call_tasks(client: Client, args: argparse.Namespace) -> None:
-    statuses = [name for group in args.status or [] for name in group]
-    limit = args.limit or MAX_PAGE
-    if args.json:  # the body as the daemon sent it: no decoding 10,000 tasks to re-encode them
-        sys.stdout.buffer.write(client.tasks_raw(statuses, args.search, limit, args.offset))
-        sys.stdout.buffer.write(b"\n")
-        return
-    from datetime import UTC, datetime
-
-    from gladtui.cliformat import format_tasks, paging_note
-
-    page = client.tasks(statuses, args.search, limit, args.offset)
-    print(format_tasks(page, datetime.now(UTC), _width()))
-    note = paging_note(len(page["tasks"]), page["total"], args.offset, "tasks", "tasks")
-    if note:
-        print(note, file=sys.stderr)
-
-
-def _call_show(client: Client, args: argparse.Namespace) -> None:
-    from gladtui.cliformat import format_task
-
-    task = client.task(args.task)
-    _output(task, args, format_task)
-
-
-def _call_posts(client: Client, args: argparse.Namespace) -> None:
-    from gladtui.cliformat import format_posts, paging_note
-
-    page = client.posts(args.limit or MAX_PAGE, args.offset)
-    _output(page, args, format_posts)
-    if args.json:
-        return
-    note = paging_note(len(page["posts"]), page["total"], args.offset, "posts", "posts")
-    if note:
-        print(note, file=sys.stderr)
-
-
-def _call_status(client: Client, args: argparse.Namespace) -> None:
-    from gladtui.cliformat import format_status
-    from gladtui.config import load_config
-    from gladtui.pictureprotocol import choose
-
-    _output(client.status(), args, format_status)
-    if not args.json:  # this terminal's, not the daemon's: not part of the API's JSON
-        print(f"pictures: {choose(load_config(args.config).tui.pictures).describe()}")
-
-
-def _call_generate(client: Client, args: argparse.Namespace) -> None:
-    answer = client.generate(
-        args.task,
-        args.count,
-        args.prompt,
-        args.steps,
-        preset=args.preset,
-        from_variation=args.from_variation,
-    )
-    _print_action(answer, args)
-
-
-def _call_approve(client: Client, args: argparse.Namespace) -> None:
-    """Approve; then the slug, and the URL once published (waiting a few seconds at most)."""
-    answer = client.approve(args.task, args.variation)
-    if args.json:
-        _output(answer, args, str)
-        return
-    from gladtui.cliformat import format_approval
-
-    task = answer["task"]
-    deadline = time.monotonic() + PUBLISH_WAIT_SECONDS
-    while task["status"] in ("approved", "publishing") and not task["undo_until"]:
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-        task = client.task(task["id"])
-    print(answer["message"])
-    print(format_approval(task))
-
-
-def _call_undo(client: Client, args: argparse.Namespace) -> None:
-    _print_action(client.undo(args.task), args)
-
-
-def _call_reject(client: Client, args: argparse.Namespace) -> None:
-    _print_action(client.reject(args.task, args.prompt, args.keep_files), args)
-
-
-def _call_cancel(client: Client, args: argparse.Namespace) -> None:
-    _print_action(client.cancel(args.task), args)
-
-
-def _print_action(action: ActionJSON, args: argparse.Namespace) -> None:
-    from gladtui.cliformat import format_action
-
-    _output(action, args, format_action)
 
 
 if __name__ == "__main__":

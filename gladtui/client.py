@@ -446,6 +446,7 @@ def _api_error(status: int, reason: str, body: bytes) -> ApiError:
     return ApiError(status, code, message)
 
 
-def client_for(config: Config) -> Client:
-    """A client for the daemon that `config` describes."""
-    return Client(config.socket_path())
+def client_for(config: Config, socket: Path | None = None) -> Client:
+    """A client for the daemon that `config` describes, or the one on `socket`
+    (a forwarded socket, `gladtui --ssh`)."""
+    return Client(config.socket_path() if socket is None else socket)

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from gladtui import cli, cliformat
+from gladtui import clientcommands, cliformat
 from gladtui.client import (
     MAX_PAGE,
     ApiError,
@@ -726,7 +726,7 @@ def test_client_module_loads_neither_httpx_nor_pydantic() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
-    assert cli.MAX_PAGE == MAX_PAGE
+    assert clientcommands.MAX_PAGE == MAX_PAGE
 
 
 @pytest.mark.parametrize("value", ["reviewed", "review,nope", ","])

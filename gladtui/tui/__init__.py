@@ -7,6 +7,8 @@ terminal over: so it is imported here, first, and `run` starts the app after.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import textual_image.widget  # noqa: F401  (first: it queries the terminal)
 
 from gladtui.client import client_for
@@ -23,10 +25,13 @@ STREAM_TIMEOUT_HEARTBEATS = 3  # silence of this many heartbeats: the daemon is 
 QUIT = "quit (the daemon keeps running)"
 
 
-def make_app(config: Config, *, quit_note: str = QUIT) -> ReviewApp:
-    """`quit_note`: what q does, for the help (the demo's q also ends its daemon)."""
+def make_app(
+    config: Config, *, quit_note: str = QUIT, socket_path: Path | None = None
+) -> ReviewApp:
+    """`quit_note`: what q does, for the help (the demo's q also ends its daemon);
+    `socket_path`: the daemon's socket, if not the config's (`gladtui --ssh`)."""
     timeout = config.api.heartbeat_seconds * STREAM_TIMEOUT_HEARTBEATS
-    client = client_for(config)
+    client = client_for(config, socket=socket_path)
     return ReviewApp(
         client,
         stream_timeout=timeout,
@@ -36,10 +41,10 @@ def make_app(config: Config, *, quit_note: str = QUIT) -> ReviewApp:
     )
 
 
-def run(config: Config, *, quit_note: str = QUIT) -> None:
+def run(config: Config, *, quit_note: str = QUIT, socket_path: Path | None = None) -> None:
     """Choose how pictures are drawn (ProtocolError for an unknown name), then run."""
     use_protocol(choose(config.tui.pictures).protocol)
-    make_app(config, quit_note=quit_note).run()
+    make_app(config, quit_note=quit_note, socket_path=socket_path).run()
 
 
 __all__ = ["ReviewApp", "make_app", "run"]
