@@ -9,11 +9,14 @@ parked) whose variations are 1024x1024 PNGs of photo-like noise:
 - revalidated: the same request with `If-None-Match` (304, no body);
 - the full image, as the TUI's large view fetches it;
 - the reviewer's disk cache: what the TUI does when the picture was fetched
-  before (read from `~/.cache/gladtui/pictures` and decode).
+  before (read from `~/.cache/gladtui/pictures` and decode);
+- the TUI, from start to the first task's three thumbnails in its gallery, talking
+  to the daemon directly and through `gladtui --ssh` (a real sshd on
+  127.0.0.1; the SSH login is timed apart), each with an empty picture cache.
 
 Each is the median over `--count` variations; the ratios compare them. Run:
 
-    .venv/bin/python bench/pictures.py [--count 20] [--json PATH]
+    .venv/bin/python bench/pictures.py [--count 10] [--starts 3] [--json PATH]
 """
 
 from __future__ import annotations
@@ -57,29 +60,30 @@ def serve(count: int) -> int:
         tasks, variations = [], []
         for n in range(count):
             task_id = f"pictures-{n:03d}"
-            path = folder / f"{task_id}-1.png"
-            # Noise, blurred: compresses about as badly as a photograph does.
-            noise = Image.effect_noise((SIZE, SIZE), 60 + n).convert("RGB")
-            noise.filter(ImageFilter.GaussianBlur(2)).save(path)
-            tasks.append(NewTask(id=task_id, title=f"Post {n}", prompt="bread", variations=1,
+            tasks.append(NewTask(id=task_id, title=f"Post {n}", prompt="bread", variations=3,
                                  steps=30, guidance_scale=7.0, width=SIZE, height=SIZE,
                                  seed=n))  # fmt: skip
-            variations.append(NewVariation(task_id=task_id, idx=1, path=str(path),
-                                           thumbnail=None, seed=n, prompt="bread",
-                                           negative_prompt="", width=SIZE, height=SIZE,
-                                           steps=30, guidance_scale=7.0,
-                                           model="bench"))  # fmt: skip
+            for idx in (1, 2, 3):
+                path = folder / f"{task_id}-{idx}.png"
+                # Noise, blurred: compresses about as badly as a photograph does.
+                noise = Image.effect_noise((SIZE, SIZE), 40 + n + 10 * idx).convert("RGB")
+                noise.filter(ImageFilter.GaussianBlur(2)).save(path)
+                variations.append(NewVariation(task_id=task_id, idx=idx, path=str(path),
+                                               thumbnail=None, seed=n, prompt="bread",
+                                               negative_prompt="", width=SIZE, height=SIZE,
+                                               steps=30, guidance_scale=7.0,
+                                               model="bench"))  # fmt: skip
         with store.transaction():
             store.tasks.create_many(tasks, status=TaskStatus.REVIEW)
             store.variations.add_many(variations)
-        print(json.dumps({"socket": str(d.socket)}), flush=True)
+        print(json.dumps({"socket": str(d.socket), "config": str(d.config_file)}), flush=True)
         sys.stdin.read()
     finally:
         d.cleanup()
     return 0
 
 
-def spawn(count: int) -> tuple[subprocess.Popen[str], Path]:
+def spawn(count: int) -> tuple[subprocess.Popen[str], dict[str, str]]:
     command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(count)]
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
@@ -88,7 +92,8 @@ def spawn(count: int) -> tuple[subprocess.Popen[str], Path]:
     line = process.stdout.readline()
     if not line:
         raise RuntimeError("the benchmark's daemon did not start")
-    return process, Path(json.loads(line)["socket"])
+    found: dict[str, str] = json.loads(line)
+    return process, found
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -138,6 +143,62 @@ def measure(socket: Path, count: int) -> dict[str, float]:
     }
 
 
+def tui_starts(config_file: Path, socket: Path, starts: int) -> dict[str, float]:
+    """Start -> first thumbnails shown, direct and through a real sshd's forward."""
+    import asyncio
+
+    import gladtui.tui  # noqa: F401  (textual-image first, as `gladtui tui` does)
+    from gladtui.config import load_config
+    from gladtui.sshforward import SshForward, parse_target
+    from tests.sshd import Sshd, why_sshd_cannot_run
+
+    if why := why_sshd_cannot_run():
+        raise SystemExit(f"bench/pictures.py: {why}")
+    config = load_config(config_file, env={})
+    sshd = Sshd().start()
+    direct, through, logins = [], [], []
+    try:
+        env = {**os.environ, "GLADTUI_SSH_COMMAND": sshd.ssh_command}
+        for _ in range(starts):
+            direct.append(asyncio.run(_first_thumbnails(config, socket)))
+            started = time.perf_counter()
+            forward = SshForward(parse_target(sshd.target), str(socket), env=env)
+            local = forward.open()
+            logins.append(time.perf_counter() - started)
+            try:
+                through.append(asyncio.run(_first_thumbnails(config, local)))
+            finally:
+                forward.close()
+    finally:
+        sshd.cleanup()
+    return {
+        "tui_direct": statistics.median(direct),
+        "tui_ssh": statistics.median(through),
+        "ssh_login": statistics.median(logins),
+    }
+
+
+async def _first_thumbnails(config: Any, socket: Path) -> float:
+    """Seconds from the app starting to three pictures in its gallery, no cache on disk."""
+    from gladtui.client import Client
+    from gladtui.picturecache import DiskCache
+    from gladtui.tui.app import ReviewApp
+    from gladtui.tui.pictures import Pictures
+
+    with tempfile.TemporaryDirectory() as folder:
+        client = Client(socket)
+        pictures = Pictures(client, DiskCache(Path(folder)))
+        app = ReviewApp(client, stream_timeout=5.0, pictures=pictures)
+        started = time.perf_counter()
+        async with app.run_test(size=(120, 40)) as pilot:
+            gallery = app.review.gallery
+            while len([p for p in gallery.pictures.values() if p is not None]) < 3:
+                if time.perf_counter() - started > 60:
+                    raise RuntimeError("the thumbnails did not arrive in 60 s")
+                await pilot.pause(0.005)
+            return time.perf_counter() - started
+
+
 def _sha256(path: Path) -> str:
     import hashlib
 
@@ -146,15 +207,17 @@ def _sha256(path: Path) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--count", type=int, default=10)
+    parser.add_argument("--starts", type=int, default=3, help="TUI starts, direct and over SSH")
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     report.add_json_option(parser)
     args = parser.parse_args()
     if args.serve is not None:
         return serve(args.serve)
-    process, socket = spawn(args.count)
+    process, daemon = spawn(args.count)
     try:
-        figures = measure(socket, args.count)
+        figures = measure(Path(daemon["socket"]), args.count)
+        figures |= tui_starts(Path(daemon["config"]), Path(daemon["socket"]), args.starts)
     finally:
         assert process.stdin is not None
         process.stdin.close()
@@ -168,6 +231,12 @@ def main() -> int:
     print(f"  the reviewer's disk cache, read + decode: {ms['disk']}")
     first_over_cached = figures["first"] / figures["cached"]
     print(f"  first / cached: {first_over_cached:.1f}x")
+    ssh_over_direct = figures["tui_ssh"] / figures["tui_direct"]
+    print(f"the TUI, start -> the first task's 3 thumbnails shown, median of {args.starts}:")
+    print(
+        f"  direct: {ms['tui_direct']}; through --ssh: {ms['tui_ssh']} "
+        f"({ssh_over_direct:.2f}x); the SSH login and forward before it: {ms['ssh_login']}"
+    )
     rows: list[dict[str, Any]] = [
         report.row("pictures", f"{WIDTH} px thumbnail of a {SIZE}², first fetch", ms["first"],
                    figures["first"] * 1000),
@@ -178,6 +247,11 @@ def main() -> int:
                    figures["revalidated"] * 1000),
         report.row("pictures", "reviewer's disk cache, read + decode", ms["disk"],
                    figures["disk"] * 1000),
+        report.row("pictures", "TUI start → first 3 thumbnails in the gallery: direct / --ssh",
+                   f"{ms['tui_direct']} / {ms['tui_ssh']} ({ssh_over_direct:.2f}x)",
+                   ssh_over_direct),
+        report.row("pictures", "--ssh login and forward, before the TUI starts", ms["ssh_login"],
+                   figures["ssh_login"] * 1000),
     ]  # fmt: skip
     report.write_rows(args.json, rows)
     return 0
