@@ -1,7 +1,8 @@
 """Proof under faults: a real daemon killed -9 at chosen moments, every invariant checked.
 
-The soak (tests/harness/soak.py) runs 20 kills here; `bench/soak.py` runs 200
-or more. `GLADTUI_SOAK_SEED=N` replays a run's schedule. Below it, one test
+The soak (tests/harness/soak.py) runs 8 kills here, two at each moment (the
+suite must stay under 10 minutes: each kill restarts a daemon with torch);
+`bench/soak.py` runs 200 or more. `GLADTUI_SOAK_SEED=N` replays a run's schedule. Below it, one test
 per crash window the soak found, each made certain (tests/harness/cut_move.py)
 instead of left to a random kill.
 """
@@ -30,12 +31,12 @@ from tests.apidaemon import short_dir
 from tests.fakecloudinary import FakeCloudinary
 from tests.harness.soak import MOMENTS, Soak
 
-KILLS = 20
+KILLS = 8  # two per moment
 CUT_MOVE = Path(__file__).resolve().parent / "harness" / "cut_move.py"
 ROOT = CUT_MOVE.parent.parent.parent
 
 
-def test_twenty_kills_at_chosen_moments_break_no_invariant() -> None:
+def test_kills_at_chosen_moments_break_no_invariant() -> None:
     seed = int(os.environ.get("GLADTUI_SOAK_SEED") or random.SystemRandom().randrange(10**6))
     root = short_dir("soak-")
     with FakeCloudinary() as cdn:
