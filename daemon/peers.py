@@ -77,12 +77,14 @@ class Peers:
 
     def refusal(self, peer: Peer) -> str:
         """Why `peer` is refused, and how it could get in."""
-        who = peer.name if peer.name.startswith("uid:") else f"{peer.name} (uid {peer.uid})"
+        nameless = peer.name.startswith("uid:")  # no passwd entry: usermod cannot name it
+        who = peer.name if nameless else f"{peer.name} (uid {peer.uid})"
         own = user_name(self.own_uid)
         if self.group is not None:
+            user = "USER" if nameless else peer.name
             way = (
                 f"add the user to the group {self.group.name} (sudo usermod -aG "
-                f"{self.group.name} {peer.name}, then log in again), or to api.allowed_users"
+                f"{self.group.name} {user}, then log in again), or to api.allowed_users"
             )
         else:
             way = "set api.group and add the user to that group, or add it to api.allowed_users"
