@@ -47,10 +47,11 @@ from daemon.eventstream import EventStream
 from daemon.generator import GeneratorState
 from daemon.imageserving import PictureRoutes, VariationPictures
 from daemon.outcomes import ActionError, InvalidRequest, Outcome, TaskNotFound
+from daemon.peers import Peers
 from daemon.present import TaskViews, Widening, iso, post_json
 from daemon.publishers.factory import describe_destination
 from daemon.store import Store
-from daemon.unixsocket import peer_uid
+from daemon.unixsocket import peer_credentials
 from gladtui import __version__
 from gladtui.config import Config
 from gladtui.shapes import ActionJSON, PostPageJSON, StatusJSON, TaskStatus
@@ -62,7 +63,8 @@ MAX_PAGE = 100_000
 DEFAULT_PAGE = 100
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-ACTOR = web.RequestKey("actor", str)  # who made the request: "uid:1000", for the audit trail
+# Who made the request, for the audit trail: the user name ("uid:N" if it has none).
+ACTOR = web.RequestKey("actor", str)
 _STATUS_OF_CODE = {"not_found": 404, "conflict": 409, "invalid": 422, "refused": 400}
 
 
@@ -77,7 +79,7 @@ class ApiContext:
     events: EventStream
     model: GeneratorState
     destination: Destination  # where posts go
-    allowed_uids: frozenset[int]
+    peers: Peers  # who may connect
     socket_path: str
     started_at: datetime  # naive UTC, the store's clock
     started: float  # time.monotonic() at start, for the uptime
@@ -150,22 +152,16 @@ def _size_check(limit: int) -> Callable[..., Awaitable[web.StreamResponse]]:
     return check
 
 
-def _peer_check(allowed: frozenset[int]) -> Callable[..., Awaitable[web.StreamResponse]]:
-    own = os.geteuid()
-
+def _peer_check(peers: Peers) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         sock = request.transport.get_extra_info("socket") if request.transport else None
-        uid = peer_uid(sock) if sock is not None else -1
-        if uid != own and uid not in allowed:
-            log.warning("refused an API request from uid %d", uid)
-            return error_response(
-                403,
-                "forbidden",
-                f"uid {uid} may not use this daemon (it runs as uid {own}); "
-                "add the user to api.allowed_users in the daemon's config",
-            )
-        request[ACTOR] = f"uid:{uid}"
+        uid, gid = peer_credentials(sock) if sock is not None else (-1, -1)
+        peer = peers.identify(uid, gid)
+        if not peer.admitted:
+            log.warning("refused an API request from %s (uid %d)", peer.name, uid)
+            return error_response(403, "forbidden", peers.refusal(peer))
+        request[ACTOR] = peer.name
         return await handler(request)
 
     return check
@@ -175,7 +171,7 @@ def build_app(ctx: ApiContext) -> web.Application:
     app = web.Application(
         middlewares=[
             _errors,
-            _peer_check(ctx.allowed_uids),
+            _peer_check(ctx.peers),
             _size_check(ctx.config.api.max_request_bytes),
         ],
         client_max_size=ctx.config.api.max_request_bytes,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -23,11 +24,18 @@ from daemon.api import ApiContext, build_app
 from daemon.destinations.base import Destination
 from daemon.eventstream import EventHub, EventStream
 from daemon.generator import GeneratorState
+from daemon.peers import Group, Peers
 from daemon.present import TaskViews
 from daemon.progress import ProgressBoard
 from daemon.slugs import SlugPreviewer
 from daemon.store import Store
-from daemon.unixsocket import bind_socket, remove_socket, resolve_users
+from daemon.unixsocket import (
+    bind_socket,
+    closed_to_group,
+    remove_socket,
+    resolve_users,
+    socket_group,
+)
 from gladtui.config import Config
 
 log = logging.getLogger(__name__)
@@ -73,9 +81,12 @@ class ApiServer:
 
     def start(self) -> None:
         """Bind the socket (SocketError if it cannot be), then serve in a new thread."""
-        allowed = resolve_users(self.config.api.allowed_users)
-        sock = bind_socket(self.socket_path)
-        self._thread = threading.Thread(target=self._serve, args=(sock, allowed), name="api")
+        peers = self._peers()
+        gid = None if peers.group is None else peers.group.gid
+        sock = bind_socket(self.socket_path, group=gid)
+        if peers.group is not None:
+            self._warn_if_unreachable(peers.group)
+        self._thread = threading.Thread(target=self._serve, args=(sock, peers), name="api")
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT):
             raise RuntimeError(f"the API did not start within {START_TIMEOUT:.0f} s")
@@ -83,11 +94,30 @@ class ApiServer:
             raise self._failure
         log.info("API listening on %s", self.socket_path)
 
-    def _serve(self, sock: socket.socket, allowed: frozenset[int]) -> None:
+    def _peers(self) -> Peers:
+        """Who may connect, from the config (SocketError for an unknown user or group)."""
+        allowed = resolve_users(self.config.api.allowed_users)
+        name = self.config.api.group
+        gid = socket_group(name)
+        group = None if name is None or gid is None else Group(name, gid)
+        return Peers(os.geteuid(), allowed, group)
+
+    def _warn_if_unreachable(self, group: Group) -> None:
+        closed = closed_to_group(self.socket_path.parent, group.gid)
+        if closed is not None:
+            log.warning(
+                "members of %s cannot reach %s: %s is closed to them; put the socket in a "
+                "folder they can enter (`socket:` in the config)",
+                group.name,
+                self.socket_path,
+                closed,
+            )
+
+    def _serve(self, sock: socket.socket, peers: Peers) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
-            loop.run_until_complete(self._main(sock, allowed))
+            loop.run_until_complete(self._main(sock, peers))
             # End the worker threads of to_thread now: each holds a DuckDB cursor
             # that must be released before the store closes.
             loop.run_until_complete(loop.shutdown_default_executor())
@@ -98,7 +128,7 @@ class ApiServer:
         finally:
             loop.close()
 
-    async def _main(self, sock: socket.socket, allowed: frozenset[int]) -> None:
+    async def _main(self, sock: socket.socket, peers: Peers) -> None:
         self._stopping = asyncio.Event()
         hub = self._hub = EventHub(asyncio.get_running_loop())
         slugs = SlugPreviewer(
@@ -115,7 +145,7 @@ class ApiServer:
             events=EventStream(self.store, views, hub, self.config.api.heartbeat_seconds),
             model=self.model,
             destination=self.destination,
-            allowed_uids=allowed,
+            peers=peers,
             socket_path=str(self.socket_path),
             started_at=self.store.now(),
             started=time.monotonic(),

@@ -28,6 +28,7 @@ from daemon.progress import ProgressBoard
 from daemon.publishers import make_publisher
 from daemon.publishing import PublishWorker
 from daemon.server import ApiServer
+from daemon.statelock import DaemonAlreadyRunning, StateLock, StateLockError
 from daemon.store import Clock, Store, StoreError, utc_now
 from daemon.systemd.notify import Notifier, watchdog_interval
 from daemon.systemd.pulse import Pulse
@@ -61,12 +62,22 @@ class Daemon:
 
         `destination`: where posts go, else the one the config names. It is
         checked first: DestinationUnusable (with the reason) if posts cannot go there.
+        Then the state folder is locked: DaemonAlreadyRunning if another daemon
+        holds it, before the database is opened.
         """
         self.config = config
         self.stop_event = stop or threading.Event()
         self.destination = destination or make_destination(config)
         self.destination.check()
-        self.store = Store.open(config.database_path, clock=clock)
+        socket_path = socket_path or config.socket_path()
+        # Before the database: a second daemon must be told who holds the state
+        # folder, not get DuckDB's lock error.
+        self.state_lock = StateLock.acquire(config.state_dir, socket_path)
+        try:
+            self.store = Store.open(config.database_path, clock=clock)
+        except BaseException:
+            self.state_lock.release()
+            raise
         self.progress = ProgressBoard()
         self.generator = Generator(
             self.store, config, progress=self.progress, stop=self.stop_event, loader=loader
@@ -108,7 +119,7 @@ class Daemon:
             actions=self.actions,
             progress=self.progress,
             model=self.generator.state,
-            socket_path=socket_path or config.socket_path(),
+            socket_path=socket_path,
             destination=self.destination,
         )
         self._threads: list[threading.Thread] = []
@@ -202,6 +213,7 @@ class Daemon:
                 log.warning("%s thread did not stop in %d s", thread.name, STOP_TIMEOUT)
         self.destination.close()
         self.store.close()
+        self.state_lock.release()
         log.info("stopped")
 
     def run(self) -> None:
@@ -229,6 +241,10 @@ def main(config: Config, *, log_level: str = "info") -> int:
     started = time.monotonic()
     try:
         daemon = Daemon(config, stop=stop)
+    except (DaemonAlreadyRunning, StateLockError) as exc:
+        log.error("%s", exc)
+        notifier.status(f"cannot start: {exc}")
+        return 1
     except StoreError as exc:
         log.error("%s", exc)
         notifier.status(f"cannot open the store: {exc}")

@@ -295,7 +295,8 @@ class Client:
         if isinstance(exc, PermissionError):  # starting a daemon would not help
             return DaemonUnreachable(
                 f"permission denied on {path}: the socket belongs to another user; "
-                "run gladtui as the daemon's user, or use that user's socket path"
+                "join its reviewers' group (api.group) and log in again, run gladtui as "
+                "the daemon's user, or use your own daemon's socket path"
             )
         if isinstance(exc, http.client.HTTPException) and not isinstance(
             exc, http.client.RemoteDisconnected | http.client.IncompleteRead

@@ -330,6 +330,9 @@ class ApiConfig(_Section):
     # Users other than the daemon's own who may call the API (uids or user
     # names). The socket's folder is 0700, so they also need a way in: see README.
     allowed_users: list[int | str] = []
+    # The reviewers' group: its members may call the API, and the socket's
+    # folder (0750) and the socket (0660) belong to it. None: the daemon's user only.
+    group: str | None = Field(None, min_length=1)
     max_request_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
     heartbeat_seconds: float = Field(15.0, gt=0, le=3600)
 

@@ -7,6 +7,7 @@ the wire format itself; the CLI and client tests build on it.
 from __future__ import annotations
 
 import os
+import pwd
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,7 +192,7 @@ def test_two_clients_approving_at_once_make_one_approval(live: ApiDaemon) -> Non
     assert live.daemon is not None
     history = live.daemon.store.events.for_task(task["id"])
     [approval] = [e for e in history if e.to_status == "approved"]
-    assert approval.actor == f"uid:{os.getuid()}"
+    assert approval.actor == pwd.getpwuid(os.getuid()).pw_name  # the reviewer, by name
     assert approval.detail == {"variation": 1, "grace_seconds": 0.0}
     live.wait_status(task["id"], "published")
     assert live.raw("GET", "/api/posts")[1]["total"] == 1

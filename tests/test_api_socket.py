@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.unixsocket import SocketError, bind_socket, peer_uid, resolve_users
+from daemon.unixsocket import SocketError, bind_socket, peer_credentials, resolve_users
 from tests.apidaemon import ApiDaemon, http_json, short_dir
 from tests.privileges import NOBODY, run_unprivileged
 
@@ -81,14 +81,14 @@ def test_a_path_too_long_for_a_unix_socket_is_a_clear_error(folder: Path) -> Non
         bind_socket(folder / ("x" * 120))
 
 
-def test_peer_uid_is_the_connecting_process(folder: Path) -> None:
+def test_peer_credentials_are_the_connecting_process(folder: Path) -> None:
     with bind_socket(folder / "p.sock") as server:
         server.setblocking(True)
         client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         client.connect(str(folder / "p.sock"))
         accepted, _ = server.accept()
         with client, accepted:
-            assert peer_uid(accepted) == os.getuid()
+            assert peer_credentials(accepted) == (os.getuid(), os.getgid())
 
 
 def test_allowed_users_by_name_or_uid() -> None:
@@ -131,7 +131,9 @@ def test_another_uid_is_refused_by_peer_credentials_when_the_modes_let_it_in(
         status, body = _connect_as_nobody(d.socket)
         assert status == 403
         assert isinstance(body, dict)
-        assert f"uid {NOBODY} may not use this daemon" in body["error"]["message"]
+        message = body["error"]["message"]
+        assert f"nobody (uid {NOBODY}) may not use this daemon" in message
+        assert "set api.group and add the user to that group" in message
     finally:
         d.stop()
 

@@ -42,7 +42,12 @@ class Recorder:
 
 
 def make_host(
-    tmp_path: Path, run: Recorder, *, root: bool = True, user_present: bool = True
+    tmp_path: Path,
+    run: Recorder,
+    *,
+    root: bool = True,
+    user_present: bool = True,
+    group_present: bool = True,
 ) -> Host:
     env = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
     return Host(
@@ -51,6 +56,7 @@ def make_host(
         command=[str(GLADTUI)],
         run=run,
         user_exists=lambda name: user_present and name == "gladtui",
+        group_exists=lambda name: group_present and name == "gladtui-reviewers",
         system_unit_dir=tmp_path / "etc" / "systemd" / "system",
         system_config=tmp_path / "etc" / "gladtui" / "config.yaml",
         out=io.StringIO(),
@@ -68,7 +74,11 @@ def args(action: str, *, system: bool = False, config: Path | None = None) -> ar
 
 
 def write_config(
-    folder: Path, *, socket: str | None = "/run/gladtui/daemon.sock", data: Path | None = None
+    folder: Path,
+    *,
+    socket: str | None = "/run/gladtui/daemon.sock",
+    data: Path | None = None,
+    group: str | None = None,
 ) -> Path:
     """A system-ready config in `folder` whose drop and preview folders exist in `data`."""
     data = data or folder
@@ -83,6 +93,8 @@ def write_config(
     ]
     if socket is not None:
         lines.append(f"socket: {socket}")
+    if group is not None:
+        lines.append(f"api: {{group: {group}}}")
     path = folder / "config.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -172,12 +184,15 @@ def verify(unit: str, folder: Path, *, system: bool) -> str:
 @pytest.mark.parametrize("system", [True, False], ids=["system", "user"])
 def test_units_pass_systemd_analyze_verify(tmp_path: Path, system: bool) -> None:
     # Spaces, % and $ in the paths check the quoting and escaping too.
-    config_path = write_config(tmp_path / "my $HOME", data=tmp_path / "100% folders")
+    config_path = write_config(
+        tmp_path / "my $HOME", data=tmp_path / "100% folders", group="gladtui-reviewers"
+    )
     config = load_config(config_path, {})
     unit = render_unit(system, config_path, config, [str(GLADTUI)])
     assert f'--config "{tmp_path}/my $$HOME/config.yaml"' in unit
     if system:
         assert f'ReadWritePaths="{tmp_path}/100%% folders/drop"' in unit
+        assert "SupplementaryGroups=gladtui-reviewers" in settings(unit)
     assert verify(unit, tmp_path, system=system) == ""
     if system:  # the empty output means something: verify does report warnings
         nobody = unit.replace("User=gladtui", "User=nobody")
@@ -259,9 +274,43 @@ def test_system_install_adds_the_user_only_when_missing(tmp_path: Path, user_pre
     assert runner.calls == [*([] if user_present else [USERADD]), folder, *systemctl]
     unit = (tmp_path / "etc" / "systemd" / "system" / "gladtui.service").read_text()
     assert "User=gladtui" in unit
+    # A config without api.group: the socket stays the service user's alone.
+    assert "RuntimeDirectoryMode=0700" in settings(unit)
+    assert not [line for line in settings(unit) if line.startswith("SupplementaryGroups=")]
     out, _ = output(host)
     assert "journalctl -u gladtui -f" in out
     assert f"sudo -u gladtui {GLADTUI} --config {config_path}" in out
+    assert "set `api: {group: gladtui-reviewers}` in the config and install again" in out
+
+
+@pytest.mark.parametrize("group_present", [True, False])
+def test_system_install_makes_the_reviewers_group_once(tmp_path: Path, group_present: bool) -> None:
+    config_path = write_config(tmp_path, group="gladtui-reviewers")
+    runner = Recorder()
+    host = make_host(tmp_path, runner, group_present=group_present)
+    assert service_command(args("install", system=True, config=config_path), host) == 0
+    groupadd = [] if group_present else ["groupadd --system gladtui-reviewers"]
+    systemctl = ["systemctl daemon-reload", "systemctl enable --now gladtui.service"]
+    assert runner.calls == [*groupadd, *systemctl]
+    lines = settings((tmp_path / "etc" / "systemd" / "system" / "gladtui.service").read_text())
+    assert "SupplementaryGroups=gladtui-reviewers" in lines
+    assert "RuntimeDirectoryMode=0750" in lines
+    assert "Group=gladtui" in lines  # the files it writes stay the service's own
+    out, _ = output(host)
+    assert f"review:  {GLADTUI} --config {config_path}\n" in out
+    assert "sudo usermod -aG gladtui-reviewers USER, then log in again" in out
+    assert "sudo -u" not in out
+
+
+def test_a_failing_groupadd_installs_nothing(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path, group="gladtui-reviewers")
+    runner = Recorder(fail="groupadd")
+    host = make_host(tmp_path, runner, group_present=False, user_present=False)
+    assert service_command(args("install", system=True, config=config_path), host) == 1
+    assert runner.calls == ["groupadd --system gladtui-reviewers"]
+    _, err = output(host)
+    assert "`groupadd --system gladtui-reviewers` failed (exit 1)" in err
+    assert not (tmp_path / "etc").exists()
 
 
 def test_system_install_writes_a_starter_config(tmp_path: Path) -> None:
@@ -272,8 +321,10 @@ def test_system_install_writes_a_starter_config(tmp_path: Path) -> None:
     assert config.state_dir == Path("/var/lib/gladtui")
     assert config.drop_dir == Path("/var/lib/gladtui/drop")
     assert config.socket_path() == Path("/run/gladtui/daemon.sock")
+    assert config.api.group == "gladtui-reviewers"
     unit = (tmp_path / "etc" / "systemd" / "system" / "gladtui.service").read_text()
     assert f"--config {host.system_config}" in unit
+    assert "SupplementaryGroups=gladtui-reviewers" in settings(unit)
     assert runner.calls == ["systemctl daemon-reload", "systemctl enable --now gladtui.service"]
 
 

@@ -10,6 +10,7 @@ a recording runner; `run_service_command` passes the real ones.
 from __future__ import annotations
 
 import argparse
+import grp
 import importlib.util
 import os
 import pwd
@@ -35,6 +36,7 @@ from gladtui.yamlsafe import load_yaml
 
 UNIT_NAME = "gladtui.service"
 SERVICE_USER = "gladtui"
+REVIEWERS_GROUP = "gladtui-reviewers"  # `api.group` of the starter system config
 SYSTEM_CONFIG = Path("/etc/gladtui/config.yaml")
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 # What StateDirectory=, CacheDirectory= and RuntimeDirectory= make writable.
@@ -57,6 +59,10 @@ STARTER_SYSTEM_CONFIG = (
     + "".join(f"{key}: {value}\n" for key, value in SYSTEM_FOLDERS.items())
     + f"# It must stay in {SYSTEM_RUNTIME}, the folder systemd makes for the service.\n"
     f"socket: {SYSTEM_SOCKET}\n"
+    "api:\n"
+    "  # Members of this group review as themselves (sudo usermod -aG GROUP USER,\n"
+    "  # then log in again). Run the install again after changing it.\n"
+    f"  group: {REVIEWERS_GROUP}\n"
 )
 
 Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
@@ -82,6 +88,14 @@ def user_exists(name: str) -> bool:
     return True
 
 
+def group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def gladtui_command(python: Path) -> list[str]:
     """The command that starts gladtui in the environment of `python`."""
     # Not resolved: a venv's bin/python is a symlink out of the venv, and the
@@ -101,6 +115,7 @@ class Host:
     command: list[str]
     run: Runner
     user_exists: Callable[[str], bool]
+    group_exists: Callable[[str], bool]
     system_unit_dir: Path
     system_config: Path
     out: TextIO
@@ -114,6 +129,7 @@ class Host:
             command=gladtui_command(Path(sys.executable).absolute()),
             run=run_command,
             user_exists=user_exists,
+            group_exists=group_exists,
             system_unit_dir=SYSTEM_UNIT_DIR,
             system_config=SYSTEM_CONFIG,
             out=sys.stdout,
@@ -148,12 +164,21 @@ def render_unit(
     text = resources.files("daemon.systemd").joinpath(name).read_text(encoding="utf-8")
     config_word = "" if config_path is None else unit_word(str(config_path), exec_line=True)
     rw_lines = [f"ReadWritePaths={unit_word(str(path))}" for path in writable_paths(config)]
+    group = config.api.group
     values = {
         "@GLADTUI@": " ".join(unit_word(word, exec_line=True) for word in command),
         "@CONFIG@": config_word,
         "@CONFIG_OPTION@": f" --config {config_word}" if config_word else "",
         "@USER@": SERVICE_USER,
         "@READ_WRITE_PATHS@": "\n".join(rw_lines) or "# (none: all are in the folders above)",
+        # The daemon gives /run/gladtui and the socket to the reviewers' group
+        # itself (systemd makes the folder the service user's): it must be a member.
+        "@REVIEWERS@": (
+            f"SupplementaryGroups={unit_word(group)}"
+            if group
+            else f"# (no api.group: only {SERVICE_USER} may reach the socket)"
+        ),
+        "@RUNTIME_MODE@": "0750" if group else "0700",
     }
     for placeholder, value in values.items():
         text = text.replace(placeholder, value)
@@ -258,12 +283,15 @@ def install(host: Host, *, system: bool, print_only: bool, explicit: Path | None
     aftermath = f"The unit file is written at {path}; once systemd runs, install again."
     host.check(host.systemctl(system, "daemon-reload"), aftermath)
     host.check(host.systemctl(system, "enable", "--now", UNIT_NAME), aftermath)
-    print_hints(host, system, path, config_path)
+    print_hints(host, system, path, config_path, config.api.group)
     return 0
 
 
 def prepare_system(host: Host, config: Config, starter: Path | None) -> None:
-    """The service's user, config and folders, before systemd starts it."""
+    """The reviewers' group, the service's user, config and folders, before systemd starts it."""
+    group = config.api.group
+    if group and not host.group_exists(group):  # SupplementaryGroups= needs it to start
+        host.check(["groupadd", "--system", group], "Nothing installed.")
     if not host.user_exists(SERVICE_USER):
         home = str(SYSTEM_STATE)
         useradd = ["useradd", "--system", "--user-group", "--home-dir", home]
@@ -287,19 +315,29 @@ def write_file(path: Path, text: str) -> None:
     temp.replace(path)
 
 
-def print_hints(host: Host, system: bool, path: Path, config_path: Path | None) -> None:
+def print_hints(
+    host: Host, system: bool, path: Path, config_path: Path | None, group: str | None
+) -> None:
     user = "" if system else " --user"
     gladtui = shlex.join(host.command)
     config = "" if config_path is None else f" --config {shlex.quote(str(config_path))}"
-    review = f"sudo -u {SERVICE_USER} {gladtui}{config}" if system else f"{gladtui}{config}"
     lines = [
         f"installed {path}; gladtui is starting",
         f"  status:  systemctl{user} status gladtui",
         f"  logs:    journalctl{user} -u gladtui -f",
-        f"  review:  {review}",
     ]
     if not system:
+        lines.append(f"  review:  {gladtui}{config}")
         lines.append("  to keep it running after you log out: loginctl enable-linger $USER")
+    elif group:
+        lines.append(f"  review:  {gladtui}{config}")
+        lines.append(f"  as a reviewer: sudo usermod -aG {group} USER, then log in again")
+    else:
+        lines.append(f"  review:  sudo -u {SERVICE_USER} {gladtui}{config}")
+        lines.append(
+            f"  to let reviewers work as themselves: set `api: {{group: {REVIEWERS_GROUP}}}` "
+            "in the config and install again"
+        )
     print("\n".join(lines), file=host.out)
 
 
@@ -316,7 +354,8 @@ def uninstall(host: Host, *, system: bool) -> int:
     host.check(host.systemctl(system, "daemon-reload"), f"{path} is removed.")
     print(f"stopped, disabled and removed {path}", file=host.out)
     if system:  # its tasks and images are the reviewers' work: never deleted here
-        print(f"kept: the {SERVICE_USER} user, {SYSTEM_STATE} and the config", file=host.out)
+        kept = f"the {SERVICE_USER} user, the reviewers' group, {SYSTEM_STATE} and the config"
+        print(f"kept: {kept}", file=host.out)
     return 0
 
 

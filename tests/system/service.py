@@ -82,7 +82,7 @@ class Service:
     def cli(
         self, *args: str, user: str = SERVICE_USER, check: bool = True
     ) -> CompletedProcess[str]:
-        """The `gladtui` command as `user` (a reviewer works as the service user for now)."""
+        """The `gladtui` command as `user` (the service user, or a reviewer in its group)."""
         return self.machine.run(GLADTUI, "--config", CONFIG, *args, user=user, check=check)
 
     def cli_json(self, *args: str, user: str = SERVICE_USER) -> Any:
