@@ -1,9 +1,9 @@
 """The TUI shows the pictures to a reviewer who cannot read the preview folder.
 
 The daemon runs as root here with its preview folder private (0700); the
-reviewer is `nobody`, admitted by the API's user check. The real review app
-runs headless in a child that dropped to nobody: it can open no variation
-file, so every thumbnail it shows came through the API.
+reviewer is a real user in the group `api.group` names (made for the test).
+The real review app runs headless in a child that became that user: it can
+open no variation file, so every thumbnail it shows came through the API.
 """
 
 from __future__ import annotations
@@ -21,21 +21,23 @@ import textual.pilot  # noqa: F401
 
 from daemon.models import LoadedModel
 from tests.apidaemon import ApiDaemon, task_yaml
-from tests.privileges import NOBODY, run_unprivileged
+from tests.privileges import run_as
+from tests.test_reviewers_group import Reviewers, reviewers  # noqa: F401  (the fixture)
 from tests.tuitools import gallery, make_app, until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
 
 
-def test_a_reviewer_who_cannot_read_the_previews_sees_the_pictures(tiny: LoadedModel) -> None:
-    d = ApiDaemon(tiny, settings={"api": {"allowed_users": [NOBODY]}}).start()
+def test_a_reviewer_who_cannot_read_the_previews_sees_the_pictures(
+    tiny: LoadedModel,
+    reviewers: Reviewers,  # noqa: F811  (the fixture imported above)
+) -> None:
+    d = ApiDaemon(tiny, settings={"api": {"group": reviewers.group}}).start()
     try:
         task = d.wait_status(d.submit(task_yaml("Private", variations=2)), "review")
         d.config.preview_dir.chmod(0o700)
-        for folder in (d.root, d.socket.parent):  # the way in; the uid check admits nobody
-            folder.chmod(0o755)
-        d.socket.chmod(0o666)
-        seen = run_unprivileged(lambda: _review_as_this_user(d, task))
+        member = reviewers.member
+        seen = run_as(lambda: _review_as_this_user(d, task), member.uid, member.gid, member.groups)
     finally:
         d.cleanup()
     assert seen["can_read_file"] is False
