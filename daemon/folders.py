@@ -4,16 +4,16 @@ A folder the daemon cannot write must stop it at start, naming the folder,
 rather than fail every task later. Under systemd that is the usual case:
 ProtectSystem=strict makes everything read-only except the folders the unit
 lists in ReadWritePaths=, which `gladtui service install --system` takes from
-this same list (daemon/systemd/install.py).
+this same list (gladtui/folders.py, used by gladtui/systemd/install.py).
 """
 
 from __future__ import annotations
 
 import errno
 import tempfile
-from pathlib import Path
 
 from gladtui.config import Config
+from gladtui.folders import LOCAL_CDN, MARKDOWN, written_folders
 
 # What a sandboxed service needs to hear when one of its folders is read-only.
 SERVICE_HINT = (
@@ -22,8 +22,6 @@ SERVICE_HINT = (
 )
 
 
-LOCAL_CDN = "publishing.local.dir"
-MARKDOWN = "publishing.posts.markdown.dir"
 # Checked by their own parts, not here: the publisher makes the CDN folder on its
 # first upload; the Markdown destination refuses a folder that is missing.
 CHECKED_ELSEWHERE = (LOCAL_CDN, MARKDOWN)
@@ -31,22 +29,6 @@ CHECKED_ELSEWHERE = (LOCAL_CDN, MARKDOWN)
 
 class FolderError(Exception):
     """A folder the daemon writes cannot be made or written; the message names it."""
-
-
-def written_folders(config: Config) -> dict[str, Path]:
-    """Each folder the daemon writes, by the config key that sets it."""
-    folders = {
-        "drop_dir": config.drop_dir,
-        "preview_dir": config.preview_dir,
-        "state_dir": config.state_dir,
-        "cache_dir": config.cache_dir,
-    }
-    if config.publishing.publisher == "local":
-        folders[LOCAL_CDN] = config.local_cdn_dir
-    posts = config.publishing.posts
-    if posts.to == "markdown" and posts.markdown.dir is not None:
-        folders[MARKDOWN] = posts.markdown.dir  # the static site's folder of posts
-    return folders
 
 
 def prepare_folders(config: Config) -> None:

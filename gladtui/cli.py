@@ -254,8 +254,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_service(args: argparse.Namespace) -> int:
-    # The CLI installs the daemon's unit: the same exception as `gladtui daemon`.
-    from daemon.systemd.install import run_service_command
+    from gladtui.systemd.install import run_service_command
 
     return run_service_command(args)
 

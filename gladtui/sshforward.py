@@ -34,7 +34,7 @@ from types import TracebackType
 
 SSH_COMMAND_ENV = "GLADTUI_SSH_COMMAND"
 # Where a daemon listens when its config names no socket (Config.socket_path), then
-# the system service's socket (daemon/systemd/install.py SYSTEM_SOCKET). A session
+# the system service's socket (gladtui/systemd/install.py SYSTEM_SOCKET). A session
 # run by ssh for a command may have no XDG_RUNTIME_DIR: /run/user/UID stands in.
 PROBE = (
     'uid=$(id -u); for s in ${XDG_RUNTIME_DIR:+"$XDG_RUNTIME_DIR/gladtui/daemon.sock"} '

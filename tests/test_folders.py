@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.folders import FolderError, prepare_folders, written_folders
-from daemon.systemd.install import writable_paths
+from daemon.folders import FolderError, prepare_folders
 from gladtui.config import Config
+from gladtui.folders import written_folders
+from gladtui.systemd.install import writable_paths
 from tests.apidaemon import short_dir
 from tests.privileges import run_unprivileged
 

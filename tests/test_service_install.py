@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.systemd.install import Host, render_unit, run_command, service_command
 from gladtui.config import load_config
+from gladtui.systemd.install import Host, render_unit, run_command, service_command
 
 GLADTUI = Path(sys.executable).parent / "gladtui"  # this venv's console script, unresolved
 USERADD = "useradd --system --user-group --home-dir /var/lib/gladtui"

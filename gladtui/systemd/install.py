@@ -24,7 +24,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from daemon.folders import written_folders
 from gladtui.config import (
     MAX_CONFIG_BYTES,
     Config,
@@ -32,6 +31,7 @@ from gladtui.config import (
     find_config_file,
     load_config,
 )
+from gladtui.folders import written_folders
 from gladtui.yamlsafe import load_yaml
 
 UNIT_NAME = "gladtui.service"
@@ -161,7 +161,7 @@ def render_unit(
 ) -> str:
     """The unit file for this installation (`config_path` None: the user's default config)."""
     name = "gladtui.service" if system else "gladtui-user.service"
-    text = resources.files("daemon.systemd").joinpath(name).read_text(encoding="utf-8")
+    text = resources.files("gladtui.systemd").joinpath(name).read_text(encoding="utf-8")
     config_word = "" if config_path is None else unit_word(str(config_path), exec_line=True)
     rw_lines = [f"ReadWritePaths={unit_word(str(path))}" for path in writable_paths(config)]
     group = config.api.group
