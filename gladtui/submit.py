@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from gladtui.taskfile import TaskFile, TaskRules, read_task_file
+from gladtui.taskfile import TaskFile, TaskRules, read_task_bytes, task_file
 
 _MARK_COMPLETE_NS = 1_000_000  # 1 ms: older than any ctime the link will set
 
@@ -39,8 +39,10 @@ def submit_file(source: Path, drop_dir: Path, *, rules: TaskRules) -> Placed:
     Raises TaskFileError (nothing is placed) or OSError (the drop folder cannot
     be written).
     """
-    task = read_task_file(source, rules=rules)
-    data = source.read_bytes()
+    # Read once: the bytes placed are the bytes validated (a second read could follow
+    # a symlink swapped in, or find a file grown past the size limit).
+    data = read_task_bytes(source, max_bytes=rules.max_file_bytes)
+    task = task_file(data, file_name=source.name, rules=rules)
     drop_dir.mkdir(parents=True, exist_ok=True)
     temporary = drop_dir / f".{source.name}.{secrets.token_hex(4)}.tmp"
     try:

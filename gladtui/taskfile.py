@@ -224,9 +224,14 @@ def _load(data: bytes, file_name: str, rules: TaskRules) -> object:
 def read_task_file(path: Path, *, rules: TaskRules) -> TaskFile:
     """Read and validate one task file, refusing anything that is not a plain, small file."""
     data = read_task_bytes(path, max_bytes=rules.max_file_bytes)
-    spec = parse_task(data, file_name=path.name, rules=rules)
+    return task_file(data, file_name=path.name, rules=rules)
+
+
+def task_file(data: bytes, *, file_name: str, rules: TaskRules) -> TaskFile:
+    """Validate bytes already read: the TaskFile that exactly these bytes make."""
+    spec = parse_task(data, file_name=file_name, rules=rules)
     return TaskFile(
-        spec=spec, sha256=hashlib.sha256(data).hexdigest(), file_name=path.name, size=len(data)
+        spec=spec, sha256=hashlib.sha256(data).hexdigest(), file_name=file_name, size=len(data)
     )
 
 
