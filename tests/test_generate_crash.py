@@ -8,10 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from daemon.images import is_temp_name
 from daemon.store import Store
+from gladtui.client import DaemonUnreachable, client_for
+from gladtui.config import load_config
 from gladtui.shapes import TaskStatus
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
@@ -32,11 +35,11 @@ def pngs(previews: Path) -> list[Path]:
     return sorted(previews.glob("sdxl-slow-variation-*.png")) if previews.exists() else []
 
 
-def wait_until(condition: object, timeout: float) -> None:
+def wait_until(condition: object, timeout: float, what: Callable[[], str] = lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"condition not met in time {what()}")
         time.sleep(0.02)
 
 
@@ -65,8 +68,19 @@ def test_kill_9_mid_job_then_restart_completes_exactly_the_requested_variations(
 
     second = start_daemon(config)
     try:
-        wait_until(lambda: len(pngs(previews)) >= VARIATIONS, timeout=120)
-        time.sleep(0.3)  # let the last row commit
+        # Done when the daemon says so: the last row is committed with the status.
+        client = client_for(load_config(config, env={}))
+
+        def reviewed() -> bool:
+            try:
+                seen.append(client.task("slow")["status"])
+            except DaemonUnreachable:  # still starting
+                return False
+            return seen[-1] == "review"
+
+        seen: list[str] = []
+
+        wait_until(reviewed, timeout=240, what=lambda: f"statuses seen: {seen[-3:]}")
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0

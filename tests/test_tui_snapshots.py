@@ -19,7 +19,8 @@ from textual.pilot import Pilot
 from textual_image.widget import Image
 
 from gladtui.tui.gallery import Thumbnail
-from gladtui.tui.screens import DisconnectedScreen
+from gladtui.tui.modals import ApproveScreen
+from gladtui.tui.screens import DisconnectedScreen, HelpScreen
 from tests.apidaemon import ApiDaemon, task_yaml, wait_until
 from tests.tuitools import make_app, titles, until
 
@@ -62,15 +63,18 @@ def pinned(tiny: LoadedModel) -> Iterator[ApiDaemon]:
     daemon.cleanup()
 
 
-def settled(*keys: str, images: int) -> Callable[[Pilot[Any]], Any]:
-    """Wait for the list and `images` thumbnails, then press `keys` and let it redraw."""
+def settled(*keys: str, images: int, screen: type | None = None) -> Callable[[Pilot[Any]], Any]:
+    """Wait for the list and `images` thumbnails, press `keys`, each once the screen has
+    caught up with the last, and wait for `screen` (a dialog the last key opens)."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         await until(pilot, lambda: titles(app), what="the task list")  # type: ignore[arg-type]
+        await until(pilot, lambda: caught_up(app), what="the cursor's task in full")
         for key in keys:
             await pilot.press(key)
-            await pilot.pause(0.2)
+            await pilot.pause()  # the key handled
+            await until(pilot, lambda: caught_up(app), what=f"the screen after {key}")
         gallery = app.review.gallery  # type: ignore[attr-defined]
 
         def shown() -> bool:
@@ -79,9 +83,24 @@ def settled(*keys: str, images: int) -> Callable[[Pilot[Any]], Any]:
             return count == pictures == images and not gallery.has_class("-stale")
 
         await until(pilot, shown, what="the gallery")
-        await pilot.pause(0.3)  # the detail pane and the pictures
+        if screen is not None:
+            await until(pilot, lambda: isinstance(app.screen, screen), what=screen.__name__)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     return run_before
+
+
+def caught_up(app: Any) -> bool:
+    """The task under the cursor is shown in full: its detail and its gallery."""
+    review = app.review
+    current = review.tasks.current
+    if current is None:
+        return True
+    full = review.full
+    return bool(full is not None and full["id"] == current["id"]) and not review.gallery.has_class(
+        "-stale"
+    )
 
 
 def app_for(daemon: ApiDaemon) -> Any:
@@ -103,13 +122,13 @@ def test_invalid_task(pinned: ApiDaemon, snap_compare: Any, size: tuple[int, int
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_approve_dialog(pinned: ApiDaemon, snap_compare: Any, size: tuple[int, int]) -> None:
-    run_before = settled("j", "2", "a", images=3)
+    run_before = settled("j", "2", "a", images=3, screen=ApproveScreen)
     assert snap_compare(app_for(pinned), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_help(pinned: ApiDaemon, snap_compare: Any, size: tuple[int, int]) -> None:
-    run_before = settled("question_mark", images=2)
+    run_before = settled("question_mark", images=2, screen=HelpScreen)
     assert snap_compare(app_for(pinned), terminal_size=size, run_before=run_before)
 
 
@@ -120,7 +139,8 @@ def test_no_daemon(snap_compare: Any, size: tuple[int, int]) -> None:
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, DisconnectedScreen))
-        await pilot.pause(0.2)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     try:
         assert snap_compare(app_for(stopped), terminal_size=size, run_before=run_before)

@@ -207,7 +207,7 @@ def test_the_rescan_finds_files_no_event_reported(tmp_path: Path) -> None:
         thread = threading.Thread(target=watcher.run)
         thread.start()
         try:
-            time.sleep(0.2)
+            assert watcher.watching.wait(10)  # watched and scanned: now only a rescan can see it
             (folder.root / "unseen.yaml").write_bytes(task_bytes("unseen"))
             wait_until(lambda: "unseen.yaml" in statuses(store), timeout=5)
         finally:
@@ -222,8 +222,8 @@ def test_daemon_keeps_running_when_the_drop_folder_vanishes(tmp_path: Path) -> N
         (running.folder.root / "a.yaml").write_bytes(task_bytes("a"))
         wait_until(lambda: "a.yaml" in statuses(running.store))
         shutil.rmtree(running.folder.root)
-        time.sleep(0.5)
-        running.folder.prepare()  # someone recreates it; the watcher picks up again
+        # The daemon notices, says so, and makes the folder again: no one else has to.
+        wait_until(lambda: running.folder.root.is_dir(), timeout=15)
         (running.folder.root / "b.yaml").write_bytes(task_bytes("b"))
         wait_until(lambda: "b.yaml" in statuses(running.store), timeout=15)
     finally:
