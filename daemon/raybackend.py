@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Callable, Generator
 from typing import Any
 
+from daemon import rayleftovers
 from daemon.backend import ReplicaState, Runner
 from daemon.denoise import Interrupted, JobEvent, JobSpec, Report
 from daemon.models import ModelError
@@ -61,6 +62,8 @@ class RayBackend:
         self._ray: Any = None
         self._runners: list[RayRunner] = []
         self._temp_dir: str | None = None
+        self._owned = True  # did start() connect (and so stop() disconnect)?
+        self._leftovers = config.state_dir / "ray-processes.json"
 
     def start(self) -> list[Runner]:
         ray = self._ray = _import_ray()
@@ -83,9 +86,16 @@ class RayBackend:
         return list(self._runners)
 
     def _init(self, ray: Any, address: str) -> None:
+        if ray.is_initialized():
+            # This process is already a Ray driver (whoever embedded the daemon, or a
+            # test session): use that connection, and leave stopping it to its owner.
+            log.info("using the Ray this process is already connected to")
+            self._owned = False
+            return
         settings = self.config.generation.ray
         options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
         if address == "local":
+            rayleftovers.reap(self._leftovers)
             # A Ray of its own, in a short temp folder (its sockets live there).
             self._temp_dir = tempfile.mkdtemp(prefix="gtray-", dir="/tmp")
             needed = settings.replicas * settings.cpus_per_replica
@@ -97,6 +107,8 @@ class RayBackend:
             ray.init(address=address, **options)
         except Exception as exc:  # ConnectionError, a refused token, a bad address
             raise ModelError(f"cannot start or reach Ray at {address!r}: {exc}") from exc
+        if address == "local":
+            rayleftovers.note(self._leftovers)
         log.info("Ray up: %s", ray.cluster_resources())
 
     def stop(self) -> None:
@@ -105,7 +117,9 @@ class RayBackend:
             return
         for runner in self._runners:
             runner.kill()
-        ray.shutdown()  # a local Ray stops with it; a cluster keeps running
+        if self._owned:
+            ray.shutdown()  # a local Ray stops with it; a cluster keeps running
+            rayleftovers.forget(self._leftovers)
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
         log.info("Ray stopped")
