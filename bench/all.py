@@ -53,6 +53,7 @@ BENCHMARKS = {
     "publish": Benchmark("publish.py", "--latency 10 --bulk 100"),
     "posts": Benchmark("posts.py", "--blog 1000 --runs 5"),
     "generate": Benchmark("generate.py", "--rounds 2 --tasks 10"),
+    "ray": Benchmark("rayreplicas.py", "--tasks 12"),
     "sampling": Benchmark("sampling.py", "--rounds 1 --size 256"),
 }
 

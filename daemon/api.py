@@ -228,6 +228,19 @@ class Routes:
                 "error": model.error,
                 "load_seconds": model.load_seconds,
                 "images_generated": model.images_generated,
+                "backend": model.backend,
+                "replicas": [
+                    {
+                        "name": r.name,
+                        "state": r.state,
+                        "task_id": r.task_id,
+                        "device": r.device,
+                        "node": r.node,
+                        "error": r.error,
+                        "images_generated": r.images_generated,
+                    }
+                    for r in model.replicas
+                ],
             },
             "tasks": {str(k): v for k, v in ctx.store.tasks.count_by_status().items()},
             "jobs": {str(k): v for k, v in ctx.store.jobs.count_by_status().items()},

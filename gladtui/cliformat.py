@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         PostJSON,
         PostPageJSON,
         ProgressJSON,
+        ReplicaJSON,
         StatusJSON,
         TaskJSON,
         TaskPageJSON,
@@ -184,6 +185,8 @@ def format_status(status: StatusJSON) -> str:
     ]
     if model["error"]:
         lines.append(f"          error: {model['error']}")
+    if model.get("backend") == "ray":  # a daemon before Ray support says nothing of it
+        lines += [f"  {_replica_line(r)}" for r in model["replicas"]]
     lines.append("tasks:")
     lines += [f"  {name + ':':<12}{count}" for name, count in status["tasks"].items()]
     jobs = status["jobs"]
@@ -199,6 +202,15 @@ def format_status(status: StatusJSON) -> str:
         f"database: {status['database']}",
     ]
     return "\n".join(lines)
+
+
+def _replica_line(replica: ReplicaJSON) -> str:
+    """`replica-1  generating muffins  cuda on gpu-2, 12 images made`."""
+    doing = replica["state"] + (f" {replica['task_id']}" if replica["task_id"] else "")
+    where = " on ".join(filter(None, [replica["device"], replica["node"]]))
+    line = f"{replica['name']:<11}{doing}" + (f"  {where}" if where else "")
+    line += f", {replica['images_generated']} images made"
+    return line + (f"  error: {replica['error']}" if replica["error"] else "")
 
 
 def format_posts(page: PostPageJSON) -> str:

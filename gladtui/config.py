@@ -141,6 +141,24 @@ def _check_presets(presets: dict[str, PresetConfig]) -> dict[str, PresetConfig]:
     return presets
 
 
+class RayConfig(_Section):
+    address: str = "local"
+    replicas: int = Field(1, ge=1, le=1024)
+    gpus_per_replica: float = Field(0, ge=0)
+    cpus_per_replica: float = Field(1, gt=0)
+    torch_threads: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _check_address(self) -> RayConfig:
+        a = self.address
+        if not (a in ("local", "auto") or a.startswith("ray://") or ":" in a):
+            raise ValueError(
+                f"generation.ray.address {a!r}: use local (start Ray in the daemon), "
+                "auto (the cluster this machine belongs to), ray://HEAD:10001 or HOST:6379"
+            )
+        return self
+
+
 class GenerationConfig(_Section):
     model: Annotated[str, BeforeValidator(_to_model_ref)] = (
         "stabilityai/stable-diffusion-xl-base-1.0"
@@ -165,6 +183,8 @@ class GenerationConfig(_Section):
     presets: Annotated[dict[str, PresetConfig], AfterValidator(_check_presets)] = {}
     vae: Annotated[str | None, BeforeValidator(_to_model_ref)] = None
     max_prompt_tokens: int | None = Field(None, ge=1)
+    backend: Literal["local", "ray"] = "local"
+    ray: RayConfig = RayConfig()
 
 
 class LimitsConfig(_Section):

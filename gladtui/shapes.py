@@ -154,6 +154,16 @@ class PostPageJSON(TypedDict):
     limit: int
 
 
+class ReplicaJSON(TypedDict):
+    name: str  # local, or replica-1, replica-2, … with generation.backend: ray
+    state: str  # starting | loading | idle | generating | unavailable
+    task_id: str | None  # the task it is generating now
+    device: str | None
+    node: str | None  # the host it runs on
+    error: str | None
+    images_generated: int
+
+
 class ModelJSON(TypedDict):
     name: str
     device: str | None
@@ -161,6 +171,8 @@ class ModelJSON(TypedDict):
     error: str | None
     load_seconds: float | None
     images_generated: int
+    backend: str  # local | ray
+    replicas: list[ReplicaJSON]
 
 
 class PublishingJSON(TypedDict):

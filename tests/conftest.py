@@ -29,13 +29,40 @@ def open_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache_dir where the tiny model is built (by `tiny`): other processes load it there."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_cache: Path) -> LoadedModel:
     """The tiny SDXL pipeline, built and loaded once for the whole session."""
     from daemon.models import load_model  # torch: only for the tests that generate
     from gladtui.config import GenerationConfig
 
-    cache = tmp_path_factory.mktemp("model-cache")
-    return load_model(GenerationConfig(model="builtin:tiny-sdxl", device="cpu"), cache_dir=cache)
+    config = GenerationConfig(model="builtin:tiny-sdxl", device="cpu")
+    return load_model(config, cache_dir=tiny_cache)
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """A local Ray, started once per test run in this process, and stopped by it.
+
+    `address="local"` always starts a new one (a bare init would attach to any
+    Ray running on the machine), in a short temp folder (its sockets live there).
+    Daemons in this process use this connection; daemons in other processes
+    join it at the returned address.
+    """
+    ray = pytest.importorskip("ray")
+    temp = tempfile.mkdtemp(prefix="gtray-", dir="/tmp")
+    ray.init(
+        address="local", _temp_dir=temp, num_cpus=2, include_dashboard=False, log_to_driver=False
+    )
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,7 @@ from gladtui.shapes import (
     ActionJSON,
     PostJSON,
     PostPageJSON,
+    ReplicaJSON,
     StatusJSON,
     TaskJSON,
     TaskPageJSON,
@@ -162,6 +163,8 @@ def status_json() -> StatusJSON:
             "error": None,
             "load_seconds": 12.5,
             "images_generated": 31,
+            "backend": "local",
+            "replicas": [],
         },
         "tasks": {str(s): i for i, s in enumerate(TaskStatus)},
         "jobs": {"pending": 2, "running": 1, "done": 40, "failed": 1, "cancelled": 0},
@@ -327,6 +330,24 @@ def test_status_lines() -> None:
     assert "socket:   /run/user/1000/gladtui/daemon.sock" in text
     assert "drop:     /home/me/gladtui/drop" in text
     assert "posts:    PostgreSQL table posts in database blog (user gladtui)" in text
+
+
+def test_status_shows_each_ray_replica_and_what_it_is_doing() -> None:
+    status = status_json()
+    status["model"]["backend"] = "ray"
+    replica: ReplicaJSON = {
+        "name": "replica-1", "state": "generating", "task_id": "muffins", "device": "cuda",
+        "node": "gpu-2", "error": None, "images_generated": 12,
+    }  # fmt: skip
+    lost: ReplicaJSON = {
+        **replica, "name": "replica-2", "state": "unavailable", "task_id": None,
+        "device": None, "node": None, "error": "replica-2 was lost mid-job",
+    }  # fmt: skip
+    status["model"]["replicas"] = [replica, lost]
+    lines = cliformat.format_status(status).splitlines()
+    assert "  replica-1  generating muffins  cuda on gpu-2, 12 images made" in lines
+    assert "  replica-2  unavailable, 12 images made  error: replica-2 was lost mid-job" in lines
+    assert not any("replica" in line for line in cliformat.format_status(status_json()).split())
 
 
 def test_posts_table_says_where_each_went_and_keeps_urls_whole() -> None:

@@ -26,6 +26,7 @@ HEAVY = [
     "boto3",
     "cloudinary",
     "psycopg",
+    "ray",
 ]
 
 
@@ -60,6 +61,20 @@ def test_daemon_modules_load_no_textual(module: str) -> None:
 def test_the_daemon_loads_a_cdn_sdk_only_when_configured() -> None:
     loaded = loaded_after("import daemon.service")
     assert not loaded["boto3"] and not loaded["cloudinary"], loaded
+
+
+def test_ray_loads_only_when_it_is_the_backend() -> None:
+    build = (
+        "import daemon.service\n"
+        "from gladtui.config import Config\n"
+        "from daemon.backend import make_backend\n"
+        "make_backend(Config(), None)"
+    )
+    assert not loaded_after(build)["ray"]
+    # Configured, it is imported when the backend starts (in the generator's thread).
+    ray = build.replace("Config()", "Config.model_validate({'generation': {'backend': 'ray'}})")
+    assert not loaded_after(ray)["ray"]
+    assert loaded_after("import daemon.rayreplica")["ray"]
 
 
 @pytest.mark.parametrize("to", ["local", "markdown", "webhook"])
