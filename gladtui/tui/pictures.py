@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections import OrderedDict
 
 from PIL import Image as PILImage
@@ -25,6 +26,8 @@ from gladtui.shapes import VariationJSON
 MAX_PICTURES = 256  # decoded thumbnails kept in memory: ~300 KB each at 320x320 RGB
 THUMBNAIL_WIDTH = 320  # pixels: sharp in a gallery box on a pixel-drawing terminal
 FULL_SIZE = 0  # the width that means "the image itself" in the disk cache's keys
+RETRY_PAUSES = (0.2, 0.5, 1.0)  # seconds after each failed try of a thumbnail
+_UNREACHABLE = PILImage.new("1", (1, 1))  # a marker: no answer, try again another time
 
 Key = tuple[str, int, str]  # task id, variation index, and what identifies its bytes
 
@@ -81,15 +84,24 @@ class Pictures:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        try:
-            picture = self._load(task_id, variation, self._width)
-        except ClientError:
+        picture = self._load_retrying(task_id, variation)
+        if picture is _UNREACHABLE:
             return None
         with self._lock:
             self._cache[key] = picture
             while len(self._cache) > self._capacity:
                 self._cache.popitem(last=False)
         return picture
+
+    def _load_retrying(self, task_id: str, variation: VariationJSON) -> PILImage.Image | None:
+        """A few tries: a daemon busy enough to drop one request should not leave a
+        thumbnail pending for good (nothing would ask for it again)."""
+        for pause in RETRY_PAUSES:
+            try:
+                return self._load(task_id, variation, self._width)
+            except ClientError:
+                time.sleep(pause)
+        return _UNREACHABLE
 
     def _load(self, task_id: str, variation: VariationJSON, width: int) -> PILImage.Image | None:
         """Disk cache, else the API; None when the daemon answers 404. Raises ClientError."""
