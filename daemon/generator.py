@@ -34,6 +34,8 @@ from daemon.images import (
 )
 from daemon.jobkinds import GENERATE
 from daemon.models import LoadedModel, ModelError, load_model
+from daemon.previewdecode import preview_decoder
+from daemon.previews import PreviewBoard, PreviewMaker
 from daemon.progress import Progress, ProgressBoard
 from daemon.recipes import Recipe, recipe_for
 from daemon.store import (
@@ -90,7 +92,9 @@ class Generator:
         stop: threading.Event,
         loader: ModelLoader | None = None,
         retry_base_seconds: float = RETRY_BASE_SECONDS,
+        previews: PreviewBoard | None = None,
     ) -> None:
+        """`previews`: where live previews go (the API reads them there)."""
         self.store = store
         self.config = config
         self.progress = progress
@@ -100,6 +104,11 @@ class Generator:
         self._model: LoadedModel | None = None
         self._retry_base_seconds = retry_base_seconds
         self.state = GeneratorState(model=config.generation.model)
+        self.previews = PreviewMaker(
+            previews if previews is not None else PreviewBoard(),
+            progress,
+            interval=config.generation.preview_interval_seconds,
+        )
         # Set once the first load has succeeded or failed: systemd's READY waits for it.
         self.model_settled = threading.Event()
 
@@ -129,6 +138,7 @@ class Generator:
                 self._wake.clear()
                 continue
             self._run_job(job)
+        self.previews.close()
         log.info("generator stopped")
 
     def _ensure_model(self) -> LoadedModel:
@@ -146,6 +156,9 @@ class Generator:
         self.state.state, self.state.error = "idle", None
         self.state.device, self.state.load_seconds = model.device, model.load_seconds
         log.info("model %s loaded on %s in %.1f s", model.name, model.device, model.load_seconds)
+        self.previews.decoder = preview_decoder(
+            self.config.generation, device=model.device, dtype=model.dtype
+        )
         return model
 
     def _run_job(self, job: JobRecord) -> None:
@@ -243,31 +256,50 @@ class Generator:
             torch.Generator(device="cpu").manual_seed(recipe.seed_for(n, seed)) for n in indexes
         ]
 
-        def on_step_end(pipeline: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> Any:
-            if self.progress.cancel_requested(task.id) or self._stop.is_set():
-                pipeline._interrupt = True  # diffusers' own flag: skip the remaining steps
-            # Model calls, not steps asked for: Heun and DPM2 make two a step.
-            steps = pipeline.num_timesteps
-            self.progress.update(
-                Progress(
-                    task_id=task.id,
-                    step=batch_number * steps + step + 1,
-                    steps=batch_count * steps,
-                    images_done=done_before,
-                    images_total=images_total,
-                )
-            )
-            return kwargs
+        with self.previews.batch(task.id, indexes) as previews:
 
-        result = model.pipeline(
-            **prepared.call_arguments(len(indexes)),
-            num_inference_steps=recipe.steps,
-            guidance_scale=recipe.guidance_scale,
-            width=task.width,
-            height=task.height,
-            generator=generators,
-            callback_on_step_end=on_step_end,
-        )
+            def on_step_end(
+                pipeline: Any, step: int, _timestep: Any, kwargs: dict[str, Any]
+            ) -> Any:
+                if self.progress.cancel_requested(task.id) or self._stop.is_set():
+                    pipeline._interrupt = True  # diffusers' own flag: skip the remaining steps
+                # Model calls, not steps asked for: Heun and DPM2 make two a step.
+                steps = pipeline.num_timesteps
+                self.progress.update(
+                    Progress(
+                        task_id=task.id,
+                        step=batch_number * steps + step + 1,
+                        steps=batch_count * steps,
+                        images_done=done_before,
+                        images_total=images_total,
+                    )
+                )
+                previews.offer(step + 1, steps, kwargs.get("latents"), pipeline.scheduler)
+                return kwargs
+
+            result = model.pipeline(
+                **prepared.call_arguments(len(indexes)),
+                num_inference_steps=recipe.steps,
+                guidance_scale=recipe.guidance_scale,
+                width=task.width,
+                height=task.height,
+                generator=generators,
+                callback_on_step_end=on_step_end,
+            )
+            self._keep_batch(model, task, prompt, prepared, seed, indexes, result.images)
+
+    def _keep_batch(
+        self,
+        model: LoadedModel,
+        task: TaskRecord,
+        prompt: str,
+        prepared: Prepared,
+        seed: int,
+        indexes: Sequence[int],
+        images: Sequence[Any],
+    ) -> None:
+        """Save a finished batch's images and rows; the previews stay until they are stored."""
+        recipe = prepared.recipe
         # The images of an interrupted run are half-denoised: never keep them.
         if self._stop.is_set():
             raise Stopping
@@ -281,7 +313,7 @@ class Generator:
                         model, task, prompt, prepared, recipe.seed_for(n, seed), n, image
                     ),
                     indexes,
-                    result.images,
+                    images,
                 )
             )
         with self.store.transaction():  # one commit per batch, not per image

@@ -24,6 +24,7 @@ from daemon.destinations.base import Destination
 from daemon.eventstream import EventHub, EventStream
 from daemon.generator import GeneratorState
 from daemon.present import TaskViews
+from daemon.previews import PreviewBoard
 from daemon.progress import ProgressBoard
 from daemon.slugs import SlugPreviewer
 from daemon.store import Store
@@ -49,8 +50,10 @@ class ApiServer:
         model: GeneratorState,
         socket_path: Path,
         destination: Destination,
+        previews: PreviewBoard | None = None,
     ) -> None:
         self.config = config
+        self.previews = previews
         self.destination = destination
         self.store = store
         self.actions = actions
@@ -119,6 +122,7 @@ class ApiServer:
             socket_path=str(self.socket_path),
             started_at=self.store.now(),
             started=time.monotonic(),
+            previews=self.previews,
         )
         runner = web.AppRunner(
             build_app(context), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS

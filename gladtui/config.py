@@ -165,6 +165,9 @@ class GenerationConfig(_Section):
     presets: Annotated[dict[str, PresetConfig], AfterValidator(_check_presets)] = {}
     vae: Annotated[str | None, BeforeValidator(_to_model_ref)] = None
     max_prompt_tokens: int | None = Field(None, ge=1)
+    previews: Literal["approx", "taesd", "off"] = "approx"
+    preview_model: Annotated[str, BeforeValidator(_to_model_ref)] = "madebyollin/taesdxl"
+    preview_interval_seconds: float = Field(0.5, ge=0, le=3600)
 
 
 class LimitsConfig(_Section):
