@@ -70,15 +70,21 @@ class ProgressBoard:
             listener(progress)
 
     def set_preview(self, task_id: str, mark: PreviewMark | None) -> None:
-        """A new preview is there (or none is, `None`): listeners hear it at once."""
+        """A new preview is there: listeners hear it at once, as progress at the same step.
+
+        `None` (the batch ended) is told with the next step, not now: the
+        variations stored meanwhile already say so, and a progress event after
+        them would say the generation was still at its last step.
+        """
         with self._lock:
             current = self._current.get(task_id)
             if current is None:
                 return  # the generation has not reported a step yet, or has finished
             if mark is None:
                 self._previews.pop(task_id, None)
-            else:
-                self._previews[task_id] = mark
+                self._current[task_id] = replace(current, preview=None)
+                return
+            self._previews[task_id] = mark
             progress = self._current[task_id] = replace(current, preview=mark)
             listeners = list(self._listeners)
         for listener in listeners:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +27,11 @@ from daemon.images import is_temp_name
 from daemon.models import LoadedModel
 from daemon.previewdecode import ApproxDecoder
 from daemon.tinymodel import save_tiny_taesd
-from gladtui.client import ApiError, StreamEvent, UnixHTTPConnection
+from gladtui.client import ApiError, Client, ClientError, StreamEvent, UnixHTTPConnection
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
 
 SIZE, STEPS, SEED = 96, 12, 42
+GLADTUI = Path(sys.executable).parent / "gladtui"
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +106,7 @@ class Watcher:
             else:
                 if not self.seen or self.seen[-1][0] != step:
                     self.seen.append((step, png))
-            self.done.wait(0.005)
+            self.done.wait(0.02)
 
     def _follow(self) -> None:
         with self.d.client.events(timeout=10) as stream:
@@ -279,3 +283,65 @@ def test_previews_off_serves_none(tiny: LoadedModel) -> None:
         d.wait_status(task_id, "failed")
     finally:
         d.cleanup()
+
+
+def test_show_watch_prints_progress_until_the_task_leaves_generating(
+    every_step: ApiDaemon,
+) -> None:
+    d = every_step
+    task_id = d.submit(task_yaml("Watched", variations=2, steps=10, width=64, height=64))
+    result = subprocess.run(
+        [str(GLADTUI), "--config", str(d.config_file), "show", task_id, "--watch"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    steps = [line for line in lines if line.startswith(f"{task_id}: step ")]
+    assert steps, result.stdout
+    assert steps[-1].startswith(f"{task_id}: step 10/10, 0/2 images done"), steps
+    assert any("; preview of 1, 2 at step " in line for line in steps), steps
+    # Then the task as `show` prints it, in review now.
+    assert any(line.split() == ["status:", "review"] for line in lines), result.stdout
+    assert d.client.task(task_id)["status"] == "review"
+
+
+def test_kill_9_while_previews_stream_leaves_nothing_behind(tiny: LoadedModel) -> None:
+    model = Path(tiny.pipeline.name_or_path).resolve()  # the session's tiny model folder
+    root = short_dir()
+    config = root / "config.yaml"
+    config.write_text(
+        "drop_dir: drop\nstate_dir: state\npreview_dir: previews\ncache_dir: cache\n"
+        f"socket: run/d.sock\ngeneration:\n  model: {model}\n  device: cpu\n"
+        "  preview_interval_seconds: 0\n"
+    )
+    (root / "drop").mkdir()
+    (root / "drop" / "killed.yaml").write_bytes(
+        task_yaml("Killed", variations=2, steps=150, width=64, height=64)
+    )
+    daemon = subprocess.Popen(
+        [str(GLADTUI), "--config", str(config), "daemon"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = Client(root / "run" / "d.sock", timeout=5)
+        wait_until(lambda: _has_preview_at(client, "killed"), timeout=120)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    try:
+        assert not files_in(root / "previews"), "a file reached the preview folder"
+        # No picture anywhere: the previews were in memory only (the model is elsewhere).
+        assert not [p for p in files_in(root) if p.suffix == ".png"]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _has_preview_at(client: Client, task_id: str) -> bool:
+    try:
+        client.preview(task_id, 1)
+    except ClientError:  # not up yet, or no preview yet
+        return False
+    return True
