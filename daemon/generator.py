@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.conditioning import Prepared
+from daemon.generrors import describe, naming
 from daemon.images import (
     a1111_parameters,
     thumbnail_of,
@@ -351,10 +352,10 @@ class Generator:
             vae=model.vae,
             loras=prepared.loras,
         )
-        with _naming(path):
+        with naming(path):
             write_png_atomically(image, path, parameters=parameters)
         thumbnail = thumbnail_path(self.config.thumbnail_dir, task.id, n)
-        with _naming(thumbnail):
+        with naming(thumbnail):
             thumbnail_of(image, thumbnail)
         return NewVariation(
             task_id=task.id,
@@ -399,7 +400,7 @@ class Generator:
         log.info("task %s: generation cancelled (job %d)", task_id, job.id)
 
     def _after_failure(self, job: JobRecord, task_id: str, exc: Exception) -> None:
-        message = _describe(exc)
+        message = describe(exc)
         permanent = isinstance(exc, ValueError | TypeError)  # bad parameters: retrying won't help
         retry_at = None if permanent else self._retry_at(job)
         failed = self.store.jobs.fail(job.id, message, retry_at=retry_at)
@@ -416,29 +417,6 @@ class Generator:
         # gets time to clear, and many failing jobs do not retry in lockstep.
         delay = self._retry_base_seconds * 2 ** (job.attempts - 1) * random.uniform(0.5, 1.5)
         return self.store.now() + timedelta(seconds=delay)
-
-
-@contextlib.contextmanager
-def _naming(path: Path) -> Iterator[None]:
-    """Make an OSError name `path`, the file being written, so the task's error says where.
-
-    As raised, a full disk names no file at all (a failed write() has none) and a
-    read-only or forbidden folder names the hidden temp file the write goes through.
-    """
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno is None:
-            raise
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc  # same subclass, by errno
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"cannot write the image{where}: {exc.strerror}"
-    text = str(exc) or type(exc).__name__
-    return text if isinstance(exc, ModelError) else f"{type(exc).__name__}: {text}"
 
 
 def thumbnail_path(thumbnail_dir: Path, task_id: str, index: int) -> Path:
