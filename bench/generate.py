@@ -142,13 +142,29 @@ def compare_previews(root: Path, model: LoadedModel, rounds: int) -> dict[str, f
     try:
         for path in paths.values():  # warm-up: the first task of each loads its decoder
             path.run_task(size=PREVIEW_SIZE, steps=2)
+        busy = {mode: _decoding(path) for mode, path in paths.items()}
         for _ in range(rounds):
             for mode, path in paths.items():
                 times[mode].append(path.run_task(size=PREVIEW_SIZE, steps=PREVIEW_STEPS))
+        for mode, path in paths.items():  # the decoder's own time, which noise cannot hide
+            count, seconds = _decoding(path)
+            busy[mode] = (count - busy[mode][0], seconds - busy[mode][1])
     finally:
         for path in paths.values():
             path.close()
-    return {mode: statistics.median(values) for mode, values in times.items()}
+    medians = {mode: statistics.median(values) for mode, values in times.items()}
+    for mode in ("approx", "taesd"):
+        count, seconds = busy[mode]
+        share = seconds / sum(times[mode])
+        print(
+            f"  {mode}: {count} batch previews decoded in {seconds:.2f} s, {share:.1%} of the time"
+        )
+    return medians
+
+
+def _decoding(path: DaemonPath) -> tuple[int, float]:
+    maker = path.generator.previews
+    return maker.decoded, maker.decode_seconds
 
 
 def report_previews(medians: dict[str, float], rounds: int) -> tuple[list[Row], bool]:

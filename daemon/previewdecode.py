@@ -7,9 +7,10 @@
   is 1/8 of the image's size and blurry, but its colours and shapes are there
   from the first steps. Every peer ships it as the cheapest preview.
 - `taesd`: the tiny autoencoder for SDXL (diffusers' `AutoencoderTiny`, e.g.
-  madebyollin/taesdxl), sharper, at most `MAX_SIDE` pixels on a side. A
-  model that cannot be found gives `approx` and one log line: previews are a
-  comfort, never a reason for a generation to fail.
+  madebyollin/taesdxl), sharper, at most `MAX_SIDE` pixels on a side and
+  smaller where it is slow (see TaesdDecoder). A model that cannot be found
+  gives `approx` and one log line: previews are a comfort, never a reason for
+  a generation to fail.
 
 torch and diffusers are imported inside the functions: the daemon starts without them.
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -43,6 +46,7 @@ APPROX_FACTORS = (
 )
 APPROX_BIAS = (0.1084, -0.0175, -0.0011)
 MAX_SIDE = 384  # pixels: taesd previews are no larger; a gallery thumbnail is 320 wide
+DECODE_LIMIT = 0.25  # seconds a taesd decode of a batch may take; a slower preview is stale
 LATENT_SCALE = 8  # image pixels per latent pixel, on each side
 
 
@@ -68,26 +72,64 @@ class ApproxDecoder:
 
 
 class TaesdDecoder:
+    """taesd, at the size its speed here allows; approx where taesd would be no sharper.
+
+    Its cost grows with the pixels it makes (about 100 GFLOP for 512x512): on a
+    GPU that is milliseconds, on a CPU seconds. So the latents are shrunk
+    first, to what `MAX_SIDE` and `DECODE_LIMIT` allow at the speed measured
+    here (at load, then at every decode); when that would be smaller than
+    approx's picture (one pixel a latent), approx is used instead.
+    """
+
     name = "taesd"
 
-    def __init__(self, vae: Any) -> None:
+    def __init__(self, vae: Any, *, clock: Callable[[], float] = time.perf_counter) -> None:
+        import torch
+
         self.vae = vae  # diffusers.AutoencoderTiny, on the pipeline's device and dtype
+        self._clock = clock
+        self._approx = ApproxDecoder()
+        self._too_slow_told = False
+        self.seconds_per_pixel = 0.0
+        self._decode(torch.zeros(1, 4, 16, 16))  # the first call pays one-time costs
+        self.seconds_per_pixel = 0.0
+        self._decode(torch.zeros(1, 4, 16, 16))  # this one measures
 
     def decode(self, latents: torch.Tensor) -> list[np.ndarray[Any, Any]]:
+        batch, _, height, width = latents.shape
+        full = LATENT_SCALE * max(height, width)
+        affordable = (DECODE_LIMIT / max(self.seconds_per_pixel, 1e-12) / batch) ** 0.5
+        scale = min(1.0, MAX_SIDE / full, affordable / full)
+        if scale * LATENT_SCALE < 1.0:  # no sharper than approx, and slower
+            if not self._too_slow_told:
+                self._too_slow_told = True
+                log.info(
+                    "taesd is too slow here for previews of %dx%d: approx instead",
+                    8 * width,
+                    8 * height,
+                )
+            return self._approx.decode(latents)
+        return self._decode(latents, scale)
+
+    def _decode(self, latents: torch.Tensor, scale: float = 1.0) -> list[np.ndarray[Any, Any]]:
         import torch
         import torch.nn.functional as F
 
+        started = self._clock()
         with torch.inference_mode():
             x = latents.to(device=self.vae.device, dtype=self.vae.dtype)
-            # Its cost grows with the pixels it makes (about 100 GFLOP for 512x512):
-            # shrink the latents first so that it makes no more than a preview needs.
-            longest = max(x.shape[-2:]) * LATENT_SCALE
-            if longest > MAX_SIDE:
-                x = F.interpolate(x, scale_factor=MAX_SIDE / longest, mode="area")
+            if scale < 1.0:
+                x = F.interpolate(x, scale_factor=scale, mode="area")
             # AutoencoderTiny takes the sampler's latents as they are (its scaling
             # factor is 1.0) and decodes to [-1, 1], like the full VAE.
             image = self.vae.decode(x).sample.float()
-            return list(_to_bytes(image.permute(0, 2, 3, 1)).cpu().numpy())
+            pictures = list(_to_bytes(image.permute(0, 2, 3, 1)).cpu().numpy())
+        pixels = image.shape[0] * image.shape[2] * image.shape[3]
+        measured = (self._clock() - started) / pixels
+        # Averaged: one decode slowed by a busy machine must not shrink them all.
+        known = self.seconds_per_pixel
+        self.seconds_per_pixel = measured if known == 0.0 else (known + measured) / 2
+        return pictures
 
 
 def _to_bytes(rgb: torch.Tensor) -> torch.Tensor:

@@ -169,6 +169,8 @@ class PreviewMaker:
         self.clock = clock
         self.decoder: PreviewDecoder | None = None
         self.rested_at = float("-inf")  # no decode before this: the budget's pause
+        self.decoded = 0  # batches decoded, and the seconds it took: what previews cost
+        self.decode_seconds = 0.0
         self._slot: _Job | None = None
         self._ready = threading.Condition()
         self._closed = False
@@ -226,6 +228,8 @@ class PreviewMaker:
                 log.exception("task %s: a preview could not be decoded", job.task_id)
             finished = self.clock()
             self.rested_at = finished + (finished - started) * (1 / BUDGET - 1)
+            self.decoded += 1
+            self.decode_seconds += finished - started
 
     def _decode(self, job: _Job) -> None:
         decoder = self.decoder
