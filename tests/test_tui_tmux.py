@@ -316,8 +316,8 @@ def test_80x24_shows_size_and_seeds_and_nothing_beside_dialogs(live: ApiDaemon, 
     quit_tui(tmux)
 
 
-STEPS_SHOWN = 40
-FORMING = re.compile(r"1 · (\d+)/(40|150)")  # a preview's caption: variation 1 at that step
+STEPS_SHOWN = 20
+FORMING = re.compile(r"1 · (\d+)/(20|150)")  # a preview's caption: variation 1 at that step
 
 
 def test_a_preview_forms_in_the_gallery_then_the_thumbnail_and_c_cancels(

@@ -204,7 +204,9 @@ class Gallery(Vertical, can_focus=False):
         if shots.keys() == self.previews.keys():
             self.previews = shots
             for box in self.query(PreviewBox):
-                box.update(shots[box.index])
+                shot = shots.get(box.index)  # None: a box being removed (its variation is final)
+                if shot is not None:
+                    box.update(shot)
             return
         self.previews = shots
         self._page = None
