@@ -12,7 +12,13 @@ interleaved so that machine noise hits both sides alike):
 - latency: one such task alone through the daemon against one bare call (the
   saving cannot overlap anything there; shown, no target);
 - batching: one batched call of 3 images against three single calls; target >= 1.5x;
-- reuse: N consecutive tasks load the model once.
+- reuse: N consecutive tasks load the model once;
+- live previews: the same 3-variation task at 512x512, 20 steps, with
+  `generation.previews` off, approx and taesd (a random-weight AutoencoderTiny
+  of taesdxl's own architecture, so it costs what the real one costs), rounds
+  interleaved; targets: approx at most 3 % slower than off, taesd 10 %.
+
+`--previews-only` runs the last comparison alone.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from gladtui.shapes import TaskStatus
 SIZE, STEPS, COUNT = 256, 4, 3
 BURST = 10  # tasks queued at once for the throughput figure
 THROUGHPUT_TARGET = 0.95
+PREVIEW_SIZE, PREVIEW_STEPS = 512, 20
+APPROX_TARGET, TAESD_TARGET = 1.03, 1.10
 PROMPT = "blueberry muffins on a rustic table, food photography"
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,14 +73,14 @@ def bare_call(model: LoadedModel, seeds: list[int]) -> float:
 class DaemonPath:
     """A real generator thread on a real store, fed one task at a time."""
 
-    def __init__(self, root: Path, loader: Callable[[], LoadedModel]) -> None:
+    def __init__(self, root: Path, loader: Callable[[], LoadedModel], **generation: Any) -> None:
         self.config = Config.model_validate(
             {
                 "drop_dir": str(root / "drop"),
                 "state_dir": str(root / "state"),
                 "preview_dir": str(root / "previews"),
                 "cache_dir": str(root / "cache"),
-                "generation": {"model": "builtin:tiny-sdxl", "batch_size": COUNT},
+                "generation": {"model": "builtin:tiny-sdxl", "batch_size": COUNT, **generation},
             }
         )
         self.store = Store.open(self.config.database_path)
@@ -126,11 +134,83 @@ class DaemonPath:
         self.store.close()
 
 
+def compare_previews(root: Path, model: LoadedModel, rounds: int) -> dict[str, float]:
+    """Median seconds of the same task with previews off, approx and taesd, interleaved."""
+    from daemon.tinymodel import save_tiny_taesd
+
+    taesd = save_tiny_taesd(root / "taesd", full_size=True)
+    paths = {
+        mode: DaemonPath(
+            root / f"previews-{mode}",
+            lambda: model,
+            previews=mode,
+            preview_model=str(taesd),
+            allow_download=False,
+        )
+        for mode in ("off", "approx", "taesd")
+    }
+    times: dict[str, list[float]] = {mode: [] for mode in paths}
+    try:
+        for path in paths.values():  # warm-up: the first task of each loads its decoder
+            path.run_task(size=PREVIEW_SIZE, steps=2)
+        busy = {mode: _decoding(path) for mode, path in paths.items()}
+        for _ in range(rounds):
+            for mode, path in paths.items():
+                times[mode].append(path.run_task(size=PREVIEW_SIZE, steps=PREVIEW_STEPS))
+        for mode, path in paths.items():  # the decoder's own time, which noise cannot hide
+            count, seconds = _decoding(path)
+            busy[mode] = (count - busy[mode][0], seconds - busy[mode][1])
+    finally:
+        for path in paths.values():
+            path.close()
+    medians = {mode: statistics.median(values) for mode, values in times.items()}
+    for mode in ("approx", "taesd"):
+        count, seconds = busy[mode]
+        share = seconds / sum(times[mode])
+        print(
+            f"  {mode}: {count} batch previews decoded in {seconds:.2f} s, {share:.1%} of the time"
+        )
+    return medians
+
+
+def _decoding(path: DaemonPath) -> tuple[int, float]:
+    maker = path.generator.previews
+    return maker.decoded, maker.decode_seconds
+
+
+def report_previews(medians: dict[str, float], rounds: int) -> tuple[list[Row], bool]:
+    off = medians["off"]
+    print(
+        f"live previews: {COUNT} variations of {PREVIEW_SIZE}x{PREVIEW_SIZE}, "
+        f"{PREVIEW_STEPS} steps, interval 0.5 s (medians of {rounds})"
+    )
+    print(f"  previews off          {off:.3f} s")
+    rows, met = [], True
+    for mode, target in (("approx", APPROX_TARGET), ("taesd", TAESD_TARGET)):
+        ratio = medians[mode] / off
+        met = met and ratio <= target
+        print(
+            f"  previews {mode:<7}      {medians[mode]:.3f} s   ratio {ratio:.3f}"
+            f"   target <= {target:.2f}"
+        )
+        rows.append(
+            row("generate", f"previews {mode} / off, {COUNT} variations, {PREVIEW_SIZE}², "
+                f"{PREVIEW_STEPS} steps, medians of {rounds}",
+                f"{ratio:.3f} ({medians[mode]:.2f} s vs {off:.2f} s)", ratio,
+                f"≤ {target:.2f}", ratio <= target)
+        )  # fmt: skip
+    return rows, met
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     # The daemon-path ratio sits near its target: more rounds, a steadier median.
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--tasks", type=int, default=100)
+    parser.add_argument("--preview-rounds", type=int, default=5)
+    parser.add_argument(
+        "--previews-only", action="store_true", help="only the previews on/off comparison"
+    )
     add_json_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gladtui-bench-") as tmp:
@@ -139,6 +219,12 @@ def main() -> None:
         started = time.perf_counter()
         model = load_model(config, cache_dir=root / "models")
         first_load = time.perf_counter() - started
+        previews = compare_previews(root, model, args.preview_rounds)
+        preview_rows, previews_met = report_previews(previews, args.preview_rounds)
+        if args.previews_only:
+            write_rows(args.json, preview_rows)
+            print("targets met" if previews_met else "TARGET MISSED")
+            sys.exit(0 if previews_met else 1)
         loads = 0
 
         def loader() -> LoadedModel:
@@ -178,6 +264,8 @@ def main() -> None:
         tasks=args.tasks,
         many=many,
         loads=loads,
+        preview_rows=preview_rows,
+        previews_met=previews_met,
     )
 
 
@@ -202,8 +290,13 @@ def report(**f: Any) -> None:
         f"{f['tasks']} consecutive tasks (64x64, 2 steps): {f['many']:.1f} s, "
         f"{f['tasks'] / f['many']:.1f} tasks/s, model loaded {f['loads']} time(s)"
     )
-    write_rows(f["json"], rows(f, overhead, throughput, speedup))
-    met = throughput >= THROUGHPUT_TARGET and speedup >= 1.5 and f["loads"] == 1
+    write_rows(f["json"], [*rows(f, overhead, throughput, speedup), *f["preview_rows"]])
+    met = (
+        throughput >= THROUGHPUT_TARGET
+        and speedup >= 1.5
+        and f["loads"] == 1
+        and f["previews_met"]
+    )
     print("targets met" if met else "TARGET MISSED")
     sys.exit(0 if met else 1)
 

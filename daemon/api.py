@@ -22,6 +22,7 @@ Routes (bodies are the shapes of gladtui/shapes.py):
                                                 "num_inference_steps"?}
     GET  /api/tasks/{id}/variations/{n}/image              the PNG (daemon/imageserving.py)
     GET  /api/tasks/{id}/variations/{n}/thumbnail?width=W  a PNG at most W pixels wide
+    GET  /api/tasks/{id}/variations/{n}/preview   the live preview (daemon/previewserving.py)
     GET  /api/posts?limit=&offset=        PostPageJSON
     GET  /api/events?since=               text/event-stream (see eventstream.py)
 """
@@ -49,6 +50,8 @@ from daemon.imageserving import PictureRoutes, VariationPictures
 from daemon.outcomes import ActionError, InvalidRequest, Outcome, TaskNotFound
 from daemon.peers import Peers
 from daemon.present import TaskViews, Widening, iso, post_json
+from daemon.previews import PreviewBoard
+from daemon.previewserving import PreviewRoutes
 from daemon.publishers.factory import describe_destination
 from daemon.store import Store
 from daemon.unixsocket import peer_credentials
@@ -83,6 +86,7 @@ class ApiContext:
     socket_path: str
     started_at: datetime  # naive UTC, the store's clock
     started: float  # time.monotonic() at start, for the uptime
+    previews: PreviewBoard | None = None  # live previews; None: the route answers 404
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
@@ -195,6 +199,8 @@ def build_app(ctx: ApiContext) -> web.Application:
         ]
     )
     app.add_routes(PictureRoutes(VariationPictures(ctx.store, ctx.config.cache_dir)).routes())
+    previews = ctx.previews if ctx.previews is not None else PreviewBoard()  # empty is falsy
+    app.add_routes(PreviewRoutes(previews, ctx.store).routes())
     return app
 
 

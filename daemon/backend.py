@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Protocol
 
-from daemon.denoise import JobEvent, JobSpec, Report, denoise_job
+from daemon.denoise import JobEvent, JobSpec, PreviewBatches, Report, denoise_job
 from daemon.models import LoadedModel, ModelError, load_model
 from gladtui.config import Config
 
@@ -70,6 +70,11 @@ class LocalRunner:
         self._loader = loader
         self._model: LoadedModel | None = None
         self.state = ReplicaState(name="local")
+        self.previews: PreviewBatches | None = None  # live previews, when the daemon makes them
+
+    @property
+    def model(self) -> LoadedModel | None:
+        return self._model
 
     def load(self) -> None:
         if self._model is not None:
@@ -89,7 +94,7 @@ class LocalRunner:
     ) -> Generator[JobEvent, None, None]:
         self.load()
         assert self._model is not None
-        return denoise_job(self._model, spec, report, interrupted)
+        return denoise_job(self._model, spec, report, interrupted, self.previews)
 
 
 class LocalBackend:

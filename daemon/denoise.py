@@ -14,10 +14,11 @@ seed, whether it was made in a batch or not.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.images import LoraUse
 from daemon.models import LoadedModel
@@ -79,8 +80,28 @@ JobEvent = Conditioning | DoneBatch
 Report = Callable[[Progress], None]
 
 
+class StepPreviews(Protocol):
+    """Where a batch's latents go at each step (daemon/previews.py BatchPreviews)."""
+
+    def offer(self, step: int, steps: int, latents: Any, scheduler: Any) -> None: ...
+
+
+class _NoPreviews:
+    def offer(self, step: int, steps: int, latents: Any, scheduler: Any) -> None:
+        return None
+
+
+# Live previews of a batch while it denoises: a context per batch, entered with the
+# task and the batch's variation indexes (daemon/previews.py PreviewMaker.batch).
+PreviewBatches = Callable[[str, Sequence[int]], AbstractContextManager[StepPreviews]]
+
+
 def denoise_job(
-    model: LoadedModel, spec: JobSpec, report: Report, interrupted: Callable[[], bool]
+    model: LoadedModel,
+    spec: JobSpec,
+    report: Report,
+    interrupted: Callable[[], bool],
+    previews: PreviewBatches | None = None,
 ) -> Generator[JobEvent, None, None]:
     """Prepare the job, then denoise batch by batch: yields its Conditioning, then batches.
 
@@ -103,10 +124,12 @@ def denoise_job(
     )
     batches = spec.batches()
     for number, indexes in enumerate(batches):
-        images = _denoise_batch(
-            model, spec, prepared.call_arguments(len(indexes)), indexes, report, interrupted,
-            number=number, count=len(batches),
-        )  # fmt: skip
+        batch = previews(spec.task_id, indexes) if previews else nullcontext(_NoPreviews())
+        with batch as shown:
+            images = _denoise_batch(
+                model, spec, prepared.call_arguments(len(indexes)), indexes, report,
+                interrupted, shown, number=number, count=len(batches),
+            )  # fmt: skip
         yield DoneBatch(indexes=list(indexes), images=images)
 
 
@@ -117,6 +140,7 @@ def _denoise_batch(
     indexes: list[int],
     report: Report,
     interrupted: Callable[[], bool],
+    previews: StepPreviews,
     *,
     number: int,
     count: int,
@@ -143,6 +167,7 @@ def _denoise_batch(
                 images_total=len(spec.indexes),
             )
         )
+        previews.offer(step + 1, steps, kwargs.get("latents"), pipeline.scheduler)
         return kwargs
 
     result = model.pipeline(

@@ -21,11 +21,13 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-from daemon.backend import Backend, ModelLoader, ReplicaState, Runner, make_backend
+from daemon.backend import Backend, LocalRunner, ModelLoader, ReplicaState, Runner, make_backend
 from daemon.denoise import Conditioning, Interrupted, JobSpec
 from daemon.endings import JobEndings
 from daemon.jobkinds import GENERATE
 from daemon.models import ModelError
+from daemon.previewdecode import preview_decoder
+from daemon.previews import PreviewBoard, PreviewMaker
 from daemon.progress import ProgressBoard
 from daemon.recipes import recipe_for
 from daemon.store import JobRecord, Store, TaskRecord
@@ -83,8 +85,10 @@ class Generator:
         loader: ModelLoader | None = None,
         retry_base_seconds: float = RETRY_BASE_SECONDS,
         backend: Backend | None = None,
+        previews: PreviewBoard | None = None,
     ) -> None:
-        """`backend`: where denoising runs, else the one config names (`loader` for local)."""
+        """`backend`: where denoising runs, else the one config names (`loader` for local);
+        `previews`: where live previews go (the API reads them there)."""
         self.store = store
         self.config = config
         self.progress = progress
@@ -94,6 +98,11 @@ class Generator:
         self._backend = backend or make_backend(config, loader)
         self.endings = JobEndings(store, retry_base_seconds=retry_base_seconds)
         self.state = GeneratorState(model=config.generation.model, backend=self._backend.kind)
+        self.previews = PreviewMaker(
+            previews if previews is not None else PreviewBoard(),
+            progress,
+            interval=config.generation.preview_interval_seconds,
+        )
         # Set once the first load has succeeded or failed: systemd's READY waits for it.
         self.model_settled = threading.Event()
 
@@ -128,6 +137,7 @@ class Generator:
                 worker.join()
         finally:
             self._backend.stop()
+            self.previews.close()
             self.model_settled.set()
         log.info("generator stopped")
 
@@ -157,7 +167,18 @@ class Generator:
         else:
             s = runner.state
             log.info("model loaded on %s (%s) in %.1f s", s.device, s.name, s.load_seconds or 0)
+            self._make_previews(runner)
         self.state.settle()
+
+    def _make_previews(self, runner: Runner) -> None:
+        """Live previews from the pipeline in this process (not yet from Ray replicas)."""
+        if not isinstance(runner, LocalRunner) or runner.model is None:
+            return
+        model = runner.model
+        self.previews.decoder = preview_decoder(
+            self.config.generation, device=model.device, dtype=model.dtype
+        )
+        runner.previews = self.previews.batch
 
     def _serve(self, runner: Runner) -> None:
         self.model_settled.set()

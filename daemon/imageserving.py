@@ -130,14 +130,14 @@ class PictureRoutes:
         ]
 
     async def image(self, request: web.Request) -> web.StreamResponse:
-        task_id, index = _target(request)
+        task_id, index = target(request)
         path, etag = await asyncio.to_thread(self._pictures.image_etag, task_id, index)
         if _matches(request, etag):
             return _not_modified(etag)
         return _send(await asyncio.to_thread(self._pictures.image, path, etag))
 
     async def thumbnail(self, request: web.Request) -> web.StreamResponse:
-        task_id, index = _target(request)
+        task_id, index = target(request)
         width = _width(request.query.get("width"))
         source, etag = await asyncio.to_thread(self._pictures.thumbnail_etag, task_id, index, width)
         if _matches(request, etag):
@@ -145,7 +145,7 @@ class PictureRoutes:
         return _send(await asyncio.to_thread(self._pictures.thumbnail, source, etag, width))
 
 
-def _target(request: web.Request) -> tuple[str, int]:
+def target(request: web.Request) -> tuple[str, int]:
     raw = request.match_info["index"]
     if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
         raise InvalidRequest(f"variation: expected a number from 1, got {raw!r}")

@@ -11,13 +11,14 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from daemon.progress import Progress, ProgressBoard
+from daemon.progress import PreviewMark, Progress, ProgressBoard
 from daemon.rules import allowed_actions
 from daemon.slugs import SlugPreview, SlugPreviewer, base_slug
 from daemon.store import EventRecord, PostRecord, Store, TaskSummaryRecord, VariationRecord
 from gladtui.shapes import (
     EventJSON,
     PostJSON,
+    PreviewStepJSON,
     ProgressEventJSON,
     ProgressJSON,
     TaskJSON,
@@ -83,7 +84,14 @@ def progress_json(progress: Progress | None) -> ProgressJSON | None:
         "steps": progress.steps,
         "images_done": progress.images_done,
         "images_total": progress.images_total,
+        "preview": preview_step_json(progress.preview),
     }
+
+
+def preview_step_json(mark: PreviewMark | None) -> PreviewStepJSON | None:
+    if mark is None:
+        return None
+    return {"step": mark.step, "steps": mark.steps, "variations": list(mark.indexes)}
 
 
 def progress_event_json(progress: Progress) -> ProgressEventJSON:

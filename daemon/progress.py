@@ -2,14 +2,25 @@
 
 Progress changes every denoising step, far too often for the database, so it
 lives here in memory; the API's event stream subscribes to it. A cancellation
-request is a flag the generator checks at every step.
+request is a flag the generator checks at every step. The step of the latest
+live preview (daemon/previews.py) rides along, so a client knows when a new
+one is there to fetch.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewMark:
+    """The latest live preview of a task: `step` of `steps` of the batch making `indexes`."""
+
+    step: int
+    steps: int
+    indexes: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +32,7 @@ class Progress:
     steps: int
     images_done: int
     images_total: int
+    preview: PreviewMark | None = None
 
 
 Listener = Callable[[Progress], None]
@@ -32,6 +44,7 @@ class ProgressBoard:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._current: dict[str, Progress] = {}
+        self._previews: dict[str, PreviewMark] = {}
         self._cancelled: set[str] = set()
         self._listeners: list[Listener] = []
         self._finish_listeners: list[Callable[[str], None]] = []
@@ -50,7 +63,29 @@ class ProgressBoard:
 
     def update(self, progress: Progress) -> None:
         with self._lock:
+            progress = replace(progress, preview=self._previews.get(progress.task_id))
             self._current[progress.task_id] = progress
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(progress)
+
+    def set_preview(self, task_id: str, mark: PreviewMark | None) -> None:
+        """A new preview is there: listeners hear it at once, as progress at the same step.
+
+        `None` (the batch ended) is told with the next step, not now: the
+        variations stored meanwhile already say so, and a progress event after
+        them would say the generation was still at its last step.
+        """
+        with self._lock:
+            current = self._current.get(task_id)
+            if current is None:
+                return  # the generation has not reported a step yet, or has finished
+            if mark is None:
+                self._previews.pop(task_id, None)
+                self._current[task_id] = replace(current, preview=None)
+                return
+            self._previews[task_id] = mark
+            progress = self._current[task_id] = replace(current, preview=mark)
             listeners = list(self._listeners)
         for listener in listeners:
             listener(progress)
@@ -68,6 +103,7 @@ class ProgressBoard:
         """The generation ended (done, failed or cancelled): no progress to show."""
         with self._lock:
             self._current.pop(task_id, None)
+            self._previews.pop(task_id, None)
             self._cancelled.discard(task_id)
             listeners = list(self._finish_listeners)
         for listener in listeners:

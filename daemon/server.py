@@ -26,6 +26,7 @@ from daemon.eventstream import EventHub, EventStream
 from daemon.generator import GeneratorState
 from daemon.peers import Group, Peers
 from daemon.present import TaskViews
+from daemon.previews import PreviewBoard
 from daemon.progress import ProgressBoard
 from daemon.slugs import SlugPreviewer
 from daemon.store import Store
@@ -57,8 +58,10 @@ class ApiServer:
         model: GeneratorState,
         socket_path: Path,
         destination: Destination,
+        previews: PreviewBoard | None = None,
     ) -> None:
         self.config = config
+        self.previews = previews
         self.destination = destination
         self.store = store
         self.actions = actions
@@ -149,6 +152,7 @@ class ApiServer:
             socket_path=str(self.socket_path),
             started_at=self.store.now(),
             started=time.monotonic(),
+            previews=self.previews,
         )
         runner = web.AppRunner(
             build_app(context), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS

@@ -24,6 +24,7 @@ from daemon.generator import Generator, ModelLoader
 from daemon.images import remove_stray_temp_files
 from daemon.ingest import Ingestor
 from daemon.logsetup import configure_logging, secrets_of
+from daemon.previews import PreviewBoard
 from daemon.progress import ProgressBoard
 from daemon.publishers import make_publisher
 from daemon.publishing import PublishWorker
@@ -79,8 +80,14 @@ class Daemon:
             self.state_lock.release()
             raise
         self.progress = ProgressBoard()
+        self.previews = PreviewBoard()  # in memory only: never in the preview folder
         self.generator = Generator(
-            self.store, config, progress=self.progress, stop=self.stop_event, loader=loader
+            self.store,
+            config,
+            progress=self.progress,
+            stop=self.stop_event,
+            loader=loader,
+            previews=self.previews,
         )
         self.folder = DropFolder(config.drop_dir)
         self.ingestor = Ingestor(
@@ -121,6 +128,7 @@ class Daemon:
             model=self.generator.state,
             socket_path=socket_path,
             destination=self.destination,
+            previews=self.previews,
         )
         self._threads: list[threading.Thread] = []
 

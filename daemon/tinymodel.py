@@ -162,6 +162,31 @@ def make_tiny_pipeline() -> Any:
     )
 
 
+def save_tiny_taesd(target: Path, *, full_size: bool = False) -> Path:
+    """An AutoencoderTiny for SDXL's latents with random weights, saved as a diffusers folder.
+
+    For tests and benchmarks of `generation.previews: taesd` offline. Its
+    pictures are noise; `full_size` gives taesdxl's own architecture (64
+    channels, 3 blocks a level), so it costs what the real one costs.
+    """
+    import torch
+
+    diffusers = _diffusers()
+    channels, blocks = ((64,) * 4, (3, 3, 3, 1)) if full_size else ((8,) * 4, (1, 1, 1, 1))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4)
+        taesd = diffusers.AutoencoderTiny(
+            encoder_block_out_channels=channels,
+            decoder_block_out_channels=channels,
+            num_encoder_blocks=blocks[::-1],
+            num_decoder_blocks=blocks,
+            latent_channels=4,
+        )
+    _quiet_progress_bars()
+    taesd.save_pretrained(target, safe_serialization=True)
+    return target
+
+
 def build_tiny_sdxl(target: Path) -> Path:
     """Build the tiny pipeline into `target` and return it.
 

@@ -167,6 +167,22 @@ class Client:
         url = f"{_task_url(task_id)}/variations/{index}/thumbnail?width={width}"
         return self._request("GET", url)
 
+    def preview(self, task_id: str, index: int) -> tuple[bytes, str]:
+        """The live preview of variation `index` being generated: (PNG, "12/30").
+
+        ApiError 404 before its first preview and once the variation is final.
+        """
+        url = f"{_task_url(task_id)}/variations/{index}/preview"
+        connection = self._connection()
+        try:
+            response = self._send(connection, "GET", url, None, {})
+            data = self._read(response)
+        finally:
+            connection.close()
+        if response.status != 200:
+            raise _api_error(response.status, response.reason, data)
+        return data, response.getheader("Preview-Step") or ""
+
     def posts(self, limit: int = 100, offset: int = 0) -> PostPageJSON:
         query = urlencode({"limit": limit, "offset": offset})
         return cast("PostPageJSON", self._json("GET", f"/api/posts?{query}"))

@@ -53,7 +53,10 @@ def add_client_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     tasks.add_argument("--offset", type=_int_in(0), default=0, metavar="N", help="skip N first")
 
-    add("show", _call_show, "one task with its variations")
+    show = add("show", _call_show, "one task with its variations")
+    show.add_argument(
+        "--watch", action="store_true", help="print progress lines until it stops generating"
+    )
 
     generate = add("generate", _call_generate, "more variations (optionally a new prompt)")
     generate.add_argument("--count", type=_int_in(1), metavar="N", help="how many more")
@@ -182,6 +185,11 @@ def _call_tasks(client: Client, args: argparse.Namespace) -> None:
 def _call_show(client: Client, args: argparse.Namespace) -> None:
     from gladtui.cliformat import format_task
 
+    if args.watch:
+        from gladtui.watchtask import watch_task
+
+        watch_task(client, args.task, as_json=args.json)
+        return
     task = client.task(args.task)
     _output(task, args, format_task)
 

@@ -185,6 +185,9 @@ class GenerationConfig(_Section):
     max_prompt_tokens: int | None = Field(None, ge=1)
     backend: Literal["local", "ray"] = "local"
     ray: RayConfig = RayConfig()
+    previews: Literal["approx", "taesd", "off"] = "approx"
+    preview_model: Annotated[str, BeforeValidator(_to_model_ref)] = "madebyollin/taesdxl"
+    preview_interval_seconds: float = Field(0.5, ge=0, le=3600)
 
 
 class LimitsConfig(_Section):

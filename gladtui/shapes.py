@@ -7,7 +7,7 @@ exchanged over the API and printed by `--json` (DESIGN.md "JSON shapes").
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class TaskStatus(StrEnum):
@@ -37,6 +37,18 @@ FINAL_STATUSES = frozenset(
 # Fields are only ever added, never renamed or removed: scripts rely on them.
 
 
+class PreviewStepJSON(TypedDict):
+    """The latest live preview: `step` of `steps` of the batch making `variations`.
+
+    Each of those variations has a preview at
+    /api/tasks/{id}/variations/{n}/preview until it is final.
+    """
+
+    step: int
+    steps: int
+    variations: list[int]
+
+
 class ProgressJSON(TypedDict):
     """A running generation: `step` of `steps` over all its batches."""
 
@@ -44,6 +56,8 @@ class ProgressJSON(TypedDict):
     steps: int
     images_done: int
     images_total: int
+    # The daemon always sends it (null: no preview yet, or previews off).
+    preview: NotRequired[PreviewStepJSON | None]
 
 
 class VariationJSON(TypedDict):

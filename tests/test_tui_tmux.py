@@ -322,3 +322,50 @@ def test_80x24_shows_size_and_seeds_and_nothing_beside_dialogs(live: ApiDaemon, 
         assert not line[:left].strip() and not line[right + 1 :].strip(), screen
     tmux.send("n")
     quit_tui(tmux)
+
+
+STEPS_SHOWN = 20
+FORMING = re.compile(r"1 · (\d+)/(20|150)")  # a preview's caption: variation 1 at that step
+
+
+def test_a_preview_forms_in_the_gallery_then_the_thumbnail_and_c_cancels(
+    live: ApiDaemon, tmux: Tmux
+) -> None:
+    open_tui(tmux, live.config_file)
+    tmux.wait_for("the review list", lambda s: " Review 0 " in s)
+    tmux.send("f")  # All: the task shows while it generates
+    slow = task_yaml("Slowly Forming", variations=1, steps=STEPS_SHOWN)
+    task_id = live.submit(slow, "forming.yaml")
+
+    # The preview in the pending variation's box, captioned with its step.
+    screen = tmux.wait_for(
+        "a live preview with its step",
+        lambda s: FORMING.search(s) is not None and len(half_block_lines(s)) >= 3,
+    )
+    assert "Slowly Forming" in screen, screen
+    first = FORMING.search(screen)
+    assert first is not None
+    tmux.wait_for(
+        "a later preview",
+        lambda s: any(int(n) > int(first.group(1)) for n, _ in FORMING.findall(s)),
+    )
+    # Then the variation is final: its thumbnail, captioned with its seed.
+    tmux.wait_for(
+        "the final thumbnail in the preview's place",
+        lambda s: "1 · 42" in s and FORMING.search(s) is None,
+        timeout=120,
+    )
+    assert live.wait_status(task_id, "review")["variations"][0]["index"] == 1
+
+    # c cancels a generation from the gallery, while its preview forms.
+    other = live.submit(task_yaml("Never Finished", variations=1, steps=150), "never.yaml")
+    tmux.wait_for("the new task on top", lambda s: "Never Finished" in s)
+    tmux.send("k")  # the cursor up, onto it
+    tmux.wait_for(
+        "the new task's preview",
+        lambda s: "Never Finished" in s and FORMING.search(s) is not None,
+    )
+    tmux.send("c")
+    assert live.wait_status(other, "failed", timeout=TIMEOUT)["variations"] == []
+    tmux.wait_for("the preview to go", lambda s: FORMING.search(s) is None)
+    quit_tui(tmux)

@@ -25,6 +25,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Static
 
 from gladtui.shapes import VariationJSON
+from gladtui.tui.livepreviews import PreviewBox, PreviewShot
 from gladtui.tui.picturewidget import PictureBase, picture_widget
 
 PER_PAGE = 3  # thumbnails side by side at least, from 80 columns up
@@ -140,6 +141,7 @@ class Gallery(Vertical, can_focus=False):
         self.note = ""
         self.layout_now = GalleryLayout(PER_PAGE, 16, 14, 7)
         self.pictures: dict[int, PILImage.Image | None] = {}
+        self.previews: dict[int, PreviewShot] = {}  # variations being generated, by index
         self._page: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -174,6 +176,8 @@ class Gallery(Vertical, can_focus=False):
             return
         keep = self.selected if same_task else None
         self.task_id, self.variations, self.note = task_id, live, note
+        done = {v["index"] for v in variations}  # final now: the thumbnail takes over
+        self.previews = {n: s for n, s in self.previews.items() if same_task and n not in done}
         self.pictures = dict(pictures)
         indexes = [v["index"] for v in live]
         chosen = next((v["index"] for v in live if v["selected"]), None)
@@ -190,6 +194,23 @@ class Gallery(Vertical, can_focus=False):
         for thumbnail in self.query(Thumbnail):
             if thumbnail.variation["index"] == index:
                 thumbnail.set_picture(picture)
+
+    def show_previews(self, task_id: str, shots: dict[int, PreviewShot]) -> None:
+        """The latest previews of the variations being generated (none: `{}`)."""
+        if task_id != self.task_id:
+            return
+        done = {v["index"] for v in self.variations}
+        shots = {n: shot for n, shot in shots.items() if n not in done}
+        if shots.keys() == self.previews.keys():
+            self.previews = shots
+            for box in self.query(PreviewBox):
+                shot = shots.get(box.index)  # None: a box being removed (its variation is final)
+                if shot is not None:
+                    box.update(shot)
+            return
+        self.previews = shots
+        self._page = None
+        self._draw()
 
     def select(self, index: int) -> bool:
         """Select variation `index`; False when the task has no such live variation."""
@@ -247,16 +268,32 @@ class Gallery(Vertical, can_focus=False):
         layout = self.layout_now
         start = page * layout.per_page
         shown = self.variations[start : start + layout.per_page]
+        pending = self._pending_on(page, len(shown))
         boxes = list(row.query(Thumbnail))
-        if shown and not relayout and len(boxes) == len(shown):
+        reusable = not pending and not row.query(PreviewBox)
+        if shown and reusable and not relayout and len(boxes) == len(shown):
             for box, variation in zip(boxes, shown, strict=True):
                 box.show(variation, self.pictures.get(variation["index"]))
             return
         row.remove_children()
-        if not shown:
+        if not shown and not pending:
             row.mount(Static(self.note or "No images yet.", classes="empty"))
             return
-        row.mount_all(Thumbnail(v, self.pictures.get(v["index"]), layout) for v in shown)
+        size = (layout.picture_width, layout.picture_rows)
+        row.mount_all(
+            [
+                *(Thumbnail(v, self.pictures.get(v["index"]), layout) for v in shown),
+                *(PreviewBox(n, self.previews[n], layout.box_width, size) for n in pending),
+            ]
+        )
+
+    def _pending_on(self, page: int, shown: int) -> list[int]:
+        """The previews on this page: after the last variation, where there is room."""
+        per_page = self.layout_now.per_page
+        last_page = max(len(self.variations) - 1, 0) // per_page
+        if page != last_page:
+            return []
+        return sorted(self.previews)[: per_page - shown]
 
     def _title(self, page: int) -> str:
         total = len(self.variations)

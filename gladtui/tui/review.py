@@ -28,6 +28,7 @@ from gladtui.tui.detail import TaskDetail
 from gladtui.tui.filters import FILTERS, FilterBar, count_for
 from gladtui.tui.gallery import Gallery, live_variations
 from gladtui.tui.keybar import KeyBar
+from gladtui.tui.livepreviews import PreviewTracker, fetch_previews
 from gladtui.tui.lookahead import Lookahead
 from gladtui.tui.pictures import Pictures
 from gladtui.tui.screens import HelpScreen, ImageScreen, help_rows
@@ -126,6 +127,7 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         self.full: TaskJSON | None = None  # the cursor's task with its variations
         self.pictures = pictures or Pictures(client)
         self.ahead = Lookahead()
+        self.preview_tracker = PreviewTracker()
         self.decided: list[str] = []  # tasks decided here, newest last: what `u` undoes
         self.chosen: dict[str, int] = {}  # the variation approved here, by task
         self.reselect: tuple[str, int] | None = None  # after an undo: select it again
@@ -194,6 +196,10 @@ class ReviewScreen(DecisionKeys, Screen[None]):
                     "images_total": int(event.data["images_total"]),
                 }
                 self.tasks.set_progress(task_id, progress)
+                if task_id == self.gallery.task_id:
+                    wanted = self.preview_tracker.wanted(task_id, event.data)
+                    if wanted:
+                        self._fetch_previews(task_id, wanted)
                 if self.full is not None and self.full["id"] == task_id:
                     shown = self.full.copy()
                     shown["progress"] = progress
@@ -266,6 +272,8 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         pictures = {v["index"]: self.pictures.get(task["id"], v) for v in live}
         note = NO_IMAGES.get(task["status"], "")
         self.gallery.show(task["id"], task["variations"], pictures, note)
+        if task["status"] != "generating":
+            self.gallery.show_previews(task["id"], {})  # cancelled or failed: none to come
         if self.reselect is not None and self.reselect[0] == task["id"]:
             self.gallery.select(self.reselect[1])  # after an undo: the variation approved
             self.reselect = None
@@ -285,6 +293,12 @@ class ReviewScreen(DecisionKeys, Screen[None]):
             self.app.call_from_thread(
                 self.gallery.picture_arrived, task["id"], variation["index"], picture
             )
+
+    @work(thread=True, exclusive=True, group="previews")
+    def _fetch_previews(self, task_id: str, indexes: list[int]) -> None:
+        shots = fetch_previews(self.client, task_id, indexes)
+        if shots and not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.gallery.show_previews, task_id, shots)
 
     def _look_ahead(self) -> None:
         """Fetch the next tasks awaiting review, and their pictures, before they are shown."""

@@ -1,0 +1,57 @@
+"""`gladtui show TASK --watch`: a task's progress, a line a step, until it stops generating.
+
+The event stream is opened before the task is read, so nothing between the
+two is missed. A queued task is waited for; once the task is neither queued
+nor generating (review, failed, cancelled…) the task is printed as `show`
+prints it and the command ends. With `--json`, each progress event and then
+the task are printed as one JSON object a line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from gladtui.client import Client
+
+WAITING = ("queued", "generating")
+STREAM_TIMEOUT = 120.0  # s without a byte (heartbeats included): the daemon is gone
+
+
+def watch_task(client: Client, task_id: str, *, as_json: bool, out: TextIO = sys.stdout) -> None:
+    """Print progress lines until the task leaves generating. Raises ClientError."""
+    from gladtui.cliformat import format_task
+
+    with client.events(timeout=STREAM_TIMEOUT) as stream:
+        task = client.task(task_id)
+        if task["status"] in WAITING:
+            if not as_json:
+                print(f"{task_id}: {task['status']}", file=out, flush=True)
+            for event in stream:
+                if _ended(event.kind, event.data, task_id):
+                    break
+                if event.kind == "progress" and event.data.get("task_id") == task_id:
+                    print(_line(event.data, as_json), file=out, flush=True)
+            task = client.task(task_id)
+    print(json.dumps(task, ensure_ascii=False) if as_json else format_task(task), file=out)
+
+
+def _ended(kind: str, data: dict[str, Any], task_id: str) -> bool:
+    if kind != "status_changed" or data.get("task_id") != task_id:
+        return False
+    return data.get("to_status") not in WAITING
+
+
+def _line(progress: dict[str, Any], as_json: bool) -> str:
+    if as_json:
+        return json.dumps(progress)
+    line = (
+        f"{progress['task_id']}: step {progress['step']}/{progress['steps']}, "
+        f"{progress['images_done']}/{progress['images_total']} images done"
+    )
+    preview = progress.get("preview")
+    if isinstance(preview, dict):
+        numbers = ", ".join(str(n) for n in preview.get("variations", []))
+        line += f"; preview of {numbers} at step {preview['step']}/{preview['steps']}"
+    return line
