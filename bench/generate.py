@@ -292,10 +292,7 @@ def report(**f: Any) -> None:
     )
     write_rows(f["json"], [*rows(f, overhead, throughput, speedup), *f["preview_rows"]])
     met = (
-        throughput >= THROUGHPUT_TARGET
-        and speedup >= 1.5
-        and f["loads"] == 1
-        and f["previews_met"]
+        throughput >= THROUGHPUT_TARGET and speedup >= 1.5 and f["loads"] == 1 and f["previews_met"]
     )
     print("targets met" if met else "TARGET MISSED")
     sys.exit(0 if met else 1)

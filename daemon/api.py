@@ -57,7 +57,7 @@ from daemon.store import Store
 from daemon.unixsocket import peer_credentials
 from gladtui import __version__
 from gladtui.config import Config
-from gladtui.shapes import ActionJSON, PostPageJSON, StatusJSON, TaskStatus
+from gladtui.shapes import ActionJSON, ErrorJSON, PostPageJSON, StatusJSON, TaskStatus
 from gladtui.taskfile import TaskFileError
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class ApiContext:
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
-    body = {"error": {"status": status, "code": code, "message": message}}
+    body: ErrorJSON = {"error": {"status": status, "code": code, "message": message}}
     return json_response(body, status=status)
 
 

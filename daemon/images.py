@@ -289,20 +289,13 @@ def read_parameters(path: Path) -> str | None:
     return None if value is None else str(value)
 
 
-def make_thumbnail(source: Path, destination: Path, *, max_side: int = 256) -> Path:
+def thumbnail_of(image: Image.Image, destination: Path, *, max_side: int = 256) -> Path:
     """A PNG no larger than `max_side` on either side, aspect kept, never upscaled.
 
-    Written atomically like variations (the TUI may be showing the old one), but an
-    existing thumbnail is replaced. Parent folders are created.
+    From the image in memory (the generator's: no re-decode). Written atomically
+    like variations (a client may be reading the old one), but an existing
+    thumbnail is replaced. Parent folders are created.
     """
-    if max_side < 1:
-        raise ValueError(f"max_side must be at least 1, got {max_side}")
-    with Image.open(source) as image:
-        return thumbnail_of(image, destination, max_side=max_side)
-
-
-def thumbnail_of(image: Image.Image, destination: Path, *, max_side: int = 256) -> Path:
-    """make_thumbnail from an image already in memory (the generator's: no re-decode)."""
     if max_side < 1:
         raise ValueError(f"max_side must be at least 1, got {max_side}")
     return _scaled_png(image, destination, (max_side, max_side))

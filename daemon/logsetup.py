@@ -31,7 +31,6 @@ from typing import TextIO
 from daemon.destinations.secrets import env_secrets
 from gladtui.config import Config
 
-LEVELS = ("debug", "info", "warning", "error")
 REDACTED = "***"
 # logging's levels as syslog priorities (sd-daemon(3) prefixes).
 _PRIORITY = {

@@ -81,9 +81,6 @@ class ReadinessTracker:
         if known is None or known.snapshot != snapshot:
             self._candidates[path] = _Candidate(snapshot, self._clock())
 
-    def forget(self, path: Path) -> None:
-        self._candidates.pop(path, None)
-
     def take_ready(self) -> list[Path]:
         """Candidates that are finished, removed from the tracker, oldest first."""
         now = self._clock()
@@ -103,14 +100,6 @@ class ReadinessTracker:
                 del self._candidates[path]
                 ready.append(path)
         return ready
-
-    def next_due_in(self) -> float | None:
-        """Seconds until the earliest candidate could be ready (None: nothing pending)."""
-        if not self._candidates:
-            return None
-        now = self._clock()
-        earliest = min(c.unchanged_since for c in self._candidates.values())
-        return max(0.0, earliest + self.stable_seconds - now)
 
     def _look(self, path: Path) -> Snapshot | None:
         try:

@@ -75,10 +75,6 @@ class ApiServer:
         self._thread: threading.Thread | None = None
         self._hub: EventHub | None = None
 
-    def stream_count(self) -> int:
-        """How many event streams are open."""
-        return 0 if self._hub is None else len(self._hub)
-
     def is_serving(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 

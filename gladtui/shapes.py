@@ -24,12 +24,6 @@ class TaskStatus(StrEnum):
     INVALID = "invalid"
 
 
-# Statuses a task never leaves on its own; only a reviewer's action moves them.
-FINAL_STATUSES = frozenset(
-    {TaskStatus.PUBLISHED, TaskStatus.REJECTED, TaskStatus.FAILED, TaskStatus.INVALID}
-)
-
-
 # -- The JSON shapes of the API and of `--json` output (DESIGN.md "JSON shapes") --------
 #
 # TypedDicts: no cost at run time, and mypy checks that the daemon builds and the

@@ -114,9 +114,12 @@ def test_a_quiet_stream_sends_heartbeats(live: ApiDaemon) -> None:
 def test_the_stream_ends_when_the_daemon_stops(live: ApiDaemon) -> None:
     outcome: list[str] = []
 
+    # Opened here: once events() returns, the daemon has answered and the stream is open.
+    stream = live.client.events(timeout=10)
+
     def read() -> None:
         try:
-            for _ in live.client.events(timeout=10):
+            for _ in stream:
                 pass
             outcome.append("ended")
         except DaemonUnreachable:
@@ -124,7 +127,6 @@ def test_the_stream_ends_when_the_daemon_stops(live: ApiDaemon) -> None:
 
     reader = threading.Thread(target=read)
     reader.start()
-    wait_until(lambda: live.daemon is not None and live.daemon.api.stream_count() == 1)
     live.stop()
     reader.join(15)
     assert outcome in (["ended"], ["unreachable"])

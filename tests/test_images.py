@@ -18,11 +18,11 @@ from daemon.images import (
     _rename_no_replace,
     a1111_parameters,
     is_temp_name,
-    make_thumbnail,
     parse_a1111_parameters,
     read_parameters,
     remove_stray_temp_files,
     temp_name_for,
+    thumbnail_of,
     variation_filename,
     write_png_atomically,
 )
@@ -405,7 +405,7 @@ def test_thumbnail_of_a_cmyk_source(tmp_path: Path) -> None:
 
 def test_thumbnail_rejects_silly_sizes(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        make_thumbnail(tmp_path / "a.png", tmp_path / "b.png", max_side=0)
+        thumbnail_of(Image.new("RGB", (8, 8)), tmp_path / "b.png", max_side=0)
 
 
 # --- crash clean-up ----------------------------------------------------------------------------
@@ -447,3 +447,9 @@ def test_stray_temp_cleanup_removes_only_our_temp_files(tmp_path: Path) -> None:
 
 def test_stray_temp_cleanup_of_a_missing_folder(tmp_path: Path) -> None:
     assert remove_stray_temp_files(tmp_path / "nope") == []
+
+
+def make_thumbnail(source: Path, destination: Path, *, max_side: int = 256) -> Path:
+    """thumbnail_of a file on disk, as these tests use it."""
+    with Image.open(source) as image:
+        return thumbnail_of(image, destination, max_side=max_side)

@@ -96,11 +96,3 @@ def test_repeated_events_do_not_postpone_a_stable_file(tmp_path: Path, clock: Fa
     tracker.observe(path)  # e.g. a rescan: nothing changed, the window keeps running
     clock.now += 0.3
     assert tracker.take_ready() == [path]
-
-
-def test_next_due_in(tmp_path: Path, clock: FakeClock) -> None:
-    tracker = ReadinessTracker(0.5, clock=clock)
-    assert tracker.next_due_in() is None
-    tracker.observe(written_in_place(tmp_path / "a.yaml", b"x"))
-    clock.now += 0.2
-    assert tracker.next_due_in() == pytest.approx(0.3)

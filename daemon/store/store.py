@@ -118,7 +118,3 @@ class Store:
             .fetchall()
         )
         return [AppliedMigration(int(version), applied_at) for version, applied_at in rows]
-
-    def schema_version(self) -> int:
-        applied = self.migrations_applied()
-        return applied[-1].version if applied else 0

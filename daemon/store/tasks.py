@@ -206,15 +206,6 @@ class TasksRepository:
             raise NotFoundError(f"no task {task_id!r}")
         return record
 
-    def find_by_sha256(self, sha256: str) -> TaskRecord | None:
-        """The task made from a file with these bytes (the same content dropped twice)."""
-        row = (
-            self._db.cursor()
-            .execute(f"{_SELECT} WHERE source_sha256 = ? ORDER BY created_at, id LIMIT 1", [sha256])
-            .fetchone()
-        )
-        return TaskRecord.from_row(row) if row else None
-
     def by_sha256(self, shas: Collection[str]) -> dict[str, TaskRecord]:
         """For each sha among `shas` that made a task, the first task it made."""
         if not shas:

@@ -32,10 +32,6 @@ class Notifier:
     def from_environ(cls, env: Mapping[str, str]) -> Notifier:
         return cls(env.get("NOTIFY_SOCKET") or None)
 
-    @property
-    def enabled(self) -> bool:
-        return self.address is not None
-
     def send(self, *lines: str) -> bool:
         """Send `KEY=value` lines as one message; False when it did not go out."""
         if self.address is None:
