@@ -57,12 +57,11 @@ from daemon.store import Store
 from daemon.unixsocket import peer_credentials
 from gladtui import __version__
 from gladtui.config import Config
-from gladtui.shapes import ActionJSON, ErrorJSON, PostPageJSON, StatusJSON, TaskStatus
+from gladtui.shapes import MAX_PAGE, ActionJSON, ErrorJSON, PostPageJSON, StatusJSON, TaskStatus
 from gladtui.taskfile import TaskFileError
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE = 100_000
 DEFAULT_PAGE = 100
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -39,7 +39,7 @@ __all__ = ["Generator", "GeneratorState", "ModelLoader"]
 
 log = logging.getLogger(__name__)
 
-MAX_SEED = 2**32 - 1  # the range other tools draw from, so seeds are portable
+RANDOM_SEED_RANGE = 2**32 - 1  # drawn seeds stay where other tools draw theirs (portable)
 IDLE_POLL_SECONDS = 1.0
 RETRY_BASE_SECONDS = 5.0
 
@@ -250,7 +250,7 @@ class Generator:
         runner.load()
         seed = task.seed
         if seed is None:
-            seed = random.SystemRandom().randint(0, MAX_SEED)
+            seed = random.SystemRandom().randint(0, RANDOM_SEED_RANGE)
             task = self.store.tasks.set_seed(task.id, seed)
         gen = self.config.generation
         spec = JobSpec(

@@ -38,6 +38,7 @@ from gladtui.taskfile import (
     parse_task,
     read_task_bytes,
 )
+from gladtui.taskid import MAX_TASK_ID_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -378,4 +379,4 @@ def _write_reason(path: Path, message: str) -> None:
 
 def _suffixed(base: str, n: int) -> str:
     suffix = f"-{n}"
-    return base[: 64 - len(suffix)] + suffix
+    return base[: MAX_TASK_ID_LENGTH - len(suffix)] + suffix

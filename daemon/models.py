@@ -18,9 +18,7 @@ import, and the daemon must start (and answer) before the model is needed.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from daemon.checkpoint import (
     safetensors_keys,
 )
 from daemon.conditioning import Conditioner
+from daemon.hflibs import diffusers, hub_utils, quiet_progress_bars
 from daemon.logsetup import route_library_logs
 from daemon.tinymodel import TINY_VERSION, build_tiny_sdxl, tiny_model_dir
 from gladtui.config import BUILTIN_MODEL_PREFIX, GenerationConfig
@@ -113,7 +112,7 @@ def load_model(config: GenerationConfig, *, cache_dir: Path) -> LoadedModel:
     started = time.perf_counter()
     device, dtype = choose_device(config.device, config.dtype)
     route_library_logs()  # before the pipeline modules import and warn
-    _quiet_progress_bars()
+    quiet_progress_bars()
     vae_source = None if config.vae is None else _vae_source(config)
     pipeline, name = _load(config, cache_dir, dtype)
     vae = None if vae_source is None else _replace_vae(config, pipeline, dtype, vae_source)
@@ -175,7 +174,7 @@ def _replace_vae(
     """
     location, name, where = source
     try:
-        vae = _diffusers().AutoencoderKL.from_pretrained(
+        vae = diffusers().AutoencoderKL.from_pretrained(
             location, use_safetensors=True, **where, **_dtype_argument(dtype)
         )
     except Exception as exc:
@@ -311,7 +310,7 @@ def _from_hub(config: GenerationConfig, dtype: torch.dtype) -> Any:
 
     repo = config.model
     try:
-        _hub_utils().validate_repo_id(repo)
+        hub_utils().validate_repo_id(repo)
     except HFValidationError as exc:
         raise ModelError(
             f"generation.model {repo!r} is not an existing folder, a .safetensors file, "
@@ -349,16 +348,7 @@ def _from_hub(config: GenerationConfig, dtype: torch.dtype) -> Any:
 
 def _pipeline_class() -> Any:
     # By name and typed Any: diffusers ships partial annotations (untyped calls).
-    return _diffusers().StableDiffusionXLPipeline
-
-
-def _diffusers() -> Any:
-    return importlib.import_module("diffusers")
-
-
-def _hub_utils() -> Any:
-    # Its lazy exports are invisible to mypy's explicit-export check.
-    return importlib.import_module("huggingface_hub.utils")
+    return diffusers().StableDiffusionXLPipeline
 
 
 def _dtype_argument(dtype: torch.dtype) -> dict[str, torch.dtype]:
@@ -368,11 +358,3 @@ def _dtype_argument(dtype: torch.dtype) -> dict[str, torch.dtype]:
     from packaging.version import Version
 
     return {"dtype" if Version(__version__).release >= (0, 42) else "torch_dtype": dtype}
-
-
-def _quiet_progress_bars() -> None:
-    """No progress bars: the daemon logs lines, and bars garble logs and terminals."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    _diffusers().utils.logging.disable_progress_bar()
-    importlib.import_module("transformers").utils.logging.disable_progress_bar()
-    _hub_utils().disable_progress_bars()

@@ -17,13 +17,13 @@ torch and diffusers are imported inside the functions: the daemon starts without
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from daemon.hflibs import diffusers
 from daemon.models import _dtype_argument
 from gladtui.config import GenerationConfig
 
@@ -184,7 +184,7 @@ def load_taesd(config: GenerationConfig, *, device: str, dtype: str) -> Any:
             )
         where = {"local_files_only": not config.allow_download}
     try:
-        vae = _diffusers().AutoencoderTiny.from_pretrained(
+        vae = diffusers().AutoencoderTiny.from_pretrained(
             source, use_safetensors=True, **_dtype_argument(getattr(torch, dtype)), **where
         )
     except Exception as exc:  # not a folder of it, offline, unknown repo, bad weights
@@ -203,8 +203,3 @@ def _cached(repo: str) -> bool:
         return isinstance(try_to_load_from_cache(repo, "config.json"), str)
     except Exception:  # an invalid repo id, an unreadable cache
         return False
-
-
-def _diffusers() -> Any:
-    # By name and typed Any: diffusers ships partial annotations (untyped calls).
-    return importlib.import_module("diffusers")

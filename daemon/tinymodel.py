@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib
 import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from daemon import hflibs
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def make_tiny_pipeline() -> Any:
     import torch
     import transformers
 
-    diffusers = _diffusers()
+    diffusers = hflibs.diffusers()
 
     vocab = byte_vocabulary()
     tokenizer = transformers.CLIPTokenizer(vocab=vocab, merges=[], model_max_length=MAX_TOKENS)
@@ -171,7 +172,7 @@ def save_tiny_taesd(target: Path, *, full_size: bool = False) -> Path:
     """
     import torch
 
-    diffusers = _diffusers()
+    diffusers = hflibs.diffusers()
     channels, blocks = ((64,) * 4, (3, 3, 3, 1)) if full_size else ((8,) * 4, (1, 1, 1, 1))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(4)
@@ -182,7 +183,7 @@ def save_tiny_taesd(target: Path, *, full_size: bool = False) -> Path:
             num_decoder_blocks=blocks,
             latent_channels=4,
         )
-    _quiet_progress_bars()
+    hflibs.quiet_progress_bars()
     taesd.save_pretrained(target, safe_serialization=True)
     return target
 
@@ -209,7 +210,7 @@ def build_tiny_sdxl(target: Path) -> Path:
             shutil.rmtree(stale, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         try:
-            _quiet_progress_bars()
+            hflibs.quiet_progress_bars()
             make_tiny_pipeline().save_pretrained(staging, safe_serialization=True)
             staging.chmod(0o755)  # mkdtemp makes it 0700; a model folder is not secret
             staging.rename(target)
@@ -226,14 +227,3 @@ def _build_lock(target: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _quiet_progress_bars() -> None:
-    """transformers draws "Writing model shards" bars on save; the daemon logs lines."""
-    _diffusers().utils.logging.disable_progress_bar()
-    importlib.import_module("transformers").utils.logging.disable_progress_bar()
-
-
-def _diffusers() -> Any:
-    # By name and typed Any: diffusers ships partial annotations (untyped calls).
-    return importlib.import_module("diffusers")

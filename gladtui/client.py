@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from gladtui.config import Config
     from gladtui.shapes import ActionJSON, PostPageJSON, StatusJSON, TaskJSON, TaskPageJSON
 
-MAX_PAGE = 100_000  # the most tasks or posts the daemon returns in one page
 
 START_HINT = (
     "start it with `gladtui daemon` in a terminal (with the same --config), "

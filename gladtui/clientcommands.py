@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gladtui.cli import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, daemon_socket
+from gladtui.shapes import MAX_PAGE  # the daemon's largest page
 
 if TYPE_CHECKING:
     from gladtui.client import Client
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 Caller = Callable[["Client", argparse.Namespace], None]
 
-MAX_PAGE = 100_000  # the most the daemon sends in one page (gladtui.client.MAX_PAGE)
 PUBLISH_WAIT_SECONDS = 5.0  # `approve` waits this long at most for the post's URL
 
 

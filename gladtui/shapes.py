@@ -24,6 +24,9 @@ class TaskStatus(StrEnum):
     INVALID = "invalid"
 
 
+MAX_PAGE = 100_000  # the most tasks or posts the daemon returns in one page
+
+
 # -- The JSON shapes of the API and of `--json` output (DESIGN.md "JSON shapes") --------
 #
 # TypedDicts: no cost at run time, and mypy checks that the daemon builds and the

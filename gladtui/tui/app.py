@@ -15,7 +15,7 @@ from gladtui.tui.messages import DaemonEvent, StreamLive, StreamLost
 from gladtui.tui.pictures import Pictures
 from gladtui.tui.review import ReviewScreen
 from gladtui.tui.screens import DisconnectedScreen
-from gladtui.tui.tasklist import Clock, utc_now
+from gladtui.tui.tasklist import Clock, aware_now
 
 IDLE_COLLECT_SECONDS = 2.0  # no key for this long: a full garbage collection may run
 NO_AUTOMATIC_FULL_COLLECTION = 1_000_000  # gc's third threshold, never reached
@@ -36,7 +36,7 @@ class ReviewApp(App[None]):
         self,
         client: Client,
         *,
-        clock: Clock = utc_now,
+        clock: Clock = aware_now,
         stream_timeout: float,
         confirm: bool = True,
         quit_note: str = "",

@@ -34,7 +34,9 @@ COUNTDOWN_REFRESH = 1.0  # seconds between redraws of undo countdowns on screen
 SCROLLBAR = 1  # the list's vertical scrollbar, which the header does not have
 
 
-def utc_now() -> datetime:
+def aware_now() -> datetime:
+    """Now, time-zone aware (UTC): the TUI compares it with the API's ISO times.
+    Not the store's utc_now, which is naive UTC, the form its columns hold."""
     return datetime.now(UTC)
 
 
@@ -77,7 +79,7 @@ class TaskList(ScrollView, can_focus=True):
         self,
         loader: PageLoader,
         *,
-        clock: Clock = utc_now,
+        clock: Clock = aware_now,
         statuses: Collection[str] | None = None,
         undoable: bool = False,
         id: str | None = None,

@@ -39,8 +39,9 @@ from typing import Any
 
 import yaml
 
-from gladtui.client import MAX_PAGE, ApiError, Client, ClientError
+from gladtui.client import ApiError, Client, ClientError
 from gladtui.config import Config, load_config
+from gladtui.shapes import MAX_PAGE
 from tests.apidaemon import wait_until
 from tests.fakecloudinary import FakeCloudinary
 from tests.harness.soak_checks import Report, check_folders, check_store, waiting_files
