@@ -44,7 +44,7 @@ from aiohttp import web
 from daemon import apirequests
 from daemon.actions import Actions
 from daemon.destinations.base import Destination
-from daemon.eventstream import EventStream
+from daemon.eventstream import EventStreamServer
 from daemon.generator import GeneratorState
 from daemon.imageserving import PictureRoutes, VariationPictures
 from daemon.outcomes import ActionError, InvalidRequest, Outcome, TaskNotFound
@@ -78,7 +78,7 @@ class ApiContext:
     store: Store
     views: TaskViews
     actions: Actions
-    events: EventStream
+    events: EventStreamServer
     model: GeneratorState
     destination: Destination  # where posts go
     peers: Peers  # who may connect

@@ -113,7 +113,7 @@ class EventHub:
             subscription.wake.set()
 
 
-class EventStream:
+class EventStreamServer:
     """Serves one `GET /api/events` request until the client leaves or the daemon stops."""
 
     def __init__(self, store: Store, views: TaskViews, hub: EventHub, heartbeat: float) -> None:

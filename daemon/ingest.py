@@ -79,7 +79,7 @@ class Submission:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class FileOutcome:
     """What became of one file: its task, and whether it was new, a duplicate or refused."""
 
     file_name: str
@@ -110,7 +110,7 @@ class Ingestor:
         # The watcher and API submissions both pick free ids, then create: one at a time.
         self._lock = threading.Lock()
 
-    def ingest(self, paths: Iterable[Path]) -> list[Outcome]:
+    def ingest(self, paths: Iterable[Path]) -> list[FileOutcome]:
         """Ingest a batch; one bad file never stops the others."""
         with self._lock:
             return self._ingest(paths)
@@ -138,7 +138,7 @@ class Ingestor:
         log.info("accepted a task over the API as %s", task.id)
         return Submission(task, created=True)
 
-    def _ingest(self, paths: Iterable[Path]) -> list[Outcome]:
+    def _ingest(self, paths: Iterable[Path]) -> list[FileOutcome]:
         dropped = [item for item in map(self._read, paths) if item is not None]
         outcomes = self._settle_duplicates(dropped)
         fresh = [d for d in dropped if d.duplicate_of is None and d.same_as is None]
@@ -166,7 +166,7 @@ class Ingestor:
 
     # -- step 2: duplicates ---------------------------------------------------------------
 
-    def _settle_duplicates(self, dropped: list[_Dropped]) -> list[Outcome]:
+    def _settle_duplicates(self, dropped: list[_Dropped]) -> list[FileOutcome]:
         # Unreadable files too: their refusal may be stored with the file still here.
         known = self.store.tasks.by_sha256({d.sha256 for d in dropped})
         first_in_batch: dict[str, _Dropped] = {}
@@ -181,14 +181,14 @@ class Ingestor:
                 first_in_batch.setdefault(item.sha256, item)
         return outcomes
 
-    def _move_duplicate(self, item: _Dropped, task: TaskRecord) -> Outcome:
+    def _move_duplicate(self, item: _Dropped, task: TaskRecord) -> FileOutcome:
         if task.status is TaskStatus.INVALID:
             moved = self._move(item.path, refuse=task.error or "refused")
         else:
             moved = self._move(item.path)
         where = "failed/" if task.status is TaskStatus.INVALID else "processed/"
         log.info("%s is a duplicate of task %s; moved to %s", item.path.name, task.id, where)
-        return Outcome(item.path.name, task.id, "duplicate", moved)
+        return FileOutcome(item.path.name, task.id, "duplicate", moved)
 
     # -- step 3: crash suspects -----------------------------------------------------------
 
@@ -197,7 +197,7 @@ class Ingestor:
         found = self.store.ingest_attempts.find([d.sha256 for d in fresh if d.problem is None])
         return {sha: attempt.solo for sha, attempt in found.items()}
 
-    def _retry_suspect(self, item: _Dropped, was_solo: bool) -> list[Outcome]:
+    def _retry_suspect(self, item: _Dropped, was_solo: bool) -> list[FileOutcome]:
         if was_solo:
             item.problem = f"{item.path.name}: {CRASHED_BEFORE}"
             log.warning("refusing %s: it stopped the daemon while being parsed", item.path.name)
@@ -209,7 +209,7 @@ class Ingestor:
 
     def _parse_and_commit(
         self, batch: list[_Dropped], *, solo: bool, parse: bool = True
-    ) -> list[Outcome]:
+    ) -> list[FileOutcome]:
         if not batch:
             return []
         to_parse = [d for d in batch if d.problem is None] if parse else []
@@ -300,7 +300,7 @@ class Ingestor:
             source_sha256=item.sha256,
         )
 
-    def _move_stored(self, item: _Dropped) -> Outcome:
+    def _move_stored(self, item: _Dropped) -> FileOutcome:
         if item.spec is not None:
             moved = self._move(item.path)
             log.info(
@@ -309,12 +309,12 @@ class Ingestor:
                 item.task_id,
                 item.spec.variations,
             )
-            return Outcome(item.path.name, item.task_id, "accepted", moved)
+            return FileOutcome(item.path.name, item.task_id, "accepted", moved)
         moved = self._move(item.path, refuse=item.problem or "refused")
         log.warning("refused %s (task %s): %s", item.path.name, item.task_id, item.problem)
-        return Outcome(item.path.name, item.task_id, "refused", moved)
+        return FileOutcome(item.path.name, item.task_id, "refused", moved)
 
-    def _settle_in_batch_duplicates(self, dropped: list[_Dropped]) -> list[Outcome]:
+    def _settle_in_batch_duplicates(self, dropped: list[_Dropped]) -> list[FileOutcome]:
         later = [d for d in dropped if d.same_as is not None]
         if not later:
             return []

@@ -22,7 +22,7 @@ from aiohttp import web
 from daemon.actions import Actions
 from daemon.api import ApiContext, build_app
 from daemon.destinations.base import Destination
-from daemon.eventstream import EventHub, EventStream
+from daemon.eventstream import EventHub, EventStreamServer
 from daemon.generator import GeneratorState
 from daemon.peers import Group, Peers
 from daemon.present import TaskViews
@@ -141,7 +141,7 @@ class ApiServer:
             store=self.store,
             views=views,
             actions=self.actions,
-            events=EventStream(self.store, views, hub, self.config.api.heartbeat_seconds),
+            events=EventStreamServer(self.store, views, hub, self.config.api.heartbeat_seconds),
             model=self.model,
             destination=self.destination,
             peers=peers,
