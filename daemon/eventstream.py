@@ -102,10 +102,6 @@ class EventHub:
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
 
-    def __len__(self) -> int:
-        """How many streams are open (for `gladtui status` and tests)."""
-        return len(self._subscriptions)
-
     def close(self) -> None:
         """End every stream (the daemon is stopping)."""
         for subscription in self._subscriptions:

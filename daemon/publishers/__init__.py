@@ -2,8 +2,9 @@
 
 `base` holds what every publisher shares (the Publisher protocol, Asset,
 PublishError and the deterministic asset id); `local` copies into a folder,
-`cloudinary` uploads with the official SDK. `make_publisher` picks one from
-the config.
+`cloudinary` uploads with the official SDK, `s3` puts objects with boto3 (AWS
+and S3-compatible stores). `make_publisher` (factory.py) picks the configured
+one and imports only its SDK.
 """
 
 from __future__ import annotations
