@@ -73,7 +73,6 @@ class ApiServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
-        self._hub: EventHub | None = None
 
     def is_serving(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -129,7 +128,7 @@ class ApiServer:
 
     async def _main(self, sock: socket.socket, peers: Peers) -> None:
         self._stopping = asyncio.Event()
-        hub = self._hub = EventHub(asyncio.get_running_loop())
+        hub = EventHub(asyncio.get_running_loop())
         slugs = SlugPreviewer(
             self.store, self.destination, self.config.publishing.on_duplicate_slug
         )
