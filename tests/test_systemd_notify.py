@@ -149,7 +149,10 @@ def test_watchdog_during_a_long_generation_then_sigterm_hands_the_job_back(
         wait_until(lambda: previews.exists() and any(previews.glob("*.png")), timeout=120)
         started = time.monotonic()
         # Six pings' worth of generation (3 s), well inside the task's images.
-        wait_until(lambda: len([m for m in manager.with_key("WATCHDOG") if m.at > started]) >= 6)
+        wait_until(
+            lambda: len([m for m in manager.with_key("WATCHDOG") if m.at > started]) >= 6,
+            timeout=60,
+        )
         assert len(list(previews.glob("*.png"))) < LONG, "generation ended too soon to test"
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=60) == 0
@@ -174,10 +177,11 @@ def test_watchdog_during_a_long_generation_then_sigterm_hands_the_job_back(
 
     again = start_daemon(workspace)  # the next start resumes it: nothing lost, nothing twice
     try:
-        wait_until(lambda: len(list(previews.glob("*.png"))) >= LONG, timeout=120)
-        wait_until(lambda: api_answers(workspace), timeout=30)
+        # Five images of 100 steps: generous, the machine may be busy with other tests.
+        wait_until(lambda: len(list(previews.glob("*.png"))) >= LONG, timeout=300)
+        wait_until(lambda: api_answers(workspace), timeout=60)
         client = Client(workspace / "d.sock", timeout=5)
-        wait_until(lambda: client.task("long")["status"] == "review", timeout=60)
+        wait_until(lambda: client.task("long")["status"] == "review", timeout=120)
         indexes = [v["index"] for v in client.task("long")["variations"]]
         assert indexes == list(range(1, LONG + 1))
     finally:
