@@ -46,9 +46,13 @@ class Running:
         loaded: LoadedModel | None,
         *,
         loader: Callable[[], LoadedModel] | None = None,
+        preview_dir: Path | None = None,
         **generation: Any,
     ) -> None:
+        """`preview_dir`: another preview folder (the config's is under `root`)."""
         self.config = make_config(root, **generation)
+        if preview_dir is not None:
+            self.config = self.config.model_copy(update={"preview_dir": preview_dir})
         self.store = Store.open(self.config.database_path)
         self.progress = ProgressBoard()
         self.stop = threading.Event()
@@ -269,10 +273,8 @@ def test_unwritable_preview_folder_fails_after_bounded_attempts(
 ) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the preview folder should be")
-    generator = Running(tmp_path, tiny, max_attempts=2)
-    generator.config = generator.generator.config = make_config(
-        tmp_path, max_attempts=2
-    ).model_copy(update={"preview_dir": blocker / "previews"})
+    # Given at the start: the generator's writer takes its folders when it starts.
+    generator = Running(tmp_path, tiny, preview_dir=blocker / "previews", max_attempts=2)
     try:
         generator.add_task("disk")
         generator.wait_for("disk", TaskStatus.FAILED)
