@@ -60,6 +60,19 @@ def http_json(
         connection.close()
 
 
+def http_get(
+    path: Path, url: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """A bare GET on the socket: (status, headers, body bytes), for the picture routes."""
+    connection = UnixHTTPConnection(path, timeout=30)
+    try:
+        connection.request("GET", url, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
 def short_dir(prefix: str = "gt-") -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     path.chmod(0o755)

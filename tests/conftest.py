@@ -17,6 +17,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 if TYPE_CHECKING:
     from daemon.models import LoadedModel
     from tests.pgserver import PgServer
+    from tests.test_tui_tmux import Tmux
 
 
 @pytest.fixture
@@ -78,3 +79,15 @@ def pg_server() -> Iterator[PgServer]:
     server = PgServer.start(bin_dir)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    """A private tmux server (tests/test_tui_tmux.py Tmux), killed afterwards."""
+    from tests.test_tui_tmux import Tmux
+
+    server = Tmux()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -17,8 +17,7 @@ import pytest
 from PIL import Image
 
 from daemon.models import LoadedModel
-from gladtui.client import UnixHTTPConnection
-from tests.apidaemon import ApiDaemon, task_yaml
+from tests.apidaemon import ApiDaemon, http_get, task_yaml
 from tests.privileges import run_unprivileged
 
 
@@ -30,18 +29,6 @@ def reviewed(tiny: LoadedModel) -> Iterator[tuple[ApiDaemon, dict[str, Any]]]:
     task = d.wait_status(task_id, "review")
     yield d, task
     d.cleanup()
-
-
-def get(
-    d: ApiDaemon, url: str, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    connection = UnixHTTPConnection(d.socket, timeout=30)
-    try:
-        connection.request("GET", url, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
 
 
 def url(task: dict[str, Any], index: int, what: str) -> str:
@@ -150,3 +137,9 @@ def test_the_peer_check_guards_the_pictures(reviewed: tuple[ApiDaemon, Any]) -> 
 def _mean_difference(a: Image.Image, b: Image.Image) -> float:
     pairs = zip(a.tobytes(), b.tobytes(), strict=True)
     return sum(abs(x - y) for x, y in pairs) / (a.width * a.height * 3)
+
+
+def get(
+    d: ApiDaemon, url: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    return http_get(d.socket, url, headers)

@@ -27,8 +27,8 @@ from daemon.images import is_temp_name
 from daemon.models import LoadedModel
 from daemon.previewdecode import ApproxDecoder
 from daemon.tinymodel import save_tiny_taesd
-from gladtui.client import ApiError, Client, ClientError, StreamEvent, UnixHTTPConnection
-from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
+from gladtui.client import ApiError, Client, ClientError, StreamEvent
+from tests.apidaemon import ApiDaemon, http_get, short_dir, task_yaml, wait_until
 
 SIZE, STEPS, SEED = 96, 12, 42
 GLADTUI = Path(sys.executable).parent / "gladtui"
@@ -47,18 +47,6 @@ def every_step(tiny: LoadedModel) -> Iterator[ApiDaemon]:
 def pixels(png: bytes) -> np.ndarray[Any, Any]:
     with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB"), dtype=np.float64)
-
-
-def get(
-    d: ApiDaemon, url: str, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    connection = UnixHTTPConnection(d.socket, timeout=30)
-    try:
-        connection.request("GET", url, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
 
 
 def files_in(folder: Path) -> list[Path]:
@@ -358,3 +346,9 @@ def _has_preview_at(client: Client, task_id: str) -> bool:
     except ClientError:  # not up yet, or no preview yet
         return False
     return True
+
+
+def get(
+    d: ApiDaemon, url: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    return http_get(d.socket, url, headers)

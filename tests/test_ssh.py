@@ -242,15 +242,6 @@ def test_ctrl_c_while_ssh_is_logging_in(sshd: Sshd) -> None:
 # -- the TUI -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def tmux() -> Iterator[Tmux]:
-    server = Tmux()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
 @pytest.mark.parametrize("ending", ["q", "SIGINT"])
 def test_the_tui_through_the_forward(
     sshd: Sshd, live: ApiDaemon, tmux: Tmux, muffins: str, ending: str

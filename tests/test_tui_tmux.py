@@ -139,15 +139,6 @@ class Tmux:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-@pytest.fixture
-def tmux() -> Iterator[Tmux]:
-    server = Tmux()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
 def open_tui(tmux: Tmux, config: Path) -> None:
     """`gladtui --config FILE` in the pane, under a shell that says how it ended.
 
