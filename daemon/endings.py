@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
-from datetime import datetime, timedelta
 
 from daemon.jobkinds import GENERATE
+from daemon.jobworker import next_attempt_at
 from daemon.models import ModelError
 from daemon.store import JobRecord, JobStatus, StatusConflictError, Store
 from gladtui.shapes import TaskStatus
@@ -50,7 +49,7 @@ class JobEndings:
     def failed(self, job: JobRecord, task_id: str, exc: Exception) -> None:
         message = describe(exc)
         permanent = isinstance(exc, ValueError | TypeError)  # bad parameters: retrying won't help
-        retry_at = None if permanent else self._retry_at(job)
+        retry_at = None if permanent else next_attempt_at(self.store, job, self.retry_base_seconds)
         failed = self.store.jobs.fail(job.id, message, retry_at=retry_at)
         if failed.status is JobStatus.FAILED:
             self.store.tasks.set_status(task_id, TaskStatus.FAILED, error=message)
@@ -59,12 +58,6 @@ class JobEndings:
             note = f"attempt {job.attempts} of {job.max_attempts} failed, retrying: {message}"
             self.store.tasks.set_status(task_id, TaskStatus.QUEUED, error=note)
             log.warning("task %s: %s", task_id, note)
-
-    def _retry_at(self, job: JobRecord) -> datetime:
-        # Jittered exponential backoff: a transient fault (disk full, GPU memory)
-        # gets time to clear, and many failing jobs do not retry in lockstep.
-        delay = self.retry_base_seconds * 2 ** (job.attempts - 1) * random.uniform(0.5, 1.5)
-        return self.store.now() + timedelta(seconds=delay)
 
 
 def describe(exc: BaseException) -> str:

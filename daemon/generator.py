@@ -25,6 +25,7 @@ from daemon.backend import Backend, LocalRunner, ModelLoader, ReplicaState, Runn
 from daemon.denoise import Conditioning, Interrupted, JobSpec
 from daemon.endings import JobEndings
 from daemon.jobkinds import GENERATE
+from daemon.jobworker import JobLoop
 from daemon.models import ModelError
 from daemon.previewdecode import preview_decoder
 from daemon.previews import PreviewBoard, PreviewMaker
@@ -40,7 +41,6 @@ __all__ = ["Generator", "GeneratorState", "ModelLoader"]
 log = logging.getLogger(__name__)
 
 RANDOM_SEED_RANGE = 2**32 - 1  # drawn seeds stay where other tools draw theirs (portable)
-IDLE_POLL_SECONDS = 1.0
 RETRY_BASE_SECONDS = 5.0
 
 
@@ -93,8 +93,7 @@ class Generator:
         self.config = config
         self.progress = progress
         self._stop = stop
-        self._wake = threading.Condition()
-        self._wakes = 0  # counts wake() calls, so one made during a claim is not lost
+        self._jobs = JobLoop(store, [GENERATE], stop)  # shared by the runners' threads
         self._backend = backend or make_backend(config, loader)
         self.endings = JobEndings(store, retry_base_seconds=retry_base_seconds)
         self.state = GeneratorState(model=config.generation.model, backend=self._backend.kind)
@@ -110,9 +109,7 @@ class Generator:
 
     def wake(self) -> None:
         """New work was queued: look now rather than at the next poll."""
-        with self._wake:
-            self._wakes += 1
-            self._wake.notify_all()
+        self._jobs.wake()
 
     def cancel(self, task_id: str) -> None:
         """Stop a running generation of `task_id` at its next denoising step."""
@@ -191,16 +188,7 @@ class Generator:
             name=f"writer-{runner.state.name}",
         ).start()
         try:
-            while not self._stop.is_set():
-                with self._wake:
-                    seen = self._wakes
-                job = self.store.jobs.claim([GENERATE])
-                if job is None:
-                    with self._wake:
-                        if self._wakes == seen:
-                            self._wake.wait(IDLE_POLL_SECONDS)
-                    continue
-                self._run_job(runner, writer, job)
+            self._jobs.run(lambda job: self._run_job(runner, writer, job))
         finally:
             writer.close()  # what was denoised is saved before the daemon stops
 

@@ -26,17 +26,16 @@ surfacing an error.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from daemon.cleanup import remove_files, sweep_expired
 from daemon.destinations.base import Destination, DestinationError
 from daemon.destinations.local import LocalDestination
 from daemon.jobkinds import PUBLISH, REJECT, published_variation
+from daemon.jobworker import JobLoop, next_attempt_at
 from daemon.placing import Placement, Placer
 from daemon.publishers import Asset, Publisher, PublishError, asset_id_for
 from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store, TaskRecord
@@ -47,7 +46,6 @@ log = logging.getLogger(__name__)
 
 PUBLISHED = "published"
 PUBLISH_FAILED = "publish_failed"
-IDLE_POLL_SECONDS = 1.0
 SWEEP_EVERY_SECONDS = 3600.0
 SLUG_RACE_RETRIES = 5
 
@@ -73,33 +71,28 @@ class PublishWorker:
         self._carry_out_rejection = carry_out_rejection
         self.destination = destination or LocalDestination()
         self.placer = Placer(store, self.destination, config.publishing.on_duplicate_slug)
-        self._stop = stop
-        self._wake = threading.Event()
+        self._jobs = JobLoop(store, [PUBLISH, REJECT], stop)
         self._monotonic = monotonic
         self._next_sweep = 0.0
 
     def wake(self) -> None:
-        self._wake.set()
+        """A decision was queued: look now rather than at the next poll."""
+        self._jobs.wake()
 
     def run(self) -> None:
-        while not self._stop.is_set():
-            self._sweep_when_due()
-            job = self.store.jobs.claim([PUBLISH, REJECT])
-            if job is None:
-                self._wake.wait(IDLE_POLL_SECONDS)
-                self._wake.clear()
-                continue
-            try:
-                if job.kind == REJECT:
-                    self._carry_out_rejection(job)
-                else:
-                    self.run_job(job)
-            except Exception:  # one job's surprise must not stop publishing
-                log.exception("%s job %d failed unexpectedly", job.kind, job.id)
-                self.store.jobs.fail(
-                    job.id, "unexpected error; see the daemon's log", retry_at=None
-                )
+        """Run jobs until stopped. Blocks; run it in its own thread."""
+        self._jobs.run(self._run_any, each_round=self._sweep_when_due)
         log.info("publisher stopped")
+
+    def _run_any(self, job: JobRecord) -> None:
+        try:
+            if job.kind == REJECT:
+                self._carry_out_rejection(job)
+            else:
+                self.run_job(job)
+        except Exception:  # one job's surprise must not stop publishing
+            log.exception("%s job %d failed unexpectedly", job.kind, job.id)
+            self.store.jobs.fail(job.id, "unexpected error; see the daemon's log", retry_at=None)
 
     def _sweep_when_due(self) -> None:
         now = self._monotonic()
@@ -251,7 +244,8 @@ class PublishWorker:
         *,
         step: str = "upload",
     ) -> None:
-        retry_at = self._retry_at(job) if retryable else None
+        base = self.config.publishing.retry_base_seconds
+        retry_at = next_attempt_at(self.store, job, base) if retryable else None
         failed = self.store.jobs.fail(job.id, message, retry_at=retry_at)
         if failed.status is JobStatus.PENDING:
             note = (
@@ -271,12 +265,3 @@ class PublishWorker:
         log.error(
             "task %s: publishing failed after %d attempt(s): %s", task.id, job.attempts, message
         )
-
-    def _retry_at(self, job: JobRecord) -> datetime:
-        # Jittered exponential backoff, so a CDN that is down is not hammered in lockstep.
-        delay = (
-            self.config.publishing.retry_base_seconds
-            * 2 ** (job.attempts - 1)
-            * random.uniform(0.5, 1.5)
-        )
-        return self.store.now() + timedelta(seconds=delay)
