@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from daemon.decisions import Decisions
 from daemon.ingest import Ingestor
-from daemon.jobkinds import GENERATE
+from daemon.jobkinds import GENERATE, Overrides, PresetSettings
 from daemon.outcomes import (
     ActionError,
     Conflict,
@@ -89,10 +88,10 @@ class Actions(Decisions):
                 task,
                 wanted,
                 prompt,
-                None if settings else steps,
+                steps if settings is None else None,  # with a preset: this job's only
                 actor,
                 detail,
-                extra={"settings": settings, "seed": seed, "from_variation": from_variation},
+                Overrides(settings, seed, from_variation),
             )
         self._work_queued()
         indexes = f"{first}" if wanted == 1 else f"{first}-{first + wanted - 1}"
@@ -101,15 +100,16 @@ class Actions(Decisions):
 
     def _preset_settings(
         self, preset: str | None, steps: int | None, task: TaskRecord
-    ) -> dict[str, Any]:
+    ) -> PresetSettings | None:
         """A preset's settings over the config's defaults, resolved now, for one job.
 
         The preset wins over the task's own settings (the task may have been drafted
         with another preset), except that the LoRAs its file named stay (a house
         style is part of the image, not of the speed). An explicit `steps` wins.
+        None: no preset, the task's own settings.
         """
         if preset is None:
-            return {}
+            return None
         gen = self.config.generation
         found = gen.presets.get(preset)
         if found is None:
@@ -120,15 +120,15 @@ class Actions(Decisions):
             problem = missing_lora_problem(gen.lora_dir, name)
             if problem:
                 raise InvalidRequest(f"preset {preset}: {problem}")
-        return {
-            "preset": preset,
-            "steps": steps or found.steps or gen.steps,
-            "guidance_scale": gen.guidance_scale
+        return PresetSettings(
+            preset=preset,
+            steps=steps or found.steps or gen.steps,
+            guidance_scale=gen.guidance_scale
             if found.guidance_scale is None
             else found.guidance_scale,
-            "scheduler": found.scheduler or gen.scheduler,
-            "loras": loras,
-        }
+            scheduler=found.scheduler or gen.scheduler,
+            loras=loras,
+        )
 
     def _source_seed(self, task: TaskRecord, index: int) -> int:
         """The seed of variation `index` (its file may be gone: the seed is in the row)."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from daemon.cleanup import remove_files
 from daemon.jobkinds import (
@@ -27,6 +26,7 @@ from daemon.jobkinds import (
     GENERATE,
     PUBLISH,
     REJECT,
+    Overrides,
     Rejection,
     Undo,
     generation_payload,
@@ -241,11 +241,11 @@ class Decisions:
         steps: int | None,
         actor: str | None,
         detail: Mapping[str, object],
-        extra: Mapping[str, Any] | None = None,
+        overrides: Overrides | None = None,
     ) -> int:
         """Back to `queued` with a job for the next `count` indexes; returns the first.
 
-        `extra`: the job's own settings, seed and source variation (generation_payload).
+        `overrides`: the job's own settings, seed and source variation, if any.
         """
         if prompt is not None or steps is not None:
             self.store.tasks.set_generation(task.id, prompt=prompt, steps=steps)
@@ -256,7 +256,7 @@ class Decisions:
         self.store.jobs.enqueue(
             GENERATE,
             task.id,
-            generation_payload(first, count, prompt, **(extra or {})),
+            generation_payload(first, count, prompt, overrides),
             max_attempts=self.config.generation.max_attempts,
         )
         return first

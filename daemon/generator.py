@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from daemon.backend import Backend, LocalRunner, ModelLoader, ReplicaState, Runner, make_backend
 from daemon.denoise import Conditioning, Interrupted, JobSpec
 from daemon.endings import JobEndings
-from daemon.jobkinds import GENERATE
+from daemon.jobkinds import GENERATE, Generation, generation_of
 from daemon.jobworker import JobLoop
 from daemon.models import ModelError
 from daemon.previewdecode import preview_decoder
@@ -240,16 +240,16 @@ class Generator:
         if seed is None:
             seed = random.SystemRandom().randint(0, RANDOM_SEED_RANGE)
             task = self.store.tasks.set_seed(task.id, seed)
-        gen = self.config.generation
+        gen, order = self.config.generation, generation_of(job.payload)
         spec = JobSpec(
             task_id=task.id,
-            prompt=str(job.payload.get("prompt") or task.prompt),
+            prompt=order.prompt or task.prompt,
             negative_prompt=task.negative_prompt,
-            recipe=recipe_for(task, job.payload),
+            recipe=recipe_for(task, order.overrides),
             width=task.width,
             height=task.height,
             base_seed=seed,
-            indexes=self._missing_indexes(job, task.id),
+            indexes=self._missing_indexes(order, task.id),
             batch_size=gen.batch_size,
             lora_dir=gen.lora_dir,
             max_prompt_tokens=gen.max_prompt_tokens,
@@ -278,11 +278,9 @@ class Generator:
         if warnings != task.warnings:
             self.store.tasks.set_warnings(task.id, warnings)
 
-    def _missing_indexes(self, job: JobRecord, task_id: str) -> list[int]:
-        first = int(job.payload.get("first_index", 1))
-        count = int(job.payload.get("count", 0))
+    def _missing_indexes(self, order: Generation, task_id: str) -> list[int]:
         existing = {v.idx for v in self.store.variations.list(task_id, include_removed=True)}
-        todo = [n for n in range(first, first + count) if n not in existing]
+        todo = [n for n in order.indexes if n not in existing]
         for n in todo:  # a file written just before a crash, whose row never committed
             for orphan in self.config.preview_dir.glob(f"sdxl-{task_id}-variation-{n}-*.png"):
                 with contextlib.suppress(FileNotFoundError):

@@ -38,36 +38,108 @@ class Rejection:
     undo: Undo
 
 
+@dataclass(frozen=True, slots=True)
+class PresetSettings:
+    """A preset's settings for one `generate --preset` job, resolved when it was asked for."""
+
+    preset: str
+    steps: int
+    guidance_scale: float
+    scheduler: str | None  # None: the model's own
+    loras: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """What one `generate` job renders with instead of the task's own settings."""
+
+    settings: PresetSettings | None = None  # None: the task's
+    seed: int | None = None  # every image of the job uses it (a re-render)
+    from_variation: int | None = None  # the variation whose seed that is
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """A `generate` job: variations first_index .. first_index + count - 1."""
+
+    first_index: int
+    count: int
+    prompt: str | None  # None: the task's
+    overrides: Overrides
+
+    @property
+    def indexes(self) -> range:
+        return range(self.first_index, self.first_index + self.count)
+
+
 def generation_payload(
     first_index: int,
     count: int,
     prompt: str | None = None,
-    *,
-    settings: Mapping[str, Any] | None = None,
-    seed: int | None = None,
-    from_variation: int | None = None,
+    overrides: Overrides | None = None,
 ) -> dict[str, Any]:
     """A `generate` job makes variations first_index .. first_index + count - 1.
 
     Naming the indexes (not just a count) is what makes a retry or a resumed
     job idempotent: indexes that already have a row are not made again.
 
-    `settings` overrides the task's own for this job only (a preset asked for
-    with `generate --preset`: preset, steps, guidance_scale, scheduler, loras),
-    resolved when it was asked for, so a job means the same after a restart
-    with another config. `seed` replaces the per-index seeds (a re-render of
-    variation `from_variation`).
+    `overrides.settings` replace the task's for this job only (a preset asked
+    for with `generate --preset`), resolved when it was asked for, so a job
+    means the same after a restart with another config. `overrides.seed`
+    replaces the per-index seeds (a re-render of `overrides.from_variation`).
     """
     payload: dict[str, Any] = {"first_index": first_index, "count": count}
     if prompt is not None:
         payload["prompt"] = prompt
-    if settings:
-        payload["settings"] = dict(settings)
-    if seed is not None:
-        payload["seed"] = seed
-    if from_variation is not None:
-        payload["from_variation"] = from_variation
+    extra = overrides or Overrides()
+    if extra.settings is not None:
+        payload["settings"] = _settings_json(extra.settings)
+    if extra.seed is not None:
+        payload["seed"] = extra.seed
+    if extra.from_variation is not None:
+        payload["from_variation"] = extra.from_variation
     return payload
+
+
+def generation_of(payload: Mapping[str, Any]) -> Generation:
+    prompt = payload.get("prompt")
+    seed = payload.get("seed")
+    source = payload.get("from_variation")
+    overrides = Overrides(
+        settings=_settings_of(payload.get("settings")),
+        seed=None if seed is None else int(seed),
+        from_variation=None if source is None else int(source),
+    )
+    return Generation(
+        first_index=int(payload.get("first_index", 1)),
+        count=int(payload.get("count", 0)),
+        prompt=str(prompt) if prompt else None,  # an empty one: the task's, as before
+        overrides=overrides,
+    )
+
+
+def _settings_json(settings: PresetSettings) -> dict[str, Any]:
+    return {
+        "preset": settings.preset,
+        "steps": settings.steps,
+        "guidance_scale": settings.guidance_scale,
+        "scheduler": settings.scheduler,
+        "loras": dict(settings.loras),
+    }
+
+
+def _settings_of(raw: object) -> PresetSettings | None:
+    """Settings are stored whole (`_settings_json`), or not at all."""
+    if not isinstance(raw, Mapping) or not raw:
+        return None
+    scheduler = raw["scheduler"]
+    return PresetSettings(
+        preset=str(raw["preset"]),
+        steps=int(raw["steps"]),
+        guidance_scale=float(raw["guidance_scale"]),
+        scheduler=None if scheduler is None else str(scheduler),
+        loras={str(k): float(v) for k, v in raw["loras"].items()},
+    )
 
 
 def publish_payload(variation: int, undo: Undo) -> dict[str, Any]:

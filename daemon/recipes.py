@@ -2,16 +2,16 @@
 
 A task carries the settings its file resolved (task file, then preset, then
 config). A `generate --preset final --from-variation 2` request carries its
-own in the job's payload (daemon/jobkinds.py), for that job only, plus the
-seed of the variation it re-renders.
+own in the job's payload (`Overrides`, read by daemon/jobkinds.py), for that
+job only, plus the seed of the variation it re-renders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
+from daemon.jobkinds import Overrides
 from daemon.store import TaskRecord
 
 __all__ = ["Recipe", "recipe_for"]
@@ -32,16 +32,25 @@ class Recipe:
         return self.seed if self.seed is not None else base_seed + index - 1
 
 
-def recipe_for(task: TaskRecord, payload: Mapping[str, Any]) -> Recipe:
-    settings: Mapping[str, Any] = payload.get("settings") or {}
-    seed = payload.get("seed")
-    source = payload.get("from_variation")
-    return Recipe(
-        steps=int(settings.get("steps", task.steps)),
-        guidance_scale=float(settings.get("guidance_scale", task.guidance_scale)),
-        scheduler=settings.get("scheduler", task.scheduler),  # a None in it: the model's own
-        loras={str(k): float(v) for k, v in settings.get("loras", task.loras).items()},
-        preset=settings.get("preset", task.preset),
-        seed=None if seed is None else int(seed),
-        from_variation=None if source is None else int(source),
+def recipe_for(task: TaskRecord, overrides: Overrides) -> Recipe:
+    """The task's own settings, unless the job carries a preset's: then all of those."""
+    own = Recipe(
+        steps=task.steps,
+        guidance_scale=task.guidance_scale,
+        scheduler=task.scheduler,
+        loras=dict(task.loras),
+        preset=task.preset,
+        seed=overrides.seed,
+        from_variation=overrides.from_variation,
+    )
+    preset = overrides.settings
+    if preset is None:
+        return own
+    return replace(
+        own,
+        steps=preset.steps,
+        guidance_scale=preset.guidance_scale,
+        scheduler=preset.scheduler,
+        loras=dict(preset.loras),
+        preset=preset.preset,
     )
