@@ -232,6 +232,8 @@ class Routes:
                 "state": model.state,
                 "error": model.error,
                 "load_seconds": model.load_seconds,
+                "speed": model.speed,
+                "compile_seconds": model.compile_seconds,
                 "images_generated": model.images_generated,
                 "backend": model.backend,
                 "replicas": [

@@ -106,3 +106,18 @@ class GenerationConfig(Section):
     previews: Literal["approx", "taesd", "off"] = "approx"
     preview_model: ModelRef = "madebyollin/taesdxl"
     preview_interval_seconds: float = Field(0.5, ge=0, le=3600)
+    # GPU speed switches (daemon/speedups.py says what each costs); off by default.
+    channels_last: bool = False
+    fuse_qkv: bool = False
+    compile: bool = False
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
+
+    @model_validator(mode="after")
+    def _fused_qkv_without_loras(self) -> GenerationConfig:
+        if self.fuse_qkv and (self.lora_dir is not None or self.loras):
+            raise ValueError(
+                "generation.fuse_qkv cannot be used with LoRAs (generation.lora_dir or "
+                "generation.loras): a LoRA patches the separate query, key and value "
+                "projections that fusing replaces, so the LoRA would be silently ignored there"
+            )
+        return self
