@@ -86,10 +86,12 @@ def measure(name: str, args: argparse.Namespace, cache_dir: Path) -> tuple[float
 
 
 def release(model: LoadedModel) -> None:
-    """Free the GPU before the next configuration loads its own copy."""
+    """Free the GPU before the next configuration loads its own copy, and forget what
+    dynamo compiled, so the next configuration's compile is its own (not a reuse)."""
     import torch
 
     del model
+    torch._dynamo.reset()
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
