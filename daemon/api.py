@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,15 +47,15 @@ from daemon.generator import GeneratorState
 from daemon.imageserving import PictureRoutes, VariationPictures
 from daemon.outcomes import ActionError, InvalidRequest, Outcome, TaskNotFound
 from daemon.peers import Peers
-from daemon.present import TaskViews, Widening, iso, post_json
+from daemon.present import TaskViews, Widening, post_json
 from daemon.previews import PreviewBoard
 from daemon.previewserving import PreviewRoutes
-from daemon.publishers.factory import describe_destination
+from daemon.statusreport import status_json
 from daemon.store import Store
 from daemon.unixsocket import peer_credentials
 from gladtui import __version__
 from gladtui.config import Config
-from gladtui.shapes import MAX_PAGE, ActionJSON, ErrorJSON, PostPageJSON, StatusJSON, TaskStatus
+from gladtui.shapes import MAX_PAGE, ActionJSON, ErrorJSON, PostPageJSON, TaskStatus
 from gladtui.taskfile import TaskFileError
 
 log = logging.getLogger(__name__)
@@ -213,56 +211,7 @@ class Routes:
         return json_response({"ok": True, "version": __version__})
 
     async def status(self, _request: web.Request) -> web.Response:
-        return json_response(await asyncio.to_thread(self._status))
-
-    def _status(self) -> StatusJSON:
-        ctx, model = self.ctx, self.ctx.model
-        return {
-            "version": __version__,
-            "pid": os.getpid(),
-            "started_at": iso(ctx.started_at),
-            "uptime_seconds": round(time.monotonic() - ctx.started, 3),
-            "socket": ctx.socket_path,
-            "drop_dir": str(ctx.config.drop_dir),
-            "preview_dir": str(ctx.config.preview_dir),
-            "database": str(ctx.store.path),
-            "model": {
-                "name": model.model,
-                "device": model.device,
-                "state": model.state,
-                "error": model.error,
-                "load_seconds": model.load_seconds,
-                "images_generated": model.images_generated,
-                "backend": model.backend,
-                "replicas": [
-                    {
-                        "name": r.name,
-                        "state": r.state,
-                        "task_id": r.task_id,
-                        "device": r.device,
-                        "node": r.node,
-                        "error": r.error,
-                        "images_generated": r.images_generated,
-                    }
-                    for r in model.replicas
-                ],
-            },
-            "tasks": {str(k): v for k, v in ctx.store.tasks.count_by_status().items()},
-            "jobs": {str(k): v for k, v in ctx.store.jobs.count_by_status().items()},
-            "last_event_id": ctx.store.events.last_id(),
-            "publishing": {
-                "publisher": ctx.config.publishing.publisher,
-                "destination": describe_destination(ctx.config),
-                "on_duplicate_slug": ctx.config.publishing.on_duplicate_slug,
-                "grace_seconds": ctx.config.publishing.grace_seconds,
-                "posts_to": ctx.destination.kind,
-                "posts_destination": ctx.destination.describe(),
-            },
-            "limits": {
-                "max_variations": ctx.config.limits.max_variations,
-                "max_steps": ctx.config.limits.max_steps,
-            },
-        }
+        return json_response(await asyncio.to_thread(status_json, self.ctx))
 
     async def tasks(self, request: web.Request) -> web.Response:
         query = request.query

@@ -37,6 +37,8 @@ class ReplicaState:
     pid: int | None = None
     error: str | None = None
     load_seconds: float | None = None
+    speed: str | None = None  # the GPU speed switches in effect (daemon/speedups.py)
+    compile_seconds: float | None = None
     images_generated: int = 0
 
 
@@ -88,6 +90,8 @@ class LocalRunner:
         self._model = model
         self.state.state, self.state.error = "idle", None
         self.state.device, self.state.load_seconds = model.device, model.load_seconds
+        self.state.speed = model.speed.describe()
+        self.state.compile_seconds = model.speed.compile_seconds
 
     def run(
         self, spec: JobSpec, report: Report, interrupted: Callable[[], bool]

@@ -54,6 +54,8 @@ class GeneratorState:
     state: str = "starting"  # loading | idle | generating | unavailable
     error: str | None = None
     load_seconds: float | None = None
+    speed: str | None = None
+    compile_seconds: float | None = None
     images_generated: int = 0
     replicas: list[ReplicaState] = field(default_factory=list)
 
@@ -68,7 +70,9 @@ class GeneratorState:
         self.error = errors[0] if errors and self.state == "unavailable" else None
         loaded = [r for r in self.replicas if r.device]
         if loaded:
-            self.device, self.load_seconds = loaded[0].device, loaded[0].load_seconds
+            first = loaded[0]
+            self.device, self.load_seconds = first.device, first.load_seconds
+            self.speed, self.compile_seconds = first.speed, first.compile_seconds
         self.images_generated = sum(r.images_generated for r in self.replicas)
 
 

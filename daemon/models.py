@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from daemon.checkpoint import (
 from daemon.conditioning import Conditioner
 from daemon.hflibs import diffusers, hub_utils, quiet_progress_bars
 from daemon.logsetup import route_library_logs
+from daemon.speedups import SpeedReport, SpeedupError, apply_speedups
 from daemon.tinymodel import TINY_VERSION, build_tiny_sdxl, tiny_model_dir
 from gladtui.config import BUILTIN_MODEL_PREFIX, GenerationConfig
 
@@ -72,6 +73,7 @@ class LoadedModel:
     # Samplers, LoRAs and prompt encoding for this pipeline, kept as long as it is.
     conditioner: Conditioner
     vae: str | None = None  # the generation.vae that replaced the model's own, by name
+    speed: SpeedReport = field(default_factory=SpeedReport)  # the GPU speed switches
 
 
 def choose_device(requested: str, requested_dtype: str) -> tuple[str, torch.dtype]:
@@ -135,6 +137,10 @@ def load_model(config: GenerationConfig, *, cache_dir: Path) -> LoadedModel:
     if config.vae_slicing:
         pipeline.vae.enable_slicing()
     pipeline.set_progress_bar_config(disable=True)
+    try:
+        speed = apply_speedups(pipeline, config, device)
+    except SpeedupError as exc:
+        raise ModelError(str(exc)) from exc
     return LoadedModel(
         pipeline=pipeline,
         name=name,
@@ -143,6 +149,7 @@ def load_model(config: GenerationConfig, *, cache_dir: Path) -> LoadedModel:
         load_seconds=time.perf_counter() - started,
         conditioner=Conditioner(pipeline),
         vae=vae,
+        speed=speed,
     )
 
 

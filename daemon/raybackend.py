@@ -165,6 +165,7 @@ class RayRunner:
         state.state, state.error = "idle", None
         state.device, state.node = info["device"], info["node"]
         state.load_seconds, state.pid = info["load_seconds"], info["pid"]
+        state.speed, state.compile_seconds = info["speed"], info["compile_seconds"]
 
     def run(
         self, spec: JobSpec, report: Report, interrupted: Callable[[], bool]

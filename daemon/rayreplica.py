@@ -54,6 +54,8 @@ class Replica:
         return {
             "device": model.device,
             "load_seconds": model.load_seconds,
+            "speed": model.speed.describe(),
+            "compile_seconds": model.speed.compile_seconds,
             "node": socket.gethostname(),
             "pid": os.getpid(),
         }

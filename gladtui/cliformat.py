@@ -185,6 +185,8 @@ def format_status(status: StatusJSON) -> str:
     ]
     if model["error"]:
         lines.append(f"          error: {model['error']}")
+    if model.get("speed"):  # a daemon before the speed switches says nothing of them
+        lines.append(f"speed:    {model.get('speed')}")
     if model.get("backend") == "ray":  # a daemon before Ray support says nothing of it
         lines += [f"  {_replica_line(r)}" for r in model["replicas"]]
     lines.append("tasks:")

@@ -181,6 +181,10 @@ class ModelJSON(TypedDict):
     state: str  # starting | loading | idle | generating | unavailable
     error: str | None
     load_seconds: float | None
+    # The GPU speed switches in effect, e.g. `sdpa attention, channels_last, compiled in
+    # 84.2 s`; compile_seconds is the first-use compile (None: not compiled).
+    speed: NotRequired[str | None]
+    compile_seconds: NotRequired[float | None]
     images_generated: int
     backend: str  # local | ray
     replicas: list[ReplicaJSON]
