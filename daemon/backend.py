@@ -48,6 +48,10 @@ class Runner(Protocol):
     def load(self) -> None:
         """Make sure the pipeline is loaded; ModelError (with what to do) if it cannot be."""
 
+    def ready(self) -> bool:
+        """Can it take a job now? (No while the Ray cluster it runs on is away.)"""
+        ...  # pragma: no cover
+
     def run(
         self, spec: JobSpec, report: Report, interrupted: Callable[[], bool]
     ) -> Generator[JobEvent, None, None]:
@@ -92,6 +96,9 @@ class LocalRunner:
         self.state.device, self.state.load_seconds = model.device, model.load_seconds
         self.state.speed = model.speed.describe()
         self.state.compile_seconds = model.speed.compile_seconds
+
+    def ready(self) -> bool:
+        return True
 
     def run(
         self, spec: JobSpec, report: Report, interrupted: Callable[[], bool]

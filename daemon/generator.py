@@ -192,7 +192,7 @@ class Generator:
             name=f"writer-{runner.state.name}",
         ).start()
         try:
-            self._jobs.run(lambda job: self._run_job(runner, writer, job))
+            self._jobs.run(lambda job: self._run_job(runner, writer, job), ready=runner.ready)
         finally:
             writer.close()  # what was denoised is saved before the daemon stops
 

@@ -29,6 +29,10 @@ def _nothing() -> None:
     pass
 
 
+def _always() -> bool:
+    return True
+
+
 class JobLoop:
     """Claims jobs of `kinds` and runs them until `stop` is set.
 
@@ -50,14 +54,19 @@ class JobLoop:
             self._wake.notify_all()
 
     def run(
-        self, run_job: Callable[[JobRecord], None], *, each_round: Callable[[], None] = _nothing
+        self,
+        run_job: Callable[[JobRecord], None],
+        *,
+        each_round: Callable[[], None] = _nothing,
+        ready: Callable[[], bool] = _always,
     ) -> None:
-        """Blocks until stop. `each_round` runs before every claim (the publisher's sweep)."""
+        """Blocks until stop. `each_round` runs before every claim (the publisher's sweep);
+        while `ready` says no (a Ray cluster that is away) nothing is claimed."""
         while not self._stop.is_set():
             each_round()
             with self._wake:
                 seen = self._wakes
-            job = self._store.jobs.claim(self._kinds)
+            job = self._store.jobs.claim(self._kinds) if ready() else None
             if job is None:
                 self._idle(seen)
                 continue

@@ -15,7 +15,8 @@ Ray started here gets a short temp folder.
 
 A replica that dies (or a cluster that goes away) fails the job it was
 running with a retryable error, so the job is handed back and retried; the
-replica is made again when the next job needs it.
+replica is made again when the next job needs it. The daemon outlives a
+cluster it joined and joins it again when it is back (daemon/rayconnection.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from daemon.backend import ReplicaState, Runner
 from daemon.denoise import Interrupted, JobEvent, JobSpec, Report
 from daemon.models import ModelError
 from daemon.progress import Progress
+from daemon.rayconnection import ClusterConnection
 from gladtui.config import Config
 
 __all__ = ["RayBackend", "ReplicaLost"]
@@ -63,6 +65,7 @@ class RayBackend:
         self._runners: list[RayRunner] = []
         self._temp_dir: str | None = None
         self._owned = True  # did start() connect (and so stop() disconnect)?
+        self._cluster: ClusterConnection | None = None  # a cluster joined, not started here
         self._leftovers = config.state_dir / "ray-processes.json"
 
     def start(self) -> list[Runner]:
@@ -83,6 +86,8 @@ class RayBackend:
             RayRunner(ray, actor_class, f"replica-{n}", options, self.config, threads)
             for n in range(1, settings.replicas + 1)
         ]
+        for runner in self._runners:
+            runner.cluster = self._cluster
         return list(self._runners)
 
     def _init(self, ray: Any, address: str) -> None:
@@ -92,31 +97,39 @@ class RayBackend:
             log.info("using the Ray this process is already connected to")
             self._owned = False
             return
+        if address != "local":
+            self._cluster = ClusterConnection(ray, address)
+            try:
+                self._cluster.connect()
+            except ModelError as exc:  # not fatal: each job knocks again
+                log.error("%s; jobs wait for it", exc)
+            return
         settings = self.config.generation.ray
-        options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
-        if address == "local":
-            rayleftovers.reap(self._leftovers)
-            # A Ray of its own, in a short temp folder (its sockets live there).
-            self._temp_dir = tempfile.mkdtemp(prefix="gtray-", dir="/tmp")
-            needed = settings.replicas * settings.cpus_per_replica
-            options |= {"_temp_dir": self._temp_dir, "num_cpus": max(os.cpu_count() or 1, needed)}
-        else:
-            options = {"log_to_driver": False}  # a cluster's own settings stand
-        log.info("starting Ray (address %s)", address)
+        rayleftovers.reap(self._leftovers)
+        # A Ray of its own, in a short temp folder (its sockets live there).
+        self._temp_dir = tempfile.mkdtemp(prefix="gtray-", dir="/tmp")
+        needed = settings.replicas * settings.cpus_per_replica
+        log.info("starting Ray (address local)")
         try:
-            ray.init(address=address, **options)
-        except Exception as exc:  # ConnectionError, a refused token, a bad address
-            raise ModelError(f"cannot start or reach Ray at {address!r}: {exc}") from exc
-        if address == "local":
-            rayleftovers.note(self._leftovers)
+            ray.init(
+                address="local",
+                log_to_driver=False,
+                include_dashboard=False,
+                _temp_dir=self._temp_dir,
+                num_cpus=max(os.cpu_count() or 1, needed),
+            )
+        except Exception as exc:  # no room for its processes, /tmp not writable
+            raise ModelError(f"cannot start Ray: {exc}") from exc
+        rayleftovers.note(self._leftovers)
         log.info("Ray up: %s", ray.cluster_resources())
 
     def stop(self) -> None:
         ray = self._ray
         if ray is None:
             return
-        for runner in self._runners:
-            runner.kill()
+        if self._cluster is None or self._cluster.answers():  # else a kill would wait for it
+            for runner in self._runners:
+                runner.kill()
         if self._owned:
             ray.shutdown()  # a local Ray stops with it; a cluster keeps running
             rayleftovers.forget(self._leftovers)
@@ -144,8 +157,11 @@ class RayRunner:
         self._actor: Any = None
         self._loaded = False
         self.state = ReplicaState(name=name)
+        self.cluster: ClusterConnection | None = None  # a joined cluster, checked before each job
+        self._epoch = 0  # the cluster session the actor was made in
 
     def load(self) -> None:
+        self._check_cluster()
         if self._actor is not None and self._loaded:
             return
         ray, state = self._ray, self.state
@@ -158,7 +174,7 @@ class RayRunner:
             state.state, state.error = "unavailable", str(exc.cause)
             raise ModelError(str(exc.cause)) from exc
         except ray.exceptions.RayError as exc:
-            self._lost()
+            self._lost(exc)
             state.error = f"{state.name} could not start: {exc}"
             raise ModelError(state.error) from exc
         self._loaded = True
@@ -193,16 +209,38 @@ class RayRunner:
             cause = exc.cause
             raise cause if isinstance(cause, Exception) else ReplicaLost(str(exc)) from exc
         except ray.exceptions.RayError as exc:  # the actor died, the cluster went away
-            self._lost()
+            self._lost(exc)
             self.state.error = f"{self.state.name} was lost mid-job: {exc}"
             raise ReplicaLost(self.state.error) from exc
         finally:
             if not finished and not cancelled and self._actor is actor:
                 actor.cancel.remote()  # left early (the writer failed): free the replica
 
-    def _lost(self) -> None:
-        if self._actor is not None:
+    def ready(self) -> bool:
+        return self.cluster is None or self.cluster.ready()
+
+    def _check_cluster(self) -> None:
+        """Before each job on a joined cluster: is it there, and is this the same session?"""
+        if self.cluster is None:
+            return
+        try:
+            epoch = self.cluster.ensure()
+        except ModelError as exc:
+            self._forget()
+            self.state.error = str(exc)
+            raise
+        if epoch != self._epoch:  # an actor of a lost session is gone with it
+            self._actor, self._loaded, self._epoch = None, False, epoch
+
+    def _lost(self, exc: Exception) -> None:
+        """The actor died (made again on the next job), or the cluster went with it."""
+        if self.cluster is not None and not isinstance(exc, self._ray.exceptions.ActorDiedError):
+            self.cluster.lost()  # no kill: a Ray call would wait for the cluster
+        elif self._actor is not None:
             self.kill()
+        self._forget()
+
+    def _forget(self) -> None:
         self._actor, self._loaded = None, False
         self.state.state, self.state.pid = "unavailable", None
 

@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -44,6 +45,7 @@ WATCHER_RESTART_SECONDS = 1.0
 WATCH_START_TIMEOUT = 10
 STOP_TIMEOUT = 30
 PULSE_JOIN_SECONDS = 5
+SIGNAL_GUARD_SECONDS = 2.0  # how often the stop signals are taken back (see below)
 
 
 class Daemon:
@@ -229,6 +231,15 @@ class Daemon:
         self.wait()
 
 
+def _take_stop_signals(handler: Callable[[int, FrameType | None], None]) -> None:
+    """SIGTERM and SIGINT ask the daemon to stop. Asserted again every few seconds from
+    the main thread (only it may): Ray's core worker puts its own C-level SIGTERM
+    handler in place, which kills the process, when it joins a cluster again after
+    losing one (daemon/rayconnection.py), and Python's handler cannot tell it was."""
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
 def main(config: Config, *, log_level: str = "info") -> int:
     """Run the daemon in the foreground until SIGTERM or SIGINT. Returns the exit code.
 
@@ -244,8 +255,7 @@ def main(config: Config, *, log_level: str = "info") -> int:
         log.info("received %s, stopping", signal.Signals(signum).name)
         stop.set()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    _take_stop_signals(request_stop)
     started = time.monotonic()
     try:
         daemon = Daemon(config, stop=stop)
@@ -280,7 +290,8 @@ def main(config: Config, *, log_level: str = "info") -> int:
     )
     reporter = threading.Thread(target=pulse.run, name="systemd", daemon=True)
     reporter.start()
-    stop.wait()
+    while not stop.wait(SIGNAL_GUARD_SECONDS):
+        _take_stop_signals(request_stop)
     notifier.stopping("stopping: finishing or handing back the work in flight")
     reporter.join(PULSE_JOIN_SECONDS)  # it reads the store, which closes next
     daemon.wait()

@@ -1,0 +1,132 @@
+"""A Ray cluster the daemon joined goes away and comes back: the daemon outlives it.
+
+A real head node (`ray start --head`, in its own short temp folder, on free
+ports) and a real daemon process joined to it with one replica. The head's
+processes are killed with SIGKILL (as a machine that loses power); the test
+then waits past the 60 s after which Ray would have ended a driver whose
+cluster is gone, checking the API answers all along, starts a new head on the
+same port, and the waiting task is generated there. Every process of both
+heads is stopped by the test (never `ray stop`, which stops every Ray here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gladtui.client import Client
+from tests.apidaemon import answers, task_yaml, wait_until
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+RAY_GRACE_SECONDS = 60  # Ray 2.60's gcs_rpc_server_reconnect_timeout_s default
+NO_AUTH = {"RAY_AUTH_MODE": "disabled"}  # token auth is Ray's business, not this test's
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def processes_under(folder: str) -> list[int]:
+    """Every process whose command line names the head's temp folder."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if folder.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+class Head:
+    """`ray start --head` on a fixed port; `kill()` is a power cut for all its processes."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.folder = tempfile.mkdtemp(prefix="gtrh-", dir="/tmp")
+
+    def start(self) -> Head:
+        subprocess.run(
+            [str(BIN / "ray"), "start", "--head", f"--port={self.port}",
+             f"--temp-dir={self.folder}", "--num-cpus=2", "--include-dashboard=false",
+             f"--ray-client-server-port={free_port()}",
+             f"--dashboard-agent-listen-port={free_port()}", "--disable-usage-stats"],
+            env={**os.environ, **NO_AUTH}, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        return self
+
+    def kill(self) -> None:
+        for pid in processes_under(self.folder):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not processes_under(self.folder), timeout=30)
+
+
+@pytest.fixture
+def heads() -> Iterator[list[Head]]:
+    started: list[Head] = []
+    yield started
+    for head in started:
+        head.kill()
+
+
+def test_the_daemon_outlives_its_cluster_and_joins_it_again(
+    heads: list[Head], tmp_path: Path, tiny_cache: Path, tiny: Any
+) -> None:
+    port = free_port()
+    heads.append(Head(port).start())
+    root = Path(tempfile.mkdtemp(prefix="gtrl-", dir="/tmp"))  # a short socket path
+    config = root / "config.yaml"
+    config.write_text(
+        f"drop_dir: drop\nstate_dir: state\npreview_dir: previews\ncache_dir: {tiny_cache}\n"
+        "socket: d.sock\ngeneration:\n  model: builtin:tiny-sdxl\n  max_attempts: 100\n"
+        f"  backend: ray\n  ray: {{address: '127.0.0.1:{port}', replicas: 1}}\n"
+    )
+    log = (root / "daemon.log").open("wb")
+    daemon = subprocess.Popen(
+        [str(BIN / "gladtui"), "--config", str(config), "daemon"],
+        env={**os.environ, **NO_AUTH, "TRANSFORMERS_VERBOSITY": "error"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    client = Client(root / "d.sock", timeout=30)
+    try:
+        wait_until(lambda: answers(client), timeout=60)
+        before = client.submit(task_yaml("Before the outage"), "before.yaml")["task"]["id"]
+        wait_until(lambda: client.task(before)["status"] == "review", timeout=180)
+
+        heads[0].kill()
+        during = client.submit(task_yaml("During the outage"), "during.yaml")["task"]["id"]
+        outage_ends = time.monotonic() + RAY_GRACE_SECONDS + 10
+        while time.monotonic() < outage_ends:  # past the moment Ray would end the daemon
+            assert daemon.poll() is None, (root / "daemon.log").read_text()[-3000:]
+            assert client.task(during)["status"] in ("queued", "generating")
+            time.sleep(1)
+        replica = client.status()["model"]["replicas"][0]
+        assert replica["state"] == "unavailable"
+        assert f"127.0.0.1:{port} does not answer" in (replica["error"] or "")
+
+        heads.append(Head(port).start())
+        wait_until(lambda: client.task(during)["status"] == "review", timeout=240)
+        assert [v["index"] for v in client.task(during)["variations"]] == [1, 2, 3]
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=90) == 0, (root / "daemon.log").read_text()[-3000:]
+        log.close()
+    assert "joining Ray at 127.0.0.1" in (root / "daemon.log").read_text()
