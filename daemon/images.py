@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +48,11 @@ def variation_filename(task_id: str, index: int, when: datetime) -> str:
     if index < 1:
         raise ValueError(f"variation index is 1-based, got {index}")
     return f"sdxl-{task_id}-variation-{index}-{when:%Y%m%d_%H%M%S}.png"
+
+
+def variation_files(folder: Path, task_id: str, index: int) -> Iterator[Path]:
+    """The files in `folder` named as variation_filename names variation `index`, at any time."""
+    return folder.glob(f"sdxl-{task_id}-variation-{index}-*.png")
 
 
 def _quote(value: str) -> str:
