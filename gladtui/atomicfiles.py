@@ -259,8 +259,9 @@ def move_to_free_name(
     Linking then unlinking makes "is the name free?" and "take it" one step; a
     plain rename would silently replace an older file of the same name. What
     cannot be linked (a directory named x.yaml, a filesystem without links) is
-    renamed after an existence check instead: only use this for folders only
-    this process writes to. `before_leaving(destination)` runs once the
+    renamed after an existence check instead, which has a window in which
+    another writer could take the name (fine for processed/ and failed/: only
+    the daemon writes there). `before_leaving(destination)` runs once the
     destination is taken, before the file's old name is gone.
     """
     name = name or path.name
