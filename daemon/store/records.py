@@ -9,7 +9,7 @@ JSON columns (job payloads, event details) come back as dicts.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
@@ -132,12 +132,7 @@ class TaskRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(_names(cls), row, strict=True))
-        values["status"] = TaskStatus(values["status"])
-        values["loras"] = load_weights(values["loras"])
-        values["file_loras"] = load_weights(values["file_loras"])
-        values["warnings"] = load_list(values["warnings"])
-        return cls(**values)
+        return cls(**_values(cls, row, _TASK_DECODERS))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,11 +170,7 @@ class TaskSummaryRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(_names(cls), row, strict=True))
-        values["status"] = TaskStatus(values["status"])
-        values["loras"] = load_weights(values["loras"])
-        values["warnings"] = load_list(values["warnings"])
-        return cls(**values)
+        return cls(**_values(cls, row, _TASK_DECODERS))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,9 +221,7 @@ class VariationRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(_names(cls), row, strict=True))
-        values["loras"] = load_weights(values["loras"])
-        return cls(**values)
+        return cls(**_values(cls, row, {"loras": load_weights}))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -251,10 +240,7 @@ class JobRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(_names(cls), row, strict=True))
-        values["payload"] = load_json(values["payload"]) or {}
-        values["status"] = JobStatus(values["status"])
-        return cls(**values)
+        return cls(**_values(cls, row, _JOB_DECODERS))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -273,7 +259,7 @@ class PostRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        return cls(**dict(zip(_names(cls), row, strict=True)))
+        return cls(**_values(cls, row, {}))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -289,18 +275,39 @@ class EventRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(_names(cls), row, strict=True))
-        for key in ("from_status", "to_status"):
-            if values[key] is not None:
-                values[key] = TaskStatus(values[key])
-        values["detail"] = load_json(values["detail"])
-        return cls(**values)
+        return cls(**_values(cls, row, _EVENT_DECODERS))
 
 
 @dataclass(frozen=True, slots=True)
 class AppliedMigration:
     version: int
     applied_at: datetime
+
+
+# How a column's stored value becomes its field's, by field name; for each
+# record, the fields it has of these (a summary has no file_loras).
+Decoders = Mapping[str, Callable[[Any], Any]]
+_TASK_DECODERS: Decoders = {
+    "status": TaskStatus,
+    "loras": load_weights,
+    "file_loras": load_weights,
+    "warnings": load_list,
+}
+_JOB_DECODERS: Decoders = {"payload": lambda text: load_json(text) or {}, "status": JobStatus}
+_EVENT_DECODERS: Decoders = {
+    "from_status": lambda value: None if value is None else TaskStatus(value),
+    "to_status": lambda value: None if value is None else TaskStatus(value),
+    "detail": load_json,
+}
+
+
+def _values(record_type: type[Any], row: Sequence[Any], decoders: Decoders) -> dict[str, Any]:
+    """The fields of `record_type` from a row of `column_list(record_type)`, decoded."""
+    values = dict(zip(_names(record_type), row, strict=True))
+    for name, decode in decoders.items():
+        if name in values:
+            values[name] = decode(values[name])
+    return values
 
 
 _NAMES: dict[type[Any], tuple[str, ...]] = {}
