@@ -1,8 +1,9 @@
 """The values the store takes and returns: frozen dataclasses, never raw tuples.
 
-Each `*Record` mirrors one table row, its fields in the table's column order;
-the repositories select exactly `columns(Record)` and build records with
-`from_row`, so a column added by a migration is added here in one place.
+Each `*Record` mirrors one table row (a stored task or variation is what was
+created plus the columns the store keeps); the repositories select exactly
+`column_list(Record)` and build records with `from_row`, so a column added by a
+migration is added here in one place (a task setting in gladtui/taskfile.py).
 JSON columns (job payloads, event details) come back as dicts.
 """
 
@@ -16,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Self
 
 from gladtui.shapes import TaskStatus
+from gladtui.taskfile import TaskSettings
 
 __all__ = [
     "AppliedMigration",
@@ -82,52 +84,24 @@ def column_list(record_type: type[Any], table: str = "") -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NewTask:
-    """A task to create. Generation settings are already resolved (task file + config)."""
+class NewTask(TaskSettings):
+    """A task to create: its settings, already resolved (task file + config), and its source."""
 
-    id: str
-    title: str
-    prompt: str
-    negative_prompt: str = ""
-    content: str = ""
-    variations: int
-    steps: int
-    guidance_scale: float
-    width: int
-    height: int
-    seed: int | None = None
     source_file: str | None = None
     source_sha256: str | None = None
-    scheduler: str | None = None
-    loras: Mapping[str, float] = field(default_factory=dict)  # config + preset + task file
-    file_loras: Mapping[str, float] = field(default_factory=dict)  # the task file's own
-    preset: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskRecord:
-    id: str
-    title: str
-    prompt: str
-    negative_prompt: str
-    content: str
-    variations: int  # how many variations were requested
-    steps: int
-    guidance_scale: float
-    width: int
-    height: int
-    seed: int | None  # base seed; variation i of a batch used seed + i
+class TaskRecord(NewTask):
+    """A stored task: what was created, and what the store keeps of its life since."""
+
+    loras: dict[str, float]
+    file_loras: dict[str, float]
     status: TaskStatus
     error: str | None
-    source_file: str | None
-    source_sha256: str | None
     post_id: int | None
     created_at: datetime
     updated_at: datetime
-    scheduler: str | None  # a sampler name; None: the model's own
-    loras: dict[str, float]
-    file_loras: dict[str, float]
-    preset: str | None
     warnings: list[str]  # what the last generation could not do as asked
 
     @classmethod
@@ -189,35 +163,21 @@ class NewVariation:
     guidance_scale: float
     model: str
     thumbnail: str | None = None
-    scheduler: str | None = None
-    sampler: str | None = None
+    scheduler: str | None = None  # the sampler name asked for; None: the model's own
+    sampler: str | None = None  # as A1111 records it: "DPM++ 2M Karras"
     loras: Mapping[str, float] = field(default_factory=dict)
     preset: str | None = None
-    from_variation: int | None = None
+    from_variation: int | None = None  # re-rendered from this variation's seed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VariationRecord:
-    task_id: str
-    idx: int
-    path: str
-    thumbnail: str | None
-    seed: int
-    prompt: str
-    negative_prompt: str
-    width: int
-    height: int
-    steps: int
-    guidance_scale: float
-    model: str
+class VariationRecord(NewVariation):
+    """A stored variation: what was recorded, and whether it is chosen or gone since."""
+
+    loras: dict[str, float]
     selected: bool
     removed_at: datetime | None  # when the local file was deleted
     created_at: datetime
-    scheduler: str | None  # the sampler name asked for; None: the model's own
-    sampler: str | None  # as A1111 records it: "DPM++ 2M Karras"
-    loras: dict[str, float]
-    preset: str | None
-    from_variation: int | None  # re-rendered from this variation's seed
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
