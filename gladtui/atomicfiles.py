@@ -103,9 +103,7 @@ def remove_stray_temp_files(folder: Path) -> list[Path]:
 # -- writing --------------------------------------------------------------------------------
 
 
-def write_atomically(
-    path: Path, content: Content, *, overwrite: bool, temp_name: str | None = None
-) -> None:
+def write_atomically(path: Path, content: Content, *, overwrite: bool) -> None:
     """Write `path` via a hidden temp file in the same folder; never leave a partial file.
 
     `overwrite=False` refuses with FileExistsError when `path` exists, and never
@@ -113,10 +111,9 @@ def write_atomically(
     its name (KeyboardInterrupt too) the temp file is removed and the exception
     propagates; `path` is untouched. Only the last step, the folder's fsync, can
     fail after the complete file is already in place. The folder must exist.
-    `temp_name` defaults to a fresh temp_name_for(path.name).
     """
     folder = path.parent
-    with _complete_temp_file(folder / (temp_name or temp_name_for(path.name)), content) as temp:
+    with _complete_temp_file(folder / temp_name_for(path.name), content) as temp:
         if overwrite:
             temp.replace(path)
         else:
