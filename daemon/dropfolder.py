@@ -2,17 +2,17 @@
 
 Nothing the user dropped is ever deleted or overwritten: an accepted file moves
 to `processed/`, a refused one to `failed/` with `<name>.error.txt` beside it,
-and a name already taken there gets a `-2`, `-3`, ... suffix.
+and a name already taken there gets a `-2`, `-3`, ... suffix (gladtui/atomicfiles.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+
+from gladtui.atomicfiles import move_to_free_name, replace_file
 
 PROCESSED = "processed"
 FAILED = "failed"
@@ -62,7 +62,7 @@ class DropFolder:
                 yield path
                 continue
             try:
-                renamed = _move_to_free_name(path, self.root, utf8_name(name))
+                renamed = move_to_free_name(path, self.root, utf8_name(name))
             except FileNotFoundError:
                 continue  # gone meanwhile
             except OSError as exc:
@@ -73,7 +73,7 @@ class DropFolder:
 
     def accept(self, path: Path) -> Path:
         """Move an accepted file to processed/; returns where it went."""
-        return _move_to_free_name(path, self.processed)
+        return move_to_free_name(path, self.processed)
 
     def refuse(self, path: Path, message: str) -> Path:
         """Move a refused file to failed/ with its reason beside it.
@@ -83,11 +83,9 @@ class DropFolder:
         (daemon/ingest.py), never a refused file without its reason.
         """
 
-        def give_reason(destination: Path) -> None:
-            reason = destination.with_name(destination.name + ".error.txt")
-            _write_atomically(reason, f"{message}\n")
-
-        return _move_to_free_name(path, self.failed, before_leaving=give_reason)
+        return move_to_free_name(
+            path, self.failed, before_leaving=lambda moved: write_reason(moved, message)
+        )
 
 
 def utf8_name(name: str) -> str:
@@ -95,48 +93,11 @@ def utf8_name(name: str) -> str:
     return "".join(f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in name)
 
 
-def _move_to_free_name(
-    path: Path,
-    folder: Path,
-    name: str | None = None,
-    *,
-    before_leaving: Callable[[Path], None] | None = None,
-) -> Path:
-    """rename(2) into `folder` (as `name`, default the same) without replacing anything there.
-
-    The link-then-unlink dance makes "is the name free?" and "take it" one step;
-    a plain rename would silently replace an older file of the same name.
-    Directories (a folder named x.yaml) cannot be linked and are renamed after
-    an existence check instead; only the daemon writes into these folders.
-    `before_leaving(destination)` runs once the destination is taken, before
-    the file's old name is gone.
-    """
-    name = name or path.name
-    stem, suffix = Path(name).stem, Path(name).suffix
-    for n in range(1, 100_000):
-        candidate = folder / (name if n == 1 else f"{stem}-{n}{suffix}")
-        try:
-            os.link(path, candidate, follow_symlinks=False)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK):
-                raise
-            if candidate.exists() or candidate.is_symlink():
-                continue
-            if before_leaving is not None:
-                before_leaving(candidate)
-            path.rename(candidate)
-            return candidate
-        if before_leaving is not None:
-            before_leaving(candidate)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        return candidate
-    raise FileExistsError(f"no free name for {path.name} in {folder}")
+def reason_path(moved: Path) -> Path:
+    """Where the reason for refusing `moved` (a file in failed/) is: `<name>.error.txt`."""
+    return moved.with_name(moved.name + ".error.txt")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+def write_reason(moved: Path, message: str) -> None:
+    """Write the reason beside a refused file, whole or not at all (never half a reason)."""
+    replace_file(reason_path(moved), f"{message}\n".encode())

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from daemon.backend import Backend, LocalRunner, ModelLoader, ReplicaState, Runner, make_backend
 from daemon.denoise import Conditioning, Interrupted, JobSpec
 from daemon.endings import JobEndings
+from daemon.images import variation_files
 from daemon.jobkinds import GENERATE, Generation, generation_of
 from daemon.jobworker import JobLoop
 from daemon.models import ModelError
@@ -286,7 +287,7 @@ class Generator:
         existing = {v.idx for v in self.store.variations.list(task_id, include_removed=True)}
         todo = [n for n in order.indexes if n not in existing]
         for n in todo:  # a file written just before a crash, whose row never committed
-            for orphan in self.config.preview_dir.glob(f"sdxl-{task_id}-variation-{n}-*.png"):
+            for orphan in variation_files(self.config.preview_dir, task_id, n):
                 with contextlib.suppress(FileNotFoundError):
                     orphan.unlink()
         return todo

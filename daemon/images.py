@@ -2,11 +2,10 @@
 
 Why atomic: the preview folder is watched by the TUI and browsed by the reviewer
 (it is often ~/Downloads). Neither may ever see a half-written PNG under a final
-name, even if the daemon is killed mid-write. So every file is written to a hidden
-temp file in the same folder, fsynced, then published under its final name in one
-step, and the folder is fsynced so the name survives a power cut. The temp names
-are hidden (`.*`) and end in `.tmp`, which watchers ignore, and they carry a marker
-so that crash clean-up deletes only files this module made.
+name, even if the daemon is killed mid-write. So every file is written through
+gladtui/atomicfiles.py: a hidden, marked temp file in the same folder, fsynced,
+then published under its final name in one step, and the folder fsynced; crash
+clean-up (remove_stray_temp_files there) deletes only those marked temp files.
 
 Why the A1111 format: the `parameters` text chunk written by AUTOMATIC1111 is what
 other tools (ComfyUI loaders, image browsers, civitai) read back, so a variation
@@ -15,13 +14,9 @@ can be reproduced elsewhere from the file alone.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
-import os
 import re
-import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,22 +25,15 @@ from typing import BinaryIO
 from PIL import Image
 from PIL.PngImagePlugin import PngImageFile, PngInfo
 
+from gladtui.atomicfiles import write_atomically
+
 PARAMETERS_KEY = "parameters"
 NEGATIVE_MARKER = "Negative prompt:"
-
-# Temp names: `.{final name}.gladtui-{16 hex}.tmp`. The marker and the exact token
-# shape make sure remove_stray_temp_files never matches anything a user made.
-_TEMP_MARKER = "gladtui-"
-_TEMP_RE = re.compile(r"\A\..+\.gladtui-[0-9a-f]{16}\.tmp\Z", re.DOTALL)
-# Keep temp names under NAME_MAX (255 bytes) even for long final names.
-_MAX_EMBEDDED_NAME_BYTES = 200
 
 # Same shape as A1111's `re_param` (infotext_utils), but an empty quoted value is allowed.
 _PARAM_RE = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
 # A1111 treats the last line as the parameters line only when it has >= 3 of them.
 _MIN_PARAMS_IN_LINE = 3
-# Errors from os.link that mean "hard links are not available here", not "it failed".
-_LINK_UNSUPPORTED = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV}
 _PNG_MODES = {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"}
 
 
@@ -60,6 +48,11 @@ def variation_filename(task_id: str, index: int, when: datetime) -> str:
     if index < 1:
         raise ValueError(f"variation index is 1-based, got {index}")
     return f"sdxl-{task_id}-variation-{index}-{when:%Y%m%d_%H%M%S}.png"
+
+
+def variation_files(folder: Path, task_id: str, index: int) -> Iterator[Path]:
+    """The files in `folder` named as variation_filename names variation `index`, at any time."""
+    return folder.glob(f"sdxl-{task_id}-variation-{index}-*.png")
 
 
 def _quote(value: str) -> str:
@@ -176,84 +169,6 @@ def parse_a1111_parameters(text: str) -> dict[str, str]:
     return result
 
 
-def temp_name_for(final_name: str) -> str:
-    """A fresh hidden temp name next to `final_name`: `.{final_name}.gladtui-{16 hex}.tmp`."""
-    embedded = final_name
-    while len(embedded.encode("utf-8", "surrogatepass")) > _MAX_EMBEDDED_NAME_BYTES:
-        embedded = embedded[:-1]
-    return f".{embedded}.{_TEMP_MARKER}{secrets.token_hex(8)}.tmp"
-
-
-def is_temp_name(name: str) -> bool:
-    """True only for names made by temp_name_for."""
-    return _TEMP_RE.match(name) is not None
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Make a rename/link in `folder` durable. Skipped where directories cannot be opened."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return  # Windows: no directory fsync
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some filesystems (FUSE, CIFS) refuse fsync on directories
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise
-    finally:
-        os.close(fd)
-
-
-def _rename_no_replace(source: Path, target: Path) -> None:
-    """Fallback where hard links are unsupported: check, then rename.
-
-    There is a small window between the check and the rename in which another
-    writer could create `target`; the daemon is the only writer of these names.
-    """
-    if os.path.lexists(target):
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
-    source.rename(target)
-
-
-def _publish_no_replace(temp: Path, final: Path) -> None:
-    """Give `temp` the name `final`, refusing if `final` exists (os.link fails then)."""
-    try:
-        final.hardlink_to(temp)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        if exc.errno not in _LINK_UNSUPPORTED:
-            raise
-        _rename_no_replace(temp, final)
-        return
-    temp.unlink()
-
-
-def _write_atomically(path: Path, write: Callable[[BinaryIO], None], *, overwrite: bool) -> None:
-    """Write via a hidden temp file in the same folder; never leave a partial file.
-
-    On any failure before publishing (including KeyboardInterrupt) the temp file is
-    removed and the exception propagates; the final name is untouched. Only the last
-    step, the folder fsync, can fail after the complete file is already in place.
-    """
-    folder = path.parent
-    temp = folder / temp_name_for(path.name)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if overwrite:
-            temp.replace(path)
-        else:
-            _publish_no_replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        raise
-    _fsync_directory(folder)
-
-
 def write_png_atomically(image: Image.Image, path: Path, *, parameters: str) -> None:
     """Save `image` as a PNG at `path` with `parameters` in a text chunk, atomically.
 
@@ -273,7 +188,7 @@ def write_png_atomically(image: Image.Image, path: Path, *, parameters: str) -> 
     def write(stream: BinaryIO) -> None:
         image.save(stream, format="PNG", pnginfo=info)
 
-    _write_atomically(path, write, overwrite=False)
+    write_atomically(path, write, overwrite=False)
 
 
 def read_parameters(path: Path) -> str | None:
@@ -320,26 +235,5 @@ def _scaled_png(image: Image.Image, destination: Path, box: tuple[int, int]) -> 
         # compression matters more than size here.
         thumb.save(stream, format="PNG", compress_level=1)
 
-    _write_atomically(destination, write, overwrite=True)
+    write_atomically(destination, write, overwrite=True)
     return destination
-
-
-def remove_stray_temp_files(folder: Path) -> list[Path]:
-    """Delete temp files left by a crash in `folder` (not recursive); return what was removed.
-
-    Only names matching `.{name}.gladtui-{16 hex}.tmp` that are regular files are
-    touched. Call at daemon start, before any writer runs in that folder: a temp
-    file being written at that moment would be deleted too.
-    """
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return removed
-    for entry in entries:
-        if is_temp_name(entry.name) and entry.is_file(follow_symlinks=False):
-            path = Path(entry.path)
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed.append(path)
-    return sorted(removed)

@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.dropfolder import DropFolder
+from daemon.dropfolder import DropFolder, reason_path, write_reason
 from daemon.jobkinds import GENERATE, generation_payload
 from daemon.store import NewTask, Store, TaskRecord
+from gladtui.atomicfiles import free_names
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import (
     TaskFileError,
@@ -355,26 +356,17 @@ class Ingestor:
             here = path.lstat()  # lstat: a symlink is never the same file as its target
         except FileNotFoundError:
             return None
-        target, n = folder / path.name, 1
-        while target.exists() or target.is_symlink():
+        for target in free_names(folder, path.name):
+            if not os.path.lexists(target):
+                return None
             there = target.lstat()
             if (there.st_dev, there.st_ino) == (here.st_dev, here.st_ino):
-                reason = target.with_name(target.name + ".error.txt")
-                if refuse is not None and not reason.exists():
-                    _write_reason(reason, refuse)
+                if refuse is not None and not reason_path(target).exists():
+                    write_reason(target, refuse)
                 path.unlink(missing_ok=True)
                 log.info("%s was already moved to %s/ before a stop", path.name, folder.name)
                 return target
-            n += 1
-            target = folder / f"{path.stem}-{n}{path.suffix}"
         return None
-
-
-def _write_reason(path: Path, message: str) -> None:
-    """As DropFolder.refuse writes it: via a hidden temp name, so never half-written."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(f"{message}\n", encoding="utf-8")
-    temporary.replace(path)
 
 
 def _suffixed(base: str, n: int) -> str:

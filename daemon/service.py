@@ -22,7 +22,6 @@ from daemon.destinations.factory import make_destination
 from daemon.dropfolder import DropFolder
 from daemon.folders import FolderError, prepare_folders
 from daemon.generator import Generator, ModelLoader
-from daemon.images import remove_stray_temp_files
 from daemon.ingest import Ingestor
 from daemon.logsetup import configure_logging, secrets_of
 from daemon.previews import PreviewBoard
@@ -36,6 +35,7 @@ from daemon.systemd.notify import Notifier, watchdog_interval
 from daemon.systemd.pulse import Pulse
 from daemon.unixsocket import SocketError
 from daemon.watcher import DropWatcher, polling_requested
+from gladtui.atomicfiles import remove_stray_temp_files
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 

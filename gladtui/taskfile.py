@@ -28,6 +28,7 @@ __all__ = [
     "TaskFile",
     "TaskFileError",
     "TaskRules",
+    "TaskSettings",
     "TaskSpec",
     "derive_task_id",
     "is_safe_task_id",
@@ -84,25 +85,36 @@ class TaskRules:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskSpec:
-    """One validated task, every field filled (defaults come from `TaskRules`)."""
+class TaskSettings:
+    """What a task asks for, every setting resolved: what a task file gives its task.
+
+    Declared once: TaskSpec adds how the file was read, the daemon's NewTask
+    (daemon/store/records.py) where it came from, and its TaskRecord the rest of
+    the stored row; a new setting is added here.
+    """
 
     id: str
     title: str
     prompt: str
     negative_prompt: str = ""
+    content: str = ""
     variations: int
     steps: int
     guidance_scale: float
     width: int
     height: int
-    seed: int | None
-    content: str = ""
-    id_from_file: bool = False  # True when `id` was derived from the file name
+    seed: int | None = None  # base seed, variation i of a batch uses seed + i; None: drawn
     scheduler: str | None = None  # a name of gladtui/samplers.py; None: the model's own
     loras: Mapping[str, float] = field(default_factory=dict)  # config + preset + task
     file_loras: Mapping[str, float] = field(default_factory=dict)  # the task file's own
     preset: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskSpec(TaskSettings):
+    """One validated task, every field filled (defaults come from `TaskRules`)."""
+
+    id_from_file: bool = False  # True when `id` was derived from the file name
 
 
 @dataclass(frozen=True, slots=True)

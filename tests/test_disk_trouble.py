@@ -28,9 +28,10 @@ from typing import Any, Protocol
 import pytest
 
 import daemon.generator as generator_module
-from daemon.images import is_temp_name, write_png_atomically
+from daemon.images import write_png_atomically
 from daemon.models import LoadedModel
 from daemon.store import utc_now
+from gladtui.atomicfiles import is_temp_name
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
 
 ATTEMPTS = 2

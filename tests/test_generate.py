@@ -14,11 +14,12 @@ import pytest
 from PIL import Image
 
 from daemon.generator import Generator
-from daemon.images import is_temp_name, parse_a1111_parameters, read_parameters
+from daemon.images import parse_a1111_parameters, read_parameters
 from daemon.jobkinds import GENERATE, generation_payload
 from daemon.models import LoadedModel
 from daemon.progress import Progress, ProgressBoard
 from daemon.store import NewTask, Store
+from gladtui.atomicfiles import is_temp_name
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 

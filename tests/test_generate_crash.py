@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from daemon.images import is_temp_name
 from daemon.store import Store
+from gladtui.atomicfiles import is_temp_name
 from gladtui.client import DaemonUnreachable, client_for
 from gladtui.config import load_config
 from gladtui.shapes import TaskStatus

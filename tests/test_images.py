@@ -15,17 +15,14 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from daemon.images import (
-    _rename_no_replace,
     a1111_parameters,
-    is_temp_name,
     parse_a1111_parameters,
     read_parameters,
-    remove_stray_temp_files,
-    temp_name_for,
     thumbnail_of,
     variation_filename,
     write_png_atomically,
 )
+from gladtui.atomicfiles import is_temp_name
 
 KNOWN: dict[str, Any] = {
     "prompt": "muffins on a table",
@@ -75,16 +72,6 @@ def test_variation_filename_refuses_unsafe_task_ids(task_id: str) -> None:
 def test_variation_filename_is_one_based() -> None:
     with pytest.raises(ValueError, match="1-based"):
         variation_filename("t", 0, datetime(2024, 1, 1))
-
-
-def test_temp_names_are_hidden_unique_and_recognised() -> None:
-    first, second = temp_name_for("a.png"), temp_name_for("a.png")
-    assert first != second
-    assert first.startswith(".a.png.gladtui-") and first.endswith(".tmp")
-    assert is_temp_name(first) and is_temp_name(second)
-    long_name = "x" * 250 + ".png"
-    assert len(temp_name_for(long_name).encode()) <= 255
-    assert is_temp_name(temp_name_for(long_name))
 
 
 # --- parameters text ---------------------------------------------------------------------------
@@ -341,22 +328,6 @@ def test_missing_folder_is_an_error(tmp_path: Path) -> None:
         write_png_atomically(gradient(), tmp_path / "nope" / "v.png", parameters="p")
 
 
-def test_checked_rename_fallback(tmp_path: Path) -> None:
-    source, target = tmp_path / "s", tmp_path / "t"
-    source.write_bytes(b"new")
-    target.write_bytes(b"old")
-    with pytest.raises(FileExistsError):
-        _rename_no_replace(source, target)
-    assert target.read_bytes() == b"old"
-    target.unlink()
-    target.symlink_to(tmp_path / "dangling")
-    with pytest.raises(FileExistsError):
-        _rename_no_replace(source, target)
-    target.unlink()
-    _rename_no_replace(source, target)
-    assert target.read_bytes() == b"new" and not source.exists()
-
-
 # --- thumbnails --------------------------------------------------------------------------------
 
 
@@ -406,47 +377,6 @@ def test_thumbnail_of_a_cmyk_source(tmp_path: Path) -> None:
 def test_thumbnail_rejects_silly_sizes(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         thumbnail_of(Image.new("RGB", (8, 8)), tmp_path / "b.png", max_side=0)
-
-
-# --- crash clean-up ----------------------------------------------------------------------------
-
-
-def test_stray_temp_cleanup_removes_only_our_temp_files(tmp_path: Path) -> None:
-    ours = [tmp_path / temp_name_for("sdxl-t-variation-1-20240101_000000.png") for _ in range(2)]
-    for path in ours:
-        path.write_bytes(b"partial")
-    keep = [
-        ".hidden.png",
-        "x.tmp",
-        ".x.tmp",
-        ".a.png.0123456789abcdef.tmp",  # right shape, no marker
-        ".a.png.gladtui-0123456789abcde.tmp",  # token too short
-        ".a.png.gladtui-0123456789ABCDEF.tmp",  # upper case
-        "a.png.gladtui-0123456789abcdef.tmp",  # not hidden
-        ".a.png.gladtui-0123456789abcdef.tmp.bak",
-        "sdxl-t-variation-1-20240101_000000.png",
-        "notes.txt",
-    ]
-    for name in keep:
-        (tmp_path / name).write_bytes(b"user")
-    # A folder with our pattern is not a file of ours either.
-    (tmp_path / temp_name_for("dir.png")).mkdir()
-    (tmp_path / temp_name_for("link.png")).symlink_to(tmp_path / "notes.txt")
-    nested = tmp_path / "sub"
-    nested.mkdir()
-    (nested / temp_name_for("n.png")).write_bytes(b"partial")
-
-    removed = remove_stray_temp_files(tmp_path)
-
-    assert removed == sorted(ours)
-    remaining = set(listing(tmp_path))
-    assert set(keep) <= remaining
-    assert not any(path.exists() for path in ours)
-    assert len(listing(nested)) == 1  # not recursive
-
-
-def test_stray_temp_cleanup_of_a_missing_folder(tmp_path: Path) -> None:
-    assert remove_stray_temp_files(tmp_path / "nope") == []
 
 
 def make_thumbnail(source: Path, destination: Path, *, max_side: int = 256) -> Path:

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from daemon.images import is_temp_name
 from daemon.models import LoadedModel
 from daemon.previewdecode import ApproxDecoder
 from daemon.tinymodel import save_tiny_taesd
+from gladtui.atomicfiles import is_temp_name
 from gladtui.client import ApiError, Client, ClientError, StreamEvent
 from tests.apidaemon import ApiDaemon, http_get, short_dir, task_yaml, wait_until
 

@@ -1,21 +1,23 @@
 """The values the store takes and returns: frozen dataclasses, never raw tuples.
 
-Each `*Record` mirrors one table row, its fields in the table's column order;
-the repositories select exactly `columns(Record)` and build records with
-`from_row`, so a column added by a migration is added here in one place.
+Each `*Record` mirrors one table row (a stored task or variation is what was
+created plus the columns the store keeps); the repositories select exactly
+`column_list(Record)` and build records with `from_row`, so a column added by a
+migration is added here in one place (a task setting in gladtui/taskfile.py).
 JSON columns (job payloads, event details) come back as dicts.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self
 
 from gladtui.shapes import TaskStatus
+from gladtui.taskfile import TaskSettings
 
 __all__ = [
     "AppliedMigration",
@@ -82,62 +84,29 @@ def column_list(record_type: type[Any], table: str = "") -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NewTask:
-    """A task to create. Generation settings are already resolved (task file + config)."""
+class NewTask(TaskSettings):
+    """A task to create: its settings, already resolved (task file + config), and its source."""
 
-    id: str
-    title: str
-    prompt: str
-    negative_prompt: str = ""
-    content: str = ""
-    variations: int
-    steps: int
-    guidance_scale: float
-    width: int
-    height: int
-    seed: int | None = None
     source_file: str | None = None
     source_sha256: str | None = None
-    scheduler: str | None = None
-    loras: Mapping[str, float] = field(default_factory=dict)  # config + preset + task file
-    file_loras: Mapping[str, float] = field(default_factory=dict)  # the task file's own
-    preset: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TaskRecord:
-    id: str
-    title: str
-    prompt: str
-    negative_prompt: str
-    content: str
-    variations: int  # how many variations were requested
-    steps: int
-    guidance_scale: float
-    width: int
-    height: int
-    seed: int | None  # base seed; variation i of a batch used seed + i
+class TaskRecord(NewTask):
+    """A stored task: what was created, and what the store keeps of its life since."""
+
+    loras: dict[str, float]
+    file_loras: dict[str, float]
     status: TaskStatus
     error: str | None
-    source_file: str | None
-    source_sha256: str | None
     post_id: int | None
     created_at: datetime
     updated_at: datetime
-    scheduler: str | None  # a sampler name; None: the model's own
-    loras: dict[str, float]
-    file_loras: dict[str, float]
-    preset: str | None
     warnings: list[str]  # what the last generation could not do as asked
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(_names(cls), row, strict=True))
-        values["status"] = TaskStatus(values["status"])
-        values["loras"] = load_weights(values["loras"])
-        values["file_loras"] = load_weights(values["file_loras"])
-        values["warnings"] = load_list(values["warnings"])
-        return cls(**values)
+        return cls(**_values(cls, row, _TASK_DECODERS))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,11 +144,7 @@ class TaskSummaryRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(_names(cls), row, strict=True))
-        values["status"] = TaskStatus(values["status"])
-        values["loras"] = load_weights(values["loras"])
-        values["warnings"] = load_list(values["warnings"])
-        return cls(**values)
+        return cls(**_values(cls, row, _TASK_DECODERS))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,41 +163,25 @@ class NewVariation:
     guidance_scale: float
     model: str
     thumbnail: str | None = None
-    scheduler: str | None = None
-    sampler: str | None = None
+    scheduler: str | None = None  # the sampler name asked for; None: the model's own
+    sampler: str | None = None  # as A1111 records it: "DPM++ 2M Karras"
     loras: Mapping[str, float] = field(default_factory=dict)
     preset: str | None = None
-    from_variation: int | None = None
+    from_variation: int | None = None  # re-rendered from this variation's seed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VariationRecord:
-    task_id: str
-    idx: int
-    path: str
-    thumbnail: str | None
-    seed: int
-    prompt: str
-    negative_prompt: str
-    width: int
-    height: int
-    steps: int
-    guidance_scale: float
-    model: str
+class VariationRecord(NewVariation):
+    """A stored variation: what was recorded, and whether it is chosen or gone since."""
+
+    loras: dict[str, float]
     selected: bool
     removed_at: datetime | None  # when the local file was deleted
     created_at: datetime
-    scheduler: str | None  # the sampler name asked for; None: the model's own
-    sampler: str | None  # as A1111 records it: "DPM++ 2M Karras"
-    loras: dict[str, float]
-    preset: str | None
-    from_variation: int | None  # re-rendered from this variation's seed
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(_names(cls), row, strict=True))
-        values["loras"] = load_weights(values["loras"])
-        return cls(**values)
+        return cls(**_values(cls, row, {"loras": load_weights}))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -251,10 +200,7 @@ class JobRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(_names(cls), row, strict=True))
-        values["payload"] = load_json(values["payload"]) or {}
-        values["status"] = JobStatus(values["status"])
-        return cls(**values)
+        return cls(**_values(cls, row, _JOB_DECODERS))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -273,7 +219,7 @@ class PostRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        return cls(**dict(zip(_names(cls), row, strict=True)))
+        return cls(**_values(cls, row, {}))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -289,18 +235,39 @@ class EventRecord:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = dict(zip(_names(cls), row, strict=True))
-        for key in ("from_status", "to_status"):
-            if values[key] is not None:
-                values[key] = TaskStatus(values[key])
-        values["detail"] = load_json(values["detail"])
-        return cls(**values)
+        return cls(**_values(cls, row, _EVENT_DECODERS))
 
 
 @dataclass(frozen=True, slots=True)
 class AppliedMigration:
     version: int
     applied_at: datetime
+
+
+# How a column's stored value becomes its field's, by field name; for each
+# record, the fields it has of these (a summary has no file_loras).
+Decoders = Mapping[str, Callable[[Any], Any]]
+_TASK_DECODERS: Decoders = {
+    "status": TaskStatus,
+    "loras": load_weights,
+    "file_loras": load_weights,
+    "warnings": load_list,
+}
+_JOB_DECODERS: Decoders = {"payload": lambda text: load_json(text) or {}, "status": JobStatus}
+_EVENT_DECODERS: Decoders = {
+    "from_status": lambda value: None if value is None else TaskStatus(value),
+    "to_status": lambda value: None if value is None else TaskStatus(value),
+    "detail": load_json,
+}
+
+
+def _values(record_type: type[Any], row: Sequence[Any], decoders: Decoders) -> dict[str, Any]:
+    """The fields of `record_type` from a row of `column_list(record_type)`, decoded."""
+    values = dict(zip(_names(record_type), row, strict=True))
+    for name, decode in decoders.items():
+        if name in values:
+            values[name] = decode(values[name])
+    return values
 
 
 _NAMES: dict[type[Any], tuple[str, ...]] = {}

@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from gladtui.atomicfiles import replace_file
 from gladtui.config import (
     MAX_CONFIG_BYTES,
     Config,
@@ -309,10 +310,7 @@ def prepare_system(host: Host, config: Config, starter: Path | None) -> None:
 def write_file(path: Path, text: str) -> None:
     """Readable by all (no secrets in either file), replaced whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    temp.chmod(0o644)
-    temp.replace(path)
+    replace_file(path, text.encode("utf-8"), permissions=0o644)
 
 
 def print_hints(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import daemon.dropfolder as dropfolder
+import gladtui.atomicfiles as atomicfiles
 from daemon.ingest import Ingestor
 from daemon.store import Store
 from gladtui.taskfile import TaskRules
@@ -29,7 +30,7 @@ def die(*_args: Any, **_kwargs: Any) -> None:
 
 
 class LinkThenDie:
-    """Stands in for dropfolder's `os`: everything as usual, but a link is the last act."""
+    """Stands in for `os` where dropfolder's moves link: as usual, but a link is the last act."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(os, name)
@@ -50,11 +51,11 @@ def main() -> None:
     args = parser.parse_args()
     # Replaced in the module, so that only the daemon's own calls die.
     if args.kill_at_move:
-        setattr(dropfolder, "_move_to_free_name", die)  # noqa: B010
+        setattr(dropfolder, "move_to_free_name", die)  # noqa: B010
     if args.kill_after_link:
-        setattr(dropfolder, "os", LinkThenDie())  # noqa: B010
+        setattr(atomicfiles, "os", LinkThenDie())  # noqa: B010
     if args.kill_before_reason:
-        setattr(dropfolder, "_write_atomically", die)  # noqa: B010
+        setattr(dropfolder, "write_reason", die)  # noqa: B010
     folder = dropfolder.DropFolder(args.drop)
     folder.prepare()
     with Store.open(args.database) as store:

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.dropfolder import DropFolder, is_candidate_name
-from daemon.images import is_temp_name
 from daemon.publishing import PUBLISHED
 from daemon.rules import APPROVED_STATES
 from daemon.slugs import base_slug
 from daemon.store import STATUS_CHANGED, Store, TaskRecord, VariationRecord
+from gladtui.atomicfiles import is_temp_name
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 from tests.harness.soak_work import Drop, Ledger
