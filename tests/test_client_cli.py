@@ -32,14 +32,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from gladtui import cliformat
-from gladtui.client import (
-    ApiError,
-    Client,
-    ClientError,
-    DaemonUnreachable,
-    StreamEvent,
-    parse_sse,
-)
+from gladtui.client import ApiError, Client, ClientError, DaemonUnreachable
+from gladtui.eventstream import StreamEvent, parse_sse
 from gladtui.shapes import (
     MAX_PAGE,
     ActionJSON,

@@ -17,7 +17,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gladtui.client import Client, ClientError, EventStream, StreamEvent
+from gladtui.client import Client, ClientError
+from gladtui.eventstream import EventStream, StreamEvent
 
 RETRY_FIRST = 0.25  # seconds before the first reconnection attempt
 RETRY_MAX = 3.0  # the longest wait between attempts: a restarted daemon is seen soon

@@ -21,7 +21,8 @@ from textual.timer import Timer
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
-from gladtui.client import Client, ClientError, StreamEvent
+from gladtui.client import Client, ClientError
+from gladtui.eventstream import StreamEvent
 from gladtui.shapes import ProgressJSON, StatusJSON, TaskJSON, TaskPageJSON, TaskSummaryJSON
 from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
