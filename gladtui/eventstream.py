@@ -13,10 +13,10 @@ import json
 import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from gladtui.client import ClientError
+from gladtui.closing import Closing
 
 if TYPE_CHECKING:
     from gladtui.client import Client
@@ -31,7 +31,7 @@ class StreamEvent:
     data: dict[str, Any]
 
 
-class EventStream:
+class EventStream(Closing["EventStream"]):
     """The open event stream: iterate for `StreamEvent`s; `last_id` is where to resume.
 
     Iteration ends when the daemon ends the stream (it is stopping); a broken or
@@ -88,17 +88,6 @@ class EventStream:
     def close(self) -> None:
         """Close the stream, from the thread that reads it."""
         self._connection.close()
-
-    def __enter__(self) -> EventStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _lines(response: http.client.HTTPResponse) -> Iterator[bytes]:
