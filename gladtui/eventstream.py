@@ -1,8 +1,13 @@
 """The daemon's event stream from the reviewer's side: `GET /api/events`, read as it comes.
 
-`Client.events()` opens it; `EventStream` yields each server-sent event and
+`Client.events()` opens it; `EventStream` yields each server-sent event as
+the class of its kind, its `data` the JSON shape of gladtui/shapes.py, and
 knows where to resume after a broken connection. The framing is
-text/event-stream, its data JSON (DESIGN.md, daemon/eventstream.py).
+text/event-stream, its data JSON (daemon/eventstream.py sends it).
+
+Tell the kinds apart with `isinstance` (or `match`): a `StoredEvent` is one
+row of the audit trail (its `kind` open-ended: created, status_changed, …,
+and any kind a newer daemon adds); the others are the stream's own.
 """
 
 from __future__ import annotations
@@ -13,22 +18,53 @@ import json
 import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar, TypeAlias, cast
 
 from gladtui.client import ClientError
 from gladtui.closing import Closing
 
 if TYPE_CHECKING:
     from gladtui.client import Client
+    from gladtui.shapes import EventJSON, HeartbeatJSON, ProgressEventJSON, ResyncJSON
 
 
 @dataclass(frozen=True)
-class StreamEvent:
-    """One server-sent event: `kind` is its `event:` field, `id` None when it has none."""
+class StoredEvent:
+    """A row of the audit trail: `kind` is its `event:` field, `id` its place in the trail."""
 
     kind: str
     id: int | None
-    data: dict[str, Any]
+    data: EventJSON
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """A generation's latest step; not stored, so it has no id."""
+
+    data: ProgressEventJSON
+    kind: ClassVar[str] = "progress"
+    id: ClassVar[None] = None
+
+
+@dataclass(frozen=True)
+class HeartbeatEvent:
+    """The stream is alive (it opens with one, and goes on when nothing else is sent)."""
+
+    data: HeartbeatJSON
+    kind: ClassVar[str] = "heartbeat"
+    id: ClassVar[None] = None
+
+
+@dataclass(frozen=True)
+class ResyncEvent:
+    """This client's position is unknown to the daemon: reload what is shown."""
+
+    data: ResyncJSON
+    kind: ClassVar[str] = "resync"
+    id: ClassVar[None] = None
+
+
+StreamEvent: TypeAlias = StoredEvent | ProgressEvent | HeartbeatEvent | ResyncEvent
 
 
 class EventStream(Closing["EventStream"]):
@@ -70,7 +106,7 @@ class EventStream(Closing["EventStream"]):
             raise
         if event.id is not None:
             self.last_id = event.id
-        elif event.kind in ("heartbeat", "resync") and isinstance(event.data.get("last_id"), int):
+        elif isinstance(event, HeartbeatEvent | ResyncEvent):
             self.last_id = event.data["last_id"]
         return event
 
@@ -106,7 +142,7 @@ def parse_sse(lines: Iterable[bytes]) -> Iterator[StreamEvent]:
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not line:
             if data:
-                yield StreamEvent(kind or "message", event_id, _event_data("\n".join(data)))
+                yield _event(kind or "message", event_id, _event_data("\n".join(data)))
             kind, event_id, data = "", None, []
             continue
         if line.startswith(":"):
@@ -121,9 +157,21 @@ def parse_sse(lines: Iterable[bytes]) -> Iterator[StreamEvent]:
             event_id = int(value) if value.isdigit() else None
 
 
-def _event_data(text: str) -> dict[str, Any]:
+def _event(kind: str, event_id: int | None, data: dict[str, object]) -> StreamEvent:
+    """The event of its kind. Its data is taken to have the shape the daemon sends
+    for that kind, as the client takes every answer (gladtui/shapes.py)."""
+    if kind == "progress":
+        return ProgressEvent(cast("ProgressEventJSON", data))
+    if kind == "heartbeat":
+        return HeartbeatEvent(cast("HeartbeatJSON", data))
+    if kind == "resync":
+        return ResyncEvent(cast("ResyncJSON", data))
+    return StoredEvent(kind, event_id, cast("EventJSON", data))
+
+
+def _event_data(text: str) -> dict[str, object]:
     try:
-        data = json.loads(text)
+        data: object = json.loads(text)
     except ValueError:
         raise ClientError(f"the daemon sent an event that is not JSON: {text[:200]!r}") from None
-    return data if isinstance(data, dict) else {"value": data}
+    return cast("dict[str, object]", data) if isinstance(data, dict) else {"value": data}

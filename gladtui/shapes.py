@@ -7,7 +7,7 @@ exchanged over the API and printed by `--json` (DESIGN.md "JSON shapes").
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 
 class TaskStatus(StrEnum):
@@ -219,6 +219,9 @@ class StatusJSON(TypedDict):
     limits: LimitsJSON
 
 
+# -- The event stream (`GET /api/events`): each SSE event's `data`, by its `event:` kind --
+
+
 class EventJSON(TypedDict):
     """One row of the audit trail, as the event stream sends it (SSE `id` = `id`)."""
 
@@ -228,13 +231,29 @@ class EventJSON(TypedDict):
     from_status: str | None
     to_status: str | None
     actor: str | None  # "uid:1000" for a reviewer's action; null for the daemon's own
-    detail: dict[str, Any] | None
+    detail: dict[str, object] | None  # what the kind says more: its own keys, any JSON
     at: str
     task: TaskSummaryJSON | None  # the task as it is now, so a list updates in place
 
 
 class ProgressEventJSON(ProgressJSON):
+    """`progress`: a generation's latest step (not stored, so no SSE `id`)."""
+
     task_id: str
+
+
+class HeartbeatJSON(TypedDict):
+    """`heartbeat`: the stream is alive; resume after `last_id` if it breaks."""
+
+    last_id: int
+    at: str
+
+
+class ResyncJSON(TypedDict):
+    """`resync`: the client's position is unknown here; reload, then resume after `last_id`."""
+
+    last_id: int
+    reason: str
 
 
 class ErrorBodyJSON(TypedDict):

@@ -22,8 +22,15 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from gladtui.client import Client, ClientError
-from gladtui.eventstream import StreamEvent
-from gladtui.shapes import ProgressJSON, StatusJSON, TaskJSON, TaskPageJSON, TaskSummaryJSON
+from gladtui.eventstream import ProgressEvent, StoredEvent, StreamEvent
+from gladtui.shapes import (
+    ProgressEventJSON,
+    ProgressJSON,
+    StatusJSON,
+    TaskJSON,
+    TaskPageJSON,
+    TaskSummaryJSON,
+)
 from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
 from gladtui.tui.filters import FILTERS, FilterBar, count_for
@@ -187,29 +194,14 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         self._fetch_status()
 
     def stream_event(self, event: StreamEvent) -> None:
-        if event.kind == "progress":
-            task_id = event.data.get("task_id")
-            if isinstance(task_id, str):
-                progress: ProgressJSON = {
-                    "step": int(event.data["step"]),
-                    "steps": int(event.data["steps"]),
-                    "images_done": int(event.data["images_done"]),
-                    "images_total": int(event.data["images_total"]),
-                }
-                self.tasks.set_progress(task_id, progress)
-                if task_id == self.gallery.task_id:
-                    wanted = self.preview_tracker.wanted(task_id, event.data)
-                    if wanted:
-                        self._fetch_previews(task_id, wanted)
-                if self.full is not None and self.full["id"] == task_id:
-                    shown = self.full.copy()
-                    shown["progress"] = progress
-                    self._show_detail(shown)
+        if isinstance(event, ProgressEvent):
+            self._progressed(event.data)
             return
-        task = event.data.get("task")
-        if isinstance(task, dict):
+        # .get: an event of a kind this client does not know may carry no task
+        task = event.data.get("task") if isinstance(event, StoredEvent) else None
+        if task is not None:
             self.ahead.forget(task["id"])  # what was fetched ahead is stale now
-            self.tasks.apply(task)  # type: ignore[arg-type]
+            self.tasks.apply(task)
             if self.full is not None and task["id"] == self.full["id"]:
                 self._fetch_detail(task["id"], delay=0)  # new images, status or error
             elif self.full is not None and task["status"] == "published":
@@ -218,6 +210,24 @@ class ReviewScreen(DecisionKeys, Screen[None]):
                 self.ahead.clear()
                 self._fetch_detail(self.full["id"], delay=0)
         self._recount_soon()
+
+    def _progressed(self, data: ProgressEventJSON) -> None:
+        task_id = data["task_id"]
+        progress: ProgressJSON = {
+            "step": data["step"],
+            "steps": data["steps"],
+            "images_done": data["images_done"],
+            "images_total": data["images_total"],
+        }
+        self.tasks.set_progress(task_id, progress)
+        if task_id == self.gallery.task_id:
+            wanted = self.preview_tracker.wanted(task_id, data)
+            if wanted:
+                self._fetch_previews(task_id, wanted)
+        if self.full is not None and self.full["id"] == task_id:
+            shown = self.full.copy()
+            shown["progress"] = progress
+            self._show_detail(shown)
 
     # -- the list and the detail ---------------------------------------------------------
 
