@@ -96,7 +96,8 @@ class TaskSummaryJSON(TypedDict):
 
     id: str
     title: str
-    status: str  # a TaskStatus value
+    # Decoded from JSON it is the value's str, which equals the member (compare with ==)
+    status: TaskStatus
     prompt: str
     negative_prompt: str
     slug: str  # the slug it has (published) or would get if approved now
@@ -228,8 +229,8 @@ class EventJSON(TypedDict):
     id: int
     kind: str  # created | status_changed | variation_added | …
     task_id: str | None
-    from_status: str | None
-    to_status: str | None
+    from_status: TaskStatus | None
+    to_status: TaskStatus | None
     actor: str | None  # "uid:1000" for a reviewer's action; null for the daemon's own
     detail: dict[str, object] | None  # what the kind says more: its own keys, any JSON
     at: str
