@@ -19,9 +19,9 @@ import http.client
 import json
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, cast
 from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
@@ -91,6 +91,18 @@ def _connect(sock: socket.socket, path: Path, timeout: float) -> None:
             pause = min(pause * 2, 0.05)
 
 
+P = ParamSpec("P")
+
+
+def _decoded_page(raw: Callable[P, bytes]) -> Callable[P, TaskPageJSON]:
+    """`raw` with its answer decoded, so `tasks` and `tasks_raw` share one signature."""
+
+    def decoded(*args: P.args, **kwargs: P.kwargs) -> TaskPageJSON:
+        return cast("TaskPageJSON", _decode(raw(*args, **kwargs)))
+
+    return decoded
+
+
 class Client:
     """Synchronous API calls. Each returns the parsed body (shapes of gladtui/shapes.py)."""
 
@@ -106,21 +118,6 @@ class Client:
     def status(self) -> StatusJSON:
         return cast("StatusJSON", self._json("GET", "/api/status"))
 
-    def tasks(
-        self,
-        status: Sequence[str] | None = None,
-        query: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-        *,
-        undoable: bool = False,
-        keep: str | None = None,
-    ) -> TaskPageJSON:
-        """A page of tasks. `undoable`: with the decisions still in their grace period;
-        `keep`: with this task whatever the filter (the one under a reviewer's cursor)."""
-        raw = self.tasks_raw(status, query, limit, offset, undoable=undoable, keep=keep)
-        return cast("TaskPageJSON", _decode(raw))
-
     def tasks_raw(
         self,
         status: Sequence[str] | None = None,
@@ -131,7 +128,9 @@ class Client:
         undoable: bool = False,
         keep: str | None = None,
     ) -> bytes:
-        """The `GET /api/tasks` body as sent: the documented `tasks --json` output."""
+        """A page of tasks, the `GET /api/tasks` body as sent: the documented `tasks --json`
+        output. `undoable`: with the decisions still in their grace period; `keep`: with
+        this task whatever the filter (the one under a reviewer's cursor)."""
         params: dict[str, str | int] = {"limit": limit, "offset": offset}
         if status:
             params["status"] = ",".join(status)
@@ -142,6 +141,8 @@ class Client:
         if keep:
             params["keep"] = keep
         return self._request("GET", f"/api/tasks?{urlencode(params)}")
+
+    tasks = _decoded_page(tasks_raw)  # the same page decoded, with the same parameters
 
     def task(self, task_id: str) -> TaskJSON:
         return cast("TaskJSON", self._json("GET", _task_url(task_id)))
