@@ -19,7 +19,7 @@ import http.client
 import json
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, cast
 from urllib.parse import quote, urlencode
@@ -27,7 +27,14 @@ from urllib.parse import quote, urlencode
 if TYPE_CHECKING:
     from gladtui.config import Config
     from gladtui.eventstream import EventStream
-    from gladtui.shapes import ActionJSON, PostPageJSON, StatusJSON, TaskJSON, TaskPageJSON
+    from gladtui.shapes import (
+        ActionJSON,
+        GenerateRequest,
+        PostPageJSON,
+        StatusJSON,
+        TaskJSON,
+        TaskPageJSON,
+    )
 
 
 START_HINT = (
@@ -191,24 +198,8 @@ class Client:
     ) -> ActionJSON:
         return self._act(task_id, "reject", {"prompt": prompt, "keep_files": keep_files})
 
-    def generate(
-        self,
-        task_id: str,
-        count: int | None = None,
-        prompt: str | None = None,
-        steps: int | None = None,
-        *,
-        preset: str | None = None,
-        from_variation: int | None = None,
-    ) -> ActionJSON:
-        body = {
-            "count": count,
-            "prompt": prompt,
-            "steps": steps,
-            "preset": preset,
-            "from_variation": from_variation,
-        }
-        return self._act(task_id, "generate", {k: v for k, v in body.items() if v is not None})
+    def generate(self, task_id: str, request: GenerateRequest) -> ActionJSON:
+        return self._act(task_id, "generate", request.body())
 
     def cancel(self, task_id: str) -> ActionJSON:
         return self._act(task_id, "cancel", {})
@@ -245,7 +236,7 @@ class Client:
 
     # -- plumbing --------------------------------------------------------------------
 
-    def _act(self, task_id: str, action: str, body: dict[str, Any]) -> ActionJSON:
+    def _act(self, task_id: str, action: str, body: Mapping[str, object]) -> ActionJSON:
         data = json.dumps(body).encode()
         return self._action(f"{_task_url(task_id)}/{action}", data, "application/json")
 

@@ -6,6 +6,7 @@ exchanged over the API and printed by `--json` (DESIGN.md "JSON shapes").
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import NotRequired, TypedDict
 
@@ -149,6 +150,24 @@ class TaskPageJSON(TypedDict):
     total: int  # tasks matching the filter, over all pages
     offset: int
     limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    """`POST /api/tasks/{id}/generate`: more variations. None: as the task says.
+
+    The client sends it (`body()`), the daemon parses it back and acts on it.
+    """
+
+    count: int | None = None
+    prompt: str | None = None
+    steps: int | None = None
+    preset: str | None = None  # a generation.presets name, for this request's variations
+    from_variation: int | None = None  # re-render that variation's seed
+
+    def body(self) -> dict[str, object]:
+        """The JSON object to send: None is left out, so the daemon's defaults apply."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
 
 
 class ActionJSON(TypedDict):

@@ -43,6 +43,7 @@ from gladtui.eventstream import (
 from gladtui.shapes import (
     MAX_PAGE,
     ActionJSON,
+    GenerateRequest,
     PostJSON,
     PostPageJSON,
     ReplicaJSON,
@@ -557,7 +558,7 @@ def test_requests_carry_their_parameters(server: FakeServer) -> None:
     }
     client.approve("a b/", 2)
     client.reject("a b/", keep_files=True)
-    client.generate("a b/", count=2, steps=4)
+    client.generate("a b/", GenerateRequest(count=2, steps=4))
     client.cancel("a b/")
     bodies = [json.loads(seen.body) for seen in server.seen[-4:]]
     assert bodies == [
