@@ -167,7 +167,8 @@ class GenerateRequest:
 
     def body(self) -> dict[str, object]:
         """The JSON object to send: None is left out, so the daemon's defaults apply."""
-        return {name: value for name, value in asdict(self).items() if value is not None}
+        fields: dict[str, object] = asdict(self)
+        return {name: value for name, value in fields.items() if value is not None}
 
 
 class ActionJSON(TypedDict):
