@@ -28,7 +28,7 @@ from daemon.outcomes import (
 from daemon.store import JobStatus, Store, TaskRecord
 from gladtui.config import Config
 from gladtui.presets import merge_loras, missing_lora_problem
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import GenerateRequest, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +52,7 @@ class Actions(Decisions):
     # -- more variations ----------------------------------------------------------------
 
     def generate(
-        self,
-        task_id: str,
-        *,
-        count: int | None = None,
-        prompt: str | None = None,
-        steps: int | None = None,
-        actor: str | None = None,
-        preset: str | None = None,
-        from_variation: int | None = None,
+        self, task_id: str, request: GenerateRequest, *, actor: str | None = None
     ) -> Outcome:
         """Queue `count` more variations (default: as many as the task asked for).
 
@@ -68,6 +60,8 @@ class Actions(Decisions):
         task's); with `from_variation`, one variation re-renders that one's seed:
         draft with a fast preset, then render the chosen draft in full.
         """
+        count, prompt, steps = request.count, request.prompt, request.steps
+        preset, from_variation = request.preset, request.from_variation
         limits = self.config.limits
         if count is not None and not 1 <= count <= limits.max_variations:
             raise InvalidRequest(f"count must be between 1 and {limits.max_variations}")

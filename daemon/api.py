@@ -252,15 +252,7 @@ class Routes:
 
     async def generate(self, request: web.Request) -> web.Response:
         body = apirequests.generate_request(await request.read(), self.ctx.config.limits)
-        return await self._act(
-            request,
-            self.ctx.actions.generate,
-            count=body.count,
-            prompt=body.prompt,
-            steps=body.steps,
-            preset=body.preset,
-            from_variation=body.from_variation,
-        )
+        return await self._act(request, self.ctx.actions.generate, body)
 
     async def cancel(self, request: web.Request) -> web.Response:
         apirequests.parse_object(await request.read(), ())
@@ -274,12 +266,7 @@ class Routes:
         limits = self.ctx.config.limits
         task_id, body = apirequests.media_request(await request.read(), limits)
         outcome = await asyncio.to_thread(
-            self.ctx.actions.generate,
-            task_id,
-            count=body.count,
-            prompt=body.prompt,
-            steps=body.steps,
-            actor=request[ACTOR],
+            self.ctx.actions.generate, task_id, body, actor=request[ACTOR]
         )
         return await self._answer(outcome)
 

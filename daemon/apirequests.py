@@ -14,17 +14,9 @@ from dataclasses import dataclass
 
 from daemon.outcomes import InvalidRequest
 from gladtui.config import LimitsConfig
+from gladtui.shapes import GenerateRequest
 from gladtui.taskcheck import FieldChecker, kind, one_line
 from gladtui.taskfile import MAX_PROMPT_CHARS
-
-
-@dataclass(frozen=True, slots=True)
-class GenerateRequest:
-    count: int | None
-    prompt: str | None
-    steps: int | None
-    preset: str | None = None  # a generation.presets name, for this request's variations
-    from_variation: int | None = None  # re-render that variation's seed
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,6 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 import orjson
 from aiohttp import web
@@ -34,6 +33,7 @@ from aiohttp import web
 from daemon.present import TaskViews, iso, progress_event_json
 from daemon.progress import Progress
 from daemon.store import Store
+from gladtui.shapes import EventJSON, HeartbeatJSON, ProgressEventJSON, ResyncJSON
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,11 @@ PAGE = 500  # stored events read per query
 REPLAY_LIMIT = 10_000  # further behind than this, a client reloads instead of replaying
 
 
-def sse(kind: str, data: Any, event_id: int | None = None) -> bytes:
+def sse(
+    kind: str,
+    data: EventJSON | ProgressEventJSON | HeartbeatJSON | ResyncJSON,
+    event_id: int | None = None,
+) -> bytes:
     """One event in text/event-stream framing. JSON text never contains a newline."""
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {kind}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
@@ -180,7 +184,7 @@ class EventStreamServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(subscription.wake.wait(), timeout=wait)
 
-    def _read(self, last_id: int) -> list[Any]:
+    def _read(self, last_id: int) -> list[EventJSON]:
         return list(self.views.events(self.store.events.since(last_id, PAGE)))
 
     def _heartbeat(self, last_id: int) -> bytes:

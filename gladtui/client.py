@@ -15,21 +15,26 @@ says how to start one) and `ApiError` (the daemon answered and refused).
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, cast
 from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
     from gladtui.config import Config
-    from gladtui.shapes import ActionJSON, PostPageJSON, StatusJSON, TaskJSON, TaskPageJSON
+    from gladtui.eventstream import EventStream
+    from gladtui.shapes import (
+        ActionJSON,
+        GenerateRequest,
+        PostPageJSON,
+        StatusJSON,
+        TaskJSON,
+        TaskPageJSON,
+    )
 
 
 START_HINT = (
@@ -54,15 +59,6 @@ class ApiError(ClientError):
         self.status = status
         self.code = code
         self.message = message
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One server-sent event: `kind` is its `event:` field, `id` None when it has none."""
-
-    kind: str
-    id: int | None
-    data: dict[str, Any]
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -102,6 +98,18 @@ def _connect(sock: socket.socket, path: Path, timeout: float) -> None:
             pause = min(pause * 2, 0.05)
 
 
+P = ParamSpec("P")
+
+
+def _decoded_page(raw: Callable[P, bytes]) -> Callable[P, TaskPageJSON]:
+    """`raw` with its answer decoded, so `tasks` and `tasks_raw` share one signature."""
+
+    def decoded(*args: P.args, **kwargs: P.kwargs) -> TaskPageJSON:
+        return cast("TaskPageJSON", _decode(raw(*args, **kwargs)))
+
+    return decoded
+
+
 class Client:
     """Synchronous API calls. Each returns the parsed body (shapes of gladtui/shapes.py)."""
 
@@ -117,21 +125,6 @@ class Client:
     def status(self) -> StatusJSON:
         return cast("StatusJSON", self._json("GET", "/api/status"))
 
-    def tasks(
-        self,
-        status: Sequence[str] | None = None,
-        query: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-        *,
-        undoable: bool = False,
-        keep: str | None = None,
-    ) -> TaskPageJSON:
-        """A page of tasks. `undoable`: with the decisions still in their grace period;
-        `keep`: with this task whatever the filter (the one under a reviewer's cursor)."""
-        raw = self.tasks_raw(status, query, limit, offset, undoable=undoable, keep=keep)
-        return cast("TaskPageJSON", _decode(raw))
-
     def tasks_raw(
         self,
         status: Sequence[str] | None = None,
@@ -142,7 +135,9 @@ class Client:
         undoable: bool = False,
         keep: str | None = None,
     ) -> bytes:
-        """The `GET /api/tasks` body as sent: the documented `tasks --json` output."""
+        """A page of tasks, the `GET /api/tasks` body as sent: the documented `tasks --json`
+        output. `undoable`: with the decisions still in their grace period; `keep`: with
+        this task whatever the filter (the one under a reviewer's cursor)."""
         params: dict[str, str | int] = {"limit": limit, "offset": offset}
         if status:
             params["status"] = ",".join(status)
@@ -153,6 +148,8 @@ class Client:
         if keep:
             params["keep"] = keep
         return self._request("GET", f"/api/tasks?{urlencode(params)}")
+
+    tasks = _decoded_page(tasks_raw)  # the same page decoded, with the same parameters
 
     def task(self, task_id: str) -> TaskJSON:
         return cast("TaskJSON", self._json("GET", _task_url(task_id)))
@@ -201,24 +198,8 @@ class Client:
     ) -> ActionJSON:
         return self._act(task_id, "reject", {"prompt": prompt, "keep_files": keep_files})
 
-    def generate(
-        self,
-        task_id: str,
-        count: int | None = None,
-        prompt: str | None = None,
-        steps: int | None = None,
-        *,
-        preset: str | None = None,
-        from_variation: int | None = None,
-    ) -> ActionJSON:
-        body = {
-            "count": count,
-            "prompt": prompt,
-            "steps": steps,
-            "preset": preset,
-            "from_variation": from_variation,
-        }
-        return self._act(task_id, "generate", {k: v for k, v in body.items() if v is not None})
+    def generate(self, task_id: str, request: GenerateRequest) -> ActionJSON:
+        return self._act(task_id, "generate", request.body())
 
     def cancel(self, task_id: str) -> ActionJSON:
         return self._act(task_id, "cancel", {})
@@ -249,11 +230,13 @@ class Client:
         except BaseException:
             connection.close()
             raise
+        from gladtui.eventstream import EventStream  # which imports this module's errors
+
         return EventStream(self, connection, response, since, timeout)
 
     # -- plumbing --------------------------------------------------------------------
 
-    def _act(self, task_id: str, action: str, body: dict[str, Any]) -> ActionJSON:
+    def _act(self, task_id: str, action: str, body: Mapping[str, object]) -> ActionJSON:
         data = json.dumps(body).encode()
         return self._action(f"{_task_url(task_id)}/{action}", data, "application/json")
 
@@ -328,115 +311,6 @@ class Client:
         else:
             why = f"cannot reach the daemon on {path}: {exc}"
         return DaemonUnreachable(f"{why}; {START_HINT}")
-
-
-class EventStream:
-    """The open event stream: iterate for `StreamEvent`s; `last_id` is where to resume.
-
-    Iteration ends when the daemon ends the stream (it is stopping); a broken or
-    silent connection raises `DaemonUnreachable`.
-
-    `last_id` follows every event id, and the `last_id` of heartbeats and
-    resyncs, so `client.events(since=stream.last_id)` after a broken connection
-    picks up exactly where this one stopped.
-    """
-
-    def __init__(
-        self,
-        client: Client,
-        connection: http.client.HTTPConnection,
-        response: http.client.HTTPResponse,
-        since: int | None,
-        timeout: float | None,
-    ) -> None:
-        self.last_id = since
-        self._client = client
-        self._connection = connection
-        self._timeout = timeout
-        self._events = parse_sse(_lines(response))
-
-    def __iter__(self) -> EventStream:
-        return self
-
-    def __next__(self) -> StreamEvent:
-        try:
-            event = next(self._events)
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise self._client.unreachable(exc, self._timeout) from exc
-        except BaseException:  # the end of the stream (StopIteration) included
-            self.close()
-            raise
-        if event.id is not None:
-            self.last_id = event.id
-        elif event.kind in ("heartbeat", "resync") and isinstance(event.data.get("last_id"), int):
-            self.last_id = event.data["last_id"]
-        return event
-
-    def interrupt(self) -> None:
-        """Wake a thread blocked reading this stream: it sees the end of the stream.
-
-        The one call safe from another thread. close() alone would not wake a
-        recv() on Linux, and closing under a reader breaks http.client's state.
-        """
-        sock = self._connection.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        """Close the stream, from the thread that reads it."""
-        self._connection.close()
-
-    def __enter__(self) -> EventStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def _lines(response: http.client.HTTPResponse) -> Iterator[bytes]:
-    while line := response.readline():
-        yield line
-
-
-def parse_sse(lines: Iterable[bytes]) -> Iterator[StreamEvent]:
-    """text/event-stream framing: `field: value` lines, a blank line ends an event.
-
-    Lines starting with ':' are comments; several `data` lines are joined with
-    newlines; `retry` and unknown fields are ignored. The data is JSON.
-    """
-    kind, event_id, data = "", None, list[str]()
-    for raw in lines:
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        if not line:
-            if data:
-                yield StreamEvent(kind or "message", event_id, _event_data("\n".join(data)))
-            kind, event_id, data = "", None, []
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "event":
-            kind = value
-        elif field == "data":
-            data.append(value)
-        elif field == "id":
-            event_id = int(value) if value.isdigit() else None
-
-
-def _event_data(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ClientError(f"the daemon sent an event that is not JSON: {text[:200]!r}") from None
-    return data if isinstance(data, dict) else {"value": data}
 
 
 def _task_url(task_id: str) -> str:

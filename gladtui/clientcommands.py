@@ -217,14 +217,16 @@ def _call_status(client: Client, args: argparse.Namespace) -> None:
 
 
 def _call_generate(client: Client, args: argparse.Namespace) -> None:
-    answer = client.generate(
-        args.task,
-        args.count,
-        args.prompt,
-        args.steps,
+    from gladtui.shapes import GenerateRequest
+
+    asked = GenerateRequest(
+        count=args.count,
+        prompt=args.prompt,
+        steps=args.steps,
         preset=args.preset,
         from_variation=args.from_variation,
     )
+    answer = client.generate(args.task, asked)
     _print_action(answer, args)
 
 

@@ -6,8 +6,9 @@ exchanged over the API and printed by `--json` (DESIGN.md "JSON shapes").
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 
 class TaskStatus(StrEnum):
@@ -96,7 +97,8 @@ class TaskSummaryJSON(TypedDict):
 
     id: str
     title: str
-    status: str  # a TaskStatus value
+    # Decoded from JSON it is the value's str, which equals the member (compare with ==)
+    status: TaskStatus
     prompt: str
     negative_prompt: str
     slug: str  # the slug it has (published) or would get if approved now
@@ -148,6 +150,25 @@ class TaskPageJSON(TypedDict):
     total: int  # tasks matching the filter, over all pages
     offset: int
     limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    """`POST /api/tasks/{id}/generate`: more variations. None: as the task says.
+
+    The client sends it (`body()`), the daemon parses it back and acts on it.
+    """
+
+    count: int | None = None
+    prompt: str | None = None
+    steps: int | None = None
+    preset: str | None = None  # a generation.presets name, for this request's variations
+    from_variation: int | None = None  # re-render that variation's seed
+
+    def body(self) -> dict[str, object]:
+        """The JSON object to send: None is left out, so the daemon's defaults apply."""
+        fields: dict[str, object] = asdict(self)
+        return {name: value for name, value in fields.items() if value is not None}
 
 
 class ActionJSON(TypedDict):
@@ -223,22 +244,41 @@ class StatusJSON(TypedDict):
     limits: LimitsJSON
 
 
+# -- The event stream (`GET /api/events`): each SSE event's `data`, by its `event:` kind --
+
+
 class EventJSON(TypedDict):
     """One row of the audit trail, as the event stream sends it (SSE `id` = `id`)."""
 
     id: int
     kind: str  # created | status_changed | variation_added | …
     task_id: str | None
-    from_status: str | None
-    to_status: str | None
+    from_status: TaskStatus | None
+    to_status: TaskStatus | None
     actor: str | None  # "uid:1000" for a reviewer's action; null for the daemon's own
-    detail: dict[str, Any] | None
+    detail: dict[str, object] | None  # what the kind says more: its own keys, any JSON
     at: str
     task: TaskSummaryJSON | None  # the task as it is now, so a list updates in place
 
 
 class ProgressEventJSON(ProgressJSON):
+    """`progress`: a generation's latest step (not stored, so no SSE `id`)."""
+
     task_id: str
+
+
+class HeartbeatJSON(TypedDict):
+    """`heartbeat`: the stream is alive; resume after `last_id` if it breaks."""
+
+    last_id: int
+    at: str
+
+
+class ResyncJSON(TypedDict):
+    """`resync`: the client's position is unknown here; reload, then resume after `last_id`."""
+
+    last_id: int
+    reason: str
 
 
 class ErrorBodyJSON(TypedDict):

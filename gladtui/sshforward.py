@@ -30,7 +30,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+
+from gladtui.closing import Closing
 
 SSH_COMMAND_ENV = "GLADTUI_SSH_COMMAND"
 # Where a daemon listens when its config names no socket (Config.socket_path), then
@@ -137,7 +138,7 @@ def ssh_program(env: Mapping[str, str]) -> list[str]:
     return [str(Path(word).expanduser()) if word.startswith("~") else word for word in words]
 
 
-class SshForward:
+class SshForward(Closing[Path]):
     """One ssh master with the daemon's socket forwarded; `open()`, then `close()`."""
 
     def __init__(
@@ -161,14 +162,6 @@ class SshForward:
 
     def __enter__(self) -> Path:
         return self.open()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def open(self) -> Path:
         """Log in, forward, check; the local socket's path. On any failure ssh is stopped."""

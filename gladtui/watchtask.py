@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from gladtui.client import Client
+from gladtui.eventstream import ProgressEvent, StoredEvent
+from gladtui.shapes import ProgressEventJSON
 
 WAITING = ("queued", "generating")
 STREAM_TIMEOUT = 120.0  # s without a byte (heartbeats included): the daemon is gone
@@ -29,21 +31,21 @@ def watch_task(client: Client, task_id: str, *, as_json: bool, out: TextIO = sys
             if not as_json:
                 print(f"{task_id}: {task['status']}", file=out, flush=True)
             for event in stream:
-                if _ended(event.kind, event.data, task_id):
+                if isinstance(event, StoredEvent) and _ended(event, task_id):
                     break
-                if event.kind == "progress" and event.data.get("task_id") == task_id:
+                if isinstance(event, ProgressEvent) and event.data["task_id"] == task_id:
                     print(_line(event.data, as_json), file=out, flush=True)
             task = client.task(task_id)
     print(json.dumps(task, ensure_ascii=False) if as_json else format_task(task), file=out)
 
 
-def _ended(kind: str, data: dict[str, Any], task_id: str) -> bool:
-    if kind != "status_changed" or data.get("task_id") != task_id:
+def _ended(event: StoredEvent, task_id: str) -> bool:
+    if event.kind != "status_changed" or event.data["task_id"] != task_id:
         return False
-    return data.get("to_status") not in WAITING
+    return event.data["to_status"] not in WAITING
 
 
-def _line(progress: dict[str, Any], as_json: bool) -> str:
+def _line(progress: ProgressEventJSON, as_json: bool) -> str:
     if as_json:
         return json.dumps(progress)
     line = (
@@ -51,7 +53,7 @@ def _line(progress: dict[str, Any], as_json: bool) -> str:
         f"{progress['images_done']}/{progress['images_total']} images done"
     )
     preview = progress.get("preview")
-    if isinstance(preview, dict):
-        numbers = ", ".join(str(n) for n in preview.get("variations", []))
+    if preview is not None:
+        numbers = ", ".join(str(n) for n in preview["variations"])
         line += f"; preview of {numbers} at step {preview['step']}/{preview['steps']}"
     return line

@@ -32,17 +32,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from gladtui import cliformat
-from gladtui.client import (
-    ApiError,
-    Client,
-    ClientError,
-    DaemonUnreachable,
-    StreamEvent,
+from gladtui.client import ApiError, Client, ClientError, DaemonUnreachable
+from gladtui.eventstream import (
+    HeartbeatEvent,
+    ProgressEvent,
+    ResyncEvent,
+    StoredEvent,
     parse_sse,
 )
 from gladtui.shapes import (
     MAX_PAGE,
     ActionJSON,
+    GenerateRequest,
     PostJSON,
     PostPageJSON,
     ReplicaJSON,
@@ -408,9 +409,29 @@ def test_sse_parser_handles_comments_multiline_data_and_missing_ids() -> None:
         b"event: half\n",  # cut off before its blank line: never dispatched
     ]
     assert list(parse_sse(stream)) == [
-        StreamEvent("created", 5, {"id": 5, "kind": "created"}),
-        StreamEvent("progress", None, {"task_id": "t", "step": 3}),
-        StreamEvent("message", None, {"plain": True}),
+        StoredEvent("created", 5, {"id": 5, "kind": "created"}),
+        ProgressEvent({"task_id": "t", "step": 3}),
+        StoredEvent("message", None, {"plain": True}),
+    ]
+
+
+def test_sse_events_are_typed_by_their_kind() -> None:
+    stream = [
+        b"event: heartbeat\n",
+        b'data: {"last_id": 7, "at": "2026-01-01T00:00:00Z"}\n',
+        b"\n",
+        b"event: resync\n",
+        b'data: {"last_id": 9, "reason": "too far behind"}\n',
+        b"\n",
+        b"id: 10\n",
+        b"event: a_kind_from_a_newer_daemon\n",
+        b'data: {"id": 10}\n',
+        b"\n",
+    ]
+    assert list(parse_sse(stream)) == [
+        HeartbeatEvent({"last_id": 7, "at": "2026-01-01T00:00:00Z"}),
+        ResyncEvent({"last_id": 9, "reason": "too far behind"}),
+        StoredEvent("a_kind_from_a_newer_daemon", 10, {"id": 10}),
     ]
 
 
@@ -537,7 +558,7 @@ def test_requests_carry_their_parameters(server: FakeServer) -> None:
     }
     client.approve("a b/", 2)
     client.reject("a b/", keep_files=True)
-    client.generate("a b/", count=2, steps=4)
+    client.generate("a b/", GenerateRequest(count=2, steps=4))
     client.cancel("a b/")
     bodies = [json.loads(seen.body) for seen in server.seen[-4:]]
     assert bodies == [

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gladtui.client import StreamEvent
+from gladtui.eventstream import StreamEvent
 from gladtui.tui.follower import Follower, FollowerCallbacks
 from tests.apidaemon import ApiDaemon, task_yaml, wait_until
 

@@ -16,6 +16,7 @@ from sd_parsers import ParserManager
 
 from daemon.models import LoadedModel
 from gladtui.config import Config, ConfigError, load_config
+from gladtui.shapes import GenerateRequest
 from gladtui.taskfile import TaskFileError, parse_task
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.lorahelpers import write_tiny_lora
@@ -112,7 +113,7 @@ def test_draft_then_final_renders_the_chosen_seed_with_the_final_preset(live: Ap
 def test_a_preset_alone_renders_more_variations_with_it(live: ApiDaemon) -> None:
     task_id = live.submit(task_yaml("Plain Then Final", variations=1), "plain.yaml")
     live.wait_status(task_id, "review")
-    answer = live.client.generate(task_id, count=2, preset="final")
+    answer = live.client.generate(task_id, GenerateRequest(count=2, preset="final"))
     assert "queued variation(s) 2-3" in answer["message"]
     done = live.wait_status(task_id, "review")
     first, *more = done["variations"]

@@ -27,7 +27,8 @@ from daemon.models import LoadedModel
 from daemon.previewdecode import ApproxDecoder
 from daemon.tinymodel import save_tiny_taesd
 from gladtui.atomicfiles import is_temp_name
-from gladtui.client import ApiError, Client, ClientError, StreamEvent
+from gladtui.client import ApiError, Client, ClientError
+from gladtui.eventstream import StreamEvent
 from tests.apidaemon import ApiDaemon, http_get, short_dir, task_yaml, wait_until
 
 SIZE, STEPS, SEED = 96, 12, 42

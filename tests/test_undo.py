@@ -26,6 +26,7 @@ import yaml
 from daemon.models import LoadedModel
 from daemon.store import utc_now
 from gladtui.client import ApiError, Client
+from gladtui.shapes import GenerateRequest
 from tests.apidaemon import ApiDaemon, answers, short_dir, task_yaml, wait_until
 from tests.fakecloudinary import FakeCloudinary
 from tests.test_publish_crash import GLADTUI
@@ -91,7 +92,7 @@ def test_an_undone_approval_uploads_nothing_and_restores_the_task(
     assert [v["selected"] for v in task["variations"]] == [False, True, False]
     # Nothing else is accepted while the decision waits: only undo.
     with pytest.raises(ApiError, match="undo it first") as refused:
-        daemon.client.generate(before["id"], 1)
+        daemon.client.generate(before["id"], GenerateRequest(count=1))
     assert refused.value.status == 409
 
     clock.advance(GRACE / 2)
@@ -190,7 +191,7 @@ def test_a_list_can_keep_undoable_decisions_and_the_reviewers_task(
     daemon, _clock = held
     a, b, c = (in_review(daemon, title, variations=1) for title in ("A", "B", "C"))
     daemon.client.approve(a["id"], 1)
-    daemon.client.generate(b["id"], 1)  # queued: no longer awaiting review
+    daemon.client.generate(b["id"], GenerateRequest(count=1))  # queued: no longer in review
     client = daemon.client
     assert [t["id"] for t in client.tasks(["review"])["tasks"]] == [c["id"]]
     page = client.tasks(["review"], undoable=True)

@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 
 import duckdb
 
@@ -21,11 +20,12 @@ from daemon.store.posts import PostsRepository
 from daemon.store.records import AppliedMigration
 from daemon.store.tasks import TasksRepository
 from daemon.store.variations import VariationsRepository
+from gladtui.closing import Closing
 
 __all__ = ["Store"]
 
 
-class Store:
+class Store(Closing["Store"]):
     """The database of one daemon. Open with `Store.open(path)`; close, or use `with`.
 
     Thread-safe: each thread uses its own cursor (db.py). The repositories share
@@ -80,17 +80,6 @@ class Store:
     def close(self) -> None:
         """Close the connection; DuckDB folds the WAL into the database file on close."""
         self._db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

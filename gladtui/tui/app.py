@@ -9,7 +9,8 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 
-from gladtui.client import START_HINT, Client, StreamEvent
+from gladtui.client import START_HINT, Client
+from gladtui.eventstream import StreamEvent
 from gladtui.tui.follower import Follower, FollowerCallbacks
 from gladtui.tui.messages import DaemonEvent, StreamLive, StreamLost
 from gladtui.tui.pictures import Pictures

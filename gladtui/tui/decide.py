@@ -16,7 +16,7 @@ from textual import work
 from textual.binding import Binding
 
 from gladtui.client import ClientError
-from gladtui.shapes import TaskSummaryJSON
+from gladtui.shapes import GenerateRequest, TaskSummaryJSON
 from gladtui.tui.modals import (
     ApproveScreen,
     GenerateChoice,
@@ -162,8 +162,8 @@ class DecisionKeys(_Base):
 
         def send(choice: GenerateChoice | None) -> None:
             if choice is not None:
-                count, prompt = choice.count, choice.prompt
-                self._act("generate", lambda: self.client.generate(task["id"], count, prompt))
+                asked = GenerateRequest(count=choice.count, prompt=choice.prompt)
+                self._act("generate", lambda: self.client.generate(task["id"], asked))
 
         limit = self.status["limits"]["max_variations"] if self.status else DEFAULT_MAX_MORE
         self.app.push_screen(GenerateScreen(task, limit), send)

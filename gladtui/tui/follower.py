@@ -17,7 +17,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gladtui.client import Client, ClientError, EventStream, StreamEvent
+from gladtui.client import Client, ClientError
+from gladtui.eventstream import EventStream, HeartbeatEvent, ResyncEvent, StreamEvent
 
 RETRY_FIRST = 0.25  # seconds before the first reconnection attempt
 RETRY_MAX = 3.0  # the longest wait between attempts: a restarted daemon is seen soon
@@ -77,15 +78,15 @@ class Follower:
             for event in stream:
                 if self._stopping.is_set():
                     return
-                if event.kind == "resync":
+                if isinstance(event, ResyncEvent):
                     resuming = False
-                elif event.kind == "heartbeat" and not live:
+                elif isinstance(event, HeartbeatEvent) and not live:
                     live = True
                     self.last_id = stream.last_id
                     self.callbacks.on_live(resuming)
                     continue
                 self.last_id = stream.last_id
-                if event.kind != "heartbeat":
+                if not isinstance(event, HeartbeatEvent):
                     self.callbacks.on_event(event)
         finally:
             with self._lock:

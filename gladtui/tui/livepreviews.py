@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
 
 from PIL import Image as PILImage
 from textual.app import ComposeResult
@@ -20,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Label
 
 from gladtui.client import Client, ClientError
+from gladtui.shapes import ProgressJSON
 from gladtui.tui.picturewidget import PictureBase, picture_widget
 
 
@@ -29,13 +29,12 @@ class PreviewShot:
     step: str  # "12/30", as the daemon's Preview-Step header says
 
 
-def preview_mark(progress: Any) -> tuple[int, list[int]] | None:
+def preview_mark(progress: ProgressJSON) -> tuple[int, list[int]] | None:
     """(step, variations) of a progress event's latest preview; None when there is none."""
-    preview = progress.get("preview") if isinstance(progress, dict) else None
-    if not isinstance(preview, dict):
+    preview = progress.get("preview")
+    if preview is None:
         return None
-    variations = [n for n in preview.get("variations", []) if isinstance(n, int)]
-    return int(preview.get("step", 0)), variations
+    return preview["step"], preview["variations"]
 
 
 def fetch_previews(client: Client, task_id: str, indexes: list[int]) -> dict[int, PreviewShot]:
@@ -90,7 +89,7 @@ class PreviewTracker:
     def __init__(self) -> None:
         self._last: tuple[str, int, tuple[int, ...]] | None = None
 
-    def wanted(self, task_id: str, progress: Any) -> list[int]:
+    def wanted(self, task_id: str, progress: ProgressJSON) -> list[int]:
         mark = preview_mark(progress)
         if mark is None:
             return []

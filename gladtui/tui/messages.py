@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from gladtui.client import StreamEvent
+from gladtui.eventstream import StreamEvent
 
 
 class StreamLive(Message):

@@ -2,14 +2,12 @@
 
 Every blocking call to the daemon runs in a thread worker; what the daemon
 did in answer arrives as an event and updates the screen in place. The
-full task and the pictures of the next tasks awaiting review are fetched
-ahead (`Lookahead`), so after a decision the next task shows at once.
-The keys that act on tasks are in decide.py.
+keys that act on tasks are in decide.py; what the screen fetches (the full
+task, its pictures, the next tasks ahead) is in fetching.py.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 from textual import on, work
@@ -19,38 +17,36 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
-from textual.worker import get_current_worker
 
-from gladtui.client import Client, ClientError, StreamEvent
-from gladtui.shapes import ProgressJSON, StatusJSON, TaskJSON, TaskPageJSON, TaskSummaryJSON
+from gladtui.client import Client, ClientError
+from gladtui.eventstream import ProgressEvent, StoredEvent, StreamEvent
+from gladtui.shapes import (
+    ProgressEventJSON,
+    ProgressJSON,
+    StatusJSON,
+    TaskJSON,
+    TaskSummaryJSON,
+)
 from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
+from gladtui.tui.fetching import FetchWorkers
 from gladtui.tui.filters import FILTERS, FilterBar, count_for
-from gladtui.tui.gallery import Gallery, live_variations
+from gladtui.tui.gallery import Gallery
 from gladtui.tui.keybar import KeyBar
-from gladtui.tui.livepreviews import PreviewTracker, fetch_previews
+from gladtui.tui.livepreviews import PreviewTracker
 from gladtui.tui.lookahead import Lookahead
 from gladtui.tui.pictures import Pictures
-from gladtui.tui.screens import HelpScreen, ImageScreen, help_rows
+from gladtui.tui.screens import HelpScreen, help_rows
 from gladtui.tui.tasklist import Clock, TaskList, TaskListHeader
-from gladtui.tui.taskwindow import ListQuery
 
 DETAIL_DELAY = 0.06  # s: while the cursor races down the list, fetch only where it stops
 COUNTS_DELAY = 0.3  # s: recount at most this often while events pour in
 SEARCH_DELAY = 0.15  # s: search once typing pauses
-LOOKAHEAD = 2  # tasks awaiting review, after the cursor, fetched ahead
 PICK = "select a variation: ← → or its number (as in gladtui approve --variation N)"
 SCROLL = "scroll the details down / up, from the list"
 
-NO_IMAGES = {
-    "invalid": "No images: the task file was refused (below).",
-    "failed": "No images: generation failed (below).",
-    "queued": "Waiting for the generator.",
-    "generating": "Generating…",
-}
 
-
-class ReviewScreen(DecisionKeys, Screen[None]):
+class ReviewScreen(DecisionKeys, FetchWorkers, Screen[None]):
     BINDINGS = [
         *DecisionKeys.DECISION_BINDINGS,
         Binding("f", "filter(1)", "Filter", tooltip="next / previous filter"),
@@ -165,16 +161,6 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         self.tasks.focus()
         self.set_interval(1.0, self._tick)
 
-    def _showing(self) -> bool:
-        """False once the app is closing: a worker's late answer has nowhere to go."""
-        return self.is_mounted and self.tasks.is_mounted
-
-    def _load_page(self, query: ListQuery, limit: int, offset: int) -> TaskPageJSON:
-        statuses = sorted(query.statuses) if query.statuses else None
-        return self.client.tasks(
-            statuses, query.query, limit, offset, undoable=query.undoable, keep=query.keep
-        )
-
     # -- the daemon's side: connection and events ---------------------------------------
 
     def stream_live(self, resumed: bool) -> None:
@@ -186,29 +172,14 @@ class ReviewScreen(DecisionKeys, Screen[None]):
         self._fetch_status()
 
     def stream_event(self, event: StreamEvent) -> None:
-        if event.kind == "progress":
-            task_id = event.data.get("task_id")
-            if isinstance(task_id, str):
-                progress: ProgressJSON = {
-                    "step": int(event.data["step"]),
-                    "steps": int(event.data["steps"]),
-                    "images_done": int(event.data["images_done"]),
-                    "images_total": int(event.data["images_total"]),
-                }
-                self.tasks.set_progress(task_id, progress)
-                if task_id == self.gallery.task_id:
-                    wanted = self.preview_tracker.wanted(task_id, event.data)
-                    if wanted:
-                        self._fetch_previews(task_id, wanted)
-                if self.full is not None and self.full["id"] == task_id:
-                    shown = self.full.copy()
-                    shown["progress"] = progress
-                    self._show_detail(shown)
+        if isinstance(event, ProgressEvent):
+            self._progressed(event.data)
             return
-        task = event.data.get("task")
-        if isinstance(task, dict):
+        # .get: an event of a kind this client does not know may carry no task
+        task = event.data.get("task") if isinstance(event, StoredEvent) else None
+        if task is not None:
             self.ahead.forget(task["id"])  # what was fetched ahead is stale now
-            self.tasks.apply(task)  # type: ignore[arg-type]
+            self.tasks.apply(task)
             if self.full is not None and task["id"] == self.full["id"]:
                 self._fetch_detail(task["id"], delay=0)  # new images, status or error
             elif self.full is not None and task["status"] == "published":
@@ -217,6 +188,24 @@ class ReviewScreen(DecisionKeys, Screen[None]):
                 self.ahead.clear()
                 self._fetch_detail(self.full["id"], delay=0)
         self._recount_soon()
+
+    def _progressed(self, data: ProgressEventJSON) -> None:
+        task_id = data["task_id"]
+        progress: ProgressJSON = {
+            "step": data["step"],
+            "steps": data["steps"],
+            "images_done": data["images_done"],
+            "images_total": data["images_total"],
+        }
+        self.tasks.set_progress(task_id, progress)
+        if task_id == self.gallery.task_id:
+            wanted = self.preview_tracker.wanted(task_id, data)
+            if wanted:
+                self._fetch_previews(task_id, wanted)
+        if self.full is not None and self.full["id"] == task_id:
+            shown = self.full.copy()
+            shown["progress"] = progress
+            self._show_detail(shown)
 
     # -- the list and the detail ---------------------------------------------------------
 
@@ -247,87 +236,6 @@ class ReviewScreen(DecisionKeys, Screen[None]):
     @on(TaskList.Loaded)
     def _loaded(self) -> None:
         self._look_ahead()
-
-    @work(thread=True, exclusive=True, group="detail")
-    def _fetch_detail(self, task_id: str, delay: float) -> None:
-        if delay:
-            time.sleep(delay)
-        if get_current_worker().is_cancelled:
-            return
-        try:
-            task = self.client.task(task_id)
-        except ClientError:
-            return  # gone, or the daemon is: the list and the stream say so
-        self.app.call_from_thread(self._detail_arrived, task)
-
-    def _detail_arrived(self, task: TaskJSON) -> None:
-        if not self._showing():
-            return
-        current = self.tasks.current
-        if current is None or current["id"] != task["id"]:
-            return  # the cursor moved on
-        self.full = task
-        self._show_detail(task)
-        live = live_variations(task["variations"])
-        pictures = {v["index"]: self.pictures.get(task["id"], v) for v in live}
-        note = NO_IMAGES.get(task["status"], "")
-        self.gallery.show(task["id"], task["variations"], pictures, note)
-        if task["status"] != "generating":
-            self.gallery.show_previews(task["id"], {})  # cancelled or failed: none to come
-        if self.reselect is not None and self.reselect[0] == task["id"]:
-            self.gallery.select(self.reselect[1])  # after an undo: the variation approved
-            self.reselect = None
-        missing = [v for v in live if not self.pictures.has(task["id"], v)]
-        if missing:
-            self._fetch_pictures(task)
-        self.call_after_refresh(self._look_ahead)  # after this task is painted
-
-    @work(thread=True, exclusive=True, group="pictures")
-    def _fetch_pictures(self, task: TaskJSON) -> None:
-        """The cursor's pictures, each put on screen as it arrives."""
-        worker = get_current_worker()
-        for variation in live_variations(task["variations"]):
-            if worker.is_cancelled:
-                return
-            picture = self.pictures.fetch(task["id"], variation)
-            self.app.call_from_thread(
-                self.gallery.picture_arrived, task["id"], variation["index"], picture
-            )
-
-    @work(thread=True, exclusive=True, group="previews")
-    def _fetch_previews(self, task_id: str, indexes: list[int]) -> None:
-        shots = fetch_previews(self.client, task_id, indexes)
-        if shots and not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.gallery.show_previews, task_id, shots)
-
-    def _look_ahead(self) -> None:
-        """Fetch the next tasks awaiting review, and their pictures, before they are shown."""
-        cursor = self.tasks.cursor
-        window = self.tasks.window
-        wanted = []
-        for position in range(cursor + 1, min(cursor + 20, len(window))):
-            task = window.get(position)
-            if task is not None and task["status"] == "review":
-                wanted.append(task["id"])
-            if len(wanted) == LOOKAHEAD:
-                break
-        wanted = [task_id for task_id in wanted if self.ahead.get(task_id) is None]
-        if wanted:
-            self._fetch_ahead(wanted)
-
-    @work(thread=True, exclusive=True, group="ahead")
-    def _fetch_ahead(self, task_ids: list[str]) -> None:
-        worker = get_current_worker()
-        for task_id in task_ids:
-            if worker.is_cancelled:
-                return
-            try:
-                task = self.client.task(task_id)
-            except ClientError:
-                continue
-            for variation in live_variations(task["variations"]):
-                self.pictures.fetch(task_id, variation)
-            self.ahead.put(task)
 
     def _show_detail(self, task: TaskSummaryJSON | TaskJSON | None) -> None:
         self.detail.show(task, self.clock())
@@ -448,30 +356,6 @@ class ReviewScreen(DecisionKeys, Screen[None]):
             self._leave_search()
         else:
             self.action_enlarge()
-
-    def action_enlarge(self) -> None:
-        variation = self.gallery.current
-        task_id = self.gallery.task_id
-        if variation is None or task_id is None:
-            self.notify("no image to show", severity="warning")
-            return
-        self._enlarge(task_id, variation["index"], self.full["title"] if self.full else "")
-
-    @work(thread=True, exclusive=True, group="enlarge")
-    def _enlarge(self, task_id: str, index: int, title: str) -> None:
-        variation = self.gallery.current
-        if variation is None:
-            return
-        try:
-            picture = self.pictures.fetch_full(task_id, variation)
-        except ClientError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        if picture is None:
-            self.app.call_from_thread(self.notify, "the image is gone", severity="warning")
-            return
-        caption = f"{title} · variation {index} · seed {variation['seed']}   Esc: back"
-        self.app.call_from_thread(self.app.push_screen, ImageScreen(picture, caption))
 
     def action_details(self) -> None:
         """Tab: the details take ↑ ↓; Tab again (or Esc) gives them back to the list."""
