@@ -40,6 +40,8 @@ __all__ = ["RayBackend", "ReplicaLost"]
 
 log = logging.getLogger(__name__)
 
+POLL_SECONDS = 0.5  # a poll waits this long for the replica's next event (see rayreplica)
+
 
 class ReplicaLost(RuntimeError):
     """A replica died or the cluster went away mid-job: retryable, the job is handed back."""
@@ -186,25 +188,19 @@ class RayRunner:
     def run(
         self, spec: JobSpec, report: Report, interrupted: Callable[[], bool]
     ) -> Generator[JobEvent, None, None]:
-        from daemon.rayreplica import INTERRUPTED
-
         self.load()
         ray, actor = self._ray, self._actor
-        stream = actor.generate.remote(spec)
         cancelled = finished = False
         try:
-            for ref in stream:
-                event = ray.get(ref)
-                if isinstance(event, Progress):
-                    report(event)
-                    if not cancelled and interrupted():
-                        actor.cancel.remote()  # the remote step loop stops at its next step
-                        cancelled = True
-                elif event == INTERRUPTED:
-                    raise Interrupted
-                else:
-                    yield event
-            finished = True
+            ray.get(actor.start.remote(spec))
+            while not finished:
+                for event in ray.get(actor.poll.remote(POLL_SECONDS)):
+                    finished = self._took(event, report)
+                    if isinstance(event, JobEvent):
+                        yield event
+                if not cancelled and interrupted():
+                    actor.cancel.remote()  # the remote step loop stops at its next step
+                    cancelled = True
         except ray.exceptions.RayTaskError as exc:
             cause = exc.cause
             raise cause if isinstance(cause, Exception) else ReplicaLost(str(exc)) from exc
@@ -215,6 +211,19 @@ class RayRunner:
         finally:
             if not finished and not cancelled and self._actor is actor:
                 actor.cancel.remote()  # left early (the writer failed): free the replica
+
+    @staticmethod
+    def _took(event: Any, report: Report) -> bool:
+        """Handle what a poll brought: True when the job is done; raises how it ended badly."""
+        from daemon.rayreplica import FINISHED, INTERRUPTED
+
+        if isinstance(event, Progress):
+            report(event)
+        elif isinstance(event, Exception):
+            raise event
+        elif event == INTERRUPTED:
+            raise Interrupted
+        return bool(event == FINISHED)
 
     def ready(self) -> bool:
         return self.cluster is None or self.cluster.ready()

@@ -2,13 +2,17 @@
 
 This module runs inside Ray worker processes (daemon/raybackend.py makes the
 actors from it); it imports ray only there. A replica never writes files or
-rows: it streams back what daemon/denoise.py yields (the job's Conditioning,
-per-step Progress, each finished batch) and the daemon saves them.
+rows: the daemon starts a job with `start` and pulls what daemon/denoise.py
+yields (the job's Conditioning, per-step Progress, each finished batch) with
+`poll`, and saves it.
 
-The denoising runs on a thread of its own inside the replica so that per-step
-progress, reported from inside the pipeline call, can be yielded as it
-happens; `cancel` runs in a separate concurrency group, so it is served while
-`generate` is busy, and the step loop stops at the next step.
+Pulling rather than a streaming actor method, because Ray Client (`ray://`
+addresses, KubeRay's usual way in) cannot iterate a streaming generator
+(measured with 2.60: "'ClientObjectRef' object is not iterable"); a poll is a
+plain call every client supports. The denoising runs on a thread of its own
+inside the replica, so a poll answers as soon as a step is done; `cancel` runs
+in a separate concurrency group, served between polls and during them, and the
+step loop stops at its next step.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import os
 import queue
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,8 @@ from gladtui.config import GenerationConfig
 
 __all__ = ["INTERRUPTED", "Replica"]
 
-INTERRUPTED = "interrupted"  # what `generate` yields when a cancel stopped its step loop
-_END = object()
+INTERRUPTED = "interrupted"  # what `poll` returns last when a cancel stopped the step loop
+FINISHED = "finished"  # what `poll` returns last when the job is done
 
 
 class Replica:
@@ -45,6 +48,8 @@ class Replica:
         self._cache_dir = Path(cache_dir)
         self._model: LoadedModel | None = None
         self._cancel = threading.Event()
+        self._events: queue.Queue[Any] = queue.Queue()
+        self._worker: threading.Thread | None = None
 
     def load(self) -> dict[str, Any]:
         """Load the pipeline (once); where it runs, for `gladtui status`."""
@@ -64,32 +69,42 @@ class Replica:
     def cancel(self) -> None:
         self._cancel.set()
 
-    def generate(self, spec: JobSpec) -> Iterator[Any]:
-        """Yields the Conditioning, Progress after each step, each DoneBatch; or INTERRUPTED."""
+    def start(self, spec: JobSpec) -> None:
+        """Begin denoising the job; `poll` hands over what it makes."""
         self.load()
         assert self._model is not None
         model = self._model
+        if self._worker is not None:
+            self._worker.join()  # a cancelled job's loop ends at its next step
         self._cancel.clear()
         events: queue.Queue[Any] = queue.Queue()
+        self._events = events
 
         def work() -> None:
             try:
                 for event in denoise_job(model, spec, events.put, self._cancel.is_set):
                     events.put(event)
+                events.put(FINISHED)
             except Interrupted:
                 events.put(INTERRUPTED)
             except BaseException as exc:
-                events.put(exc)  # re-raised below, on the thread Ray reports from
-            finally:
-                events.put(_END)
+                events.put(exc)  # raised in the daemon, where the job's ending is decided
 
-        worker = threading.Thread(target=work, name="denoise", daemon=True)
-        worker.start()
-        while (event := events.get()) is not _END:
-            if isinstance(event, BaseException):
-                raise event
-            yield event
-        worker.join()
+        self._worker = threading.Thread(target=work, name="denoise", daemon=True)
+        self._worker.start()
+
+    def poll(self, wait_seconds: float) -> list[Any]:
+        """What the job made since the last poll, in order; waits up to `wait_seconds`
+        for the first of it. Ends with FINISHED, INTERRUPTED or the exception."""
+        try:
+            made = [self._events.get(timeout=wait_seconds)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                made.append(self._events.get_nowait())
+            except queue.Empty:
+                return made
 
     def pid(self) -> int:
         return os.getpid()

@@ -1,4 +1,4 @@
-"""A Ray cluster the daemon joined goes away and comes back: the daemon outlives it.
+"""A Ray cluster the daemon joins: through Ray Client (`ray://`), and one that goes away.
 
 A real head node (`ray start --head`, in its own short temp folder, on free
 ports) and a real daemon process joined to it with one replica. The head's
@@ -7,6 +7,8 @@ then waits past the 60 s after which Ray would have ended a driver whose
 cluster is gone, checking the API answers all along, starts a new head on the
 same port, and the waiting task is generated there. Every process of both
 heads is stopped by the test (never `ray stop`, which stops every Ray here).
+The `ray://` test joins a head through its Ray Client port, as a daemon outside
+a KubeRay cluster does.
 """
 
 from __future__ import annotations
@@ -59,13 +61,14 @@ class Head:
 
     def __init__(self, port: int) -> None:
         self.port = port
+        self.client_port = free_port()  # Ray Client's, for ray:// addresses
         self.folder = tempfile.mkdtemp(prefix="gtrh-", dir="/tmp")
 
     def start(self) -> Head:
         subprocess.run(
             [str(BIN / "ray"), "start", "--head", f"--port={self.port}",
              f"--temp-dir={self.folder}", "--num-cpus=2", "--include-dashboard=false",
-             f"--ray-client-server-port={free_port()}",
+             f"--ray-client-server-port={self.client_port}",
              f"--dashboard-agent-listen-port={free_port()}", "--disable-usage-stats"],
             env={**os.environ, **NO_AUTH}, check=True, capture_output=True, timeout=120,
         )  # fmt: skip
@@ -86,28 +89,62 @@ def heads() -> Iterator[list[Head]]:
         head.kill()
 
 
+class JoinedDaemon:
+    """`gladtui daemon` joined to a cluster at `address`, with one replica."""
+
+    def __init__(self, address: str, cache_dir: Path) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="gtrl-", dir="/tmp"))  # a short socket path
+        config = self.root / "config.yaml"
+        config.write_text(
+            f"drop_dir: drop\nstate_dir: state\npreview_dir: previews\ncache_dir: {cache_dir}\n"
+            "socket: d.sock\ngeneration:\n  model: builtin:tiny-sdxl\n  max_attempts: 100\n"
+            f"  backend: ray\n  ray: {{address: '{address}', replicas: 1}}\n"
+        )
+        self._log = (self.root / "daemon.log").open("wb")
+        self.process = subprocess.Popen(
+            [str(BIN / "gladtui"), "--config", str(config), "daemon"],
+            env={**os.environ, **NO_AUTH, "TRANSFORMERS_VERBOSITY": "error"},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.client = Client(self.root / "d.sock", timeout=30)
+        wait_until(lambda: answers(self.client), timeout=60)
+
+    def log(self) -> str:
+        return (self.root / "daemon.log").read_text()
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=90) == 0, self.log()[-3000:]
+        self._log.close()
+
+
+def test_a_daemon_joined_through_ray_client_generates(
+    heads: list[Head], tiny_cache: Path, tiny: Any
+) -> None:
+    head = Head(free_port()).start()
+    heads.append(head)
+    joined = JoinedDaemon(f"ray://127.0.0.1:{head.client_port}", tiny_cache)
+    try:
+        task_id = joined.client.submit(task_yaml("Through the client"), "c.yaml")["task"]["id"]
+        wait_until(lambda: joined.client.task(task_id)["status"] != "queued", timeout=120)
+        wait_until(lambda: joined.client.task(task_id)["status"] != "generating", timeout=120)
+        task = joined.client.task(task_id)
+        assert task["status"] == "review", task.get("error")
+        assert [v["seed"] for v in task["variations"]] == [42, 43, 44]
+    finally:
+        joined.stop()
+    assert f"joining Ray at ray://127.0.0.1:{head.client_port}" in joined.log()
+
+
 def test_the_daemon_outlives_its_cluster_and_joins_it_again(
-    heads: list[Head], tmp_path: Path, tiny_cache: Path, tiny: Any
+    heads: list[Head], tiny_cache: Path, tiny: Any
 ) -> None:
     port = free_port()
     heads.append(Head(port).start())
-    root = Path(tempfile.mkdtemp(prefix="gtrl-", dir="/tmp"))  # a short socket path
-    config = root / "config.yaml"
-    config.write_text(
-        f"drop_dir: drop\nstate_dir: state\npreview_dir: previews\ncache_dir: {tiny_cache}\n"
-        "socket: d.sock\ngeneration:\n  model: builtin:tiny-sdxl\n  max_attempts: 100\n"
-        f"  backend: ray\n  ray: {{address: '127.0.0.1:{port}', replicas: 1}}\n"
-    )
-    log = (root / "daemon.log").open("wb")
-    daemon = subprocess.Popen(
-        [str(BIN / "gladtui"), "--config", str(config), "daemon"],
-        env={**os.environ, **NO_AUTH, "TRANSFORMERS_VERBOSITY": "error"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    client = Client(root / "d.sock", timeout=30)
+    joined = JoinedDaemon(f"127.0.0.1:{port}", tiny_cache)
+    daemon, client = joined.process, joined.client
     try:
-        wait_until(lambda: answers(client), timeout=60)
         before = client.submit(task_yaml("Before the outage"), "before.yaml")["task"]["id"]
         wait_until(lambda: client.task(before)["status"] == "review", timeout=180)
 
@@ -115,7 +152,7 @@ def test_the_daemon_outlives_its_cluster_and_joins_it_again(
         during = client.submit(task_yaml("During the outage"), "during.yaml")["task"]["id"]
         outage_ends = time.monotonic() + RAY_GRACE_SECONDS + 10
         while time.monotonic() < outage_ends:  # past the moment Ray would end the daemon
-            assert daemon.poll() is None, (root / "daemon.log").read_text()[-3000:]
+            assert daemon.poll() is None, joined.log()[-3000:]
             assert client.task(during)["status"] in ("queued", "generating")
             time.sleep(1)
         replica = client.status()["model"]["replicas"][0]
@@ -126,7 +163,5 @@ def test_the_daemon_outlives_its_cluster_and_joins_it_again(
         wait_until(lambda: client.task(during)["status"] == "review", timeout=240)
         assert [v["index"] for v in client.task(during)["variations"]] == [1, 2, 3]
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=90) == 0, (root / "daemon.log").read_text()[-3000:]
-        log.close()
-    assert "joining Ray at 127.0.0.1" in (root / "daemon.log").read_text()
+        joined.stop()
+    assert "joining Ray at 127.0.0.1" in joined.log()
