@@ -41,6 +41,7 @@ SIZE, STEPS = 256, 4  # the tiny model draws noise at any size; small keeps the 
 GRACE = 5  # seconds: long enough to try undo, short enough to see a decision take effect
 START_TIMEOUT, READY_TIMEOUT, STOP_TIMEOUT = 60.0, 300.0, 60.0  # seconds
 POLL_SECONDS = 0.2
+MAX_SOCKET_PATH_BYTES = 107  # sun_path is 108 bytes with its terminating NUL
 LOG_TAIL_LINES = 20
 CONFIG = f"""\
 # Written by `gladtui demo`: everything lives in this folder.
@@ -48,7 +49,7 @@ drop_dir: drop
 preview_dir: previews
 state_dir: state
 cache_dir: cache
-socket: daemon.sock
+socket: {{socket}}
 generation:
   model: builtin:tiny-sdxl
   steps: {STEPS}
@@ -76,9 +77,10 @@ def run_demo(*, keep: bool, headless: bool) -> int:
         return 1
     _unwind_on_signals()
     workspace = Path(tempfile.mkdtemp(prefix="gladtui-demo-"))
+    socket = _socket_path(workspace)
     daemon: subprocess.Popen[bytes] | None = None
     try:
-        (workspace / "config.yaml").write_text(CONFIG, encoding="utf-8")
+        (workspace / "config.yaml").write_text(CONFIG.format(socket=socket), encoding="utf-8")
         config = load_config(workspace / "config.yaml")
         daemon = _start_daemon(workspace)
         _run(config, daemon, workspace, headless)
@@ -91,7 +93,7 @@ def run_demo(*, keep: bool, headless: bool) -> int:
         return 130
     finally:
         _stop(daemon)
-        _leave(workspace, keep)
+        _leave(workspace, keep, socket)
 
 
 def _run(config: Config, daemon: subprocess.Popen[bytes], workspace: Path, headless: bool) -> None:
@@ -117,6 +119,16 @@ def _run(config: Config, daemon: subprocess.Popen[bytes], workspace: Path, headl
     from gladtui.tui import run  # loads Textual: only now, and only here
 
     run(config, quit_note=QUIT_NOTE)
+
+
+def _socket_path(workspace: Path) -> Path:
+    """The daemon's socket: in the workspace, unless a long $TMPDIR makes that path longer
+    than a Unix socket's 107 bytes; then in a short folder of its own under /tmp (the
+    daemon makes it again if it is gone when a kept workspace is reused)."""
+    inside = workspace / "daemon.sock"
+    if len(bytes(inside)) <= MAX_SOCKET_PATH_BYTES:
+        return inside
+    return Path(tempfile.mkdtemp(prefix="gladtui-demo-", dir="/tmp")) / "daemon.sock"
 
 
 def _start_daemon(workspace: Path) -> subprocess.Popen[bytes]:
@@ -233,7 +245,7 @@ def _stop(daemon: subprocess.Popen[bytes] | None) -> None:
         daemon.wait()
 
 
-def _leave(workspace: Path, keep: bool) -> None:
+def _leave(workspace: Path, keep: bool, socket: Path) -> None:
     if keep:
         config = workspace / "config.yaml"
         print(
@@ -242,6 +254,8 @@ def _leave(workspace: Path, keep: bool) -> None:
             f"  then `gladtui --config {config}` in another; remove the folder when done"
         )
         return
+    if not socket.is_relative_to(workspace):
+        shutil.rmtree(socket.parent, ignore_errors=True)
     try:
         shutil.rmtree(workspace)
     except OSError as exc:

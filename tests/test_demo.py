@@ -60,7 +60,10 @@ def summary_rows(stdout: str) -> dict[str, list[str]]:
 
 @pytest.mark.slow
 def test_headless_reviews_the_samples_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    tmpdir = tmp_path / "t"
+    # A TMPDIR so long that a socket in the workspace would pass Unix's 107 bytes: the
+    # demo puts it in a short folder of its own under /tmp, removed with the workspace.
+    tmpdir = tmp_path / ("a-long-temporary-folder-" * 3)
+    short_folders = set(Path("/tmp").glob("gladtui-demo-*"))
     result = demo(tmpdir, "--headless")
     assert result.returncode == 0, result.stderr
 
@@ -76,6 +79,7 @@ def test_headless_reviews_the_samples_and_leaves_nothing_behind(tmp_path: Path) 
 
     assert list(tmpdir.iterdir()) == []
     assert processes_mentioning(f"{tmpdir}/gladtui-demo-") == []
+    assert set(Path("/tmp").glob("gladtui-demo-*")) == short_folders
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,9 @@ from typing import Any
 import pytest
 
 from daemon.store import Store
+from gladtui.client import Client
 from gladtui.shapes import TaskStatus
-from tests.apidaemon import ApiDaemon, task_yaml, wait_until
+from tests.apidaemon import ApiDaemon, answers, task_yaml, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -155,8 +155,8 @@ def test_kill_9_then_restart_makes_exactly_the_missing_variations_and_leaves_no_
     try:
         # What the killed daemon's Ray left running ends when the next daemon starts.
         wait_until(lambda: not alive(ray_processes), timeout=60)
-        wait_until(lambda: made() >= 6, timeout=180)
-        time.sleep(0.5)  # the last batch's row and the review commit
+        client = Client(tmp_path / "d.sock", timeout=30)
+        wait_until(lambda: answers(client) and client.task("slow")["status"] == "review", 180)
         ray_processes = descendants(second.pid)
         assert ray_processes, "the daemon started no Ray"
     finally:
