@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from pathlib import Path
 from daemon.destinations import mdfiles
 from daemon.destinations.base import DestinationError, DestinationUnusable, Placed, PostDraft
 from daemon.slugs import by_base
+from gladtui.atomicfiles import write_atomically
 
 _RETRYABLE_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EAGAIN, errno.EDQUOT, errno.EINTR}
 # Slug previews may use a look at the folder this old while no file was added,
@@ -117,25 +117,12 @@ class MarkdownDestination:
         return None
 
     def _write(self, target: Path, text: str, *, replace: bool) -> bool:
-        """Write `text` to a hidden temp file beside `target`, then link or rename it
-        there. False if `target` exists and `replace` is not asked for."""
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        """Write `text` to `target` atomically (gladtui/atomicfiles.py). False if `target`
+        exists and `replace` is not asked for: a post's file is never overwritten by another."""
         try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
-            if replace:
-                temporary.replace(target)
-            else:
-                try:
-                    os.link(temporary, target)  # fails if the name exists: never overwrites
-                except FileExistsError:
-                    return False
-        finally:
-            temporary.unlink(missing_ok=True)
-        _sync_folder(target.parent)
+            write_atomically(target, text.encode("utf-8"), overwrite=replace)
+        except FileExistsError:
+            return False
         return True
 
     @contextmanager
@@ -148,12 +135,3 @@ class MarkdownDestination:
                 f"markdown: {doing} failed: {where}: {exc.strerror or exc}",
                 retryable=exc.errno in _RETRYABLE_ERRNOS,
             ) from None
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the new name durable: the folder's entry, not only the file's bytes."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
