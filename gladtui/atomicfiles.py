@@ -103,7 +103,9 @@ def remove_stray_temp_files(folder: Path) -> list[Path]:
 # -- writing --------------------------------------------------------------------------------
 
 
-def write_atomically(path: Path, content: Content, *, overwrite: bool) -> None:
+def write_atomically(
+    path: Path, content: Content, *, overwrite: bool, permissions: int | None = None
+) -> None:
     """Write `path` via a hidden temp file in the same folder; never leave a partial file.
 
     `overwrite=False` refuses with FileExistsError when `path` exists, and never
@@ -111,9 +113,11 @@ def write_atomically(path: Path, content: Content, *, overwrite: bool) -> None:
     its name (KeyboardInterrupt too) the temp file is removed and the exception
     propagates; `path` is untouched. Only the last step, the folder's fsync, can
     fail after the complete file is already in place. The folder must exist.
+    `permissions` are set exactly, whatever the umask (files others must read).
     """
     folder = path.parent
-    with _complete_temp_file(folder / temp_name_for(path.name), content) as temp:
+    temp_path = folder / temp_name_for(path.name)
+    with _complete_temp_file(temp_path, content, permissions=permissions) as temp:
         if overwrite:
             temp.replace(path)
         else:

@@ -8,14 +8,12 @@ accepts it when the bytes match.
 
 from __future__ import annotations
 
-import contextlib
 import filecmp
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from daemon.publishers.base import Asset, PublishError
+from gladtui.atomicfiles import write_atomically
 
 
 class LocalPublisher:
@@ -48,22 +46,18 @@ class LocalPublisher:
         """Copy `path` to `target`; False if an identical copy was already there."""
         if target.exists():
             return self._same_or_refuse(path, target)
-        fd, temp_name = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".part")
-        temp = Path(temp_name)
-        try:
-            with os.fdopen(fd, "wb") as out, path.open("rb") as source:
-                shutil.copyfileobj(source, out)
-                out.flush()
-                os.fsync(out.fileno())
-            temp.chmod(0o644)  # served to the world: not mkstemp's 0600
+        with path.open("rb") as source:
             try:
-                os.link(temp, target)  # unlike rename, never replaces a file
+                # 0644: served to the world; never replaces a file that appears meanwhile.
+                write_atomically(
+                    target,
+                    lambda out: shutil.copyfileobj(source, out),
+                    overwrite=False,
+                    permissions=0o644,
+                )
             except FileExistsError:
                 return self._same_or_refuse(path, target)
-            return True
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+        return True
 
     @staticmethod
     def _same_or_refuse(path: Path, target: Path) -> bool:
