@@ -185,6 +185,16 @@ def test_replace_file_sets_exact_permissions_whatever_the_umask(
     assert listing(tmp_path) == ["gladtui.service"]
 
 
+def test_write_atomically_sets_exact_permissions_for_files_the_world_reads(
+    tmp_path: Path, umask_077: None
+) -> None:
+    """The local CDN's copies: 0644 whatever the daemon's umask (systemd's is 0077)."""
+    path = tmp_path / "image.png"
+    write_atomically(path, lambda out: out.write(b"png"), overwrite=False, permissions=0o644)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert path.read_bytes() == b"png" and listing(tmp_path) == ["image.png"]
+
+
 def test_replace_file_takes_over_a_temp_file_left_by_a_kill(tmp_path: Path) -> None:
     (tmp_path / ".x.error.txt.tmp").write_bytes(b"half a rea")
     replace_file(tmp_path / "x.error.txt", b"the reason\n")
