@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-# Imported before the child drops root: it cannot read the Python installation.
-import textual.drivers.headless_driver
+# Imported before the child drops root, which then imports nothing new
+# (tests/privileges.py): Textual's crash report, so a failure there says what it was.
+import rich.traceback  # noqa: F401
 import textual.pilot  # noqa: F401
 
 from daemon.models import LoadedModel
@@ -36,10 +37,14 @@ def test_a_reviewer_who_cannot_read_the_previews_sees_the_pictures(
     try:
         task = d.wait_status(d.submit(task_yaml("Private", variations=2)), "review")
         d.config.preview_dir.chmod(0o700)
+        # The same review as root first: every module it loads lazily (Textual's
+        # driver, its widgets) is loaded before the child drops root.
+        as_root = _review_as_this_user(d, task)
         member = reviewers.member
         seen = run_as(lambda: _review_as_this_user(d, task), member.uid, member.gid, member.groups)
     finally:
         d.cleanup()
+    assert as_root == {"can_read_file": True, "pictures": {1: (64, 64), 2: (64, 64)}}
     assert seen["can_read_file"] is False
     assert seen["pictures"] == {1: (64, 64), 2: (64, 64)}
 
