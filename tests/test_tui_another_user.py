@@ -15,11 +15,6 @@ from typing import Any
 
 import pytest
 
-# Imported before the child drops root, which then imports nothing new
-# (tests/privileges.py): Textual's crash report, so a failure there says what it was.
-import rich.traceback  # noqa: F401
-import textual.pilot  # noqa: F401
-
 from daemon.models import LoadedModel
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.privileges import run_as
