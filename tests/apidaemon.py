@@ -29,11 +29,19 @@ from gladtui.client import Client, DaemonUnreachable, UnixHTTPConnection
 from gladtui.config import Config, load_config
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
+def wait_until(
+    condition: Callable[[], object],
+    timeout: float = 30.0,
+    explain: Callable[[], str] | None = None,
+) -> None:
+    """Poll `condition` until it holds; past `timeout`, fail with what `explain` says
+    (a log's tail, the state reached) after the condition's name."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            name = getattr(condition, "__qualname__", repr(condition))
+            detail = f":\n{explain()}" if explain is not None else ""
+            raise AssertionError(f"condition not met in {timeout:g} s: {name}{detail}")
         time.sleep(0.02)
 
 
