@@ -30,7 +30,9 @@ import pytest
 from gladtui.client import Client
 from tests.apidaemon import answers, task_yaml, wait_until
 
-pytestmark = pytest.mark.slow
+# Heads started, a daemon joining through them and a replica loaded, under the load
+# of a shared machine: minutes, past the suite's 300 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 BIN = Path(sys.executable).parent
 RAY_GRACE_SECONDS = 60  # Ray 2.60's gcs_rpc_server_reconnect_timeout_s default
