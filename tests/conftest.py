@@ -13,6 +13,12 @@ import pytest
 
 # transformers warns that torchvision is missing; it is not needed here.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# One torch thread in this process and in every daemon the tests start (before torch
+# is imported: it reads this once). The tiny model's images gain nothing from more,
+# and two workers with a thread per core each, on a busy machine, made OpenMP's
+# threads spin against each other: 3 images of 64x64 in 2 steps took a median of
+# 17-19 s with 2 threads against 0.7-0.9 s with 1, at a load average of 17.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 if TYPE_CHECKING:
     from daemon.models import LoadedModel
