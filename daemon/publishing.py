@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from daemon.cleanup import remove_files, sweep_expired
+from daemon.cleanup import finish_interrupted, finish_removals, request_removal, sweep_expired
 from daemon.destinations.base import Destination, DestinationError
 from daemon.destinations.local import LocalDestination
 from daemon.jobkinds import PUBLISH, REJECT, published_variation
@@ -100,6 +100,7 @@ class PublishWorker:
             return
         self._next_sweep = now + SWEEP_EVERY_SECONDS
         try:
+            finish_interrupted(self.store)  # a deletion that failed before is tried again
             sweep_expired(self.store, self.config.cleanup.preview_retention_days)
         except Exception:
             log.exception("the preview retention sweep failed; trying again later")
@@ -114,6 +115,7 @@ class PublishWorker:
             return
         if task.post_id is not None:  # published before a crash ate the status change
             self._mark_published(job, task, self.store.posts.get(task.post_id), None)
+            self._after_publish(task)
             return
         try:
             path = self._selected_image(task, published_variation(job.payload))
@@ -131,11 +133,11 @@ class PublishWorker:
             self._after_failure(job, task, f"cannot read {exc.filename}: {exc.strerror}", True)
             return
         try:
-            post = self._commit(job, task, asset)
+            self._commit(job, task, asset)
         except DestinationError as exc:
             self._after_failure(job, task, str(exc), exc.retryable, step="post")
             return
-        self._after_publish(task, path, post)
+        self._after_publish(task)
 
     def _selected_image(self, task: TaskRecord, index: int) -> Path:
         variation = self.store.variations.get(task.id, index)
@@ -219,6 +221,10 @@ class PublishWorker:
                     "outcome": outcome,
                 },
             )
+            if self.config.publishing.delete_local_after_publish:
+                published = self.store.variations.get(task.id, published_variation(job.payload))
+                # recorded with the post: a stop before the file is gone finishes it at start
+                request_removal(self.store, [published] if published else [], thumbnails=False)
             self.store.jobs.complete(job.id)
         if post is not None:
             log.info(
@@ -229,11 +235,10 @@ class PublishWorker:
                 post.featured_image_url,
             )
 
-    def _after_publish(self, task: TaskRecord, path: Path, post: PostRecord) -> None:
-        if not self.config.publishing.delete_local_after_publish:
-            return
-        published = [v for v in self.store.variations.list(task.id) if Path(v.path) == path]
-        remove_files(self.store, published, thumbnails=False)  # the TUI still shows it
+    def _after_publish(self, task: TaskRecord) -> None:
+        """Once the post is committed: the local file goes, if the config says so (the
+        thumbnail stays: the TUI still shows it)."""
+        finish_removals(self.store, self.store.variations.awaiting_removal(task.id))
 
     def _after_failure(
         self,
