@@ -153,11 +153,20 @@ def check_after_restart(running: Station, before: TaskJSON) -> bool:
         assert all(v["removed_at"] is None for v in client.task(task_id)["variations"])
         return False
 
-    def settled() -> bool:  # a reject job the kill interrupted runs again after the restart
+    def left() -> tuple[list[str], list[int]]:
         rows = [v for v in client.task(task_id)["variations"] if v["index"] in old]
-        return all(v["removed_at"] for v in rows) and not any(p.exists() for p in files_of(before))
+        kept = [p.name for p in files_of(before) if p.exists()]
+        return kept, [v["index"] for v in rows if not v["removed_at"]]
 
-    wait_until(settled, timeout=60)
+    # A reject job the kill interrupted runs again after the restart: allow it the time.
+    deadline = time.monotonic() + 60
+    while any(problems := left()):
+        kept, unmarked = problems
+        assert time.monotonic() < deadline, (
+            f"{task_id} rejected; after the restart, files left: {kept}, "
+            f"variations not recorded removed: {unmarked}"
+        )
+        time.sleep(0.1)
     shown = running.show(task_id)
     for index in old:
         [line] = [ln for ln in shown.splitlines() if re.match(rf"\s+{index} ", ln)]
