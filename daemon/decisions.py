@@ -35,6 +35,7 @@ from daemon.jobkinds import (
     rejection_of,
     undo_of,
 )
+from daemon.missingfiles import cannot_approve, is_missing
 from daemon.outcomes import Conflict, Outcome, TaskNotFound, cannot, decision_pending
 from daemon.rules import APPROVED_STATES, UNDO, allowed_actions
 from daemon.store import JobRecord, Store, TaskRecord, VariationRecord
@@ -68,6 +69,8 @@ class Decisions:
                 return self._already_approved(task, variation)
             self.check(task, "approve")
             chosen = self._variation(task, variation)
+            if is_missing(chosen):  # nothing to upload: refused now, not failed later
+                raise Conflict(cannot_approve(task_id, chosen))
             undo = self._undo_state(task)
             self.store.variations.select(task_id, chosen.idx)
             self.store.tasks.set_status(

@@ -36,6 +36,7 @@ from daemon.destinations.base import Destination, DestinationError
 from daemon.destinations.local import LocalDestination
 from daemon.jobkinds import PUBLISH, REJECT, published_variation
 from daemon.jobworker import JobLoop, next_attempt_at
+from daemon.missingfiles import cannot_read
 from daemon.placing import Placement, Placer
 from daemon.publishers import Asset, Publisher, PublishError, asset_id_for
 from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store, TaskRecord
@@ -118,19 +119,18 @@ class PublishWorker:
             self._after_publish(task)
             return
         try:
-            path = self._selected_image(task, published_variation(job.payload))
+            index = published_variation(job.payload)
+            path = self._selected_image(task, index)
+            image = self._read(task, index, path)
             self.store.tasks.set_status(
                 task.id,
                 TaskStatus.PUBLISHING,
                 error=task.error if task.status is TaskStatus.PUBLISHING else None,
                 expected=[TaskStatus.APPROVED, TaskStatus.PUBLISHING],
             )
-            asset = self.publisher.upload(path, asset_id_for(task.id, path.read_bytes()))
+            asset = self.publisher.upload(path, asset_id_for(task.id, image))
         except PublishError as exc:
             self._after_failure(job, task, str(exc), exc.retryable)
-            return
-        except OSError as exc:  # the file could not be read
-            self._after_failure(job, task, f"cannot read {exc.filename}: {exc.strerror}", True)
             return
         try:
             self._commit(job, task, asset)
@@ -146,6 +146,18 @@ class PublishWorker:
                 f"variation {index} of {task.id} is gone; approve another one", retryable=False
             )
         return Path(variation.path)
+
+    @staticmethod
+    def _read(task: TaskRecord, index: int, path: Path) -> bytes:
+        """The approved image's bytes. One that cannot be read fails the publish at once:
+        retrying does not bring a file back (daemon/missingfiles.py)."""
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise PublishError(
+                cannot_read(task.id, index, str(path), reason), retryable=False
+            ) from None
 
     def _commit(self, job: JobRecord, task: TaskRecord, asset: Asset) -> PostRecord:
         """Place the post, then record it with the task's new status, the event and

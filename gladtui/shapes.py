@@ -78,6 +78,9 @@ class VariationJSON(TypedDict):
     loras: dict[str, float]  # LoRA name: weight
     preset: str | None  # the preset it was rendered with
     from_variation: int | None  # re-rendered from that variation's seed (draft, then final)
+    # The file is not at `path` though gladtui never removed it (moved or deleted by
+    # hand): it cannot be shown nor approved until it is put back. False once removed.
+    missing: bool
 
 
 class PostJSON(TypedDict):
