@@ -27,6 +27,7 @@ from gladtui.shapes import TaskStatus
 log = logging.getLogger(__name__)
 
 RETAINED_UNTIL_DECIDED = (TaskStatus.PUBLISHED, TaskStatus.REJECTED)
+FILES_REMOVED = "files_removed"  # the event once a task's files are gone: {"variations": [..]}
 
 
 def request_removal(
@@ -66,6 +67,10 @@ def finish_removals(store: Store, variations: Iterable[VariationRecord]) -> list
             continue
         store.variations.mark_removed(variation.task_id, [variation.idx])
         gone.append(variation)
+    for task_id in dict.fromkeys(v.task_id for v in gone):
+        # Clients shown the task read it again: its variations are gone now.
+        indexes = [v.idx for v in gone if v.task_id == task_id]
+        store.events.add(FILES_REMOVED, task_id, detail={"variations": indexes})
     return gone
 
 
