@@ -254,7 +254,7 @@ class EventJSON(TypedDict):
     """One row of the audit trail, as the event stream sends it (SSE `id` = `id`)."""
 
     id: int
-    kind: str  # created | status_changed | variation_added | …
+    kind: str  # created | status_changed | variation_added | files_removed | …
     task_id: str | None
     from_status: TaskStatus | None
     to_status: TaskStatus | None
