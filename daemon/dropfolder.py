@@ -3,6 +3,8 @@
 Nothing the user dropped is ever deleted or overwritten: an accepted file moves
 to `processed/`, a refused one to `failed/` with `<name>.error.txt` beside it,
 and a name already taken there gets a `-2`, `-3`, ... suffix (gladtui/atomicfiles.py).
+A name too long for its suffix, or for `.error.txt` beside it, is shortened to fit
+the 255 bytes a name may have (its stem cut, its extension kept).
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from gladtui.atomicfiles import move_to_free_name, replace_file
+from gladtui.atomicfiles import free_names, move_to_free_name, replace_file
 
 PROCESSED = "processed"
 FAILED = "failed"
 TASK_SUFFIXES = (".yaml", ".yml")
 # Editors and downloaders write under these names first; never read them.
 _TEMPORARY_SUFFIXES = (".tmp", ".part", ".swp", ".swx", ".crdownload", "~")
+REASON_SUFFIX = ".error.txt"
+# A name in failed/ leaves room for its reason's name beside it.
+_REASON_ROOM = len(REASON_SUFFIX.encode())
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,13 @@ class DropFolder:
             log.warning("renamed %s to %s: its name is not UTF-8", ascii(name), renamed.name)
             yield renamed
 
+    def destinations(self, name: str, *, refused: bool) -> Iterator[Path]:
+        """The names a file called `name` may take in processed/ (or failed/), in the
+        order a move tries them: whoever looks for where a file went walks the same."""
+        if refused:
+            return free_names(self.failed, name, reserve=_REASON_ROOM)
+        return free_names(self.processed, name)
+
     def accept(self, path: Path) -> Path:
         """Move an accepted file to processed/; returns where it went."""
         return move_to_free_name(path, self.processed)
@@ -84,7 +96,10 @@ class DropFolder:
         """
 
         return move_to_free_name(
-            path, self.failed, before_leaving=lambda moved: write_reason(moved, message)
+            path,
+            self.failed,
+            reserve=_REASON_ROOM,
+            before_leaving=lambda moved: write_reason(moved, message),
         )
 
 
@@ -95,7 +110,7 @@ def utf8_name(name: str) -> str:
 
 def reason_path(moved: Path) -> Path:
     """Where the reason for refusing `moved` (a file in failed/) is: `<name>.error.txt`."""
-    return moved.with_name(moved.name + ".error.txt")
+    return moved.with_name(moved.name + REASON_SUFFIX)
 
 
 def write_reason(moved: Path, message: str) -> None:
