@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gladtui.atomicfiles import free_names, move_to_free_name, replace_file
+from gladtui.filemodes import PRIVATE_FILE, close_to_others, make_folders
 
 PROCESSED = "processed"
 FAILED = "failed"
@@ -45,7 +46,7 @@ class DropFolder:
 
     def prepare(self) -> None:
         for folder in (self.root, self.processed, self.failed):
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folders(folder)
 
     def is_candidate(self, path: Path) -> bool:
         """A file directly in the drop folder with a task file name."""
@@ -84,8 +85,14 @@ class DropFolder:
         return free_names(self.processed, name)
 
     def accept(self, path: Path) -> Path:
-        """Move an accepted file to processed/; returns where it went."""
-        return move_to_free_name(path, self.processed)
+        """Move an accepted file to processed/; returns where it went.
+
+        Moved files are made the daemon's alone (when they are its user's): their
+        mode was the dropper's umask's, and they hold titles and prompts.
+        """
+        moved = move_to_free_name(path, self.processed)
+        close_to_others(moved)
+        return moved
 
     def refuse(self, path: Path, message: str) -> Path:
         """Move a refused file to failed/ with its reason beside it.
@@ -95,12 +102,14 @@ class DropFolder:
         (daemon/ingest.py), never a refused file without its reason.
         """
 
-        return move_to_free_name(
+        moved = move_to_free_name(
             path,
             self.failed,
             reserve=_REASON_ROOM,
             before_leaving=lambda moved: write_reason(moved, message),
         )
+        close_to_others(moved)
+        return moved
 
 
 def utf8_name(name: str) -> str:
@@ -115,4 +124,4 @@ def reason_path(moved: Path) -> Path:
 
 def write_reason(moved: Path, message: str) -> None:
     """Write the reason beside a refused file, whole or not at all (never half a reason)."""
-    replace_file(reason_path(moved), f"{message}\n".encode())
+    replace_file(reason_path(moved), f"{message}\n".encode(), permissions=PRIVATE_FILE)

@@ -29,6 +29,7 @@ from pathlib import Path
 from daemon.dropfolder import DropFolder, reason_path, write_reason
 from daemon.jobkinds import GENERATE, generation_payload
 from daemon.store import NewTask, Store, TaskRecord
+from gladtui.filemodes import close_to_others
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import (
     TaskFileError,
@@ -368,6 +369,7 @@ class Ingestor:
                 if refuse is not None and not reason_path(target).exists():
                     write_reason(target, refuse)
                 path.unlink(missing_ok=True)
+                close_to_others(target)
                 log.info("%s was already moved to %s/ before a stop", path.name, folder.name)
                 return target
         return None
