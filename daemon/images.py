@@ -26,6 +26,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngImageFile, PngInfo
 
 from gladtui.atomicfiles import write_atomically
+from gladtui.filemodes import PRIVATE_FILE, make_folders
 
 PARAMETERS_KEY = "parameters"
 NEGATIVE_MARKER = "Negative prompt:"
@@ -188,7 +189,8 @@ def write_png_atomically(image: Image.Image, path: Path, *, parameters: str) -> 
     def write(stream: BinaryIO) -> None:
         image.save(stream, format="PNG", pnginfo=info)
 
-    write_atomically(path, write, overwrite=False)
+    # 0600 whatever the umask: its text holds the prompt (gladtui/filemodes.py).
+    write_atomically(path, write, overwrite=False, permissions=PRIVATE_FILE)
 
 
 def read_parameters(path: Path) -> str | None:
@@ -224,7 +226,7 @@ def narrowed_png(image: Image.Image, destination: Path, *, max_width: int) -> Pa
 
 
 def _scaled_png(image: Image.Image, destination: Path, box: tuple[int, int]) -> Path:
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(destination.parent)
     thumb = image.copy()
     thumb.thumbnail(box)
     if thumb.mode not in _PNG_MODES:
@@ -235,5 +237,5 @@ def _scaled_png(image: Image.Image, destination: Path, box: tuple[int, int]) -> 
         # compression matters more than size here.
         thumb.save(stream, format="PNG", compress_level=1)
 
-    write_atomically(destination, write, overwrite=True)
+    write_atomically(destination, write, overwrite=True, permissions=PRIVATE_FILE)
     return destination

@@ -269,13 +269,15 @@ def test_system_install_adds_the_user_only_when_missing(tmp_path: Path, user_pre
     runner = Recorder()
     host = make_host(tmp_path, runner, user_present=user_present)
     assert service_command(args("install", system=True, config=config_path), host) == 0
-    folder = f"install -d -o gladtui -g gladtui -m 0750 {tmp_path / 'previews'}"
+    folder = f"install -d -o gladtui -g gladtui -m 0700 {tmp_path / 'previews'}"
     systemctl = ["systemctl daemon-reload", "systemctl enable --now gladtui.service"]
     assert runner.calls == [*([] if user_present else [USERADD]), folder, *systemctl]
     unit = (tmp_path / "etc" / "systemd" / "system" / "gladtui.service").read_text()
     assert "User=gladtui" in unit
     # A config without api.group: the socket stays the service user's alone.
     assert "RuntimeDirectoryMode=0700" in settings(unit)
+    # The state and the cache are the service's alone, not systemd's default 0755.
+    assert {"StateDirectoryMode=0700", "CacheDirectoryMode=0700"} <= set(settings(unit))
     assert not [line for line in settings(unit) if line.startswith("SupplementaryGroups=")]
     out, _ = output(host)
     assert "journalctl -u gladtui -f" in out
