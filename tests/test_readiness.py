@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -96,3 +97,38 @@ def test_repeated_events_do_not_postpone_a_stable_file(tmp_path: Path, clock: Fa
     tracker.observe(path)  # e.g. a rescan: nothing changed, the window keeps running
     clock.now += 0.3
     assert tracker.take_ready() == [path]
+
+
+@pytest.mark.parametrize("window", [0.5, 2.0, 30.0])
+def test_a_file_is_taken_exactly_when_its_window_has_passed(
+    tmp_path: Path, clock: FakeClock, window: float
+) -> None:
+    """Not one step of the clock before the window (a file still being written may be
+    paused for most of it), and at once when it has passed."""
+    tracker = ReadinessTracker(window, clock=clock)
+    path = written_in_place(tmp_path / "a.yaml", b"title: x\n")
+    tracker.observe(path)
+    seen_at = clock.now
+    clock.now = math.nextafter(seen_at + window, 0.0)
+    assert tracker.take_ready() == []
+    assert path in tracker
+    clock.now = seen_at + window
+    assert tracker.take_ready() == [path]
+
+
+def test_an_empty_file_renamed_into_place_still_waits_for_the_window(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Renamed while empty, it may be a placeholder its writer fills next: not finished."""
+    tracker = ReadinessTracker(0.5, clock=clock)
+    staging = tmp_path / "staging.tmp"
+    staging.touch()
+    st = staging.stat()
+    os.utime(staging, ns=(st.st_atime_ns, st.st_mtime_ns - 5_000_000))
+    final = tmp_path / "final.yaml"
+    staging.rename(final)
+    assert Snapshot.of(final.stat()).ctime_ns > Snapshot.of(final.stat()).mtime_ns
+    tracker.observe(final)
+    assert tracker.take_ready() == []
+    clock.now += 0.5
+    assert tracker.take_ready() == [final]
