@@ -75,8 +75,11 @@ def status(store: Store, job: JobRecord) -> JobStatus:
 # --- the store's conditions ---------------------------------------------------------------
 
 
+EDGES = ["just-before", "exactly-at", "just-after"]
+
+
 @pytest.mark.parametrize(
-    ("offset", "undoable"), [(-TICK, True), (timedelta(), False), (TICK, False)]
+    ("offset", "undoable"), [(-TICK, True), (timedelta(), False), (TICK, False)], ids=EDGES
 )
 def test_a_job_is_undoable_only_before_its_run_after(
     store: Store, clock: ScriptedClock, offset: timedelta, undoable: bool
@@ -89,7 +92,9 @@ def test_a_job_is_undoable_only_before_its_run_after(
     assert status(store, job) is (JobStatus.CANCELLED if undoable else JobStatus.PENDING)
 
 
-@pytest.mark.parametrize(("offset", "due"), [(-TICK, False), (timedelta(), True), (TICK, True)])
+@pytest.mark.parametrize(
+    ("offset", "due"), [(-TICK, False), (timedelta(), True), (TICK, True)], ids=EDGES
+)
 def test_a_job_is_claimable_from_its_run_after_on(
     store: Store, clock: ScriptedClock, offset: timedelta, due: bool
 ) -> None:
