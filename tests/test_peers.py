@@ -58,6 +58,26 @@ def test_the_group_is_matched_by_gid_or_membership_not_by_uid() -> None:
     assert not member.identify(NO_SUCH_UID, OTHER_GID).admitted
 
 
+def test_a_refusal_names_the_caller_the_daemons_user_and_the_way_in() -> None:
+    peers = Peers(DAEMON_UID, frozenset(), Group("reviewers", OTHER_GID))
+    named, nameless = peers.identify(NOBODY, DAEMON_UID), peers.identify(NO_SUCH_UID, NOBODY)
+    assert peers.refusal(named) == (
+        f"nobody (uid {NOBODY}) may not use this daemon (it runs as root); add the user to "
+        "the group reviewers (sudo usermod -aG reviewers nobody, then log in again), or to "
+        "api.allowed_users in the daemon's config"
+    )
+    assert peers.refusal(nameless) == (
+        f"uid:{NO_SUCH_UID} may not use this daemon (it runs as root); add the user to the "
+        "group reviewers (sudo usermod -aG reviewers USER, then log in again), or to "
+        "api.allowed_users in the daemon's config"
+    )  # no passwd entry: usermod needs a name the caller has to find
+    groupless = Peers(DAEMON_UID, frozenset(), None)
+    assert groupless.refusal(named) == (
+        f"nobody (uid {NOBODY}) may not use this daemon (it runs as root); set api.group and "
+        "add the user to that group, or add it to api.allowed_users in the daemon's config"
+    )
+
+
 # --- real callers over a real socket ---------------------------------------------------------
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as other users")

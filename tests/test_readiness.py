@@ -132,3 +132,23 @@ def test_an_empty_file_renamed_into_place_still_waits_for_the_window(
     assert tracker.take_ready() == []
     clock.now += 0.5
     assert tracker.take_ready() == [final]
+
+
+def test_observing_a_file_never_seen_that_is_gone_is_nothing(tmp_path: Path) -> None:
+    tracker = ReadinessTracker(0.5, clock=FakeClock())
+    tracker.observe(tmp_path / "gone.yaml")  # an event for a file deleted at once
+    assert len(tracker) == 0 and tracker.take_ready() == []
+
+
+def test_unreadable_metadata_is_handed_over_once_stable(tmp_path: Path, clock: FakeClock) -> None:
+    """stat() refused (EACCES on the way): the reader opens it and reports why, with the name."""
+    path = tmp_path / "locked.yaml"
+
+    def refused(_path: Path) -> os.stat_result:
+        raise PermissionError(13, "Permission denied", str(_path))
+
+    tracker = ReadinessTracker(0.5, clock=clock, stat=refused)
+    tracker.observe(path)
+    assert path in tracker and tracker.take_ready() == []
+    clock.now += 0.5
+    assert tracker.take_ready() == [path]
