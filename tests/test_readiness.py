@@ -152,3 +152,20 @@ def test_unreadable_metadata_is_handed_over_once_stable(tmp_path: Path, clock: F
     assert path in tracker and tracker.take_ready() == []
     clock.now += 0.5
     assert tracker.take_ready() == [path]
+
+
+def test_a_file_still_waiting_does_not_hold_back_one_that_is_ready(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    tracker = ReadinessTracker(0.5, clock=clock)
+    slow = written_in_place(tmp_path / "slow.yaml", b"title: x\n")
+    tracker.observe(slow)  # first in the tracker, and not finished
+    staging = tmp_path / "staging.tmp"
+    staging.write_bytes(b"title: y\n")
+    st = staging.stat()
+    os.utime(staging, ns=(st.st_atime_ns, st.st_mtime_ns - 5_000_000))
+    renamed = tmp_path / "renamed.yaml"
+    staging.rename(renamed)
+    tracker.observe(renamed)
+    assert tracker.take_ready() == [renamed]
+    assert slow in tracker

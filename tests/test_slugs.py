@@ -201,10 +201,11 @@ def test_a_tasks_own_post_is_its_slug_not_a_duplicate(store: Store, site: Path) 
     """Its post recorded but the task not yet linked to it (the publisher's last step)."""
     task(store, "mine", "Plum Cake")
     post(store, "mine", "plum-cake", linked=False)
+    task(store, "next", "Plum Cake")  # previewed after it, in the same page
     for policy in ("suffix", "update", "skip"):
-        assert preview(store, site, policy, "mine") == {
-            "mine": SlugPreview("plum-cake", "free", None)
-        }
+        found = preview(store, site, policy, "mine", "next")
+        assert found["mine"] == SlugPreview("plum-cake", "free", None)
+        assert found["next"].taken_by == "mine"
 
 
 def test_nothing_to_preview_asks_nobody(store: Store, tmp_path: Path) -> None:
@@ -222,17 +223,23 @@ def test_a_destination_that_cannot_be_asked_falls_back_and_says_so_once(
     (site / "plum-cake-2.md").write_text("by hand\n")
     previewer = SlugPreviewer(store, MarkdownDestination(site, "image"), "suffix")
     tasks = store.tasks.summaries(ids=["new"])
+
+    def said() -> list[tuple[int, str]]:
+        return [(r.levelno, r.getMessage()) for r in caplog.records]
+
+    caplog.set_level(logging.INFO, logger="daemon.slugs")
     assert previewer.preview(tasks)["new"].slug == "plum-cake-3"
+    assert said() == []
     away = site.with_name("away")
     site.rename(away)  # the folder cannot be read: gladtui's own records still count
-    with caplog.at_level(logging.INFO, logger="daemon.slugs"):
-        assert previewer.preview(tasks)["new"] == SlugPreview("plum-cake-2", "suffixed", "old")
-        assert previewer.preview(tasks)["new"].slug == "plum-cake-2"
-        away.rename(site)
-        assert previewer.preview(tasks)["new"].slug == "plum-cake-3"
-        assert previewer.preview(tasks)["new"].slug == "plum-cake-3"
-    said = [(r.levelno, r.getMessage()) for r in caplog.records]
-    assert len(said) == 2, said
-    assert said[0][0] == logging.WARNING
-    assert said[0][1].startswith("slug previews use gladtui's own records only: markdown cannot")
-    assert said[1] == (logging.INFO, "slug previews ask markdown again")
+    assert previewer.preview(tasks)["new"] == SlugPreview("plum-cake-2", "suffixed", "old")
+    [(level, message)] = said()  # said at the first failure, with the reason
+    assert level == logging.WARNING
+    assert message.startswith("slug previews use gladtui's own records only: markdown cannot")
+    assert f"{site}: No such file or directory" in message
+    assert previewer.preview(tasks)["new"].slug == "plum-cake-2"
+    assert len(said()) == 1  # once per outage
+    away.rename(site)
+    assert previewer.preview(tasks)["new"].slug == "plum-cake-3"
+    assert previewer.preview(tasks)["new"].slug == "plum-cake-3"
+    assert said()[1:] == [(logging.INFO, "slug previews ask markdown again")]
