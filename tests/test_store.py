@@ -626,6 +626,34 @@ def test_requeue_running_after_a_crash(task_store: Store, clock: FakeClock) -> N
     assert counts[JobStatus.RUNNING] == 0
 
 
+def test_a_job_given_up_at_start_fails_its_waiting_task_unless_work_remains(
+    store: Store,
+) -> None:
+    jobs = store.jobs
+    store.tasks.create_many([new_task("lone"), new_task("more"), new_task("done")])
+    store.tasks.set_status("done", TaskStatus.REVIEW)
+    for task_id in ("lone", "more", "done"):
+        jobs.enqueue("generate", task_id, {}, max_attempts=1)
+        jobs.claim(["generate"])
+    jobs.enqueue("generate", "more", {})  # other work still queued for it
+    jobs.requeue_running()
+    lone, more, done = (store.tasks.get(task_id) for task_id in ("lone", "more", "done"))
+    assert lone is not None and lone.status is TaskStatus.FAILED
+    assert lone.error == (
+        "gave up its generate job: the daemon stopped during each of its 1 attempt(s); try again"
+    )
+    assert more is not None and (more.status, more.error) == (TaskStatus.QUEUED, None)
+    assert done is not None and done.status is TaskStatus.REVIEW  # not waiting: left alone
+
+
+def test_enqueue_many_takes_one_attempt_and_refuses_none(task_store: Store) -> None:
+    task_store.jobs.enqueue_many("generate", [("a", {})], max_attempts=1)
+    job = task_store.jobs.claim(["generate"])
+    assert job is not None and job.max_attempts == 1
+    with pytest.raises(ValueError, match="max_attempts must be at least 1, got 0"):
+        task_store.jobs.enqueue_many("generate", [("a", {})], max_attempts=0)
+
+
 def test_release_hands_a_running_job_back_without_using_an_attempt(
     task_store: Store, clock: FakeClock
 ) -> None:
