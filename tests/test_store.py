@@ -652,6 +652,8 @@ def test_enqueue_many_takes_one_attempt_and_refuses_none(task_store: Store) -> N
     assert job is not None and job.max_attempts == 1
     with pytest.raises(ValueError, match="max_attempts must be at least 1, got 0"):
         task_store.jobs.enqueue_many("generate", [("a", {})], max_attempts=0)
+    with pytest.raises(NotFoundError, match="tasks to queue 'generate' jobs for do not exist"):
+        task_store.jobs.enqueue_many("generate", [("a", {}), ("ghost", {})])
 
 
 def test_release_hands_a_running_job_back_without_using_an_attempt(
