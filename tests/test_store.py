@@ -1010,7 +1010,15 @@ def test_an_idle_claim_commits_nothing(store: Store, clock: FakeClock) -> None:
     assert store.jobs.claim(["publish"]) is None  # no such job
     assert commits == []
     clock.advance(61)
-    assert store.jobs.claim(["generate"]) is not None and len(commits) == 1
+    claimed = store.jobs.claim(["generate"])
+    assert claimed is not None and len(commits) == 1
+    store.jobs.complete(claimed.id)
+    store.jobs.enqueue("publish", "muffins-001", {})
+    assert len(store.jobs.cancel_for_task("muffins-001")) == 1
+    commits.clear()
+    # Jobs done or cancelled, due long ago, are nothing to claim: still no commit.
+    assert store.jobs.claim(["generate", "publish"]) is None
+    assert commits == []
 
 
 def test_tasks_and_variations_of_schema_2_gain_the_generation_settings(db_path: Path) -> None:
