@@ -199,13 +199,16 @@ def test_gladtuis_posts_and_the_folders_files_add_up(store: Store, site: Path) -
 
 def test_a_tasks_own_post_is_its_slug_not_a_duplicate(store: Store, site: Path) -> None:
     """Its post recorded but the task not yet linked to it (the publisher's last step)."""
+    # Previewed after it in the same page: pages are newest first, then by id down.
+    task(store, "also", "Plum Cake")
     task(store, "mine", "Plum Cake")
     post(store, "mine", "plum-cake", linked=False)
-    task(store, "next", "Plum Cake")  # previewed after it, in the same page
     for policy in ("suffix", "update", "skip"):
-        found = preview(store, site, policy, "mine", "next")
+        pages = store.tasks.summaries(ids=["mine", "also"])
+        assert [t.id for t in pages] == ["mine", "also"]
+        found = preview(store, site, policy, "mine", "also")
         assert found["mine"] == SlugPreview("plum-cake", "free", None)
-        assert found["next"].taken_by == "mine"
+        assert found["also"].taken_by == "mine"
 
 
 def test_nothing_to_preview_asks_nobody(store: Store, tmp_path: Path) -> None:
