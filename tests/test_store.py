@@ -571,9 +571,9 @@ def test_complete_and_fail_with_retries_up_to_max_attempts(
     no_retry = jobs.enqueue("generate", "b", {})
     jobs.claim(["generate"])
     assert jobs.fail(no_retry.id, "bad prompt", retry_at=None).status is JobStatus.FAILED
-    with pytest.raises(NotFoundError, match="^no job 10000$"):
+    with pytest.raises(NotFoundError, match=r"^no job 10000$"):
         jobs.complete(10_000)
-    with pytest.raises(NotFoundError, match="^no job 10000$"):
+    with pytest.raises(NotFoundError, match=r"^no job 10000$"):
         jobs.fail(10_000, "x", retry_at=None)
 
 
