@@ -107,6 +107,17 @@ def test_what_cannot_be_served_is_a_json_error(
     assert body["error"]["status"] == status and words in body["error"]["message"]
 
 
+def test_the_narrowest_thumbnail_is_16_pixels(reviewed: tuple[ApiDaemon, Any]) -> None:
+    """The documented minimum exactly: 16 is served, 15 is refused with the range."""
+    d, task = reviewed
+    status, headers, body = get(d, url(task, 1, "thumbnail?width=16"))
+    assert (status, headers["Content-Type"]) == (200, "image/png")
+    assert Image.open(io.BytesIO(body)).size == (16, 11)  # 96x64 at most 16 wide
+    answer, refused = d.raw("GET", url(task, 1, "thumbnail?width=15"))
+    assert answer == 422
+    assert "width: expected a number from 16 to 8192, got '15'" in refused["error"]["message"]
+
+
 def test_a_rejected_tasks_pictures_are_gone(tiny: LoadedModel) -> None:
     d = ApiDaemon(tiny).start()
     try:
