@@ -19,11 +19,15 @@ from pathlib import Path
 
 from aiohttp import web
 
+from daemon.acceptor import Acceptor
 from daemon.actions import Actions
 from daemon.api import ApiContext, build_app
+from daemon.connections import Deadlines, make_protocol, track_requests
+from daemon.connlimits import ConnectionGate, ConnectionLimits, raise_open_file_limit
 from daemon.destinations.base import Destination
 from daemon.eventstream import EventHub, EventStreamServer
 from daemon.generator import GeneratorState
+from daemon.lograte import RateLimitedLog
 from daemon.peers import Group, Peers
 from daemon.present import TaskViews
 from daemon.previews import PreviewBoard
@@ -73,12 +77,14 @@ class ApiServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        self._limits = ConnectionLimits.from_config(config.api, 1 << 20, os.geteuid())
 
     def is_serving(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         """Bind the socket (SocketError if it cannot be), then serve in a new thread."""
+        self._limits = self._connection_limits()
         peers = self._peers()
         gid = None if peers.group is None else peers.group.gid
         sock = bind_socket(self.socket_path, group=gid)
@@ -91,6 +97,20 @@ class ApiServer:
         if self._failure is not None:
             raise self._failure
         log.info("API listening on %s", self.socket_path)
+
+    def _connection_limits(self) -> ConnectionLimits:
+        """The caps on connections, from the config and the open-file limit (raised to
+        the hard limit first: the process's, but the API is why it needs more)."""
+        files = raise_open_file_limit()
+        limits = ConnectionLimits.from_config(self.config.api, files.now, os.geteuid())
+        raised = f" (raised from {files.before:,})" if files.now != files.before else ""
+        log.info(
+            "the API takes %s; the daemon may open %s files%s",
+            limits.describe(),
+            f"{files.now:,}",
+            raised,
+        )
+        return limits
 
     def _peers(self) -> Peers:
         """Who may connect, from the config (SocketError for an unknown user or group)."""
@@ -150,19 +170,32 @@ class ApiServer:
             previews=self.previews,
         )
         runner = web.AppRunner(
-            build_app(context), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+            build_app(context, outer=[track_requests]),
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_SECONDS,
         )
         await runner.setup()
+        acceptor = self._acceptor(sock, runner)
         try:
-            await web.SockSite(runner, sock).start()
+            acceptor.start()
             self._ready.set()
             await self._stopping.wait()
         finally:
+            acceptor.close()
             hub.close()
             remove_listener()
             unsubscribe()
             await runner.cleanup()
             remove_socket(self.socket_path)
+
+    def _acceptor(self, sock: socket.socket, runner: web.AppRunner) -> Acceptor:
+        """Connections admitted by the gate, each served by aiohttp within deadlines."""
+        api = self.config.api
+        assert runner.server is not None  # set up
+        deadlines = Deadlines(api.header_seconds, api.body_seconds, api.idle_seconds)
+        protocol = make_protocol(runner.server, deadlines, RateLimitedLog(log, logging.INFO))
+        loop = asyncio.get_running_loop()
+        return Acceptor(sock, ConnectionGate(self._limits), protocol, loop)
 
     def stop(self) -> None:
         loop, stopping = self._loop, self._stopping
