@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 ACCEPTS_PER_WAKEUP = 64  # then other work on the loop gets its turn
 RETRY_SECONDS = 1.0  # after accept() found no descriptor free
+DRAIN_BYTES = 65536  # read from a refused connection before it is closed
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 ProtocolFactory = Callable[[Slot], asyncio.Protocol]
@@ -127,6 +128,10 @@ class Acceptor:
     def _refuse(self, conn: socket.socket, uid: int, reason: str) -> None:
         conn.setblocking(False)
         with contextlib.suppress(OSError):  # the client left: nobody to tell
+            # What the client sent already (its request, usually): closing with it
+            # unread would end the client's reading with a reset instead of an end.
+            conn.recv(DRAIN_BYTES)
+        with contextlib.suppress(OSError):
             conn.send(refusal(reason))
         conn.close()
         self.refusals.note(f"refused {uid}", f"refused an API connection: {reason}")

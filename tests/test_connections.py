@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from gladtui.client import ApiError
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml
 from tests.flood import connect, read_all, split_answer
 from tests.privileges import NOBODY, run_as
@@ -233,6 +234,19 @@ def test_a_body_announced_too_large_is_not_waited_for(folder: Path) -> None:
     d = daemon(folder, max_request_bytes=1024)
     try:
         assert send_what_was_announced(d.socket) == (413, "too_large", "refused")
+    finally:
+        d.stop()
+
+
+def test_gladtuis_client_reads_the_answer_the_daemon_gave_before_closing(folder: Path) -> None:
+    """The daemon answers 413 on the head and closes, so the client's send of the body
+    fails; the client reads the answer anyway instead of "closed the connection"."""
+    d = daemon(folder, max_request_bytes=1024)
+    try:
+        with pytest.raises(ApiError) as refused:
+            d.client.submit(b"# far too long\n" * (BODY_NEVER_READ // 15), "big.yaml")
+        assert (refused.value.status, refused.value.code) == (413, "too_large")
+        assert "(api.max_request_bytes)" in refused.value.message
     finally:
         d.stop()
 
