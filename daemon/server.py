@@ -3,7 +3,9 @@
 The daemon's other parts are threads working on the store; the API is the
 one asyncio part, so it gets its own loop in its own thread. The socket is
 bound by `start()` in the caller's thread, before the worker threads exist
-(see daemon/unixsocket.py for why), and the loop serves on that socket.
+(see daemon/unixsocket.py for why), and the loop accepts on that socket
+(daemon/acceptor.py: within the caps of daemon/connlimits.py), each
+connection served by aiohttp within the deadlines of daemon/connections.py.
 """
 
 from __future__ import annotations
@@ -77,20 +79,19 @@ class ApiServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
-        self._limits = ConnectionLimits.from_config(config.api, 1 << 20, os.geteuid())
 
     def is_serving(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         """Bind the socket (SocketError if it cannot be), then serve in a new thread."""
-        self._limits = self._connection_limits()
+        limits = self._connection_limits()
         peers = self._peers()
         gid = None if peers.group is None else peers.group.gid
         sock = bind_socket(self.socket_path, group=gid)
         if peers.group is not None:
             self._warn_if_unreachable(peers.group)
-        self._thread = threading.Thread(target=self._serve, args=(sock, peers), name="api")
+        self._thread = threading.Thread(target=self._serve, args=(sock, peers, limits), name="api")
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT):
             raise RuntimeError(f"the API did not start within {START_TIMEOUT:.0f} s")
@@ -131,11 +132,11 @@ class ApiServer:
                 closed,
             )
 
-    def _serve(self, sock: socket.socket, peers: Peers) -> None:
+    def _serve(self, sock: socket.socket, peers: Peers, limits: ConnectionLimits) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
-            loop.run_until_complete(self._main(sock, peers))
+            loop.run_until_complete(self._main(sock, peers, limits))
             # End the worker threads of to_thread now: each holds a DuckDB cursor
             # that must be released before the store closes.
             loop.run_until_complete(loop.shutdown_default_executor())
@@ -146,7 +147,7 @@ class ApiServer:
         finally:
             loop.close()
 
-    async def _main(self, sock: socket.socket, peers: Peers) -> None:
+    async def _main(self, sock: socket.socket, peers: Peers, limits: ConnectionLimits) -> None:
         self._stopping = asyncio.Event()
         hub = EventHub(asyncio.get_running_loop())
         slugs = SlugPreviewer(
@@ -175,27 +176,31 @@ class ApiServer:
             shutdown_timeout=SHUTDOWN_SECONDS,
         )
         await runner.setup()
-        acceptor = self._acceptor(sock, runner)
+        late = RateLimitedLog(log, logging.INFO)  # connections closed on a deadline
+        acceptor = self._acceptor(sock, runner, ConnectionGate(limits), late)
         try:
             acceptor.start()
             self._ready.set()
             await self._stopping.wait()
         finally:
             acceptor.close()
+            late.flush()
             hub.close()
             remove_listener()
             unsubscribe()
             await runner.cleanup()
             remove_socket(self.socket_path)
 
-    def _acceptor(self, sock: socket.socket, runner: web.AppRunner) -> Acceptor:
+    def _acceptor(
+        self, sock: socket.socket, runner: web.AppRunner, gate: ConnectionGate, late: RateLimitedLog
+    ) -> Acceptor:
         """Connections admitted by the gate, each served by aiohttp within deadlines."""
         api = self.config.api
         assert runner.server is not None  # set up
         deadlines = Deadlines(api.header_seconds, api.body_seconds, api.idle_seconds)
-        protocol = make_protocol(runner.server, deadlines, RateLimitedLog(log, logging.INFO))
+        protocol = make_protocol(runner.server, deadlines, late)
         loop = asyncio.get_running_loop()
-        return Acceptor(sock, ConnectionGate(self._limits), protocol, loop)
+        return Acceptor(sock, gate, protocol, loop)
 
     def stop(self) -> None:
         loop, stopping = self._loop, self._stopping
