@@ -22,8 +22,9 @@ with the parsed head, and ends when the task that runs the handler and writes
 its response is done. The body's end is the request payload's `on_eof`.
 
 aiohttp's lingering close (reading up to 10 s of a body nobody will use,
-after a 403 or a 413) is turned off: on a Unix socket the answer is not lost
-when the server closes with unread data, so the connection is closed at once.
+after a 403 or a 413) is turned off, so the connection is closed at once. The
+answer is not lost: on a Unix socket the client reads what was sent before the
+close, and gladtui's client reads it even when its own send of the body fails.
 
 `JsonErrorsHandler` is aiohttp's protocol with its own error answers (a
 request it cannot parse, a header too long) in the API's JSON rather than
@@ -206,11 +207,15 @@ async def track_requests(request: web.Request, handler: Handler) -> web.StreamRe
 class JsonErrorsHandler(RequestHandler):
     """aiohttp's protocol, answering what it refuses itself in the API's JSON errors."""
 
-    __slots__ = ()
+    __slots__ = ("_notes",)
+
+    def __init__(self, manager: web.Server, notes: RateLimitedLog, **options: Any) -> None:
+        super().__init__(manager, **options)
+        self._notes = notes
 
     def handle_error(
         self,
-        request: Any,
+        request: web.BaseRequest,
         status: int = 500,
         exc: BaseException | None = None,
         message: str | None = None,
@@ -219,7 +224,7 @@ class JsonErrorsHandler(RequestHandler):
             raise ConnectionError("the answer had begun; the connection is closed")
         if status < 500:
             detail = " ".join((message or str(exc) or "malformed").split())[:MAX_DETAIL]
-            log.info("refused a request that is not valid HTTP: %s", detail)
+            self._notes.note("malformed", f"refused a request that is not valid HTTP: {detail}")
             response = error_response(
                 status, "malformed", f"the request is not valid HTTP: {detail}"
             )
@@ -241,8 +246,9 @@ def make_protocol(
     def protocol(slot: Slot) -> GuardedConnection:
         inner = JsonErrorsHandler(
             server,
+            notes,
             loop=loop,
-            access_log=None,  # type: ignore[arg-type]  # no access log; aiohttp allows it
+            access_log=None,  # no access log
             keepalive_timeout=deadlines.idle,
             lingering_time=0.0,
         )

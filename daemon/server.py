@@ -176,15 +176,16 @@ class ApiServer:
             shutdown_timeout=SHUTDOWN_SECONDS,
         )
         await runner.setup()
-        late = RateLimitedLog(log, logging.INFO)  # connections closed on a deadline
-        acceptor = self._acceptor(sock, runner, ConnectionGate(limits), late)
+        # Requests late or not valid HTTP: said at most once a minute, with a count.
+        notes = RateLimitedLog(log, logging.INFO)
+        acceptor = self._acceptor(sock, runner, ConnectionGate(limits), notes)
         try:
             acceptor.start()
             self._ready.set()
             await self._stopping.wait()
         finally:
             acceptor.close()
-            late.flush()
+            notes.flush()
             hub.close()
             remove_listener()
             unsubscribe()
@@ -192,13 +193,17 @@ class ApiServer:
             remove_socket(self.socket_path)
 
     def _acceptor(
-        self, sock: socket.socket, runner: web.AppRunner, gate: ConnectionGate, late: RateLimitedLog
+        self,
+        sock: socket.socket,
+        runner: web.AppRunner,
+        gate: ConnectionGate,
+        notes: RateLimitedLog,
     ) -> Acceptor:
         """Connections admitted by the gate, each served by aiohttp within deadlines."""
         api = self.config.api
         assert runner.server is not None  # set up
         deadlines = Deadlines(api.header_seconds, api.body_seconds, api.idle_seconds)
-        protocol = make_protocol(runner.server, deadlines, late)
+        protocol = make_protocol(runner.server, deadlines, notes)
         loop = asyncio.get_running_loop()
         return Acceptor(sock, gate, protocol, loop)
 
