@@ -1,9 +1,9 @@
 """Connections that cannot hold the API: deadlines, aiohttp's own errors as JSON, no lingering.
 
 Real daemons on real Unix sockets, with deadlines short enough to wait for.
-Every test waits for the daemon to close the connection (a read that ends),
-with a generous socket timeout: on a daemon without deadlines that read
-times out and the test fails.
+The deadline tests wait for the daemon to close the connection (a read that
+ends), with a generous socket timeout: on a daemon without deadlines that
+read times out and the test fails.
 """
 
 from __future__ import annotations
