@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from daemon import apirequests
 from daemon.actions import Actions
@@ -109,9 +110,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except TaskFileError as exc:
         return error_response(422, "invalid", str(exc))
     except web.HTTPException as exc:  # aiohttp's own: unknown route, method, body too large
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-            exc.status, "http_error"
-        )
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            408: "timeout",
+            413: "too_large",
+        }.get(exc.status, "http_error")
         message = exc.text if exc.text and exc.status != 404 else exc.reason
         if exc.status == 404:
             message = f"no such endpoint: {request.method} {request.path}"
@@ -168,9 +172,12 @@ def _peer_check(peers: Peers) -> Callable[..., Awaitable[web.StreamResponse]]:
     return check
 
 
-def build_app(ctx: ApiContext) -> web.Application:
+def build_app(ctx: ApiContext, outer: Sequence[Middleware] = ()) -> web.Application:
+    """The routes and their checks; `outer`: middlewares around all of them (the
+    server's connection tracking, daemon/connections.py)."""
     app = web.Application(
         middlewares=[
+            *outer,
             _errors,
             _peer_check(ctx.peers),
             _size_check(ctx.config.api.max_request_bytes),

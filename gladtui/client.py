@@ -276,10 +276,24 @@ class Client:
         headers: dict[str, str],
     ) -> http.client.HTTPResponse:
         try:
-            connection.request(method, url, body=body, headers=headers)
+            try:
+                connection.request(method, url, body=body, headers=headers)
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                # The daemon may answer before it has the whole request, then close:
+                # a refusal (503, too many connections) or a body announced too large.
+                # Its answer is waiting to be read; without one, this is the error.
+                return self._answer_after(connection, exc)
             return connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             raise self.unreachable(exc) from exc
+
+    def _answer_after(
+        self, connection: UnixHTTPConnection, failed: OSError
+    ) -> http.client.HTTPResponse:
+        try:
+            return connection.getresponse()
+        except (OSError, http.client.HTTPException):
+            raise failed from None
 
     def _read(self, response: http.client.HTTPResponse) -> bytes:
         try:
