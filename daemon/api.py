@@ -41,6 +41,7 @@ from aiohttp import web
 
 from daemon import apirequests
 from daemon.actions import Actions
+from daemon.apiparams import flag, optional_number, whole_number
 from daemon.destinations.base import Destination
 from daemon.eventstream import EventStreamServer
 from daemon.generator import GeneratorState
@@ -195,7 +196,10 @@ def build_app(ctx: ApiContext) -> web.Application:
             web.get("/api/events", routes.events),
         ]
     )
-    app.add_routes(PictureRoutes(VariationPictures(ctx.store, ctx.config.cache_dir)).routes())
+    pictures = VariationPictures(
+        ctx.store, ctx.config.cache_dir, ctx.config.api.thumbnail_cache_bytes()
+    )
+    app.add_routes(PictureRoutes(pictures).routes())
     previews = ctx.previews if ctx.previews is not None else PreviewBoard()  # empty is falsy
     app.add_routes(PreviewRoutes(previews, ctx.store).routes())
     return app
@@ -216,10 +220,10 @@ class Routes:
     async def tasks(self, request: web.Request) -> web.Response:
         query = request.query
         statuses = _statuses(query.get("status", ""))
-        limit = _int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
-        offset = _int_param(query, "offset", 0, 0, 2**62)
+        limit = optional_number(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        offset = optional_number(query, "offset", 0, 0, 2**62)
         title = query.get("q") or None
-        widen = Widening(undoable=_flag(query, "undoable"), keep=query.get("keep") or None)
+        widen = Widening(undoable=flag(query, "undoable"), keep=query.get("keep") or None)
 
         def page() -> bytes:  # encoding 10,000 tasks is CPU work too: off the loop
             return encode(self.ctx.views.page(statuses, title, limit, offset, widen))
@@ -271,8 +275,8 @@ class Routes:
         return await self._answer(outcome)
 
     async def posts(self, request: web.Request) -> web.Response:
-        limit = _int_param(request.query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
-        offset = _int_param(request.query, "offset", 0, 0, 2**62)
+        limit = optional_number(request.query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        offset = optional_number(request.query, "offset", 0, 0, 2**62)
 
         def page() -> PostPageJSON:
             posts = self.ctx.store.posts.list(limit, offset)
@@ -288,7 +292,7 @@ class Routes:
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         raw = request.query.get("since") or request.headers.get("Last-Event-ID")
-        since = None if raw is None else _parse_int("since", raw, 0, 2**62)
+        since = None if raw is None else whole_number("since", raw, 0, 2**62)
         return await self.ctx.events.serve(request, since)
 
     async def _act(
@@ -315,27 +319,3 @@ def _statuses(raw: str) -> list[TaskStatus] | None:
     if unknown:
         raise InvalidRequest(f"status: unknown {', '.join(unknown)}; known: {', '.join(known)}")
     return [TaskStatus(name) for name in names]
-
-
-def _flag(query: Any, name: str) -> bool:
-    raw = query.get(name, "")
-    if raw in ("", "0", "false"):
-        return False
-    if raw in ("1", "true"):
-        return True
-    raise InvalidRequest(f"{name}: expected true or false, got {raw!r}")
-
-
-def _int_param(query: Any, name: str, default: int, low: int, high: int) -> int:
-    raw = query.get(name)
-    return default if raw is None or raw == "" else _parse_int(name, raw, low, high)
-
-
-def _parse_int(name: str, raw: str, low: int, high: int) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name}: expected a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise InvalidRequest(f"{name}: must be between {low} and {high}")
-    return value

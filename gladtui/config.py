@@ -95,6 +95,12 @@ class ApiConfig(Section):
     group: str | None = Field(None, min_length=1)
     max_request_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
     heartbeat_seconds: float = Field(15.0, gt=0, le=3600)
+    # The daemon's scaled copies of variations for `…/thumbnail` (cache_dir/api-thumbnails):
+    # past this many MB the least recently used are removed.
+    thumbnail_cache_mb: float = Field(256.0, gt=0, le=1 << 20)
+
+    def thumbnail_cache_bytes(self) -> int:
+        return int(self.thumbnail_cache_mb * (1 << 20))
 
 
 class TuiConfig(Section):
