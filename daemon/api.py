@@ -5,26 +5,9 @@ Every answer is JSON (the event stream aside), errors included:
 run the store's blocking calls in threads, so a slow query or a commit
 waiting for the write lock never stalls the event loop (or the event streams).
 
-Routes (bodies are the shapes of gladtui/shapes.py):
-
-    GET  /api/health                      {"ok": true, "version": …}
-    GET  /api/status                      StatusJSON
-    GET  /api/tasks?status=&q=&limit=&offset=&undoable=&keep=   TaskPageJSON
-    POST /api/tasks?name=FILE.yaml        body: a task file → ActionJSON (201 new, 200 same bytes)
-    GET  /api/tasks/{id}                  TaskJSON
-    POST /api/tasks/{id}/approve          {"variation": n}
-    POST /api/tasks/{id}/reject           {"prompt": …?, "keep_files": false}
-    POST /api/tasks/{id}/generate         {"count": …?, "prompt": …?, "steps": …?,
-                                           "preset": …?, "from_variation": n?}
-    POST /api/tasks/{id}/cancel
-    POST /api/tasks/{id}/undo             a decision still in its grace period
-    POST /api/media/generate-image-variations  {"task_id", "prompt"?, "num_variations"?,
-                                                "num_inference_steps"?}
-    GET  /api/tasks/{id}/variations/{n}/image              the PNG (daemon/imageserving.py)
-    GET  /api/tasks/{id}/variations/{n}/thumbnail?width=W  a PNG at most W pixels wide
-    GET  /api/tasks/{id}/variations/{n}/preview   the live preview (daemon/previewserving.py)
-    GET  /api/posts?limit=&offset=        PostPageJSON
-    GET  /api/events?since=               text/event-stream (see eventstream.py)
+The routes, what they take and answer, are described in daemon/apidescription.py;
+daemon/openapi.py makes that the OpenAPI document served at GET /api/openapi.json
+and checks here, as the app is built, that the two list the same routes.
 """
 
 from __future__ import annotations
@@ -39,7 +22,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from daemon import apirequests
+from daemon import apirequests, openapi
 from daemon.actions import Actions
 from daemon.apiparams import flag, optional_number, whole_number
 from daemon.destinations.base import Destination
@@ -116,10 +99,14 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         message = exc.text if exc.text and exc.status != 404 else exc.reason
         if exc.status == 404:
             message = f"no such endpoint: {request.method} {request.path}"
+        response = error_response(exc.status, code, str(message).removeprefix(f"{exc.status}: "))
         if isinstance(exc, web.HTTPMethodNotAllowed):
             allowed = ", ".join(sorted(exc.allowed_methods))
-            message = f"{request.method} is not allowed on {request.path}; use {allowed}"
-        return error_response(exc.status, code, str(message).removeprefix(f"{exc.status}: "))
+            response = error_response(
+                405, code, f"{request.method} is not allowed on {request.path}; use {allowed}"
+            )
+            response.headers["Allow"] = allowed  # RFC 9110: a 405 names what is allowed
+        return response
     except ConnectionResetError:
         # The client hung up before its body ended (a lying Content-Length, a killed
         # client): its fault, not the daemon's, and nobody is left to read an answer.
@@ -194,6 +181,7 @@ def build_app(ctx: ApiContext) -> web.Application:
             web.post("/api/media/generate-image-variations", routes.media_generate),
             web.get("/api/posts", routes.posts),
             web.get("/api/events", routes.events),
+            web.get("/api/openapi.json", routes.openapi),
         ]
     )
     pictures = VariationPictures(
@@ -202,6 +190,7 @@ def build_app(ctx: ApiContext) -> web.Application:
     app.add_routes(PictureRoutes(pictures).routes())
     previews = ctx.previews if ctx.previews is not None else PreviewBoard()  # empty is falsy
     app.add_routes(PreviewRoutes(previews, ctx.store).routes())
+    openapi.check_routes(app)
     return app
 
 
@@ -213,6 +202,10 @@ class Routes:
 
     async def health(self, _request: web.Request) -> web.Response:
         return json_response({"ok": True, "version": __version__})
+
+    async def openapi(self, _request: web.Request) -> web.Response:
+        body = await asyncio.to_thread(openapi.document_bytes)  # built once: pydantic's work
+        return web.Response(body=body, content_type="application/json")
 
     async def status(self, _request: web.Request) -> web.Response:
         return json_response(await asyncio.to_thread(status_json, self.ctx))
@@ -259,11 +252,11 @@ class Routes:
         return await self._act(request, self.ctx.actions.generate, body)
 
     async def cancel(self, request: web.Request) -> web.Response:
-        apirequests.parse_object(await request.read(), ())
+        apirequests.empty_request(await request.read())
         return await self._act(request, self.ctx.actions.cancel)
 
     async def undo(self, request: web.Request) -> web.Response:
-        apirequests.parse_object(await request.read(), ())
+        apirequests.empty_request(await request.read())
         return await self._act(request, self.ctx.actions.undo)
 
     async def media_generate(self, request: web.Request) -> web.Response:
@@ -291,9 +284,7 @@ class Routes:
         return json_response(await asyncio.to_thread(page))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        raw = request.query.get("since") or request.headers.get("Last-Event-ID")
-        since = None if raw is None else whole_number("since", raw, 0, 2**62)
-        return await self.ctx.events.serve(request, since)
+        return await self.ctx.events.serve(request, _resume_after(request))
 
     async def _act(
         self, request: web.Request, action: Callable[..., Outcome], *args: Any, **kwargs: Any
@@ -308,6 +299,17 @@ class Routes:
             raise TaskNotFound(f"no task {outcome.task_id!r}")
         body: ActionJSON = {"task": task, "changed": outcome.changed, "message": outcome.message}
         return json_response(body, status=status)
+
+
+def _resume_after(request: web.Request) -> int | None:
+    """`since`, else Last-Event-ID; each checked when given, even if the other wins.
+
+    An empty Last-Event-ID is none (the SSE standard); `since=` without digits is a 422.
+    """
+    header = request.headers.get("Last-Event-ID") or None
+    after = None if header is None else whole_number("Last-Event-ID", header, 0, 2**62)
+    since = request.query.get("since")
+    return after if since is None else whole_number("since", since, 0, 2**62)
 
 
 def _statuses(raw: str) -> list[TaskStatus] | None:

@@ -33,14 +33,15 @@ def whole_number(name: str, raw: str, low: int, high: int) -> int:
 
 
 def optional_number(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    """A query parameter that may be left out (or empty) for `default`."""
+    """A query parameter that may be left out for `default` (`name=` with no digits is a 422)."""
     raw = query.get(name)
-    return default if raw is None or raw == "" else whole_number(name, raw, low, high)
+    return default if raw is None else whole_number(name, raw, low, high)
 
 
 def flag(query: Mapping[str, str], name: str) -> bool:
-    raw = query.get(name, "")
-    if raw in ("", "0", "false"):
+    """true or 1, false or 0; left out is false."""
+    raw = query.get(name)
+    if raw is None or raw in ("0", "false"):
         return False
     if raw in ("1", "true"):
         return True

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import NotRequired, TypedDict
+from typing import NotRequired
+
+# pydantic describes these shapes (daemon/openapi.py); on Python 3.11 it takes only
+# typing_extensions' TypedDict
+from typing_extensions import TypedDict
 
 
 class TaskStatus(StrEnum):
@@ -236,6 +240,13 @@ class LimitsJSON(TypedDict):
 
     max_variations: int
     max_steps: int
+
+
+class HealthJSON(TypedDict):
+    """`GET /api/health`."""
+
+    ok: bool
+    version: str
 
 
 class StatusJSON(TypedDict):
