@@ -19,11 +19,15 @@ from gladtui.taskcheck import one_line
 
 MAX_INDEX = 1_000_000  # the highest variation index a route accepts
 _DIGITS = re.compile(r"[0-9]{1,19}")  # 19 digits: every value below 2**63 fits
+_SIGNED = re.compile(r"-?[0-9]+")
 
 
 def whole_number(name: str, raw: str, low: int, high: int) -> int:
     """`raw` as a number in low..high, or InvalidRequest naming `name`."""
     if _DIGITS.fullmatch(raw) is None:
+        if _SIGNED.fullmatch(raw) is not None:  # a number, just not in range: -1, 10**30
+            shown = raw if len(raw) <= 20 else "a number too large to show"
+            raise InvalidRequest(f"{name}: must be between {low} and {high}, got {shown}")
         shown = one_line(repr(raw), 40)
         raise InvalidRequest(f"{name}: expected a whole number (digits 0-9 only), got {shown}")
     value = int(raw)

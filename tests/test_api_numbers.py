@@ -89,7 +89,9 @@ def test_the_same_routes_take_plain_digits(daemon: ApiDaemon) -> None:
     assert daemon.raw("GET", "/api/tasks?limit=10&offset=0")[0] == 200
     assert daemon.raw("GET", "/api/posts?limit=0010&offset=00")[0] == 200
     status, body = daemon.raw("GET", "/api/tasks?limit=99999999999999999999")
-    assert status == 422 and body["error"]["message"].startswith("limit: expected a whole")
+    assert status == 422 and body["error"]["message"].startswith("limit: must be between 1")
+    status, body = daemon.raw("GET", "/api/posts?offset=-1")
+    assert status == 422 and body["error"]["message"].startswith("offset: must be between 0")
     status, body = daemon.raw("GET", "/api/tasks?limit=100001")
     assert (
         status == 422
