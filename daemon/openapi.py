@@ -171,7 +171,8 @@ def _event_schema(refs: dict[tuple[type, str], dict[str, Any]]) -> dict[str, Any
     """One server-sent event (OpenAPI 3.1: `schema` describes each event of a stream).
 
     `data` is JSON of the shape its `event:` name says (`contentSchema`); stored
-    events are named by their kind and carry an `id`, the others have none.
+    events are named by their kind and carry an `id`. The others send none, but an
+    SSE reader gives every event the last id it saw (WHATWG's lastEventId).
     """
     named = [name for name in EVENT_SHAPES if name != STORED_EVENT]
     kinds = [
@@ -180,7 +181,6 @@ def _event_schema(refs: dict[tuple[type, str], dict[str, Any]]) -> dict[str, Any
                 "event": {"const": name},
                 "data": {"contentSchema": refs[(EVENT_SHAPES[name], "serialization")]},
             },
-            "not": {"required": ["id"]},
         }
         for name in named
     ]

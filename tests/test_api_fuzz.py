@@ -32,7 +32,8 @@ from tests.apidaemon import ApiDaemon
 from tests.storedpictures import add_review_task
 from tests.unixrequests import BASE_URL, unix_session
 
-EXAMPLES = 12  # per operation; the document's own examples and coverage cases come on top
+TASK = "fuzz"
+EXAMPLES = 8  # per operation; the document's own examples and coverage cases come on top
 STREAM_EVENTS = 2  # the opening heartbeat and one more (heartbeat_seconds is 0.5 here)
 # Operations whose schema-valid bodies can still be invalid: prompts must parse
 # (promptsyntax.py: balanced weights), a task file has rules of its own.
@@ -47,7 +48,7 @@ POSITIVE_MAY_FAIL = {
 @pytest.fixture(scope="module")
 def fuzzed() -> Iterator[tuple[ApiDaemon, requests.Session]]:
     d = ApiDaemon(None).start()
-    add_review_task(d, "fuzz", (96, 64), 2)
+    add_review_task(d, TASK, (96, 64), 2)
     session = unix_session(d.socket)
     yield d, session
     session.close()
@@ -68,7 +69,20 @@ def api_schema(document: dict[str, Any]) -> Any:
     return loaded
 
 
+@pytest.fixture(scope="module")
+def task_schema(document: dict[str, Any]) -> Any:
+    """The task routes again, on the task that exists: random ids only ever meet a 404."""
+    loaded = schemathesis.openapi.from_dict(document)
+    loaded.config.max_stream_events = STREAM_EVENTS
+    loaded.config.update(parameters={"task_id": TASK})
+    return loaded
+
+
 schema = schemathesis.pytest.from_fixture("api_schema")
+# The event stream again too: it then carries the events those actions made.
+task_routes = schemathesis.pytest.from_fixture("task_schema").include(
+    path_regex=r"\{task_id\}|^/api/events$"
+)
 
 
 @schemathesis.check
@@ -107,18 +121,32 @@ def event_data_checker(document: dict[str, Any]) -> Any:
     return check
 
 
-@schema.parametrize()
-@settings(
+FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
     derandomize=True,
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
 )
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
 def test_the_api_keeps_its_description(
     case: Case, fuzzed: tuple[ApiDaemon, requests.Session], document: dict[str, Any]
 ) -> None:
-    _, session = fuzzed
+    call_and_validate(case, fuzzed[1], document)
+
+
+@task_routes.parametrize()
+@FUZZ_SETTINGS
+def test_the_task_routes_keep_their_description_on_a_real_task(
+    case: Case, fuzzed: tuple[ApiDaemon, requests.Session], document: dict[str, Any]
+) -> None:
+    call_and_validate(case, fuzzed[1], document)
+
+
+def call_and_validate(case: Case, session: requests.Session, document: dict[str, Any]) -> None:
     excluded = [positive_data_acceptance] if case.operation.label in POSITIVE_MAY_FAIL else []
     case.call_and_validate(
         base_url=BASE_URL,
