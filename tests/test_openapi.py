@@ -6,6 +6,7 @@ The fuzzing against it is tests/test_api_fuzz.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from daemon.apirequests import ApproveBody, GenerateBody, MediaBody, RejectBody,
 from daemon.openapi import check_routes, describe
 from gladtui.client import UnixHTTPConnection
 from tests.apidaemon import ApiDaemon, http_get
+from tests.privileges import run_unprivileged
 from tests.storedpictures import add_review_task
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -39,6 +41,18 @@ def test_the_daemon_serves_a_valid_openapi_31_document(daemon: ApiDaemon) -> Non
     assert served == describe()
     assert served["openapi"].startswith("3.1")
     validate(served)  # the OpenAPI 3.1 meta-schema, JSON Schema 2020-12 included
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_the_peer_check_guards_the_description(daemon: ApiDaemon) -> None:
+    for folder in (daemon.root, daemon.socket.parent):  # as if an admin opened the modes
+        folder.chmod(0o755)
+    daemon.socket.chmod(0o666)
+    try:
+        status, body = run_unprivileged(lambda: daemon.raw("GET", "/api/openapi.json"))
+    finally:
+        daemon.socket.parent.chmod(0o700)
+    assert status == 403 and "may not use this daemon" in body["error"]["message"]
 
 
 def test_bodies_and_answers_are_the_codes_own_shapes() -> None:
