@@ -93,20 +93,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except TaskFileError as exc:
         return error_response(422, "invalid", str(exc))
     except web.HTTPException as exc:  # aiohttp's own: unknown route, method, body too large
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-            exc.status, "http_error"
-        )
-        message = exc.text if exc.text and exc.status != 404 else exc.reason
-        if exc.status == 404:
-            message = f"no such endpoint: {request.method} {request.path}"
-        response = error_response(exc.status, code, str(message).removeprefix(f"{exc.status}: "))
-        if isinstance(exc, web.HTTPMethodNotAllowed):
-            allowed = ", ".join(sorted(exc.allowed_methods))
-            response = error_response(
-                405, code, f"{request.method} is not allowed on {request.path}; use {allowed}"
-            )
-            response.headers["Allow"] = allowed  # RFC 9110: a 405 names what is allowed
-        return response
+        return _http_error(request, exc)
     except ConnectionResetError:
         # The client hung up before its body ended (a lying Content-Length, a killed
         # client): its fault, not the daemon's, and nobody is left to read an answer.
@@ -115,6 +102,22 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("the API failed on %s %s", request.method, request.path)
         return error_response(500, "internal", "the daemon failed on this request; see its log")
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+        exc.status, "http_error"
+    )
+    if exc.status == 404:
+        return error_response(404, code, f"no such endpoint: {request.method} {request.path}")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+        response = error_response(405, code, message)
+        response.headers["Allow"] = allowed  # RFC 9110: a 405 names what is allowed
+        return response
+    message = exc.text if exc.text else exc.reason
+    return error_response(exc.status, code, str(message).removeprefix(f"{exc.status}: "))
 
 
 def _size_check(limit: int) -> Callable[..., Awaitable[web.StreamResponse]]:
