@@ -74,7 +74,7 @@ def main() -> int:
             "distinct_etags": len(etags),
             "cpu_seconds": round(cpu, 2),
         }
-        print(json.dumps(result))
+        print(json.dumps(result, ensure_ascii=False))
     finally:
         d.cleanup()
     return 0
