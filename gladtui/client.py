@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, cast
 from urllib.parse import quote, urlencode
 
+from gladtui.shapes import thumbnail_step
+
 if TYPE_CHECKING:
     from gladtui.config import Config
     from gladtui.eventstream import EventStream
@@ -159,8 +161,13 @@ class Client:
         return self._request("GET", f"{_task_url(task_id)}/variations/{index}/image")
 
     def thumbnail(self, task_id: str, index: int, width: int) -> bytes:
-        """Variation `index` as a PNG at most `width` pixels wide (never upscaled)."""
-        url = f"{_task_url(task_id)}/variations/{index}/thumbnail?width={width}"
+        """Variation `index` as a PNG at least `width` pixels wide, or the image itself.
+
+        `width` is rounded up to the daemon's step (shapes.THUMBNAIL_WIDTHS), so
+        every reviewer asks for the same few widths and shares its cache.
+        """
+        step = thumbnail_step(width)
+        url = f"{_task_url(task_id)}/variations/{index}/thumbnail?width={step}"
         return self._request("GET", url)
 
     def preview(self, task_id: str, index: int) -> tuple[bytes, str]:

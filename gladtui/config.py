@@ -119,6 +119,13 @@ class ApiConfig(Section):
             )
         return self
 
+    # The daemon's scaled copies of variations for `…/thumbnail` (cache_dir/api-thumbnails):
+    # past this many MB the least recently used are removed.
+    thumbnail_cache_mb: float = Field(256.0, gt=0, le=1 << 20)
+
+    def thumbnail_cache_bytes(self) -> int:
+        return int(self.thumbnail_cache_mb * (1 << 20))
+
 
 class TuiConfig(Section):
     # false: `a` approves the selected variation and `r` rejects with one key each
