@@ -123,6 +123,9 @@ def detect(facts: TerminalFacts) -> Choice:
 
 
 def _in_tmux(facts: TerminalFacts, tmux: Tmux) -> Choice:
+    if not tmux.asked:
+        why = "inside tmux, but no `tmux` command here to ask it whether graphics pass through"
+        return Choice("halfblocks", why, facts)
     where = f"inside tmux {tmux.version}"
     yours = f"your terminal ({facts.name})" if facts.name else "your terminal"
     if tmux.draws_sixel and "sixel" in tmux.features:

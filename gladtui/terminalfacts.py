@@ -47,6 +47,10 @@ TMUX_FORMAT = "\t".join(
 )
 
 
+# Inside a tmux that cannot be asked (no `tmux` on PATH): nothing known, nothing passed.
+UNASKED_TMUX = ["", "off", "", "", "", "", ""]
+
+
 class CellPixels(NamedTuple):
     width: int
     height: int
@@ -63,6 +67,7 @@ class Tmux:
     termname: str  # the outer terminal's TERM ("xterm-kitty")
     features: frozenset[str]  # client_termfeatures: RGB, sixel, ...
     draws_sixel: bool  # tmux itself says sixel in its DA1 answer (3.4+ built with it)
+    asked: bool = True  # False: `tmux display` could not be run, nothing above is known
 
     @property
     def number(self) -> tuple[int, int]:
@@ -109,7 +114,7 @@ def examine(env: Mapping[str, str] | None = None) -> TerminalFacts:
     """Ask what can be asked: tmux, then the terminal (only when it is one)."""
     env = os.environ if env is None else env
     terminal = _is_terminal()
-    tmux_fields = _tmux_fields(env) if env.get("TMUX") else None
+    tmux_fields = (_tmux_fields(env) or UNASKED_TMUX) if env.get("TMUX") else None
     if not terminal:
         tmux = _tmux(tmux_fields, tmux_da1=()) if tmux_fields else None
         return TerminalFacts(False, tmux, bool(env.get("STY")), "", None, False, _assumed())
@@ -120,8 +125,11 @@ def examine(env: Mapping[str, str] | None = None) -> TerminalFacts:
         query = termquery.DEVICE_ATTRIBUTES + termquery.probe(tmux_wrap)
     else:
         query = termquery.DEVICE_ATTRIBUTES + termquery.STATUS_REPORT
-    answers = termquery.parse(termquery.ask(query, sys.stdin.fileno(), sys.stdout.fileno()))
-    return facts_from(env, answers, tmux_fields, _window_cell())
+    try:
+        data = termquery.ask(query, sys.stdin.fileno(), sys.stdout.fileno())
+    except (OSError, termios.error):  # a terminal that cannot be put in cbreak mode
+        data = b""
+    return facts_from(env, termquery.parse(data), tmux_fields, _window_cell())
 
 
 def facts_from(
@@ -230,4 +238,5 @@ def _tmux(fields: list[str], tmux_da1: tuple[int, ...]) -> Tmux:
         termname=fields[3],
         features=frozenset(f for f in fields[4].split(",") if f),
         draws_sixel=SIXEL in tmux_da1,
+        asked=fields is not UNASKED_TMUX,
     )

@@ -25,6 +25,7 @@ from gladtui.passthrough import tmux_wrap, unwrapped
 from gladtui.pictureprotocol import PASSTHROUGH_LINE, choose, detect
 from gladtui.picturesize import picture_cell, wanted_thumbnail_width
 from gladtui.terminalfacts import (
+    UNASKED_TMUX,
     CellPixels,
     TerminalFacts,
     Tmux,
@@ -220,6 +221,13 @@ def test_without_passthrough_tmux_says_what_it_knows() -> None:
     assert window.name == "xterm-kitty"
     assert window.cell.source == "the window size's pixel fields (TIOCGWINSZ)"
     assert facts_from({}, _answers(), no_size, None).cell.width == 10  # assumed
+
+
+def test_a_tmux_that_cannot_be_asked_passes_nothing() -> None:
+    facts = facts_from({}, _answers(b"\x1b[?1;2c"), UNASKED_TMUX, None)
+    assert facts.tmux is not None and not facts.tmux.asked and not facts.tmux.passthrough
+    choice = detect(facts)
+    assert choice.protocol == "halfblocks" and "no `tmux` command here" in choice.why
 
 
 @pytest.mark.parametrize(
