@@ -4,10 +4,10 @@ A terminal answers queries in the order they came, so the queries go out in
 one write followed by a status report request (`CSI 5 n`, answered `CSI 0 n`
 by every terminal since the VT100): once its answer is in, every answer that
 will come has come, and nothing is left to arrive later as a keystroke. The
-other queries' answers are told apart by their shapes, so an answer to an
-earlier query (textual-image asks a few on import, with short timeouts) is
-harmless. Inside tmux the queries are wrapped for its passthrough and the
-outer terminal answers; tmux 3.3a hands those answers to the pane (measured).
+other queries' answers are told apart by their shapes (and the kitty answer
+by its id), so a late answer to someone else's earlier query is harmless.
+Inside tmux the queries are wrapped for its passthrough and the outer
+terminal answers; tmux 3.3a hands those answers to the pane (measured).
 
 No policy here: what the answers mean for pictures is terminalfacts.py's.
 """

@@ -12,6 +12,9 @@ import base64
 import io
 import os
 import re
+import select
+import subprocess
+import sys
 import termios
 import threading
 from collections.abc import Iterator
@@ -176,6 +179,22 @@ def test_ask_gives_up_when_nothing_answers(pty: tuple[int, int]) -> None:
     _, child = pty
     data = termquery.ask(termquery.probe(unwrapped), child, child, timeout=0.3)
     assert not termquery.parse(data).complete
+
+
+def test_loading_the_tui_asks_the_terminal_nothing(pty: tuple[int, int]) -> None:
+    """textual-image's own queries on import (its late answers would be keystrokes, and
+    inside tmux its kitty query becomes the pane's title) are not sent."""
+    main, child = pty
+    code = "import gladtui.tui, textual_image._terminal as t; print(t.get_cell_size())"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=child, stdout=child, stderr=child
+    )
+    output = b""
+    while process.poll() is None or select.select([main], [], [], 0)[0]:
+        if select.select([main], [], [], 0.1)[0]:
+            output += os.read(main, 4096)
+    assert process.returncode == 0, output
+    assert output.strip() == b"CellSize(width=10, height=20)"  # no escape before it
 
 
 # -- facts ----------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The review TUI (Textual). Importing this package loads Textual and textual-image.
 
-textual-image asks the terminal what it can draw (kitty graphics, sixel, else
-half blocks) when it is imported, which only works before Textual takes the
-terminal over: so it is imported here, first, and `run` starts the app after.
+`run` asks the terminal what it can draw (gladtui/terminalfacts.py) before
+Textual takes it over, then starts the app. textual-image is loaded first,
+without asking the terminal itself (quietimport.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import textual_image.widget  # noqa: F401  (first: it queries the terminal)
+from gladtui.tui.quietimport import import_textual_image
+
+import_textual_image()  # before any module below loads it
 
 from gladtui.client import client_for
 from gladtui.config import Config
