@@ -52,14 +52,17 @@ def outer() -> Iterator[OuterTerminal]:
     terminal.close()
 
 
-def attached(tmux: Tmux, outer: OuterTerminal, *, passthrough: bool) -> None:
+def attached(tmux: Tmux, outer: OuterTerminal, *, passthrough: bool, rgb: bool = False) -> None:
     """The session, then its terminal attached: the TUI starts later, in a shell, as
     a reviewer starts it. No status line, so attaching resizes nothing and the pane
-    keeps the 16x32 pixel cells tmux guessed before any terminal was there."""
+    keeps the 16x32 pixel cells tmux guessed before any terminal was there. `rgb`:
+    tmux knows its terminal takes 24-bit colours (else it writes them as 256)."""
     tmux.start("sleep", "600")
     tmux.run("set-option", "-g", "status", "off")
     if passthrough:
         tmux.run("set-option", "-g", "allow-passthrough", "on")
+    if rgb:
+        tmux.run("set-option", "-as", "terminal-features", ",xterm-256color:RGB")
     assert tmux.tmux is not None
     env = {**tmux._env(), "TERM": "xterm-256color", "LANG": "C.UTF-8"}
     outer.attach(tmux.tmux, tmux.socket, env)
@@ -92,9 +95,9 @@ def grid(columns: int, rows: int) -> set[tuple[int, int]]:
     return {(r, c) for r in range(rows) for c in range(columns)}
 
 
-def shown(outer: OuterTerminal) -> dict[int, tuple[int, int]]:
+def shown(outer: OuterTerminal, *, true_colour: bool = False) -> dict[int, tuple[int, int]]:
     """The placed images whose every cell is on its screen: id -> (columns, rows)."""
-    cells = placeholder_cells(outer.screen)
+    cells = placeholder_cells(outer.screen, true_colour=true_colour)
     placed = graphics(bytes(outer.output)).placements
     return {i: size for i, size in placed.items() if cells.get(i) == grid(*size)}
 
@@ -153,6 +156,23 @@ def test_kitty_pictures_pass_through_tmux_sized_by_the_terminal(
     for image in final.transmissions:
         last = max(n for n, (kind, i) in enumerate(final.order) if (kind, i) == ("t", image))
         assert ("d", image) in final.order[last:], f"image {image} kept after it was sent"
+
+
+def test_through_tmux_to_a_terminal_with_24_bit_colour_the_ids_are_24_bits(
+    daemon: tuple[ApiDaemon, list[Image.Image]], tmux: Tmux, outer: OuterTerminal, tmp_path: Path
+) -> None:
+    """tmux writes the placeholders' colours on as RGB: the id sent is the 24-bit one."""
+    d, served = daemon
+    attached(tmux, outer, passthrough=True, rgb=True)
+    assert "RGB" in tmux.pane("#{client_termfeatures}")
+    run_in_pane(tmux, str(GLADTUI), "--config", str(d.config_file), tmp=tmp_path)
+    placed = outer.wait_for(
+        lambda _: shown(outer, true_colour=True), "a picture named by 24-bit colours"
+    )
+    [image_id] = placed
+    picture = graphics(bytes(outer.output)).image(image_id)
+    assert any(is_same_picture(picture, original) for original in served)
+    assert b"\x1b[38;2;" in bytes(outer.output)  # as 24 bits indeed
 
 
 def test_without_passthrough_half_blocks_and_status_says_how(
