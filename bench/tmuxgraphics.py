@@ -102,10 +102,9 @@ def report(passthrough: bool, found: dict[str, object], outer: OuterTerminal, so
     if image < 0:
         print("  a wrapped OSC 1337 did not reach the terminal")
     else:
-        with outer.lock:
-            shown = OuterTerminal(COLUMNS, ROWS)
-            shown._draw(output[:image])
-        at = (shown.screen.cursor.y + 1, shown.screen.cursor.x + 1)
+        before = OuterTerminal(COLUMNS, ROWS)  # the terminal as the image reached it
+        before.output += output[:image]
+        at = (before.screen.cursor.y + 1, before.screen.cursor.x + 1)
         print(f"  a wrapped OSC 1337 written at the pane's (10, 20) reached the terminal at {at}")
     colour = re.search(rb"\x1b\[38;[25];[0-9;]+mRGB", output)
     print(f"  38;2;255;0;0 in the pane reached the terminal as: {colour and colour.group(0)!r}")

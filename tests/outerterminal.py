@@ -46,11 +46,11 @@ class OuterTerminal:
         self.columns, self.rows, self.cell = columns, rows, cell
         self.name, self.kitty = name, kitty
         self.output = bytearray()
-        self.screen = pyte.Screen(columns, rows)
-        self._stream = pyte.ByteStream(self.screen)
-        self._unfed = b""  # the start of a string command whose end has not come yet
+        self._screen = pyte.Screen(columns, rows)
+        self._stream = pyte.ByteStream(self._screen)
+        self._fed = 0  # the output before this offset is on the screen
         self._answered_to = 0  # the queries before this offset are answered
-        self.lock = threading.Lock()  # the output and the screen change under it
+        self.lock = threading.RLock()  # the output and the screen change under it
         self._main: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._reader = threading.Thread(target=self._run, daemon=True)
@@ -104,29 +104,37 @@ class OuterTerminal:
                 return
             with self.lock:
                 self.output += data
-                self._answer()
-                self._draw(data)
+                self._answer(len(self.output) - len(data))
 
-    def _draw(self, data: bytes) -> None:
+    @property
+    def screen(self) -> pyte.Screen:
+        """The screen as the output so far draws it. Fed here, not as bytes come: a
+        reader slower than tmux makes tmux discard output, graphics included."""
+        with self.lock:
+            self._draw()
+            return self._screen
+
+    def _draw(self) -> None:
         """Feed the screen, leaving out APC and DCS strings (whole or not yet ended)."""
-        data, self._unfed = self._unfed + data, b""
-        while data:
-            start = STRING_START.search(data)
+        while self._fed < len(self.output):
+            start = STRING_START.search(self.output, self._fed)
             if start is None:
-                held = 1 if data.endswith(b"\x1b") else 0  # perhaps a string's start
-                self._stream.feed(data[: len(data) - held])
-                self._unfed = data[len(data) - held :]
+                end = len(self.output) - (1 if self.output.endswith(b"\x1b") else 0)
+                self._stream.feed(bytes(self.output[self._fed : end]))
+                self._fed = end  # an ESC at the end may start a string: left for later
                 return
-            self._stream.feed(data[: start.start()])
-            end = data.find(STRING_END, start.end())
+            self._stream.feed(bytes(self.output[self._fed : start.start()]))
+            end = self.output.find(STRING_END, start.end())
             if end < 0:
-                self._unfed = data[start.start() :]
+                self._fed = start.start()  # the rest when the string has ended
                 return
-            data = data[end + len(STRING_END) :]
+            self._fed = end + len(STRING_END)
 
-    def _answer(self) -> None:
+    def _answer(self, new: int) -> None:
+        """Answer the queries that came, looking only at the new bytes (and a query's
+        length before them, for one that came in two reads)."""
         assert self._main is not None
-        for query in QUERIES.finditer(self.output, self._answered_to):
+        for query in QUERIES.finditer(self.output, max(self._answered_to, new - 256)):
             reply = self._reply(query.group(0))
             if reply:
                 os.write(self._main, reply)

@@ -148,10 +148,14 @@ def test_kitty_pictures_pass_through_tmux_sized_by_the_terminal(
     # q: every image the terminal was sent is deleted, none left behind.
     tmux.send("q")
     tmux.wait_for("the TUI to exit", lambda s: f"{EXITED} 0]" in s)
-    outer.wait_for(
-        lambda out: set(graphics(out).deleted) >= set(graphics(out).transmissions),
-        "every image deleted",
-    )
+    try:
+        outer.wait_for(
+            lambda out: set(graphics(out).deleted) >= set(graphics(out).transmissions),
+            "every image deleted",
+        )
+    except AssertionError as error:
+        order = graphics(bytes(outer.output)).order
+        raise AssertionError(f"{error}\nsent (t), placed (p), deleted (d): {order}") from None
     final = graphics(bytes(outer.output))
     for image in final.transmissions:
         last = max(n for n, (kind, i) in enumerate(final.order) if (kind, i) == ("t", image))
