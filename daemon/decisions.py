@@ -8,7 +8,8 @@ claims that job, `undo` cancels it and puts the task back exactly as it was:
 its status, its error and its selected variation, with nothing uploaded and
 no file deleted. Undo and the claim are write transactions, serialized by the
 store, so an undo that races the start of publishing either wins (the job is
-cancelled before anyone claimed it) or is refused because publishing started.
+cancelled before anyone claimed it) or is refused because publishing started
+or its grace ended: undo goes by what the cancel did, not by the look before it.
 
 With `grace_seconds: 0` an approval's job is runnable at once and a rejection
 takes effect in the request itself, as before undo existed.
@@ -205,8 +206,11 @@ class Decisions:
             job = self.store.jobs.unclaimed(task_id, DECISIONS)
             if job is None or task.status not in (TaskStatus.APPROVED, TaskStatus.REJECTED):
                 raise Conflict(self._too_late(task))
+            # The cancel has the last word: the grace may have ended since the look
+            # (the clock moved on); the job, due now, is left to take effect.
+            if not self.store.jobs.cancel_unclaimed(job.id):
+                raise Conflict(self._too_late(task))
             undo = undo_of(job.payload)
-            self.store.jobs.cancel_unclaimed(job.id)
             self.store.variations.restore_selection(task_id, undo.selected)
             self.store.tasks.set_status(
                 task_id,

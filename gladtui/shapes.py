@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import NotRequired, TypedDict
+from typing import NotRequired
+
+# pydantic describes these shapes (daemon/openapi.py); on Python 3.11 it takes only
+# typing_extensions' TypedDict
+from typing_extensions import TypedDict
 
 
 class TaskStatus(StrEnum):
@@ -26,6 +30,17 @@ class TaskStatus(StrEnum):
 
 
 MAX_PAGE = 100_000  # the most tasks or posts the daemon returns in one page
+
+# The widths `GET …/thumbnail?width=W` makes (pixels). A width between steps is
+# rounded up to the next one, so a client never gets less than it asked for and
+# every reviewer's sizes share the daemon's cache; a step at or above the image's
+# own width answers the image itself. Clients ask for steps (`thumbnail_step`).
+THUMBNAIL_WIDTHS = (64, 128, 256, 320, 512, 640, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)
+
+
+def thumbnail_step(width: int) -> int:
+    """The step `width` is rounded up to (the widest step for anything wider)."""
+    return next((step for step in THUMBNAIL_WIDTHS if step >= width), THUMBNAIL_WIDTHS[-1])
 
 
 # -- The JSON shapes of the API and of `--json` output (DESIGN.md "JSON shapes") --------
@@ -228,6 +243,13 @@ class LimitsJSON(TypedDict):
 
     max_variations: int
     max_steps: int
+
+
+class HealthJSON(TypedDict):
+    """`GET /api/health`."""
+
+    ok: bool
+    version: str
 
 
 class StatusJSON(TypedDict):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from daemon.publishers.base import Asset, PublishError, unreadable
 from gladtui.atomicfiles import write_atomically
+from gladtui.filemodes import PUBLIC_FILE, PUBLIC_FOLDER, make_folders
 
 
 class LocalPublisher:
@@ -29,7 +30,8 @@ class LocalPublisher:
     def upload(self, path: Path, asset_id: str) -> Asset:
         target = self.folder / f"{asset_id}{path.suffix}"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            # Served by a web server of another user, and published: open to all.
+            make_folders(self.folder, PUBLIC_FOLDER)
             existed = not self._place(path, target)
         except OSError as exc:
             if exc.filename == str(path) or not path.exists():  # the approved image itself
@@ -50,7 +52,7 @@ class LocalPublisher:
                     target,
                     lambda out: shutil.copyfileobj(source, out),
                     overwrite=False,
-                    permissions=0o644,
+                    permissions=PUBLIC_FILE,
                 )
             except FileExistsError:
                 return self._same_or_refuse(path, target)
