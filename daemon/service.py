@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from daemon.actions import Actions
+from daemon.cleanup import finish_interrupted
 from daemon.destinations.base import Destination, DestinationUnusable
 from daemon.destinations.factory import make_destination
 from daemon.dropfolder import DropFolder
@@ -148,13 +149,16 @@ class Daemon:
 
         FolderError if a folder cannot be written, SocketError if the socket
         cannot be bound. The folders are checked first, so a daemon that could
-        not save its work never answers; the socket comes next: it is bound
+        not save its work never answers; then the deletions a stop interrupted
+        are finished (daemon/cleanup.py); the socket comes next: it is bound
         under a umask (process-wide) that must not apply to the files the
         workers write.
         """
         prepare_folders(self.config)
         for warning in privacy_warnings(self.config):
             log.warning("%s", warning)
+        # Before anyone can look: files a stop left half-deleted are gone, and say so.
+        finish_interrupted(self.store)
         self.api.start()
         requeued = self.store.jobs.requeue_running()
         if requeued:
