@@ -5,42 +5,27 @@ Every answer is JSON (the event stream aside), errors included:
 run the store's blocking calls in threads, so a slow query or a commit
 waiting for the write lock never stalls the event loop (or the event streams).
 
-Routes (bodies are the shapes of gladtui/shapes.py):
-
-    GET  /api/health                      {"ok": true, "version": …}
-    GET  /api/status                      StatusJSON
-    GET  /api/tasks?status=&q=&limit=&offset=&undoable=&keep=   TaskPageJSON
-    POST /api/tasks?name=FILE.yaml        body: a task file → ActionJSON (201 new, 200 same bytes)
-    GET  /api/tasks/{id}                  TaskJSON
-    POST /api/tasks/{id}/approve          {"variation": n}
-    POST /api/tasks/{id}/reject           {"prompt": …?, "keep_files": false}
-    POST /api/tasks/{id}/generate         {"count": …?, "prompt": …?, "steps": …?,
-                                           "preset": …?, "from_variation": n?}
-    POST /api/tasks/{id}/cancel
-    POST /api/tasks/{id}/undo             a decision still in its grace period
-    POST /api/media/generate-image-variations  {"task_id", "prompt"?, "num_variations"?,
-                                                "num_inference_steps"?}
-    GET  /api/tasks/{id}/variations/{n}/image              the PNG (daemon/imageserving.py)
-    GET  /api/tasks/{id}/variations/{n}/thumbnail?width=W  a PNG at most W pixels wide
-    GET  /api/tasks/{id}/variations/{n}/preview   the live preview (daemon/previewserving.py)
-    GET  /api/posts?limit=&offset=        PostPageJSON
-    GET  /api/events?since=               text/event-stream (see eventstream.py)
+The routes, what they take and answer, are described in daemon/apidescription.py;
+daemon/openapi.py makes that the OpenAPI document served at GET /api/openapi.json
+and checks here, as the app is built, that the two list the same routes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
-from daemon import apirequests
+from daemon import apirequests, openapi
 from daemon.actions import Actions
+from daemon.apiparams import flag, optional_number, whole_number
 from daemon.destinations.base import Destination
 from daemon.eventstream import EventStreamServer
 from daemon.generator import GeneratorState
@@ -109,16 +94,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except TaskFileError as exc:
         return error_response(422, "invalid", str(exc))
     except web.HTTPException as exc:  # aiohttp's own: unknown route, method, body too large
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-            exc.status, "http_error"
-        )
-        message = exc.text if exc.text and exc.status != 404 else exc.reason
-        if exc.status == 404:
-            message = f"no such endpoint: {request.method} {request.path}"
-        if isinstance(exc, web.HTTPMethodNotAllowed):
-            allowed = ", ".join(sorted(exc.allowed_methods))
-            message = f"{request.method} is not allowed on {request.path}; use {allowed}"
-        return error_response(exc.status, code, str(message).removeprefix(f"{exc.status}: "))
+        return _http_error(request, exc)
     except ConnectionResetError:
         # The client hung up before its body ended (a lying Content-Length, a killed
         # client): its fault, not the daemon's, and nobody is left to read an answer.
@@ -127,6 +103,22 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("the API failed on %s %s", request.method, request.path)
         return error_response(500, "internal", "the daemon failed on this request; see its log")
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    code = {404: "not_found", 405: "method_not_allowed", 408: "timeout", 413: "too_large"}.get(
+        exc.status, "http_error"
+    )
+    if exc.status == 404:
+        return error_response(404, code, f"no such endpoint: {request.method} {request.path}")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+        response = error_response(405, code, message)
+        response.headers["Allow"] = allowed  # RFC 9110: a 405 names what is allowed
+        return response
+    message = exc.text if exc.text else exc.reason
+    return error_response(exc.status, code, str(message).removeprefix(f"{exc.status}: "))
 
 
 def _size_check(limit: int) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -168,9 +160,12 @@ def _peer_check(peers: Peers) -> Callable[..., Awaitable[web.StreamResponse]]:
     return check
 
 
-def build_app(ctx: ApiContext) -> web.Application:
+def build_app(ctx: ApiContext, outer: Sequence[Middleware] = ()) -> web.Application:
+    """The routes and their checks; `outer`: middlewares around all of them (the
+    server's connection tracking, daemon/connections.py)."""
     app = web.Application(
         middlewares=[
+            *outer,
             _errors,
             _peer_check(ctx.peers),
             _size_check(ctx.config.api.max_request_bytes),
@@ -193,11 +188,16 @@ def build_app(ctx: ApiContext) -> web.Application:
             web.post("/api/media/generate-image-variations", routes.media_generate),
             web.get("/api/posts", routes.posts),
             web.get("/api/events", routes.events),
+            web.get("/api/openapi.json", routes.openapi),
         ]
     )
-    app.add_routes(PictureRoutes(VariationPictures(ctx.store, ctx.config.cache_dir)).routes())
+    pictures = VariationPictures(
+        ctx.store, ctx.config.cache_dir, ctx.config.api.thumbnail_cache_bytes()
+    )
+    app.add_routes(PictureRoutes(pictures).routes())
     previews = ctx.previews if ctx.previews is not None else PreviewBoard()  # empty is falsy
     app.add_routes(PreviewRoutes(previews, ctx.store).routes())
+    openapi.check_routes(app)
     return app
 
 
@@ -210,16 +210,20 @@ class Routes:
     async def health(self, _request: web.Request) -> web.Response:
         return json_response({"ok": True, "version": __version__})
 
+    async def openapi(self, _request: web.Request) -> web.Response:
+        body = await asyncio.to_thread(openapi.document_bytes)  # built once: pydantic's work
+        return web.Response(body=body, content_type="application/json")
+
     async def status(self, _request: web.Request) -> web.Response:
         return json_response(await asyncio.to_thread(status_json, self.ctx))
 
     async def tasks(self, request: web.Request) -> web.Response:
         query = request.query
         statuses = _statuses(query.get("status", ""))
-        limit = _int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
-        offset = _int_param(query, "offset", 0, 0, 2**62)
+        limit = optional_number(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        offset = optional_number(query, "offset", 0, 0, 2**62)
         title = query.get("q") or None
-        widen = Widening(undoable=_flag(query, "undoable"), keep=query.get("keep") or None)
+        widen = Widening(undoable=flag(query, "undoable"), keep=query.get("keep") or None)
 
         def page() -> bytes:  # encoding 10,000 tasks is CPU work too: off the loop
             return encode(self.ctx.views.page(statuses, title, limit, offset, widen))
@@ -255,11 +259,11 @@ class Routes:
         return await self._act(request, self.ctx.actions.generate, body)
 
     async def cancel(self, request: web.Request) -> web.Response:
-        apirequests.parse_object(await request.read(), ())
+        apirequests.empty_request(await request.read())
         return await self._act(request, self.ctx.actions.cancel)
 
     async def undo(self, request: web.Request) -> web.Response:
-        apirequests.parse_object(await request.read(), ())
+        apirequests.empty_request(await request.read())
         return await self._act(request, self.ctx.actions.undo)
 
     async def media_generate(self, request: web.Request) -> web.Response:
@@ -271,8 +275,8 @@ class Routes:
         return await self._answer(outcome)
 
     async def posts(self, request: web.Request) -> web.Response:
-        limit = _int_param(request.query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
-        offset = _int_param(request.query, "offset", 0, 0, 2**62)
+        limit = optional_number(request.query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        offset = optional_number(request.query, "offset", 0, 0, 2**62)
 
         def page() -> PostPageJSON:
             posts = self.ctx.store.posts.list(limit, offset)
@@ -287,9 +291,7 @@ class Routes:
         return json_response(await asyncio.to_thread(page))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        raw = request.query.get("since") or request.headers.get("Last-Event-ID")
-        since = None if raw is None else _parse_int("since", raw, 0, 2**62)
-        return await self.ctx.events.serve(request, since)
+        return await self.ctx.events.serve(request, _resume_after(request))
 
     async def _act(
         self, request: web.Request, action: Callable[..., Outcome], *args: Any, **kwargs: Any
@@ -306,6 +308,17 @@ class Routes:
         return json_response(body, status=status)
 
 
+def _resume_after(request: web.Request) -> int | None:
+    """`since`, else Last-Event-ID; each checked when given, even if the other wins.
+
+    An empty Last-Event-ID is none (the SSE standard); `since=` without digits is a 422.
+    """
+    header = request.headers.get("Last-Event-ID") or None
+    after = None if header is None else whole_number("Last-Event-ID", header, 0, 2**62)
+    since = request.query.get("since")
+    return after if since is None else whole_number("since", since, 0, 2**62)
+
+
 def _statuses(raw: str) -> list[TaskStatus] | None:
     names = [name.strip() for name in raw.split(",") if name.strip()]
     if not names:
@@ -315,27 +328,3 @@ def _statuses(raw: str) -> list[TaskStatus] | None:
     if unknown:
         raise InvalidRequest(f"status: unknown {', '.join(unknown)}; known: {', '.join(known)}")
     return [TaskStatus(name) for name in names]
-
-
-def _flag(query: Any, name: str) -> bool:
-    raw = query.get(name, "")
-    if raw in ("", "0", "false"):
-        return False
-    if raw in ("1", "true"):
-        return True
-    raise InvalidRequest(f"{name}: expected true or false, got {raw!r}")
-
-
-def _int_param(query: Any, name: str, default: int, low: int, high: int) -> int:
-    raw = query.get(name)
-    return default if raw is None or raw == "" else _parse_int(name, raw, low, high)
-
-
-def _parse_int(name: str, raw: str, low: int, high: int) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name}: expected a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise InvalidRequest(f"{name}: must be between {low} and {high}")
-    return value

@@ -3,6 +3,8 @@
 Nothing the user dropped is ever deleted or overwritten: an accepted file moves
 to `processed/`, a refused one to `failed/` with `<name>.error.txt` beside it,
 and a name already taken there gets a `-2`, `-3`, ... suffix (gladtui/atomicfiles.py).
+A name too long for its suffix, or for `.error.txt` beside it, is shortened to fit
+the 255 bytes a name may have (its stem cut, its extension kept).
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from gladtui.atomicfiles import move_to_free_name, replace_file
+from gladtui.atomicfiles import free_names, move_to_free_name, replace_file
+from gladtui.filemodes import PRIVATE_FILE, close_to_others, make_folders
 
 PROCESSED = "processed"
 FAILED = "failed"
 TASK_SUFFIXES = (".yaml", ".yml")
 # Editors and downloaders write under these names first; never read them.
 _TEMPORARY_SUFFIXES = (".tmp", ".part", ".swp", ".swx", ".crdownload", "~")
+REASON_SUFFIX = ".error.txt"
+# A name in failed/ leaves room for its reason's name beside it.
+_REASON_ROOM = len(REASON_SUFFIX.encode())
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,7 @@ class DropFolder:
 
     def prepare(self) -> None:
         for folder in (self.root, self.processed, self.failed):
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folders(folder)
 
     def is_candidate(self, path: Path) -> bool:
         """A file directly in the drop folder with a task file name."""
@@ -71,9 +77,22 @@ class DropFolder:
             log.warning("renamed %s to %s: its name is not UTF-8", ascii(name), renamed.name)
             yield renamed
 
+    def destinations(self, name: str, *, refused: bool) -> Iterator[Path]:
+        """The names a file called `name` may take in processed/ (or failed/), in the
+        order a move tries them: whoever looks for where a file went walks the same."""
+        if refused:
+            return free_names(self.failed, name, reserve=_REASON_ROOM)
+        return free_names(self.processed, name)
+
     def accept(self, path: Path) -> Path:
-        """Move an accepted file to processed/; returns where it went."""
-        return move_to_free_name(path, self.processed)
+        """Move an accepted file to processed/; returns where it went.
+
+        Moved files are made the daemon's alone (when they are its user's): their
+        mode was the dropper's umask's, and they hold titles and prompts.
+        """
+        moved = move_to_free_name(path, self.processed)
+        close_to_others(moved)
+        return moved
 
     def refuse(self, path: Path, message: str) -> Path:
         """Move a refused file to failed/ with its reason beside it.
@@ -83,9 +102,14 @@ class DropFolder:
         (daemon/ingest.py), never a refused file without its reason.
         """
 
-        return move_to_free_name(
-            path, self.failed, before_leaving=lambda moved: write_reason(moved, message)
+        moved = move_to_free_name(
+            path,
+            self.failed,
+            reserve=_REASON_ROOM,
+            before_leaving=lambda moved: write_reason(moved, message),
         )
+        close_to_others(moved)
+        return moved
 
 
 def utf8_name(name: str) -> str:
@@ -95,9 +119,9 @@ def utf8_name(name: str) -> str:
 
 def reason_path(moved: Path) -> Path:
     """Where the reason for refusing `moved` (a file in failed/) is: `<name>.error.txt`."""
-    return moved.with_name(moved.name + ".error.txt")
+    return moved.with_name(moved.name + REASON_SUFFIX)
 
 
 def write_reason(moved: Path, message: str) -> None:
     """Write the reason beside a refused file, whole or not at all (never half a reason)."""
-    replace_file(reason_path(moved), f"{message}\n".encode())
+    replace_file(reason_path(moved), f"{message}\n".encode(), permissions=PRIVATE_FILE)

@@ -14,6 +14,7 @@ can be reproduced elsewhere from the file alone.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngImageFile, PngInfo
 
 from gladtui.atomicfiles import write_atomically
+from gladtui.filemodes import PRIVATE_FILE, make_folders
 
 PARAMETERS_KEY = "parameters"
 NEGATIVE_MARKER = "Negative prompt:"
@@ -188,7 +190,8 @@ def write_png_atomically(image: Image.Image, path: Path, *, parameters: str) -> 
     def write(stream: BinaryIO) -> None:
         image.save(stream, format="PNG", pnginfo=info)
 
-    write_atomically(path, write, overwrite=False)
+    # 0600 whatever the umask: its text holds the prompt (gladtui/filemodes.py).
+    write_atomically(path, write, overwrite=False, permissions=PRIVATE_FILE)
 
 
 def read_parameters(path: Path) -> str | None:
@@ -216,24 +219,31 @@ def thumbnail_of(image: Image.Image, destination: Path, *, max_side: int = 256) 
     return _scaled_png(image, destination, (max_side, max_side))
 
 
-def narrowed_png(image: Image.Image, destination: Path, *, max_width: int) -> Path:
-    """A PNG of `image` at most `max_width` pixels wide, aspect kept, never upscaled."""
+def narrowed_png(image: Image.Image, *, max_width: int) -> bytes:
+    """PNG bytes of `image` at most `max_width` pixels wide, aspect kept, never upscaled."""
     if max_width < 1:
         raise ValueError(f"max_width must be at least 1, got {max_width}")
-    return _scaled_png(image, destination, (max_width, image.height))
+    stream = io.BytesIO()
+    _save_scaled(image, (max_width, image.height), stream)
+    return stream.getvalue()
 
 
 def _scaled_png(image: Image.Image, destination: Path, box: tuple[int, int]) -> Path:
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(destination.parent)
+    write_atomically(
+        destination,
+        lambda stream: _save_scaled(image, box, stream),
+        overwrite=True,
+        permissions=PRIVATE_FILE,
+    )
+    return destination
+
+
+def _save_scaled(image: Image.Image, box: tuple[int, int], stream: BinaryIO) -> None:
     thumb = image.copy()
     thumb.thumbnail(box)
     if thumb.mode not in _PNG_MODES:
         thumb = thumb.convert("RGBA" if "A" in thumb.getbands() else "RGB")
-
-    def write(stream: BinaryIO) -> None:
-        # Thumbnails are a cache the TUI reads often and rebuilds freely: fast
-        # compression matters more than size here.
-        thumb.save(stream, format="PNG", compress_level=1)
-
-    write_atomically(destination, write, overwrite=True)
-    return destination
+    # Thumbnails are a cache the TUI reads often and rebuilds freely: fast
+    # compression matters more than size here.
+    thumb.save(stream, format="PNG", compress_level=1)

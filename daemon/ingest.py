@@ -29,7 +29,7 @@ from pathlib import Path
 from daemon.dropfolder import DropFolder, reason_path, write_reason
 from daemon.jobkinds import GENERATE, generation_payload
 from daemon.store import NewTask, Store, TaskRecord
-from gladtui.atomicfiles import free_names
+from gladtui.filemodes import close_to_others
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import (
     TaskFileError,
@@ -187,8 +187,13 @@ class Ingestor:
             moved = self._move(item.path, refuse=task.error or "refused")
         else:
             moved = self._move(item.path)
-        where = "failed/" if task.status is TaskStatus.INVALID else "processed/"
-        log.info("%s is a duplicate of task %s; moved to %s", item.path.name, task.id, where)
+        if moved is not None:
+            where = f"moved to {moved.parent.name}/{moved.name}"
+        elif os.path.lexists(item.path):  # the move failed, and said why
+            where = "it stays in the drop folder"
+        else:
+            where = "it was gone before it could be moved"
+        log.info("%s is a duplicate of task %s; %s", item.path.name, task.id, where)
         return FileOutcome(item.path.name, task.id, "duplicate", moved)
 
     # -- step 3: crash suspects -----------------------------------------------------------
@@ -356,7 +361,7 @@ class Ingestor:
             here = path.lstat()  # lstat: a symlink is never the same file as its target
         except FileNotFoundError:
             return None
-        for target in free_names(folder, path.name):
+        for target in self.folder.destinations(path.name, refused=refuse is not None):
             if not os.path.lexists(target):
                 return None
             there = target.lstat()
@@ -364,6 +369,7 @@ class Ingestor:
                 if refuse is not None and not reason_path(target).exists():
                     write_reason(target, refuse)
                 path.unlink(missing_ok=True)
+                close_to_others(target)
                 log.info("%s was already moved to %s/ before a stop", path.name, folder.name)
                 return target
         return None

@@ -15,7 +15,7 @@ import asyncio
 
 from aiohttp import web
 
-from daemon.imageserving import target
+from daemon.apiparams import variation_target
 from daemon.outcomes import TaskNotFound
 from daemon.previews import PreviewBoard
 from daemon.store import Store
@@ -34,7 +34,7 @@ class PreviewRoutes:
         return [web.get("/api/tasks/{task_id}/variations/{index}/preview", self.preview)]
 
     async def preview(self, request: web.Request) -> web.StreamResponse:
-        task_id, index = target(request)
+        task_id, index = variation_target(request)
         preview = self._board.get(task_id, index)
         if preview is None:
             raise TaskNotFound(await asyncio.to_thread(self._why_none, task_id, index))

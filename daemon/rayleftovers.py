@@ -18,6 +18,9 @@ import os
 import signal
 from pathlib import Path
 
+from gladtui.atomicfiles import replace_file
+from gladtui.filemodes import PRIVATE_FILE
+
 __all__ = ["forget", "note", "reap"]
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,8 @@ def _descendants(pid: int) -> list[int]:
 def note(path: Path) -> None:
     """Write down this process's children and theirs (the Ray it has just started)."""
     processes = {pid: _start_time(pid) for pid in _descendants(os.getpid())}
-    path.write_text(json.dumps({str(pid): start for pid, start in processes.items() if start}))
+    text = json.dumps({str(pid): start for pid, start in processes.items() if start})
+    replace_file(path, text.encode(), permissions=PRIVATE_FILE)
 
 
 def reap(path: Path) -> None:

@@ -3,7 +3,9 @@
 The daemon's other parts are threads working on the store; the API is the
 one asyncio part, so it gets its own loop in its own thread. The socket is
 bound by `start()` in the caller's thread, before the worker threads exist
-(see daemon/unixsocket.py for why), and the loop serves on that socket.
+(see daemon/unixsocket.py for why), and the loop accepts on that socket
+(daemon/acceptor.py: within the caps of daemon/connlimits.py), each
+connection served by aiohttp within the deadlines of daemon/connections.py.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ from pathlib import Path
 
 from aiohttp import web
 
+from daemon.acceptor import Acceptor
 from daemon.actions import Actions
 from daemon.api import ApiContext, build_app
+from daemon.connections import Deadlines, make_protocol, track_requests
+from daemon.connlimits import ConnectionGate, ConnectionLimits, raise_open_file_limit
 from daemon.destinations.base import Destination
 from daemon.eventstream import EventHub, EventStreamServer
 from daemon.generator import GeneratorState
+from daemon.lograte import RateLimitedLog
 from daemon.peers import Group, Peers
 from daemon.present import TaskViews
 from daemon.previews import PreviewBoard
@@ -79,18 +85,33 @@ class ApiServer:
 
     def start(self) -> None:
         """Bind the socket (SocketError if it cannot be), then serve in a new thread."""
+        limits = self._connection_limits()
         peers = self._peers()
         gid = None if peers.group is None else peers.group.gid
         sock = bind_socket(self.socket_path, group=gid)
         if peers.group is not None:
             self._warn_if_unreachable(peers.group)
-        self._thread = threading.Thread(target=self._serve, args=(sock, peers), name="api")
+        self._thread = threading.Thread(target=self._serve, args=(sock, peers, limits), name="api")
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT):
             raise RuntimeError(f"the API did not start within {START_TIMEOUT:.0f} s")
         if self._failure is not None:
             raise self._failure
         log.info("API listening on %s", self.socket_path)
+
+    def _connection_limits(self) -> ConnectionLimits:
+        """The caps on connections, from the config and the open-file limit (raised to
+        the hard limit first: the process's, but the API is why it needs more)."""
+        files = raise_open_file_limit()
+        limits = ConnectionLimits.from_config(self.config.api, files.now, os.geteuid())
+        raised = f" (raised from {files.before:,})" if files.now != files.before else ""
+        log.info(
+            "the API takes %s; the daemon may open %s files%s",
+            limits.describe(),
+            f"{files.now:,}",
+            raised,
+        )
+        return limits
 
     def _peers(self) -> Peers:
         """Who may connect, from the config (SocketError for an unknown user or group)."""
@@ -111,11 +132,11 @@ class ApiServer:
                 closed,
             )
 
-    def _serve(self, sock: socket.socket, peers: Peers) -> None:
+    def _serve(self, sock: socket.socket, peers: Peers, limits: ConnectionLimits) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
-            loop.run_until_complete(self._main(sock, peers))
+            loop.run_until_complete(self._main(sock, peers, limits))
             # End the worker threads of to_thread now: each holds a DuckDB cursor
             # that must be released before the store closes.
             loop.run_until_complete(loop.shutdown_default_executor())
@@ -126,7 +147,7 @@ class ApiServer:
         finally:
             loop.close()
 
-    async def _main(self, sock: socket.socket, peers: Peers) -> None:
+    async def _main(self, sock: socket.socket, peers: Peers, limits: ConnectionLimits) -> None:
         self._stopping = asyncio.Event()
         hub = EventHub(asyncio.get_running_loop())
         slugs = SlugPreviewer(
@@ -150,19 +171,41 @@ class ApiServer:
             previews=self.previews,
         )
         runner = web.AppRunner(
-            build_app(context), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+            build_app(context, outer=[track_requests]),
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_SECONDS,
         )
         await runner.setup()
+        # Requests late or not valid HTTP: said at most once a minute, with a count.
+        notes = RateLimitedLog(log, logging.INFO)
+        acceptor = self._acceptor(sock, runner, ConnectionGate(limits), notes)
         try:
-            await web.SockSite(runner, sock).start()
+            acceptor.start()
             self._ready.set()
             await self._stopping.wait()
         finally:
+            acceptor.close()
+            notes.flush()
             hub.close()
             remove_listener()
             unsubscribe()
             await runner.cleanup()
             remove_socket(self.socket_path)
+
+    def _acceptor(
+        self,
+        sock: socket.socket,
+        runner: web.AppRunner,
+        gate: ConnectionGate,
+        notes: RateLimitedLog,
+    ) -> Acceptor:
+        """Connections admitted by the gate, each served by aiohttp within deadlines."""
+        api = self.config.api
+        assert runner.server is not None  # set up
+        deadlines = Deadlines(api.header_seconds, api.body_seconds, api.idle_seconds)
+        protocol = make_protocol(runner.server, deadlines, notes)
+        loop = asyncio.get_running_loop()
+        return Acceptor(sock, gate, protocol, loop)
 
     def stop(self) -> None:
         loop, stopping = self._loop, self._stopping

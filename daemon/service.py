@@ -17,10 +17,11 @@ from pathlib import Path
 from types import FrameType
 
 from daemon.actions import Actions
+from daemon.cleanup import finish_interrupted
 from daemon.destinations.base import Destination, DestinationUnusable
 from daemon.destinations.factory import make_destination
 from daemon.dropfolder import DropFolder
-from daemon.folders import FolderError, prepare_folders
+from daemon.folders import FolderError, prepare_folders, privacy_warnings
 from daemon.generator import Generator, ModelLoader
 from daemon.ingest import Ingestor
 from daemon.logsetup import configure_logging, secrets_of
@@ -46,6 +47,11 @@ WATCH_START_TIMEOUT = 10
 STOP_TIMEOUT = 30
 PULSE_JOIN_SECONDS = 5
 SIGNAL_GUARD_SECONDS = 2.0  # how often the stop signals are taken back (see below)
+# The daemon process's umask, as the service units set it (UMask=0077): for the
+# files libraries make, which take no mode from us (DuckDB's .wal, recreated
+# after every checkpoint, and its .tmp spill folder; model caches). gladtui's own
+# files have their modes set explicitly (gladtui/filemodes.py).
+DAEMON_UMASK = 0o077
 
 
 class Daemon:
@@ -147,11 +153,16 @@ class Daemon:
 
         FolderError if a folder cannot be written, SocketError if the socket
         cannot be bound. The folders are checked first, so a daemon that could
-        not save its work never answers; the socket comes next: it is bound
+        not save its work never answers; then the deletions a stop interrupted
+        are finished (daemon/cleanup.py); the socket comes next: it is bound
         under a umask (process-wide) that must not apply to the files the
         workers write.
         """
         prepare_folders(self.config)
+        for warning in privacy_warnings(self.config):
+            log.warning("%s", warning)
+        # Before anyone can look: files a stop left half-deleted are gone, and say so.
+        finish_interrupted(self.store)
         self.api.start()
         requeued = self.store.jobs.requeue_running()
         if requeued:
@@ -247,10 +258,15 @@ def _take_stop_signals(handler: Callable[[int, FrameType | None], None]) -> None
 def main(config: Config, *, log_level: str = "info") -> int:
     """Run the daemon in the foreground until SIGTERM or SIGINT. Returns the exit code.
 
+    The process's umask becomes 0077 (DAEMON_UMASK), whatever the shell's.
+
     Under systemd (Type=notify) it reports READY once the store is open, the
     socket bound and the model loaded (or found missing), pings the watchdog
     if one is set, and says STOPPING as soon as a stop is asked for.
     """
+    # Before any thread: umask is per process, and a thread writing meanwhile
+    # would get whichever was in force.
+    os.umask(DAEMON_UMASK)
     configure_logging(log_level, env=os.environ, secrets=secrets_of(config, os.environ))
     notifier = Notifier.from_environ(os.environ)
     stop = threading.Event()

@@ -18,6 +18,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from gladtui.filemodes import PRIVATE_FILE, make_folders
+
 LOCK_NAME = "daemon.lock"
 MAX_LOCK_BYTES = 4096
 
@@ -42,9 +44,9 @@ class StateLock:
         """The state folder's lock, or DaemonAlreadyRunning naming the daemon that holds it."""
         path = state_dir / LOCK_NAME
         try:
-            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_folders(state_dir)
             # No O_TRUNC: a second daemon must not blank what the first wrote.
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
         except OSError as exc:
             raise StateLockError(f"cannot create the lock file {path}: {exc.strerror}") from exc
         try:

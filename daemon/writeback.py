@@ -32,6 +32,7 @@ from daemon.images import a1111_parameters, thumbnail_of, variation_filename, wr
 from daemon.progress import ProgressBoard
 from daemon.store import JobRecord, NewVariation, Store, TaskRecord
 from gladtui.config import Config
+from gladtui.filemodes import make_folders
 from gladtui.shapes import TaskStatus
 
 __all__ = ["VARIATION_ADDED", "BatchWriter", "FinishedBatch", "thumbnail_path"]
@@ -169,7 +170,7 @@ class BatchWriter:
         recipe, seed = spec.recipe, spec.seed_for(n)
         when = self.store.now()  # the store's clock, so file names and rows agree
         path = self.config.preview_dir / variation_filename(task.id, n, when)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(path.parent)  # the preview folder, deleted while the daemon ran
         parameters = a1111_parameters(
             prompt=spec.prompt,
             negative_prompt=spec.negative_prompt,

@@ -12,7 +12,9 @@ a user made may be silently replaced. So, here and nowhere else:
 - a name that must not replace anything is taken with link(2): it fails with
   EEXIST where rename(2) would replace, so "is the name free?" and "take it"
   are one step and two writers racing for `x.yaml` never overwrite each other;
-- "the first free name" is `x.yaml`, `x-2.yaml`, `x-3.yaml`, … (`free_names`).
+- "the first free name" is `x.yaml`, `x-2.yaml`, `x-3.yaml`, … (`free_names`),
+  each cut to fit the folder's limit on a name (NAME_MAX, 255 bytes) with room
+  for what will be added to it, so a long but legal name can always be moved.
 
 Shared module: imports neither the daemon nor the TUI.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import secrets
@@ -34,6 +37,9 @@ _TEMP_MARKER = "gladtui-"
 _TEMP_RE = re.compile(r"\A\..+\.gladtui-[0-9a-f]{16}\.tmp\Z", re.DOTALL)
 # Keep temp names under NAME_MAX (255 bytes) even for long final names.
 _MAX_EMBEDDED_NAME_BYTES = 200
+# The longest name most filesystems take (ext4, XFS, Btrfs, tmpfs), where the
+# folder cannot say its own (pathconf).
+NAME_MAX = 255
 # Errors from link(2) that mean "no hard link possible here", not "it failed":
 # a filesystem without links (EPERM, ENOTSUP, ENOSYS), another filesystem (EXDEV),
 # or a file already at its most links (EMLINK).
@@ -50,16 +56,56 @@ Content = bytes | Callable[[BinaryIO], None]
 # -- names ----------------------------------------------------------------------------------
 
 
-def free_names(folder: Path, name: str) -> Iterator[Path]:
+def free_names(folder: Path, name: str, *, reserve: int = 0) -> Iterator[Path]:
     """`folder/x.yaml`, `folder/x-2.yaml`, `folder/x-3.yaml`, …: the order a free name is sought in.
 
+    Each fits the folder's name limit with `reserve` bytes to spare (for a
+    sibling such as `<name>.error.txt`): a longer one has its stem cut, on a
+    character boundary, before the `-n` and the extension (fitted_name).
     Whoever looks for where a file went (daemon/ingest.py, after a cut move)
-    walks the same order as whoever took the name.
+    walks the same order as whoever took the name, with the same `reserve`.
+    """
+    limit = name_max(folder) - reserve
+    yield folder / fitted_name(name, limit)
+    for n in range(2, _MAX_FREE_NAMES):
+        yield folder / fitted_name(name, limit, tail=f"-{n}")
+
+
+def name_max(folder: Path) -> int:
+    """The longest name `folder` takes, in bytes (NAME_MAX when it cannot tell)."""
+    try:
+        return min(os.pathconf(folder, "PC_NAME_MAX"), NAME_MAX)
+    except (OSError, ValueError):  # missing folder, or a system without the query
+        return NAME_MAX
+
+
+def fitted_name(name: str, limit: int, *, tail: str = "") -> str:
+    """`name` with `tail` before its extension, its stem cut to make it `limit` bytes at most.
+
+    `x.yaml` with tail `-2` is `x-2.yaml`. The cut falls between characters, never
+    inside one; an extension too long to keep with any stem is cut with it.
     """
     stem, suffix = Path(name).stem, Path(name).suffix
-    yield folder / name
-    for n in range(2, _MAX_FREE_NAMES):
-        yield folder / f"{stem}-{n}{suffix}"
+    if _byte_length(suffix + tail) >= limit:
+        stem, suffix = name, ""
+    return _cut(stem, limit - _byte_length(tail + suffix)) + tail + suffix
+
+
+def _byte_length(text: str) -> int:
+    return len(os.fsencode(text))
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest start of `text` of at most `limit` bytes, in whole characters."""
+    if _byte_length(text) <= limit:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        used += _byte_length(ch)
+        if used > limit:
+            break
+        kept.append(ch)
+    return "".join(kept)
 
 
 def temp_name_for(final_name: str) -> str:
@@ -68,10 +114,21 @@ def temp_name_for(final_name: str) -> str:
     Hidden and ending in `.tmp`, so watchers skip it; random, so two writers of
     the same name never share one; marked, so remove_stray_temp_files knows it.
     """
-    embedded = final_name
-    while len(embedded.encode("utf-8", "surrogatepass")) > _MAX_EMBEDDED_NAME_BYTES:
-        embedded = embedded[:-1]
+    embedded = _cut(final_name, _MAX_EMBEDDED_NAME_BYTES)
     return f".{embedded}.{_TEMP_MARKER}{secrets.token_hex(8)}.tmp"
+
+
+def _replacing_temp_name(final_name: str) -> str:
+    """replace_file's one temp name for `final_name`: `.{name}.tmp`, the same at every write.
+
+    A name too long for that keeps its start and gains a hash of the whole, so
+    it stays the same for one name and differs between names of the same start.
+    """
+    plain = f".{final_name}.tmp"
+    if _byte_length(plain) <= _MAX_EMBEDDED_NAME_BYTES:
+        return plain
+    digest = hashlib.sha256(os.fsencode(final_name)).hexdigest()[:16]
+    return f".{_cut(final_name, _MAX_EMBEDDED_NAME_BYTES)}~{digest}.tmp"
 
 
 def is_temp_name(name: str) -> bool:
@@ -126,14 +183,14 @@ def write_atomically(
 
 
 def replace_file(path: Path, content: Content, *, permissions: int | None = None) -> None:
-    """Replace `path` whole, through the one temp name `.{name}.tmp`.
+    """Replace `path` whole, through the one temp name `.{name}.tmp` (_replacing_temp_name).
 
     For small files the daemon or an installer rewrites (a refusal's reason, a
     systemd unit): a temp file left by a kill is the same name the next write
     of that file uses, so it is taken over instead of piling up. `permissions`
     are set exactly, whatever the umask (for files other users must read).
     """
-    temp = path.with_name(f".{path.name}.tmp")
+    temp = path.with_name(_replacing_temp_name(path.name))
     temp.unlink(missing_ok=True)  # left by a kill; O_EXCL would refuse it
     with _complete_temp_file(temp, content, permissions=permissions):
         temp.replace(path)
@@ -232,14 +289,15 @@ def rename_no_replace(source: Path, target: Path) -> None:
     source.rename(target)
 
 
-def link_to_free_name(source: Path, folder: Path, name: str) -> Path:
+def link_to_free_name(source: Path, folder: Path, name: str, *, reserve: int = 0) -> Path:
     """Hard-link `source` into `folder` as the first free one of `name`, `name-2`, …
 
     `source` keeps its own name (the caller removes it). A symlink is linked as
-    itself, never followed. Raises FileExistsError when no name is free, and the
-    OSError of link(2) otherwise (see move_to_free_name for a fallback).
+    itself, never followed. `reserve`: as for free_names. Raises FileExistsError
+    when no name is free, and the OSError of link(2) otherwise (see
+    move_to_free_name for a fallback).
     """
-    for candidate in free_names(folder, name):
+    for candidate in free_names(folder, name, reserve=reserve):
         try:
             os.link(source, candidate, follow_symlinks=False)
         except FileExistsError:
@@ -253,6 +311,7 @@ def move_to_free_name(
     folder: Path,
     name: str | None = None,
     *,
+    reserve: int = 0,
     before_leaving: Callable[[Path], None] | None = None,
 ) -> Path:
     """rename(2) into `folder` (as `name`, default the same) without replacing anything there.
@@ -262,16 +321,17 @@ def move_to_free_name(
     cannot be linked (a directory named x.yaml, a filesystem without links) is
     renamed after an existence check instead, which has a window in which
     another writer could take the name (fine for processed/ and failed/: only
-    the daemon writes there). `before_leaving(destination)` runs once the
-    destination is taken, before the file's old name is gone.
+    the daemon writes there). `reserve`: as for free_names.
+    `before_leaving(destination)` runs once the destination is taken, before
+    the file's old name is gone.
     """
     name = name or path.name
     try:
-        destination = link_to_free_name(path, folder, name)
+        destination = link_to_free_name(path, folder, name, reserve=reserve)
     except OSError as exc:
         if isinstance(exc, FileExistsError) or exc.errno not in _CANNOT_LINK:
             raise
-        destination = _first_unused_name(folder, name)
+        destination = _first_unused_name(folder, name, reserve)
         if before_leaving is not None:
             before_leaving(destination)
         path.rename(destination)
@@ -283,8 +343,8 @@ def move_to_free_name(
     return destination
 
 
-def _first_unused_name(folder: Path, name: str) -> Path:
-    for candidate in free_names(folder, name):
+def _first_unused_name(folder: Path, name: str, reserve: int) -> Path:
+    for candidate in free_names(folder, name, reserve=reserve):
         if not os.path.lexists(candidate):
             return candidate
     raise _no_free_name(folder, name)

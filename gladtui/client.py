@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, cast
 from urllib.parse import quote, urlencode
 
+from gladtui.shapes import thumbnail_step
+
 if TYPE_CHECKING:
     from gladtui.config import Config
     from gladtui.eventstream import EventStream
@@ -159,8 +161,13 @@ class Client:
         return self._request("GET", f"{_task_url(task_id)}/variations/{index}/image")
 
     def thumbnail(self, task_id: str, index: int, width: int) -> bytes:
-        """Variation `index` as a PNG at most `width` pixels wide (never upscaled)."""
-        url = f"{_task_url(task_id)}/variations/{index}/thumbnail?width={width}"
+        """Variation `index` as a PNG at least `width` pixels wide, or the image itself.
+
+        `width` is rounded up to the daemon's step (shapes.THUMBNAIL_WIDTHS), so
+        every reviewer asks for the same few widths and shares its cache.
+        """
+        step = thumbnail_step(width)
+        url = f"{_task_url(task_id)}/variations/{index}/thumbnail?width={step}"
         return self._request("GET", url)
 
     def preview(self, task_id: str, index: int) -> tuple[bytes, str]:
@@ -276,10 +283,24 @@ class Client:
         headers: dict[str, str],
     ) -> http.client.HTTPResponse:
         try:
-            connection.request(method, url, body=body, headers=headers)
+            try:
+                connection.request(method, url, body=body, headers=headers)
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                # The daemon may answer before it has the whole request, then close:
+                # a refusal (503, too many connections) or a body announced too large.
+                # Its answer is waiting to be read; without one, this is the error.
+                return self._answer_after(connection, exc)
             return connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             raise self.unreachable(exc) from exc
+
+    def _answer_after(
+        self, connection: UnixHTTPConnection, failed: OSError
+    ) -> http.client.HTTPResponse:
+        try:
+            return connection.getresponse()
+        except (OSError, http.client.HTTPException):
+            raise failed from None
 
     def _read(self, response: http.client.HTTPResponse) -> bytes:
         try:

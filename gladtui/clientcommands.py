@@ -213,7 +213,9 @@ def _call_status(client: Client, args: argparse.Namespace) -> None:
 
     _output(client.status(), args, format_status)
     if not args.json:  # this terminal's, not the daemon's: not part of the API's JSON
-        print(f"pictures: {choose(load_config(args.config).tui.pictures).describe()}")
+        choice = choose(load_config(args.config).tui.pictures)
+        print(f"pictures: {choice.describe()}")
+        print(f"cells:    {choice.describe_cells()}")
 
 
 def _call_generate(client: Client, args: argparse.Namespace) -> None:

@@ -95,6 +95,36 @@ class ApiConfig(Section):
     group: str | None = Field(None, min_length=1)
     max_request_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
     heartbeat_seconds: float = Field(15.0, gt=0, le=3600)
+    # Deadlines (daemon/connections.py): a request's line and headers must arrive
+    # within header_seconds of its first byte, its body within body_seconds of its
+    # headers; a kept-alive connection with no request is closed after idle_seconds.
+    # A running request (the event stream) has no deadline.
+    header_seconds: float = Field(10.0, gt=0, le=3600)
+    body_seconds: float = Field(30.0, gt=0, le=3600)
+    idle_seconds: float = Field(60.0, gt=0, le=86400)
+    # Open connections (daemon/connlimits.py): in all (never more than half the
+    # daemon's open-file limit), per user, and of those the last ones kept for the
+    # daemon's own user and root.
+    max_connections: int = Field(512, ge=2, le=1 << 20)
+    max_connections_per_user: int = Field(64, ge=1, le=1 << 20)
+    reserved_connections: int = Field(16, ge=1, le=1 << 20)
+
+    @model_validator(mode="after")
+    def _reserve_leaves_room(self) -> ApiConfig:
+        if self.reserved_connections >= self.max_connections:
+            raise ValueError(
+                f"api.reserved_connections ({self.reserved_connections}) must be less than "
+                f"api.max_connections ({self.max_connections}), or only the daemon's own "
+                "user could connect"
+            )
+        return self
+
+    # The daemon's scaled copies of variations for `…/thumbnail` (cache_dir/api-thumbnails):
+    # past this many MB the least recently used are removed.
+    thumbnail_cache_mb: float = Field(256.0, gt=0, le=1 << 20)
+
+    def thumbnail_cache_bytes(self) -> int:
+        return int(self.thumbnail_cache_mb * (1 << 20))
 
 
 class TuiConfig(Section):

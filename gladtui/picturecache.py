@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import platformdirs
@@ -46,6 +47,25 @@ class DiskCache:
         self.max_bytes = max_bytes
         self._total: int | None = None  # bytes in the folder, counted at the first put
         self._lock = threading.Lock()
+        self._prepared = False
+        self._last_use = 0  # ns: the latest time given to an entry by this cache
+
+    def _prepare_folder(self) -> None:
+        """The folder, 0700 (a folder an older version made 0755 is closed too).
+
+        Made again if it was removed since: a cache is rebuilt freely."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self._prepared:
+            self.folder.chmod(0o700)
+            self._prepared = True
+
+    def _mark_used(self, path: Path) -> None:
+        """Most recently used: pruned last. The kernel's clock ticks coarsely (a few ms),
+        so two uses in one tick would tie; each use gets a later time than the last."""
+        with self._lock:
+            self._last_use = max(time.time_ns(), self._last_use + 1)
+            stamp = self._last_use
+        os.utime(path, ns=(stamp, stamp))
 
     def get(self, key: str) -> bytes | None:
         path = self.folder / key
@@ -54,16 +74,17 @@ class DiskCache:
         except OSError:
             return None
         with contextlib.suppress(OSError):
-            os.utime(path)  # most recently used: pruned last
+            self._mark_used(path)
         return data
 
     def put(self, key: str, data: bytes) -> None:
         """Keep `data` under `key`; a cache that cannot be written is only slower."""
         try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._prepare_folder()
             temp = self.folder / f".{key}.{threading.get_ident()}.tmp"
-            temp.write_bytes(data)
+            _write_private(temp, data)
             temp.replace(self.folder / key)
+            self._mark_used(self.folder / key)
         except OSError:
             return
         with self._lock:
@@ -93,3 +114,18 @@ class DiskCache:
                 Path(entry.path).unlink()
                 total -= size
         return total
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write `path` as mode 0600 whatever the umask: pictures are the reviewers' only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb", closefd=False) as stream:
+            stream.write(data)
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
+    finally:
+        os.close(fd)

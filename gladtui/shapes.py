@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import NotRequired, TypedDict
+from typing import NotRequired
+
+# pydantic describes these shapes (daemon/openapi.py); on Python 3.11 it takes only
+# typing_extensions' TypedDict
+from typing_extensions import TypedDict
 
 
 class TaskStatus(StrEnum):
@@ -26,6 +30,17 @@ class TaskStatus(StrEnum):
 
 
 MAX_PAGE = 100_000  # the most tasks or posts the daemon returns in one page
+
+# The widths `GET …/thumbnail?width=W` makes (pixels). A width between steps is
+# rounded up to the next one, so a client never gets less than it asked for and
+# every reviewer's sizes share the daemon's cache; a step at or above the image's
+# own width answers the image itself. Clients ask for steps (`thumbnail_step`).
+THUMBNAIL_WIDTHS = (64, 128, 256, 320, 512, 640, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)
+
+
+def thumbnail_step(width: int) -> int:
+    """The step `width` is rounded up to (the widest step for anything wider)."""
+    return next((step for step in THUMBNAIL_WIDTHS if step >= width), THUMBNAIL_WIDTHS[-1])
 
 
 # -- The JSON shapes of the API and of `--json` output (DESIGN.md "JSON shapes") --------
@@ -78,6 +93,9 @@ class VariationJSON(TypedDict):
     loras: dict[str, float]  # LoRA name: weight
     preset: str | None  # the preset it was rendered with
     from_variation: int | None  # re-rendered from that variation's seed (draft, then final)
+    # The file is not at `path` though gladtui never removed it (moved or deleted by
+    # hand): it cannot be shown nor approved until it is put back. False once removed.
+    missing: bool
 
 
 class PostJSON(TypedDict):
@@ -227,6 +245,13 @@ class LimitsJSON(TypedDict):
     max_steps: int
 
 
+class HealthJSON(TypedDict):
+    """`GET /api/health`."""
+
+    ok: bool
+    version: str
+
+
 class StatusJSON(TypedDict):
     version: str
     pid: int
@@ -251,7 +276,7 @@ class EventJSON(TypedDict):
     """One row of the audit trail, as the event stream sends it (SSE `id` = `id`)."""
 
     id: int
-    kind: str  # created | status_changed | variation_added | …
+    kind: str  # created | status_changed | variation_added | files_removed | …
     task_id: str | None
     from_status: TaskStatus | None
     to_status: TaskStatus | None

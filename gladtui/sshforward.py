@@ -100,30 +100,39 @@ class Target:
 
 
 def parse_target(text: str) -> Target:
-    """`[USER@]HOST[:PORT]` -> Target; ValueError naming what is wrong."""
-    user, _, rest = text.rpartition("@")
-    port_text = ""
+    """`[USER@]HOST[:PORT]` -> Target; ValueError naming what is wrong.
+
+    ssh splits a destination at its last `@`, so the user part may hold one too.
+    """
+    user, at, rest = text.rpartition("@")
+    host, port = _host_and_port(text, rest)
+    if not host or host.startswith("-") or any(c.isspace() for c in host):
+        raise ValueError(f"{text!r}: expected [USER@]HOST[:PORT]")
+    if at and (not user or user.startswith("-") or any(c.isspace() for c in user)):
+        raise ValueError(f"{text!r}: the user name before @ is not valid")
+    return Target(host=host, user=user or None, port=port)
+
+
+def _host_and_port(text: str, rest: str) -> tuple[str, int | None]:
+    """HOST[:PORT] (`rest`, after any USER@) split; `text` is the whole target, for errors."""
     if rest.startswith("["):
         host, bracket, after = rest[1:].partition("]")
         if not bracket or (after and not after.startswith(":")):
             raise ValueError(f"{text!r}: an IPv6 address goes in brackets, as [::1]:22")
-        port_text = after[1:]
-    elif rest.count(":") == 1:
-        host, _, port_text = rest.partition(":")
-    else:  # no port, or a bare IPv6 address
-        host = rest
-        if ":" in host and not set(host.lower()) <= set("0123456789abcdef:.%"):
-            raise ValueError(f"{text!r}: expected [USER@]HOST[:PORT] (IPv6 as [::1]:22)")
-    if not host or host.startswith("-") or any(c.isspace() for c in host):
-        raise ValueError(f"{text!r}: expected [USER@]HOST[:PORT]")
-    if user.startswith("-") or any(c.isspace() for c in user) or (_ and not user):
-        raise ValueError(f"{text!r}: the user name before @ is not valid")
-    port = None
-    if port_text or rest.endswith(":"):
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
-        port = int(port_text)
-    return Target(host=host, user=user or None, port=port)
+        return host, _port(text, after[1:]) if after else None
+    if rest.count(":") == 1:
+        host, _colon, port_text = rest.partition(":")
+        return host, _port(text, port_text)
+    # No port, or a bare IPv6 address (which cannot have one).
+    if ":" in rest and not set(rest.lower()) <= set("0123456789abcdef:.%"):
+        raise ValueError(f"{text!r}: expected [USER@]HOST[:PORT] (IPv6 as [::1]:22)")
+    return rest, None
+
+
+def _port(text: str, port_text: str) -> int:
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+    return int(port_text)
 
 
 def ssh_program(env: Mapping[str, str]) -> list[str]:

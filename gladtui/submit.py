@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gladtui.atomicfiles import write_to_free_name
+from gladtui.filemodes import make_folders
 from gladtui.taskfile import TaskFile, TaskRules, read_task_bytes, task_file
 
 _MARK_COMPLETE_NS = 1_000_000  # 1 ms: older than any ctime the link will set
@@ -43,7 +44,7 @@ def submit_file(source: Path, drop_dir: Path, *, rules: TaskRules) -> Placed:
     # a symlink swapped in, or find a file grown past the size limit).
     data = read_task_bytes(source, max_bytes=rules.max_file_bytes)
     task = task_file(data, file_name=source.name, rules=rules)
-    drop_dir.mkdir(parents=True, exist_ok=True)
+    make_folders(drop_dir)  # 0700, as the daemon makes it (gladtui/filemodes.py)
 
     def write_marked_complete(stream: BinaryIO) -> None:
         stream.write(data)
@@ -51,6 +52,7 @@ def submit_file(source: Path, drop_dir: Path, *, rules: TaskRules) -> Placed:
         st = os.fstat(stream.fileno())
         os.utime(stream.fileno(), ns=(st.st_atime_ns, st.st_mtime_ns - _MARK_COMPLETE_NS))
 
+    # 0644 less the umask: the daemon may run as another user (gladtui/filemodes.py).
     destination = write_to_free_name(
         drop_dir, _yaml_name(source), write_marked_complete, mode=0o644
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -68,6 +69,25 @@ def show(value: object) -> str:
     return kind(value)
 
 
+def _is_blank(text: str) -> bool:
+    """Nothing visible: only whitespace and format characters (Unicode category Cf).
+
+    Format characters (zero-width spaces, joiners, U+FEFF, soft hyphens, tag
+    characters) draw nothing: a title made of them alone is an invisible post.
+    """
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
+
+
+def _blank_problem(text: str) -> str:
+    invisible = next((ch for ch in text if unicodedata.category(ch) == "Cf"), None)
+    if invisible is None:
+        return "must not be blank"
+    named = f"U+{ord(invisible):04X} {unicodedata.name(invisible, '')}".rstrip()
+    return (
+        f"must not be blank: it holds only invisible characters ({named} and the like draw nothing)"
+    )
+
+
 def _excerpt(text: str, position: int, width: int = 24) -> str:
     """The text around a 1-based character position, the position marked with ⟨⟩."""
     at = position - 1
@@ -105,8 +125,8 @@ class FieldChecker:
         if bad:
             self.add(name, f"contains control character U+{ord(bad.group()):04X} at {bad.start()}")
             return None
-        if not raw.strip() and required:
-            self.add(name, "must not be blank")
+        if required and _is_blank(raw):
+            self.add(name, _blank_problem(raw))
             return None
         # Content is markdown, where leading whitespace means something; the rest
         # are single values where stray spaces only make duplicates look different.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 import threading
@@ -12,6 +13,7 @@ from typing import BinaryIO
 import pytest
 
 from gladtui.atomicfiles import (
+    fitted_name,
     free_names,
     is_temp_name,
     link_to_free_name,
@@ -62,6 +64,66 @@ def test_free_names_are_the_name_then_numbered_before_the_suffix(tmp_path: Path)
     ]
     assert next(free_names(tmp_path, "README")).name == "README"
     assert [p.name for p in free_names(tmp_path, "a.b.yml")][1] == "a.b-2.yml"
+
+
+@pytest.mark.parametrize("char", ["a", "é", "€", "🧁"])
+@pytest.mark.parametrize("reserve", [0, 10])
+def test_free_names_fit_255_bytes_cut_between_characters(
+    tmp_path: Path, char: str, reserve: int
+) -> None:
+    name = char * (250 // len(char.encode())) + ".yaml"
+    names = [
+        path.name for path in itertools.islice(free_names(tmp_path, name, reserve=reserve), 12)
+    ]
+    for n, taken in enumerate(names, start=1):
+        encoded = taken.encode("utf-8")  # strict: a cut inside a character would not encode
+        assert len(encoded) <= 255 - reserve
+        assert len(encoded) > 255 - reserve - len(char.encode())  # no more cut than needed
+        assert taken.endswith(".yaml" if n == 1 else f"-{n}.yaml")
+        assert set(taken.removesuffix(".yaml").removesuffix(f"-{n}")) == {char}
+    # The order and the suffixes are those of short names.
+    assert len(set(names)) == len(names)
+
+
+def test_a_name_that_fits_is_left_alone_and_a_huge_extension_is_cut_with_it(
+    tmp_path: Path,
+) -> None:
+    assert next(free_names(tmp_path, "x" * 250 + ".yaml")).name == "x" * 250 + ".yaml"
+    assert next(free_names(tmp_path, "x" * 245 + ".yaml", reserve=10)).name == "x" * 240 + ".yaml"
+    odd = "a." + "b" * 252
+    second = [path.name for path in free_names(tmp_path, odd)][1]
+    assert second == odd[:253] + "-2"
+    assert fitted_name("cake.yaml", 255, tail="-2") == "cake-2.yaml"
+
+
+def test_a_surrogate_escaped_byte_counts_as_the_one_byte_it_is(tmp_path: Path) -> None:
+    name = os.fsdecode(b"\xe9" * 250 + b".yaml")  # a name that is not UTF-8, as listed
+    [first, second] = [path.name for path in itertools.islice(free_names(tmp_path, name), 2)]
+    assert first == name and len(os.fsencode(second)) == 255
+    (tmp_path / second).write_bytes(b"made")  # the filesystem takes it
+
+
+def test_files_under_the_longest_names_are_written_and_replaced(tmp_path: Path) -> None:
+    longest = "r" * 251 + ".txt"
+    replace_file(tmp_path / longest, b"first\n")
+    replace_file(tmp_path / longest, b"second\n")
+    other = "r" * 250 + "s.txt"  # the same start: its temp name must differ
+    replace_file(tmp_path / other, b"other\n")
+    assert listing(tmp_path) == sorted([longest, other])
+    assert (tmp_path / longest).read_bytes() == b"second\n"
+    placed = [write_to_free_name(tmp_path, "w" * 250 + ".yaml", b"%d" % n) for n in range(3)]
+    assert [len(path.name.encode()) for path in placed] == [255, 255, 255]
+    assert [path.name[-7:] for path in placed] == ["ww.yaml", "-2.yaml", "-3.yaml"]
+    assert [path.read_bytes() for path in placed] == [b"0", b"1", b"2"]
+
+
+def test_a_long_refusals_temp_file_left_by_a_kill_is_taken_over(tmp_path: Path) -> None:
+    reason = tmp_path / ("r" * 240 + ".yaml.error.txt")  # 255 bytes
+    with pytest.raises(DiskFull):
+        replace_file(reason, half_then_fail)
+    assert listing(tmp_path) == []  # the temp file went with the failure
+    replace_file(reason, b"the reason\n")
+    assert listing(tmp_path) == [reason.name]
 
 
 def test_temp_names_are_hidden_unique_and_recognised() -> None:

@@ -80,6 +80,14 @@ def test_check_refuses_a_bad_file_and_names_the_problem(tmp_path: Path) -> None:
     assert "prompt" in result.stderr and "stepz" in result.stderr
 
 
+def test_check_refuses_an_invisible_title(tmp_path: Path) -> None:
+    task = tmp_path / "invisible.yaml"
+    task.write_text('title: "\\ufeff"\nprompt: muffins\n')
+    result = run("check", str(task))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "invisible.yaml: title: must not be blank: it holds only invisible" in result.stderr
+
+
 def test_check_uses_the_configs_limits(tmp_path: Path) -> None:
     task = tmp_path / "wide.yaml"
     task.write_text("title: Wide\nprompt: a panorama\nwidth: 3072\n")

@@ -134,6 +134,9 @@ BAD = {
         "publishing.posts.postgres: the posts database's connection is never read from the "
         "config file"
     ),
+    "reserve_not_below_max.yaml": (
+        "api.reserved_connections (16) must be less than api.max_connections (16)"
+    ),
     "duplicate_key.yaml": "duplicate key 'drop_dir'",
     "alias.yaml": "aliases (*name) are not allowed",
     "not_utf8.yaml": "not UTF-8 text",

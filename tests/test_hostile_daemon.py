@@ -279,6 +279,9 @@ BAD_REQUESTS = [
     ("POST", "{review}/reject", {"keep_file": True}, 422, "invalid", "did you mean 'keep_files'"),
     ("POST", "{review}/reject", {"keep_files": "yes"}, 422, "invalid", "expected true or false"),
     ("POST", "{review}/reject", {"prompt": " "}, 422, "invalid", "prompt: must not be blank"),
+    ("POST", "{review}/reject", {"prompt": "\u200b"}, 422, "invalid", "prompt: must not be blank"),
+    ("POST", "/api/tasks", b'title: "\\u200b\\u200b"\nprompt: p\n', 422, "invalid",
+     "title: must not be blank: it holds only invisible characters"),
     ("POST", "{review}/reject", {"prompt": "p" * 2001}, 422, "invalid", "at most 2,000 characters"),
     ("POST", "{review}/generate", {"count": 0, "steps": 151, "prompt": ["a"]}, 422, "invalid",
      "count: must be between 1 and 16, got 0; prompt: expected text, got a list; "

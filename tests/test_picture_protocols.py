@@ -31,6 +31,7 @@ from PIL import Image, ImageStat
 
 from daemon.models import LoadedModel
 from tests.apidaemon import ApiDaemon, task_yaml
+from tests.kittybytes import PLACEHOLDER, graphics, placeholder_cells, screen
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 ROWS, COLUMNS = 30, 100
@@ -62,6 +63,7 @@ def run_tui(d: ApiDaemon, protocol: str, tmp: Path, until: Callable[[bytes], obj
     env = {
         **os.environ,
         "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
         "GLADTUI_PICTURES": protocol,
         "XDG_CACHE_HOME": str(tmp / "cache"),
     }
@@ -126,14 +128,20 @@ def test_kitty_graphics_carry_the_variation(
     daemon: tuple[ApiDaemon, dict[str, Any]], tmp_path: Path
 ) -> None:
     d, task = daemon
-    placed = re.compile(rb"\x1b_Ga=p,[^\x1b]*\x1b\\")  # the placement follows the data
-    output = run_tui(d, "kitty", tmp_path, placed.search)
-    chunks = [(dict(_keys(k)), payload) for k, payload in KITTY.findall(output)]
-    data = [c for c in chunks if c[0].get("f") == "100"]
-    assert data, output[-2000:]
-    image_id = data[0][0]["i"]
-    png = base64.b64decode(b"".join(p for keys, p in data if keys["i"] == image_id))
-    assert_same_picture(Image.open(io.BytesIO(png)), served(d, task))
+
+    def on_screen(output: bytes) -> bool:
+        """A placement, and the cells that show it: placeholders naming it (by 24-bit
+        colours: COLORTERM says true colour), one for each cell of the placement."""
+        placed = graphics(output).placements
+        if output.count(PLACEHOLDER.encode()) < sum(c * r for c, r in placed.values()):
+            return False  # not drawn yet: spare reading the screen
+        cells = placeholder_cells(screen(output, COLUMNS, ROWS), true_colour=True)
+        return any(cells.get(i) == _grid(c, r) for i, (c, r) in placed.items())
+
+    output = run_tui(d, "kitty", tmp_path, on_screen)
+    assert on_screen(output), output[-2000:]
+    [image_id] = graphics(output).placements
+    assert_same_picture(graphics(output).image(image_id), served(d, task))
 
 
 def test_iterm2_inline_images_carry_the_variation(
@@ -163,7 +171,5 @@ def test_half_blocks_draw_cells_and_no_graphics(
     assert [keys for keys, _ in KITTY.findall(output) if b"a=q" not in keys] == []
 
 
-def _keys(raw: bytes) -> Iterator[tuple[str, str]]:
-    for pair in raw.decode().split(","):
-        key, _, value = pair.partition("=")
-        yield key, value
+def _grid(columns: int, rows: int) -> set[tuple[int, int]]:
+    return {(r, c) for r in range(rows) for c in range(columns)}

@@ -26,6 +26,29 @@ def test_a_put_is_got_back_and_the_folder_is_private(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "pictures").iterdir()] == [key]  # no temp file left
 
 
+def test_files_are_0600_and_an_open_folder_is_closed_whatever_the_umask(tmp_path: Path) -> None:
+    folder = tmp_path / "pictures"
+    folder.mkdir(mode=0o755)  # as an older version left it
+    folder.chmod(0o755)
+    old = os.umask(0)
+    try:
+        DiskCache(folder).put("a.png", b"png bytes")
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (folder / "a.png").stat().st_mode & 0o777 == 0o600
+
+
+def test_uses_in_one_clock_tick_still_order_the_pruning(tmp_path: Path) -> None:
+    """Each use gets a later mtime than the last, so the LRU order is exact."""
+    cache = DiskCache(tmp_path, max_bytes=10_000)
+    for name in ("a.png", "b.png", "c.png"):
+        cache.put(name, b"x" * 3000)
+    cache.get("a.png")  # now b is the least recently used
+    cache.put("d.png", b"x" * 3000)  # 12,000 bytes: pruned down to 8,000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "d.png"]
+
+
 def test_keys_differ_by_task_variation_file_and_width() -> None:
     keys = {
         picture_key("t1", 1, "/p/a.png", 320),

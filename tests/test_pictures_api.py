@@ -49,7 +49,7 @@ def test_the_image_is_the_file_with_its_sha256_as_etag(reviewed: tuple[ApiDaemon
 
 def test_a_repeat_with_the_etag_is_304_without_a_body(reviewed: tuple[ApiDaemon, Any]) -> None:
     d, task = reviewed
-    for what in ("image", "thumbnail?width=48"):
+    for what in ("image", "thumbnail?width=48", "thumbnail?width=4000"):
         _, headers, _ = get(d, url(task, 1, what))
         status, again, body = get(d, url(task, 1, what), {"If-None-Match": headers["ETag"]})
         assert (status, body) == (304, b"")
@@ -63,24 +63,29 @@ def test_a_thumbnail_is_the_image_narrowed_and_kept_in_the_cache(
 ) -> None:
     d, task = reviewed
     variation = task["variations"][1]
+    # 48 is rounded up to the step 64: never less than asked, one cached copy per step.
     status, headers, body = get(d, url(task, 2, "thumbnail?width=48"))
     assert status == 200 and headers["Content-Type"] == "image/png"
+    assert headers["Thumbnail-Width"] == "64"
     thumb = Image.open(io.BytesIO(body))
-    assert thumb.size == (48, 32)  # 96x64 at most 48 wide, aspect kept
+    assert thumb.size == (64, 43)  # 96x64 at most 64 wide, aspect kept
     with Image.open(variation["path"]) as original:
-        expected = original.convert("RGB").resize((48, 32), Image.Resampling.LANCZOS)
+        expected = original.convert("RGB").resize((64, 43), Image.Resampling.LANCZOS)
     assert _mean_difference(thumb.convert("RGB"), expected) < 8
-    cached = list((d.config.cache_dir / "api-thumbnails").glob("*-w48.png"))
+    cached = list((d.config.cache_dir / "api-thumbnails").glob("*-w64.png"))
     assert [p.read_bytes() for p in cached if p.name.startswith(headers["ETag"][1:65])] == [body]
-    # Never wider than the image: a large width gives the image's own size.
-    _, _, wide = get(d, url(task, 2, "thumbnail?width=4000"))
-    assert Image.open(io.BytesIO(wide)).size == (96, 64)
+    # Never wider than the image: a large width gives the image itself.
+    _, headers, wide = get(d, url(task, 2, "thumbnail?width=4000"))
+    assert wide == Path(variation["path"]).read_bytes()
+    assert headers["Thumbnail-Width"] == "96"
 
 
 def test_a_removed_thumbnail_cache_is_rebuilt(reviewed: tuple[ApiDaemon, Any]) -> None:
     d, task = reviewed
     _, _, first = get(d, url(task, 1, "thumbnail?width=40"))
-    for path in (d.config.cache_dir / "api-thumbnails").glob("*-w40.png"):
+    removed = list((d.config.cache_dir / "api-thumbnails").glob("*-w64.png"))
+    assert removed
+    for path in removed:
         path.unlink()
     status, _, second = get(d, url(task, 1, "thumbnail?width=40"))
     assert status == 200 and second == first
@@ -94,7 +99,7 @@ def test_a_removed_thumbnail_cache_is_rebuilt(reviewed: tuple[ApiDaemon, Any]) -
         ("{task}/variations/0/thumbnail?width=40", 422, "variation"),
         ("{task}/variations/x/image", 422, "variation"),
         ("{task}/variations/1/thumbnail", 422, "width: required"),
-        ("{task}/variations/1/thumbnail?width=3", 422, "width: expected a number from 16"),
+        ("{task}/variations/1/thumbnail?width=3", 422, "width: must be between 16 and 8192"),
         ("{task}/variations/1/thumbnail?width=ten", 422, "width"),
     ],
 )
@@ -105,6 +110,18 @@ def test_what_cannot_be_served_is_a_json_error(
     answer, body = d.raw("GET", path.format(task=f"/api/tasks/{task['id']}"))
     assert answer == status
     assert body["error"]["status"] == status and words in body["error"]["message"]
+
+
+def test_the_narrowest_thumbnail_asked_for_is_16_pixels(reviewed: tuple[ApiDaemon, Any]) -> None:
+    """The documented minimum exactly: 16 is served (at the first step, 64), 15 is refused."""
+    d, task = reviewed
+    status, headers, body = get(d, url(task, 1, "thumbnail?width=16"))
+    assert (status, headers["Content-Type"]) == (200, "image/png")
+    assert headers["Thumbnail-Width"] == "64"
+    assert Image.open(io.BytesIO(body)).size == (64, 43)  # 96x64 scaled to the 64 step
+    answer, refused = d.raw("GET", url(task, 1, "thumbnail?width=15"))
+    assert answer == 422
+    assert "width: must be between 16 and 8192, got 15" in refused["error"]["message"]
 
 
 def test_a_rejected_tasks_pictures_are_gone(tiny: LoadedModel) -> None:

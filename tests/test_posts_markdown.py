@@ -145,6 +145,18 @@ def test_a_file_is_never_overwritten_even_if_it_appears_after_the_look(site: Pat
     assert destination.find("late-2", "https://cdn/other.png") is None
 
 
+def test_a_dot_markdown_file_takes_its_slug_as_a_dot_md_file_does(site: Path) -> None:
+    """Jekyll and Hugo read `.markdown` too: its name is a taken slug, never written over."""
+    (site / "plum-cake.markdown").write_text("No front matter, just words.\n")
+    (site / "plum-cake-2.md").write_text("Another.\n")
+    (site / "plum-cake-3.txt").write_text("Not a post.\n")
+    destination = MarkdownDestination(site, "image")
+    assert destination.taken(["plum-cake"]) == {"plum-cake": {"plum-cake", "plum-cake-2"}}
+    assert destination.create(draft("plum-cake")) is None
+    assert (site / "plum-cake.markdown").read_text() == "No front matter, just words.\n"
+    assert not (site / "plum-cake.md").exists()
+
+
 def test_a_missing_folder_refuses_the_start(tmp_path: Path) -> None:
     config_file = tmp_path / "config.yaml"
     config_file.write_text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -96,3 +97,75 @@ def test_repeated_events_do_not_postpone_a_stable_file(tmp_path: Path, clock: Fa
     tracker.observe(path)  # e.g. a rescan: nothing changed, the window keeps running
     clock.now += 0.3
     assert tracker.take_ready() == [path]
+
+
+@pytest.mark.parametrize("window", [0.5, 2.0, 30.0])
+def test_a_file_is_taken_exactly_when_its_window_has_passed(
+    tmp_path: Path, clock: FakeClock, window: float
+) -> None:
+    """Not one step of the clock before the window (a file still being written may be
+    paused for most of it), and at once when it has passed."""
+    tracker = ReadinessTracker(window, clock=clock)
+    path = written_in_place(tmp_path / "a.yaml", b"title: x\n")
+    tracker.observe(path)
+    seen_at = clock.now
+    clock.now = math.nextafter(seen_at + window, 0.0)
+    assert tracker.take_ready() == []
+    assert path in tracker
+    clock.now = seen_at + window
+    assert tracker.take_ready() == [path]
+
+
+def test_an_empty_file_renamed_into_place_still_waits_for_the_window(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Renamed while empty, it may be a placeholder its writer fills next: not finished."""
+    tracker = ReadinessTracker(0.5, clock=clock)
+    staging = tmp_path / "staging.tmp"
+    staging.touch()
+    st = staging.stat()
+    os.utime(staging, ns=(st.st_atime_ns, st.st_mtime_ns - 5_000_000))
+    final = tmp_path / "final.yaml"
+    staging.rename(final)
+    assert Snapshot.of(final.stat()).ctime_ns > Snapshot.of(final.stat()).mtime_ns
+    tracker.observe(final)
+    assert tracker.take_ready() == []
+    clock.now += 0.5
+    assert tracker.take_ready() == [final]
+
+
+def test_observing_a_file_never_seen_that_is_gone_is_nothing(tmp_path: Path) -> None:
+    tracker = ReadinessTracker(0.5, clock=FakeClock())
+    tracker.observe(tmp_path / "gone.yaml")  # an event for a file deleted at once
+    assert len(tracker) == 0 and tracker.take_ready() == []
+
+
+def test_unreadable_metadata_is_handed_over_once_stable(tmp_path: Path, clock: FakeClock) -> None:
+    """stat() refused (EACCES on the way): the reader opens it and reports why, with the name."""
+    path = tmp_path / "locked.yaml"
+
+    def refused(_path: Path) -> os.stat_result:
+        raise PermissionError(13, "Permission denied", str(_path))
+
+    tracker = ReadinessTracker(0.5, clock=clock, stat=refused)
+    tracker.observe(path)
+    assert path in tracker and tracker.take_ready() == []
+    clock.now += 0.5
+    assert tracker.take_ready() == [path]
+
+
+def test_a_file_still_waiting_does_not_hold_back_one_that_is_ready(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    tracker = ReadinessTracker(0.5, clock=clock)
+    slow = written_in_place(tmp_path / "slow.yaml", b"title: x\n")
+    tracker.observe(slow)  # first in the tracker, and not finished
+    staging = tmp_path / "staging.tmp"
+    staging.write_bytes(b"title: y\n")
+    st = staging.stat()
+    os.utime(staging, ns=(st.st_atime_ns, st.st_mtime_ns - 5_000_000))
+    renamed = tmp_path / "renamed.yaml"
+    staging.rename(renamed)
+    tracker.observe(renamed)
+    assert tracker.take_ready() == [renamed]
+    assert slow in tracker

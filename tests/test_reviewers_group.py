@@ -215,15 +215,16 @@ def test_a_closed_folder_on_the_way_is_named(reviewers: Reviewers, folder: Path)
 
 
 def test_membership_is_looked_up_again_after_the_cache_expires(reviewers: Reviewers) -> None:
-    now = [0.0]
+    start = 1000.0  # a monotonic clock does not start at 0
+    now = [start]
     peers = Peers(0, frozenset(), Group(reviewers.group, reviewers.gid), clock=lambda: now[0])
     outsider = reviewers.outsider
     first = peers.identify(outsider.uid, outsider.gid)
     assert (first.name, first.admitted) == (outsider.name, False)
     _run("gpasswd", "--add", outsider.name, reviewers.group)
-    now[0] = peers.ttl / 2
+    now[0] = start + peers.ttl / 2
     assert not peers.identify(outsider.uid, outsider.gid).admitted  # still the cached groups
-    now[0] = peers.ttl
+    now[0] = start + peers.ttl
     assert peers.identify(outsider.uid, outsider.gid).admitted
     # The kernel's gid for the connection counts too (e.g. `sg GROUP` or newgrp).
     assert peers.identify(outsider.uid + 100_000, reviewers.gid).admitted

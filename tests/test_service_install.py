@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from gladtui.config import load_config
+from daemon.connlimits import ConnectionLimits
+from gladtui.config import ApiConfig, load_config
 from gladtui.systemd.install import Host, render_unit, run_command, service_command
 
 GLADTUI = Path(sys.executable).parent / "gladtui"  # this venv's console script, unresolved
@@ -269,13 +270,15 @@ def test_system_install_adds_the_user_only_when_missing(tmp_path: Path, user_pre
     runner = Recorder()
     host = make_host(tmp_path, runner, user_present=user_present)
     assert service_command(args("install", system=True, config=config_path), host) == 0
-    folder = f"install -d -o gladtui -g gladtui -m 0750 {tmp_path / 'previews'}"
+    folder = f"install -d -o gladtui -g gladtui -m 0700 {tmp_path / 'previews'}"
     systemctl = ["systemctl daemon-reload", "systemctl enable --now gladtui.service"]
     assert runner.calls == [*([] if user_present else [USERADD]), folder, *systemctl]
     unit = (tmp_path / "etc" / "systemd" / "system" / "gladtui.service").read_text()
     assert "User=gladtui" in unit
     # A config without api.group: the socket stays the service user's alone.
     assert "RuntimeDirectoryMode=0700" in settings(unit)
+    # The state and the cache are the service's alone, not systemd's default 0755.
+    assert {"StateDirectoryMode=0700", "CacheDirectoryMode=0700"} <= set(settings(unit))
     assert not [line for line in settings(unit) if line.startswith("SupplementaryGroups=")]
     out, _ = output(host)
     assert "journalctl -u gladtui -f" in out
@@ -360,3 +363,18 @@ def test_system_install_needs_root(tmp_path: Path) -> None:
     assert f"needs root (try: sudo {GLADTUI} service install --system)" in err
     assert runner.calls == []
     assert not (tmp_path / "etc").exists()
+
+
+@pytest.mark.parametrize("system", [True, False], ids=["system", "user"])
+def test_units_leave_the_daemon_files_to_spare_beyond_its_connections(
+    tmp_path: Path, system: bool
+) -> None:
+    """Without LimitNOFILE= the soft limit is 1,024, and idle connections once took them all."""
+    config_path = write_config(tmp_path, data=tmp_path / "data")
+    unit = render_unit(system, config_path, load_config(config_path, {}), [str(GLADTUI)])
+    [limit] = [line for line in settings(unit) if line.startswith("LimitNOFILE=")]
+    files = int(limit.removeprefix("LimitNOFILE="))
+    api = ApiConfig()
+    caps = ConnectionLimits.from_config(api, files, own_uid=os.geteuid())
+    assert caps.total == api.max_connections  # the unit's limit does not lower the cap
+    assert files - caps.total >= 60_000  # and leaves the rest of the process plenty

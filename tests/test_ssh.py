@@ -290,11 +290,17 @@ def parent_of(pid: int) -> int:
     ("text", "target"),
     [
         ("host", Target("host")),
+        ("review:22777", Target("review", None, 22777)),  # issue 29: refused as a bad user
+        ("host.example:1", Target("host.example", None, 1)),
+        ("127.0.0.1:65535", Target("127.0.0.1", None, 65535)),
         ("alice@host.example", Target("host.example", "alice")),
         ("alice@host:2222", Target("host", "alice", 2222)),
         ("[::1]:2222", Target("::1", None, 2222)),
+        ("[::1]", Target("::1")),
         ("bob@[fe80::1]", Target("fe80::1", "bob")),
+        ("bob@[fe80::1%eth0]:22", Target("fe80::1%eth0", "bob", 22)),
         ("::1", Target("::1")),
+        ("me@work@bastion:2200", Target("bastion", "me@work", 2200)),  # ssh splits at the last @
     ],
 )
 def test_targets(text: str, target: Target) -> None:
@@ -302,11 +308,45 @@ def test_targets(text: str, target: Target) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "-oProxyCommand=x", "host:", "host:99999", "@host", "[::1", "bad:host:x"]
+    ("text", "problem"),
+    [
+        ("", "expected"),
+        ("-oProxyCommand=x", "expected"),
+        ("-oProxyCommand=x:22", "expected"),
+        (":22", "expected"),
+        ("alice@:22", "expected"),
+        ("[]:22", "expected"),
+        ("host:", "port"),
+        ("host:0", "port"),
+        ("host:65536", "port"),
+        ("host:99999", "port"),
+        ("host:-1", "port"),
+        ("host:22a", "port"),
+        ("host: 22", "port"),
+        ("alice@host:", "port"),
+        ("[::1]:", "port"),
+        ("[::1]:http", "port"),
+        ("@host", "user"),
+        ("@host:22", "user"),
+        ("-l@host", "user"),
+        ("al ice@host:22", "user"),
+        ("[::1", "bracket"),
+        ("[::1]22", "bracket"),
+        ("bad:host:x", "expected"),
+        ("ho st:22", "expected"),
+    ],
 )
-def test_bad_targets(text: str) -> None:
-    with pytest.raises(ValueError, match=r"expected|port|user|bracket"):
+def test_bad_targets(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem) as raised:
         parse_target(text)
+    assert repr(text) in str(raised.value)  # the message names what was given
+
+
+def test_a_host_with_a_port_and_no_user_reaches_the_daemon(sshd: Sshd, live: ApiDaemon) -> None:
+    """`--ssh HOST:PORT`, as the README writes it: ssh logs in as the local user."""
+    result = gladtui(sshd, "status", target=f"127.0.0.1:{sshd.port}")
+    assert result.returncode == 0, result.stderr
+    assert f"socket:   {live.socket}" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("command", ["daemon", "check", "config", "demo"])

@@ -571,9 +571,9 @@ def test_complete_and_fail_with_retries_up_to_max_attempts(
     no_retry = jobs.enqueue("generate", "b", {})
     jobs.claim(["generate"])
     assert jobs.fail(no_retry.id, "bad prompt", retry_at=None).status is JobStatus.FAILED
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=r"^no job 10000$"):
         jobs.complete(10_000)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=r"^no job 10000$"):
         jobs.fail(10_000, "x", retry_at=None)
 
 
@@ -624,6 +624,36 @@ def test_requeue_running_after_a_crash(task_store: Store, clock: FakeClock) -> N
     counts = jobs.count_by_status()
     assert counts[JobStatus.PENDING] == 2 and counts[JobStatus.FAILED] == 1
     assert counts[JobStatus.RUNNING] == 0
+
+
+def test_a_job_given_up_at_start_fails_its_waiting_task_unless_work_remains(
+    store: Store,
+) -> None:
+    jobs = store.jobs
+    store.tasks.create_many([new_task("lone"), new_task("more"), new_task("done")])
+    store.tasks.set_status("done", TaskStatus.REVIEW)
+    for task_id in ("lone", "more", "done"):
+        jobs.enqueue("generate", task_id, {}, max_attempts=1)
+        jobs.claim(["generate"])
+    jobs.enqueue("generate", "more", {})  # other work still queued for it
+    jobs.requeue_running()
+    lone, more, done = (store.tasks.get(task_id) for task_id in ("lone", "more", "done"))
+    assert lone is not None and lone.status is TaskStatus.FAILED
+    assert lone.error == (
+        "gave up its generate job: the daemon stopped during each of its 1 attempt(s); try again"
+    )
+    assert more is not None and (more.status, more.error) == (TaskStatus.QUEUED, None)
+    assert done is not None and done.status is TaskStatus.REVIEW  # not waiting: left alone
+
+
+def test_enqueue_many_takes_one_attempt_and_refuses_none(task_store: Store) -> None:
+    task_store.jobs.enqueue_many("generate", [("a", {})], max_attempts=1)
+    job = task_store.jobs.claim(["generate"])
+    assert job is not None and job.max_attempts == 1
+    with pytest.raises(ValueError, match="max_attempts must be at least 1, got 0"):
+        task_store.jobs.enqueue_many("generate", [("a", {})], max_attempts=0)
+    with pytest.raises(NotFoundError, match="tasks to queue 'generate' jobs for do not exist"):
+        task_store.jobs.enqueue_many("generate", [("a", {}), ("ghost", {})])
 
 
 def test_release_hands_a_running_job_back_without_using_an_attempt(
@@ -980,7 +1010,15 @@ def test_an_idle_claim_commits_nothing(store: Store, clock: FakeClock) -> None:
     assert store.jobs.claim(["publish"]) is None  # no such job
     assert commits == []
     clock.advance(61)
-    assert store.jobs.claim(["generate"]) is not None and len(commits) == 1
+    claimed = store.jobs.claim(["generate"])
+    assert claimed is not None and len(commits) == 1
+    store.jobs.complete(claimed.id)
+    store.jobs.enqueue("publish", "muffins-001", {})
+    assert len(store.jobs.cancel_for_task("muffins-001")) == 1
+    commits.clear()
+    # Jobs done or cancelled, due long ago, are nothing to claim: still no commit.
+    assert store.jobs.claim(["generate", "publish"]) is None
+    assert commits == []
 
 
 def test_tasks_and_variations_of_schema_2_gain_the_generation_settings(db_path: Path) -> None:

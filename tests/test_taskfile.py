@@ -15,6 +15,7 @@ import os
 import pickle
 import socket
 import string
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,47 @@ def test_text_is_trimmed_but_content_kept_verbatim() -> None:
     data = b'title: "  Muffins  "\nprompt: " p "\ncontent: "  indented\\n"\n'
     spec = parse_task(data, file_name="a.yaml", rules=RULES)
     assert (spec.title, spec.prompt, spec.content) == ("Muffins", "p", "  indented\n")
+
+
+# Format characters (Unicode category Cf) draw nothing: a title of them alone was
+# published as the slug `post` under a title no one could see (issue 29).
+INVISIBLE = {
+    "zero-width spaces": "\u200b\u200b",
+    "byte order mark": "\ufeff",
+    "tag letter": "\U000e0041",
+    "soft hyphen and word joiner": "\u00ad\u2060",
+    "mixed with spaces": " \u200b\u3000\u00a0\u200d ",
+}
+BLANK = {"spaces": "   ", "ideographic space": "\u3000", "no-break space": "\u00a0"}
+
+
+def quoted(text: str) -> bytes:
+    return yaml.safe_dump(text, allow_unicode=False).splitlines()[0].encode()
+
+
+@pytest.mark.parametrize("text", INVISIBLE.values(), ids=INVISIBLE.keys())
+@pytest.mark.parametrize("field", ["title", "prompt"])
+def test_invisible_text_is_blank(field: str, text: str) -> None:
+    fields = {"title": b"Muffins", "prompt": b"muffins", field: quoted(text)}
+    data = b"".join(b"%s: %s\n" % (name.encode(), value) for name, value in fields.items())
+    first = next(ch for ch in text if unicodedata.category(ch) == "Cf")
+    assert refusal(data).problems == [
+        f"{field}: must not be blank: it holds only invisible characters "
+        f"(U+{ord(first):04X} {unicodedata.name(first)} and the like draw nothing)"
+    ]
+
+
+@pytest.mark.parametrize("text", BLANK.values(), ids=BLANK.keys())
+def test_whitespace_is_blank(text: str) -> None:
+    assert refusal(b"title: %s\nprompt: p\n" % quoted(text)).problems == [
+        "title: must not be blank"
+    ]
+
+
+def test_a_format_character_beside_visible_text_is_kept() -> None:
+    data = b"title: %s\nprompt: p\n" % quoted("Caf\u00e9\u200bMuffins \U0001f9c1\u200d")
+    spec = parse_task(data, file_name="a.yaml", rules=RULES)
+    assert spec.title == "Caf\u00e9\u200bMuffins \U0001f9c1\u200d"
 
 
 def test_id_derived_from_file_name(tmp_path: Path) -> None:

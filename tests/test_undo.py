@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -24,7 +25,8 @@ import pytest
 import yaml
 
 from daemon.models import LoadedModel
-from daemon.store import utc_now
+from daemon.publishers.base import ASSET_HASH_CHARS
+from daemon.store import JobStatus, utc_now
 from gladtui.client import ApiError, Client
 from gladtui.shapes import GenerateRequest
 from tests.apidaemon import ApiDaemon, answers, short_dir, task_yaml, wait_until
@@ -243,29 +245,48 @@ def test_kill_9_during_the_grace_publishes_once_after_restart(cdn: FakeCloudinar
 
 
 def test_undo_racing_the_start_of_publishing(tiny: LoadedModel, cdn: FakeCloudinary) -> None:
-    """Undo sent around the moment the grace ends: it wins, or is refused; never both."""
+    """Undo sent around the moment the grace ends: it wins, or is refused; never both.
+
+    What undo answered must be what happened: undone → back in review, its job
+    cancelled, nothing of it uploaded; too late → published, exactly one upload.
+    """
     grace = 0.3
     daemon = ApiDaemon(tiny, settings={"publishing": publishing(cdn, grace)}).start()
     rng = random.Random(16)
-    outcomes = []
+    answered: dict[str, str] = {}
     try:
         tasks = [in_review(daemon, f"Race {n}", variations=1) for n in range(6)]
         for task in tasks:
-            uploads = cdn.upload_count
             daemon.client.approve(task["id"], 1)
             time.sleep(grace + rng.uniform(-0.1, 0.9))  # the publisher polls every second
-            try:
-                daemon.client.undo(task["id"])
-            except ApiError as exc:
-                assert exc.status == 409 and "too late to undo" in exc.message
-                daemon.wait_status(task["id"], "published")
-                assert cdn.upload_count == uploads + 1
-                outcomes.append("published")
-                continue
-            time.sleep(1.5)  # had the job run anyway, it would have uploaded by now
-            assert daemon.client.task(task["id"])["status"] == "review"
-            assert cdn.upload_count == uploads
-            outcomes.append("undone")
+            answered[task["id"]] = undo_answer(daemon.client, task["id"])
+        assert daemon.daemon is not None
+        jobs = daemon.daemon.store.jobs
+        # Every job has run or was cancelled: whatever the publisher was to do, it has done.
+        wait_until(lambda: not any(jobs.pending_for_task(task_id) for task_id in answered))
+        happened = {task_id: final_state(daemon, cdn, task_id) for task_id in answered}
+        cancelled = jobs.count_by_status()[JobStatus.CANCELLED]
     finally:
         daemon.cleanup()
-    assert len(outcomes) == len(tasks)
+    assert happened == answered
+    undone = sum(outcome == "undone" for outcome in answered.values())
+    assert cancelled == undone  # one cancelled job per undo, none left to run late
+    assert cdn.upload_count == len(answered) - undone
+
+
+def undo_answer(client: Client, task_id: str) -> str:
+    try:
+        client.undo(task_id)
+    except ApiError as exc:
+        assert exc.status == 409 and "too late to undo" in exc.message
+        return "published"
+    return "undone"
+
+
+def final_state(daemon: ApiDaemon, cdn: FakeCloudinary, task_id: str) -> str:
+    """`undone` or `published` when the task's state is all one of them, else the state."""
+    status = daemon.client.task(task_id)["status"]
+    own = re.compile(rf"(.*/)?{re.escape(task_id)}-[0-9a-f]{{{ASSET_HASH_CHARS}}}")
+    uploads = sum(bool(own.fullmatch(public_id)) for public_id in cdn.assets)
+    state = {("review", 0): "undone", ("published", 1): "published"}
+    return state.get((status, uploads), f"{status} with {uploads} upload(s)")

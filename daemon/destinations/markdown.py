@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from daemon.destinations import mdfiles
 from daemon.destinations.base import DestinationError, DestinationUnusable, Placed, PostDraft
 from daemon.slugs import by_base
 from gladtui.atomicfiles import write_atomically
+from gladtui.filemodes import PRIVATE_FILE
 
 _RETRYABLE_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EAGAIN, errno.EDQUOT, errno.EINTR}
 # Slug previews may use a look at the folder this old while no file was added,
@@ -118,9 +120,14 @@ class MarkdownDestination:
 
     def _write(self, target: Path, text: str, *, replace: bool) -> bool:
         """Write `text` to `target` atomically (gladtui/atomicfiles.py). False if `target`
-        exists and `replace` is not asked for: a post's file is never overwritten by another."""
+        exists and `replace` is not asked for: a post's file is never overwritten by another.
+
+        A new post is 0600 whatever the umask (gladtui/filemodes.py); a post
+        replaced keeps the mode its file had, which is the site's choice.
+        """
+        mode = stat.S_IMODE(target.stat().st_mode) if replace else PRIVATE_FILE
         try:
-            write_atomically(target, text.encode("utf-8"), overwrite=replace)
+            write_atomically(target, text.encode("utf-8"), overwrite=replace, permissions=mode)
         except FileExistsError:
             return False
         return True

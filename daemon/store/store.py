@@ -21,6 +21,7 @@ from daemon.store.records import AppliedMigration
 from daemon.store.tasks import TasksRepository
 from daemon.store.variations import VariationsRepository
 from gladtui.closing import Closing
+from gladtui.filemodes import PRIVATE_FILE, make_folders
 
 __all__ = ["Store"]
 
@@ -61,7 +62,8 @@ class Store(Closing["Store"]):
         database holds committed work that is replayed here: never delete it.
         """
         path = Path(path)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_folders(path.parent)
+        created = not path.exists()
         try:
             connection = duckdb.connect(str(path))
         except duckdb.Error as exc:
@@ -69,6 +71,11 @@ class Store(Closing["Store"]):
                 f"cannot open the database {path}: {exc}. If another gladtui daemon is "
                 "running, stop it first; do not delete the .wal file, it holds committed work"
             ) from exc
+        if created:
+            # DuckDB creates it by the umask; it holds every title and prompt. Its
+            # .wal comes and goes with checkpoints: the daemon's umask covers that
+            # (daemon/service.py main), the private state folder in any case.
+            path.chmod(PRIVATE_FILE)
         db = Database(connection, clock)
         try:
             apply_migrations(db, migrations)

@@ -303,7 +303,8 @@ def prepare_system(host: Host, config: Config, starter: Path | None) -> None:
     # ReadWritePaths= refuses to start the service when a folder is missing.
     for folder in writable_paths(config):
         if not folder.exists():
-            owner = ["-o", SERVICE_USER, "-g", SERVICE_USER, "-m", "0750"]
+            # The service's alone, as the folders the daemon makes (gladtui/filemodes.py).
+            owner = ["-o", SERVICE_USER, "-g", SERVICE_USER, "-m", "0700"]
             host.check(["install", "-d", *owner, str(folder)], "The unit is not installed.")
 
 

@@ -21,10 +21,12 @@ from PIL import Image as PILImage
 
 from gladtui.client import ApiError, Client, ClientError
 from gladtui.picturecache import DiskCache, picture_key
-from gladtui.shapes import VariationJSON
+from gladtui.shapes import VariationJSON, thumbnail_step
 
 MAX_PICTURES = 256  # decoded thumbnails kept in memory: ~300 KB each at 320x320 RGB
-THUMBNAIL_WIDTH = 320  # pixels: sharp in a gallery box on a pixel-drawing terminal
+# pixels: sharp in a gallery box on a pixel-drawing terminal; a step of the daemon's
+# (shapes.THUMBNAIL_WIDTHS), so its cached copy is shared with every reviewer
+THUMBNAIL_WIDTH = 320
 FULL_SIZE = 0  # the width that means "the image itself" in the disk cache's keys
 RETRY_PAUSES = (0.2, 0.5, 1.0)  # seconds after each failed try of a thumbnail
 _UNREACHABLE = PILImage.new("1", (1, 1))  # a marker: no answer, try again another time
@@ -51,7 +53,7 @@ class Pictures:
     ) -> None:
         self._client = client
         self._disk = disk
-        self._width = width
+        self._width = thumbnail_step(width)  # what the daemon answers: one disk-cache key
         self._capacity = capacity
         self._cache: OrderedDict[Key, PILImage.Image | None] = OrderedDict()
         self._lock = threading.Lock()

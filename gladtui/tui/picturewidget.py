@@ -1,12 +1,15 @@
 """The widget that draws a picture, by the protocol chosen for this terminal.
 
-textual-image provides kitty graphics, sixel and half blocks. iTerm2's inline
+textual-image provides sixel and half blocks; kitty graphics are drawn by
+kittypicture.py (Unicode placeholders, through tmux too). iTerm2's inline
 images (OSC 1337) are drawn here the way textual-image draws sixels: its
 sixel widget places an escape sequence over the widget's cells at render
 time, so the same widget with another encoder draws iTerm2's. That reaches
 into textual-image's sixel widget, hence the version bound in pyproject.toml.
+They are not wrapped for tmux: tmux passes them without moving the cursor
+to the pane's cells, so they would land out of place (measured, tmux 3.3a).
 
-`use(protocol)` is called once by `gladtui.tui.run`, before the app starts
+`use(choice)` is called once by `gladtui.tui.run`, before the app starts
 (the choice belongs to the terminal, for the whole process); until then the
 widget textual-image detected is used, which is what tests see.
 """
@@ -20,12 +23,17 @@ from collections.abc import Callable
 from PIL import Image as PILImage
 from textual.app import ComposeResult
 from textual.widget import Widget
-from textual_image.widget import HalfcellImage, SixelImage, TGPImage
+from textual_image import _terminal
+from textual_image.widget import HalfcellImage, SixelImage
 from textual_image.widget import Image as DetectedImage
 from textual_image.widget._base import Image as PictureBase
 from textual_image.widget.sixel import _ImageSixelImpl, _NoopRenderable
 
-from gladtui.pictureprotocol import Protocol
+from gladtui.passthrough import wrap_for
+from gladtui.pictureprotocol import Choice, Protocol
+from gladtui.terminalfacts import CellPixels
+from gladtui.tui import kittypicture
+from gladtui.tui.kittypicture import KittyPicture
 
 
 class _ITerm2Impl(_ImageSixelImpl):
@@ -55,20 +63,41 @@ def iterm2_inline(image: PILImage.Image) -> str:
 
 
 _WIDGETS: dict[Protocol, Callable[..., Widget]] = {
-    "kitty": TGPImage,
+    "kitty": KittyPicture,
     "sixel": SixelImage,
     "iterm2": ITerm2Image,
     "halfblocks": HalfcellImage,
 }
 _chosen: list[Callable[..., Widget]] = [DetectedImage]
+_choice: list[Choice | None] = [None]
 
 
-__all__ = ["PictureBase", "picture_widget", "use"]
+__all__ = ["PictureBase", "chosen", "picture_widget", "use"]
 
 
-def use(protocol: Protocol) -> None:
-    """Draw every picture from now on with `protocol`."""
-    _chosen[0] = _WIDGETS[protocol]
+def use(choice: Choice) -> None:
+    """Draw every picture from now on as `choice` says, at its terminal's cell size."""
+    _chosen[0] = _WIDGETS[choice.protocol]
+    _choice[0] = choice
+    facts = choice.facts
+    if facts is None:
+        return
+    _use_cell_size(facts.cell)
+    tmux = facts.tmux
+    rgb_reaches = tmux is None or "RGB" in tmux.features
+    kittypicture.configure(wrap_for(choice.in_tmux), rgb_reaches)
+
+
+def chosen() -> Choice | None:
+    """The choice in use (None: the one textual-image detected, as in tests)."""
+    return _choice[0]
+
+
+def _use_cell_size(cell: CellPixels) -> None:
+    """textual-image sizes every picture by its cached cell size, which it read from the
+    window size on import; inside tmux that can be tmux's 16x32 guess. The facts'
+    size is the terminal's own answer where it gave one."""
+    _terminal.get_cell_size._result = _terminal.CellSize(cell.width, cell.height)  # type: ignore[attr-defined]
 
 
 def picture_widget(picture: PILImage.Image, *, id: str | None = None) -> Widget:

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
 from gladtui.client import START_HINT
-from gladtui.tui.picturewidget import picture_widget
+from gladtui.tui.picturewidget import chosen, picture_widget
 from gladtui.tui.rows import LEGEND
 
 KEYS_WIDTH = 13  # the help's key column
@@ -76,7 +76,8 @@ def help_table(rows: list[tuple[str, str]]) -> Table:
 
 
 class HelpScreen(ModalScreen[None]):
-    """The keys (from the bindings in force) and what the list's glyphs mean."""
+    """The keys (from the bindings in force), what the list's glyphs mean, and how
+    pictures are drawn here (with what would give real pixels, when it is not)."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss(None)", "Close")]
 
@@ -90,6 +91,11 @@ class HelpScreen(ModalScreen[None]):
             yield Static(help_table(self.keys))
             yield Label("The task list's status column", classes="dialog-title legend")
             yield Static(help_table(LEGEND))
+            choice = chosen()
+            if choice is not None:  # how this terminal draws pictures, and why
+                yield Label("Pictures", classes="dialog-title legend")
+                pictures = f"{choice.describe()}\ncells: {choice.describe_cells()}"
+                yield Static(Text(pictures), id="pictures-choice")
             yield Label("Esc: close", classes="hint")
 
 

@@ -84,6 +84,19 @@ def start_waits_for_ready(s: Service) -> str:
     return f"model loaded in {model['load_seconds']:.1f} s, before start returned"
 
 
+def open_files_leave_room_beyond_connections(s: Service) -> str:
+    """LimitNOFILE= reaches the daemon (or the closest the host allows), and the daemon
+    says how many API connections it takes of it."""
+    pid = s.show("MainPID")["MainPID"]
+    limits = s.machine.run("cat", f"/proc/{pid}/limits").stdout
+    [line] = [ln for ln in limits.splitlines() if ln.startswith("Max open files")]
+    soft, hard = (int(n) for n in line.split()[3:5])
+    expect(soft == hard > 1024, f"the daemon's open files: {line}")
+    said = [m for m in s.messages() if "the API takes at most" in m]
+    expect(bool(said) and f"the daemon may open {soft:,} files" in said[-1], f"journal: {said}")
+    return said[-1].split(": ", 1)[-1]
+
+
 def dropped_task_reaches_review(s: Service) -> str:
     """A task file dropped into the drop folder becomes a task with its images."""
     s.drop("first-light.yaml", "title: First Light\nprompt: a lighthouse at dawn\n")
@@ -303,6 +316,7 @@ def uninstall_keeps_data_and_config(s: Service) -> str:
 CHECKS: list[tuple[str, Check]] = [
     ("install", install),
     ("start waits for READY", start_waits_for_ready),
+    ("open files: LimitNOFILE, connection caps", open_files_leave_room_beyond_connections),
     ("dropped task reaches review", dropped_task_reaches_review),
     ("status line is live", status_line_is_live),
     ("the socket belongs to the reviewers' group", socket_belongs_to_the_reviewers),

@@ -1,0 +1,124 @@
+"""Kitty graphics as Unicode placeholders: the escapes, and the ids the cells carry.
+
+An image is transmitted once (PNG, base64, in chunks of 4096 characters: the
+first with the keys, the rest with only `m` and `q`), given a virtual
+placement of its cells (`a=p,U=1`), and shown by ordinary text: one U+10EEEE
+per cell, its row, column and the id's high byte as diacritics, the id's low
+part as the foreground colour. Text is what tmux keeps, moves and redraws, so
+the picture stays where the cells are. `a=d,d=I` deletes an image and frees
+its data (`d=a`, the default, never touches virtual placements).
+
+The colour is what reaches the terminal after Textual and tmux: a 256-colour
+index (the id's low byte) or a 24-bit colour (its low 24 bits). Textual turns
+every colour into RGB and writes it as 256 colours or true colour, and tmux
+writes RGB on as 256 colours unless its terminal has the RGB feature. So the
+colours used are those of the 6x6x6 cube that come back as their own index
+from both (not greys, which map to the grey ramp): the cell's colour is the
+same either way, and the id sent with the image is the one the terminal will
+read (`image_id`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass
+
+from rich.color import Color, ColorSystem, ColorType
+from rich.color_triplet import ColorTriplet
+from textual_image.renderable.tgp import _NUMBER_TO_DIACRITIC  # kitty's diacritics table
+
+PLACEHOLDER = chr(0x10EEEE)
+DIACRITICS = tuple(chr(d) for d in _NUMBER_TO_DIACRITIC)  # the numbers 0, 1, 2, ...
+CHUNK = 4096  # base64 characters per transmission escape, as the protocol requires
+CUBE = (0, 95, 135, 175, 215, 255)  # the levels of xterm's 6x6x6 colour cube (16-231)
+
+
+def kitty(keys: str, payload: str = "") -> str:
+    return f"\x1b_G{keys}{';' + payload if payload else ''}\x1b\\"
+
+
+def transmit(image_id: int, png_base64: str) -> list[str]:
+    """The escapes that store a PNG under `image_id` (quietly: q=2, no answers)."""
+    chunks = [png_base64[i : i + CHUNK] for i in range(0, len(png_base64), CHUNK)]
+    escapes = []
+    for n, chunk in enumerate(chunks):
+        more = 1 if n < len(chunks) - 1 else 0
+        keys = f"a=t,f=100,i={image_id},q=2,m={more}" if n == 0 else f"m={more},q=2"
+        escapes.append(kitty(keys, chunk))
+    return escapes
+
+
+def place(image_id: int, columns: int, rows: int) -> str:
+    """A virtual placement: the image fitted to `columns` x `rows` placeholder cells."""
+    return kitty(f"a=p,U=1,i={image_id},c={columns},r={rows},q=2")
+
+
+def delete(image_id: int) -> str:
+    """Delete the image and its placements, and free its data."""
+    return kitty(f"a=d,d=I,i={image_id},q=2")
+
+
+def placeholder_rows(colour: int, high: int, columns: int, rows: int) -> list[str]:
+    """The text of the cells, row by row (its colour is `cell_colour(colour)`)."""
+    top = DIACRITICS[high]
+    return [
+        "".join(PLACEHOLDER + DIACRITICS[r] + DIACRITICS[c] + top for c in range(columns))
+        for r in range(rows)
+    ]
+
+
+def cube_rgb(index: int) -> tuple[int, int, int]:
+    n = index - 16
+    return CUBE[n // 36], CUBE[n // 6 % 6], CUBE[n % 6]
+
+
+def cell_colour(index: int) -> Color:
+    return Color.from_triplet(ColorTriplet(*cube_rgb(index)))
+
+
+def _survives_256_colours(index: int) -> bool:
+    """Textual's RGB written as 256 colours is this index again (Rich's downgrade)."""
+    downgraded = cell_colour(index).downgrade(ColorSystem.EIGHT_BIT)
+    return downgraded.type == ColorType.EIGHT_BIT and downgraded.number == index
+
+
+# tmux turns an exact cube colour into its index (colour_find_rgb), so Rich's
+# downgrade is the only filter: it takes low-saturation colours for greys.
+ID_COLOURS = tuple(i for i in range(16, 232) if _survives_256_colours(i))
+
+
+def image_id(colour: int, high: int, *, true_colour: bool) -> int:
+    """The id the terminal reads from cells of `cell_colour(colour)` with `high`."""
+    r, g, b = cube_rgb(colour)
+    low = (r << 16 | g << 8 | b) if true_colour else colour
+    return high << 24 | low
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One image's place in the id space: its colour and the process's high byte."""
+
+    colour: int
+    high: int
+
+
+class ImageIds:
+    """The ids in use. Ids are global to the terminal (every program in every tmux
+    pane shares them): a random high byte per process keeps two TUIs apart, and a
+    freed colour goes to the back of the queue, so it is the last reused."""
+
+    def __init__(self, high: int | None = None) -> None:
+        self.high = random.randint(1, 255) if high is None else high
+        self._free = deque(ID_COLOURS)
+
+    def take(self) -> Ticket | None:
+        """A free id; None when all are in use (the caller draws another way)."""
+        return Ticket(self._free.popleft(), self.high) if self._free else None
+
+    def give_back(self, ticket: Ticket) -> None:
+        self._free.append(ticket.colour)
+
+    @property
+    def free(self) -> int:
+        return len(self._free)
