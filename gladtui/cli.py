@@ -288,7 +288,7 @@ def _run_daemon(args: argparse.Namespace) -> int:
     import logging
     import os
 
-    from daemon.service import main as daemon_main
+    from daemon.service.process import main as daemon_main
     from gladtui.config import load_config
 
     config = load_config(args.config)

@@ -3,7 +3,7 @@
 `Client.events()` opens it; `EventStream` yields each server-sent event as
 the class of its kind, its `data` the JSON shape of gladtui/shapes.py, and
 knows where to resume after a broken connection. The framing is
-text/event-stream, its data JSON (daemon/eventstream.py sends it).
+text/event-stream, its data JSON (daemon/api/eventstream.py sends it).
 
 Tell the kinds apart with `isinstance` (or `match`): a `StoredEvent` is one
 row of the audit trail (its `kind` open-ended: created, status_changed, …,

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import NotRequired
 
-# pydantic describes these shapes (daemon/openapi.py); on Python 3.11 it takes only
+# pydantic describes these shapes (daemon/api/openapi.py); on Python 3.11 it takes only
 # typing_extensions' TypedDict
 from typing_extensions import TypedDict
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from daemon.jobkinds import Generation, Overrides, PresetSettings, generation_of, generation_payload
+from daemon.store.jobkinds import (
+    Generation,
+    Overrides,
+    PresetSettings,
+    generation_of,
+    generation_payload,
+)
 
 DRAFT = PresetSettings(
     preset="final", steps=30, guidance_scale=6.5, scheduler=None, loras={"house": 0.8}

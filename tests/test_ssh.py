@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from gladtui import cli
 from gladtui.sshforward import Target, parse_target
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until

@@ -25,7 +25,7 @@ from tests.apidaemon import ApiDaemon, task_yaml, wait_until
 from tests.tuitools import make_app, titles, until
 
 if TYPE_CHECKING:
-    from daemon.models import LoadedModel
+    from daemon.generation.models import LoadedModel
 
 pytestmark = pytest.mark.slow
 
