@@ -52,12 +52,16 @@ class ApproveScreen(ModalScreen[bool]):
         variation: VariationJSON,
         picture: PILImage.Image | None,
         destination: str,
+        *,
+        note: str = "",
     ) -> None:
+        """`note`: which variation this is, when another one is pinned beside it."""
         super().__init__()
         self.task_summary = task
         self.variation = variation
         self.picture = picture
         self.destination = destination
+        self.note = note
 
     def compose(self) -> ComposeResult:
         number, seed = self.variation["index"], self.variation["seed"]
@@ -71,6 +75,8 @@ class ApproveScreen(ModalScreen[bool]):
                 with Vertical(classes="approve-facts"):
                     yield Static(Text(self.task_summary["title"], style="bold"))
                     yield Static(f"variation {number} · seed {seed}", markup=False)
+                    if self.note:
+                        yield Static(Text(self.note, style="bold"), id="approve-note")
                     yield Static(f"slug: {slug_line(self.task_summary)}", markup=False)
                     yield Static(self.destination, markup=False)
             yield Label("y / Enter: approve and publish    n / Esc: back", classes="hint")
