@@ -153,8 +153,9 @@ async def test_z_draws_the_served_pixels_at_the_place_it_names(
         await pilot.press("z")
         await settled(pilot, app, 1, zoomed=True)
 
-        # Centred, one image pixel per half cell: the whole width, the rows under the caption.
-        columns, rows = size[0], size[1] - 3
+        # Centred, one image pixel per half cell: the whole width (but the last column,
+        # kept empty for tmux), the rows between the caption and the label and footer.
+        columns, rows = size[0] - 1, size[1] - 3
         left, top, right, bottom = place(app)
         assert (right - left, bottom - top) == (columns, 2 * rows)
         assert (left + right) // 2 == 512 and (top + bottom) // 2 == 512

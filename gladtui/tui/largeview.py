@@ -44,6 +44,10 @@ if TYPE_CHECKING:
     from gladtui.tui.pictures import Pictures
 
 CHROME_ROWS = 3  # the caption above, a panel's label under its picture, the footer
+# The last column stays empty: tmux 3.3a attaches the combining marks written into a
+# line's last cell to the cell before it (measured), which breaks a kitty picture's
+# last two columns of placeholders there.
+RIGHT_MARGIN = 1
 PICK = "the other variation: previous / next, or its number (the loupe stays in place)"
 PAN = "pan the loupe a quarter of the view (it stops at the edges)"
 APPROVE = "approve the selected variation (the right one in compare); the dialog says which"
@@ -211,7 +215,7 @@ class LargeView(Screen[None]):
             self.panels = [Panel() for _ in shown]
             self.row.mount_all(self.panels)
         columns, height = self.app.size
-        rows = max(height - CHROME_ROWS, 1)
+        columns, rows = max(columns - RIGHT_MARGIN, 1), max(height - CHROME_ROWS, 1)
         widths = panels(columns, len(shown)) if shown else []
         task_id = self.gallery.task_id or ""
         self.sights = []
