@@ -78,7 +78,7 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
             "View",
             show=False,
             priority=True,
-            tooltip="the selected variation, large (Esc: back)",
+            tooltip="the selected variation, large; beside the pinned one, if any (Esc: back)",
         ),
         Binding(
             "tab",

@@ -57,7 +57,7 @@ def help_rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
         description = binding.tooltip or binding.description
         keys = rows.setdefault(description, [])
         if binding.action.startswith("pick("):
-            if not keys:
+            if "1-9" not in keys:
                 keys.append("1-9")
             continue
         for key in binding.key.split(","):
