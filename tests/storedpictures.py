@@ -35,6 +35,18 @@ def coordinates(size: tuple[int, int], idx: int) -> Image.Image:
     return Image.fromarray(pixels, "RGB")
 
 
+def blocks(size: tuple[int, int], idx: int) -> Image.Image:
+    """`coordinates` in squares, of 256 pixels for variation 1, 128 for 2, 64 for 3 (each
+    one told from the others at a glance, side by side): few colours, so a snapshot of it
+    stays small even fitted (scaled down, each cell would be a colour of its own)."""
+    width, height = size
+    square = max(256 >> (idx - 1), 1)
+    coarse = coordinates(size, idx).resize(
+        (max(width // square, 1), max(height // square, 1)), Image.Resampling.NEAREST
+    )
+    return coarse.resize(size, Image.Resampling.NEAREST)
+
+
 def add_review_task(
     d: ApiDaemon,
     task_id: str,

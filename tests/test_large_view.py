@@ -20,8 +20,6 @@ from PIL import Image, ImageChops
 from textual.geometry import Region
 from textual.widget import Widget
 
-from gladtui.pictureprotocol import Choice
-from gladtui.tui import picturewidget
 from gladtui.tui.app import ReviewApp
 from gladtui.tui.gallery import Thumbnail
 from gladtui.tui.largeview import LargeView, Panel
@@ -29,7 +27,7 @@ from gladtui.tui.modals import ApproveScreen
 from gladtui.tui.screens import HelpScreen
 from tests.apidaemon import ApiDaemon
 from tests.storedpictures import add_review_task, coordinates
-from tests.tuitools import make_app, until
+from tests.tuitools import half_blocks, large_view_shows, make_app, until
 
 pytestmark = pytest.mark.slow
 
@@ -40,12 +38,9 @@ CDN = "https://cdn.example.com/images"
 
 
 @pytest.fixture(autouse=True)
-def half_blocks() -> Iterator[None]:
-    """Pictures in half blocks, as `gladtui tui` chooses them; the detected widget after."""
-    before = (picturewidget._chosen[0], picturewidget._choice[0])
-    picturewidget.use(Choice("halfblocks", "forced by the test"))
-    yield
-    picturewidget._chosen[0], picturewidget._choice[0] = before
+def drawn_in_half_blocks() -> Iterator[None]:
+    with half_blocks():
+        yield
 
 
 @pytest.fixture
@@ -117,15 +112,8 @@ async def reviewing(pilot: Any, app: ReviewApp, task_id: str) -> None:
 
 async def settled(pilot: Any, app: ReviewApp, count: int, zoomed: bool) -> None:
     """The large view shows `count` pictures (not `…`), at 100 % or fitted."""
-
-    def ready() -> bool:
-        screen = app.screen
-        if not isinstance(screen, LargeView) or screen.zoomed != zoomed:
-            return False
-        shown = pictures(app)
-        return len(shown) == count and all(isinstance(p, picturewidget.PictureBase) for p in shown)
-
-    await until(pilot, ready, what=f"{count} picture(s) in the large view")
+    shows = lambda: large_view_shows(app, count, zoomed=zoomed)  # noqa: E731
+    await until(pilot, shows, what=f"{count} picture(s) in the large view")
     await pilot.pause()
 
 
@@ -316,6 +304,7 @@ async def test_the_help_lists_the_new_keys(daemon: ApiDaemon) -> None:
         keys = dict(help_screen.keys)
         assert keys["z"].startswith("the selected variation at 100 %")
         assert keys["p"].startswith("pin the selected variation and compare")
+        assert keys["← → 1-9"].startswith("select a variation")  # the numbers too
         await pilot.press("escape", "z")
         await settled(pilot, app, 1, zoomed=True)
         await pilot.press("question_mark")
@@ -325,3 +314,4 @@ async def test_the_help_lists_the_new_keys(daemon: ApiDaemon) -> None:
         assert pan.startswith("pan the loupe a quarter of the view")
         assert keys["z"].startswith("the loupe: 100 %") and keys["p"].startswith("pin the")
         assert keys["a A"].startswith("approve the selected variation (the right one")
+        assert keys["← → 1-9"].startswith("the other variation: previous / next")
