@@ -131,7 +131,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         "/api/tasks/{task_id}/approve",
         "select a variation: the task becomes `approved` and is published after "
-        "`publishing.grace_seconds`",
+        "`publishing.grace_seconds`; 409 naming the file and what to do when the "
+        "variation's file is missing",
         shapes.ActionJSON,
         body=bodies.ApproveBody,
         params=(TASK_ID,),

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from daemon.cleanup import remove_files
+from daemon.cleanup import finish_removals, request_removal
 from daemon.jobkinds import (
     DECISIONS,
     GENERATE,
@@ -36,6 +36,7 @@ from daemon.jobkinds import (
     rejection_of,
     undo_of,
 )
+from daemon.missingfiles import cannot_approve, is_missing
 from daemon.outcomes import Conflict, Outcome, TaskNotFound, cannot, decision_pending
 from daemon.rules import APPROVED_STATES, UNDO, allowed_actions
 from daemon.store import JobRecord, Store, TaskRecord, VariationRecord
@@ -69,6 +70,8 @@ class Decisions:
                 return self._already_approved(task, variation)
             self.check(task, "approve")
             chosen = self._variation(task, variation)
+            if is_missing(chosen):  # nothing to upload: refused now, not failed later
+                raise Conflict(cannot_approve(task_id, chosen))
             undo = self._undo_state(task)
             self.store.variations.select(task_id, chosen.idx)
             self.store.tasks.set_status(
@@ -135,12 +138,14 @@ class Decisions:
                     max_attempts=self.config.publishing.max_attempts,
                     run_after=self._takes_effect_at(),
                 )
+            else:  # takes effect now, in this same commit
+                self._take_effect(task_id, rejection, actor)
         log.info("task %s: rejected by %s", task_id, actor)
         if self.grace_seconds:
             self._work_queued()
             then = "new variations" if prompt else "the files are deleted"
             return Outcome(task_id, True, f"rejected {task_id}; {then} in {self.grace_seconds:g} s")
-        return Outcome(task_id, True, self.carry_out_rejection(task_id, rejection, actor=actor))
+        return Outcome(task_id, True, self._after_effect(task_id, rejection))
 
     def carry_out_rejection(
         self,
@@ -152,24 +157,35 @@ class Decisions:
     ) -> str:
         """The rejection takes effect: a new round queued (with a prompt), then the files go.
 
-        The files are deleted after the commit: a crash in between leaves files of a
-        rejected task, which retention removes later, never a deleted file of a task
-        still under review. Returns what was done, in words.
+        What is to be deleted is recorded in the commit that completes the job,
+        and the files are deleted after it: a stop in between leaves the
+        deletion recorded, and the next start finishes it (daemon/cleanup.py);
+        a stop before it leaves the job, which runs again. Never a deleted file
+        of a task still under review. Returns what was done, in words.
         """
-        variations = self._variations(task_id)
         with self.store.transaction():
-            task = self.task(task_id)
-            if rejection.prompt is not None and task.status is TaskStatus.REJECTED:
-                detail = {"count": task.variations, "prompt": rejection.prompt}
-                self.queue_generation(task, task.variations, rejection.prompt, None, actor, detail)
+            self._take_effect(task_id, rejection, actor)
             if job is not None:
                 self.store.jobs.complete(job.id)
-        removed = [] if rejection.keep_files else remove_files(self.store, variations)
-        if rejection.prompt is not None:
-            self._work_queued()
+        return self._after_effect(task_id, rejection)
+
+    def _take_effect(self, task_id: str, rejection: Rejection, actor: str | None) -> None:
+        """Inside the caller's transaction: the new round queued, the files' removal recorded."""
+        task = self.task(task_id)
+        if not rejection.keep_files:
+            request_removal(self.store, self._variations(task_id))
+        if rejection.prompt is not None and task.status is TaskStatus.REJECTED:
+            detail = {"count": task.variations, "prompt": rejection.prompt}
+            self.queue_generation(task, task.variations, rejection.prompt, None, actor, detail)
+
+    def _after_effect(self, task_id: str, rejection: Rejection) -> str:
+        """After the commit: the recorded deletions done, the generator woken; in words."""
+        removed = finish_removals(self.store, self.store.variations.awaiting_removal(task_id))
         what = f"rejected {task_id}" + (f", {len(removed)} file(s) deleted" if removed else "")
         if rejection.prompt is not None:
-            what += f"; {task.variations} new variation(s) queued with the new prompt"
+            self._work_queued()
+            count = self.task(task_id).variations
+            what += f"; {count} new variation(s) queued with the new prompt"
         log.info("task %s: %s", task_id, what)
         return what
 

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from daemon.missingfiles import is_missing
 from daemon.progress import PreviewMark, Progress, ProgressBoard
 from daemon.rules import allowed_actions
 from daemon.slugs import SlugPreview, SlugPreviewer, base_slug
@@ -73,6 +74,7 @@ def variation_json(variation: VariationRecord) -> VariationJSON:
         "loras": variation.loras,
         "preset": variation.preset,
         "from_variation": variation.from_variation,
+        "missing": is_missing(variation),  # one stat: only a task read in full says it
     }
 
 

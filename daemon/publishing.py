@@ -31,11 +31,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from daemon.cleanup import remove_files, sweep_expired
+from daemon.cleanup import finish_interrupted, finish_removals, request_removal, sweep_expired
 from daemon.destinations.base import Destination, DestinationError
 from daemon.destinations.local import LocalDestination
 from daemon.jobkinds import PUBLISH, REJECT, published_variation
 from daemon.jobworker import JobLoop, next_attempt_at
+from daemon.missingfiles import cannot_read
 from daemon.placing import Placement, Placer
 from daemon.publishers import Asset, Publisher, PublishError, asset_id_for
 from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store, TaskRecord
@@ -100,6 +101,7 @@ class PublishWorker:
             return
         self._next_sweep = now + SWEEP_EVERY_SECONDS
         try:
+            finish_interrupted(self.store)  # a deletion that failed before is tried again
             sweep_expired(self.store, self.config.cleanup.preview_retention_days)
         except Exception:
             log.exception("the preview retention sweep failed; trying again later")
@@ -114,28 +116,28 @@ class PublishWorker:
             return
         if task.post_id is not None:  # published before a crash ate the status change
             self._mark_published(job, task, self.store.posts.get(task.post_id), None)
+            self._after_publish(task)
             return
         try:
-            path = self._selected_image(task, published_variation(job.payload))
+            index = published_variation(job.payload)
+            path = self._selected_image(task, index)
+            image = self._read(task, index, path)
             self.store.tasks.set_status(
                 task.id,
                 TaskStatus.PUBLISHING,
                 error=task.error if task.status is TaskStatus.PUBLISHING else None,
                 expected=[TaskStatus.APPROVED, TaskStatus.PUBLISHING],
             )
-            asset = self.publisher.upload(path, asset_id_for(task.id, path.read_bytes()))
+            asset = self.publisher.upload(path, asset_id_for(task.id, image))
         except PublishError as exc:
             self._after_failure(job, task, str(exc), exc.retryable)
             return
-        except OSError as exc:  # the file could not be read
-            self._after_failure(job, task, f"cannot read {exc.filename}: {exc.strerror}", True)
-            return
         try:
-            post = self._commit(job, task, asset)
+            self._commit(job, task, asset)
         except DestinationError as exc:
             self._after_failure(job, task, str(exc), exc.retryable, step="post")
             return
-        self._after_publish(task, path, post)
+        self._after_publish(task)
 
     def _selected_image(self, task: TaskRecord, index: int) -> Path:
         variation = self.store.variations.get(task.id, index)
@@ -144,6 +146,18 @@ class PublishWorker:
                 f"variation {index} of {task.id} is gone; approve another one", retryable=False
             )
         return Path(variation.path)
+
+    @staticmethod
+    def _read(task: TaskRecord, index: int, path: Path) -> bytes:
+        """The approved image's bytes. One that cannot be read fails the publish at once:
+        retrying does not bring a file back (daemon/missingfiles.py)."""
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise PublishError(
+                cannot_read(task.id, index, str(path), reason), retryable=False
+            ) from None
 
     def _commit(self, job: JobRecord, task: TaskRecord, asset: Asset) -> PostRecord:
         """Place the post, then record it with the task's new status, the event and
@@ -219,6 +233,10 @@ class PublishWorker:
                     "outcome": outcome,
                 },
             )
+            if self.config.publishing.delete_local_after_publish:
+                published = self.store.variations.get(task.id, published_variation(job.payload))
+                # recorded with the post: a stop before the file is gone finishes it at start
+                request_removal(self.store, [published] if published else [], thumbnails=False)
             self.store.jobs.complete(job.id)
         if post is not None:
             log.info(
@@ -229,11 +247,10 @@ class PublishWorker:
                 post.featured_image_url,
             )
 
-    def _after_publish(self, task: TaskRecord, path: Path, post: PostRecord) -> None:
-        if not self.config.publishing.delete_local_after_publish:
-            return
-        published = [v for v in self.store.variations.list(task.id) if Path(v.path) == path]
-        remove_files(self.store, published, thumbnails=False)  # the TUI still shows it
+    def _after_publish(self, task: TaskRecord) -> None:
+        """Once the post is committed: the local file goes, if the config says so (the
+        thumbnail stays: the TUI still shows it)."""
+        finish_removals(self.store, self.store.variations.awaiting_removal(task.id))
 
     def _after_failure(
         self,

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from daemon.actions import Actions
+from daemon.cleanup import finish_interrupted
 from daemon.destinations.base import Destination, DestinationUnusable
 from daemon.destinations.factory import make_destination
 from daemon.dropfolder import DropFolder
@@ -65,8 +66,11 @@ class Daemon:
         socket_path: Path | None = None,
         clock: Clock = utc_now,
         destination: Destination | None = None,
+        preview_clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`clock` stamps every row the store writes (tests pin it; the daemon uses UTC now).
+        """`clock` stamps every row the store writes (tests pin it; the daemon uses UTC now);
+        `preview_clock` paces the live previews (a test holds it, to know which steps
+        get one).
 
         `destination`: where posts go, else the one the config names. It is
         checked first: DestinationUnusable (with the reason) if posts cannot go there.
@@ -95,6 +99,7 @@ class Daemon:
             stop=self.stop_event,
             loader=loader,
             previews=self.previews,
+            preview_clock=preview_clock,
         )
         self.folder = DropFolder(config.drop_dir)
         self.ingestor = Ingestor(
@@ -148,13 +153,16 @@ class Daemon:
 
         FolderError if a folder cannot be written, SocketError if the socket
         cannot be bound. The folders are checked first, so a daemon that could
-        not save its work never answers; the socket comes next: it is bound
+        not save its work never answers; then the deletions a stop interrupted
+        are finished (daemon/cleanup.py); the socket comes next: it is bound
         under a umask (process-wide) that must not apply to the files the
         workers write.
         """
         prepare_folders(self.config)
         for warning in privacy_warnings(self.config):
             log.warning("%s", warning)
+        # Before anyone can look: files a stop left half-deleted are gone, and say so.
+        finish_interrupted(self.store)
         self.api.start()
         requeued = self.store.jobs.requeue_running()
         if requeued:

@@ -144,7 +144,19 @@ def format_task(task: TaskJSON) -> str:
         fields.append(("progress", format_progress(task["progress"])))
     shown = f"{task['variation_count']} of {task['variations_requested']} requested"
     fields.append(("variations", shown))
+    missing = [v["index"] for v in task["variations"] if v.get("missing")]
+    if missing:
+        fields.append(("missing", missing_note(task["id"], missing)))
     return "\n".join([_fields(fields), *(format_variation(v) for v in task["variations"])])
+
+
+def missing_note(task_id: str, indexes: list[int]) -> str:
+    """What to do about variations whose files are not where the task says."""
+    which = ", ".join(map(str, indexes))
+    return (
+        f"the file of variation(s) {which} is not at its path; put it back, "
+        f"or generate more variations (gladtui generate {task_id})"
+    )
 
 
 def _fields(fields: list[tuple[str, object]]) -> str:
@@ -160,6 +172,8 @@ def format_variation(variation: VariationJSON) -> str:
     """One line: index, selection mark, seed, how it was made, file."""
     mark = "*" if variation["selected"] else " "
     deleted = " (deleted)" if variation["removed_at"] else ""
+    if variation.get("missing"):  # .get: a daemon before issue 29 does not say
+        deleted = " (missing)"
     seed = f"seed {variation['seed']}"
     made = [f"{variation['steps']} steps", f"cfg {variation['guidance_scale']:g}"]
     if variation["sampler"]:

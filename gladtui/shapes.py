@@ -93,6 +93,9 @@ class VariationJSON(TypedDict):
     loras: dict[str, float]  # LoRA name: weight
     preset: str | None  # the preset it was rendered with
     from_variation: int | None  # re-rendered from that variation's seed (draft, then final)
+    # The file is not at `path` though gladtui never removed it (moved or deleted by
+    # hand): it cannot be shown nor approved until it is put back. False once removed.
+    missing: bool
 
 
 class PostJSON(TypedDict):
@@ -273,7 +276,7 @@ class EventJSON(TypedDict):
     """One row of the audit trail, as the event stream sends it (SSE `id` = `id`)."""
 
     id: int
-    kind: str  # created | status_changed | variation_added | …
+    kind: str  # created | status_changed | variation_added | files_removed | …
     task_id: str | None
     from_status: TaskStatus | None
     to_status: TaskStatus | None

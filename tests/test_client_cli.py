@@ -139,6 +139,7 @@ def variation_json(index: int, *, selected: bool = False, removed: bool = False)
         "loras": {},
         "preset": None,
         "from_variation": None,
+        "missing": False,
     }
 
 

@@ -100,3 +100,16 @@ def test_connection_refused_and_a_dropped_connection_are_retryable(image: Path) 
     error = refusal(lambda: stopped.upload(image, "x"))
     assert error.retryable and "cannot reach Cloudinary" in str(error)
     assert API_SECRET not in str(error)
+
+
+def test_an_image_that_cannot_be_read_fails_at_once_saying_what_to_do(
+    cdn: FakeCloudinary, tmp_path: Path
+) -> None:
+    moved = tmp_path / "moved-away.png"
+    error = refusal(lambda: publisher(cdn).upload(moved, "x"))
+    assert not error.retryable  # a file that is not there is no network error
+    assert str(error) == (
+        f"cannot read the approved image {moved}: No such file or directory; put the file "
+        "back at that path and approve again, or generate more variations"
+    )
+    assert cdn.upload_count == 0

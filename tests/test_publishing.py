@@ -17,7 +17,7 @@ import pytest
 
 from daemon.cleanup import sweep_expired
 from daemon.models import LoadedModel
-from daemon.publishers import asset_id_for, make_publisher
+from daemon.publishers import PublishError, asset_id_for, make_publisher
 from daemon.publishers.local import LocalPublisher
 from daemon.store import NewTask, NewVariation, Store
 from gladtui.config import Config, ConfigError
@@ -167,6 +167,23 @@ def test_a_different_file_under_the_asset_id_fails_at_once(live: ApiDaemon) -> N
     failed = approve(live, task["id"], 1)
     assert failed["status"] == "failed" and "different content" in failed["error"]
     assert (live.root / "cdn" / f"{asset_id_for(task['id'], data)}.png").read_bytes() == b"other"
+
+
+def test_an_image_that_cannot_be_read_is_not_retried_but_a_cdn_folder_is(tmp_path: Path) -> None:
+    """The local publisher tells the approved image's own fault from its folder's."""
+    moved = tmp_path / "moved-away.png"
+    with pytest.raises(PublishError) as gone:
+        LocalPublisher(tmp_path / "cdn", CDN).upload(moved, "t-1")
+    assert not gone.value.retryable and str(gone.value) == (
+        f"cannot read the approved image {moved}: No such file or directory; put the file "
+        "back at that path and approve again, or generate more variations"
+    )
+    image = tmp_path / "image.png"
+    image.write_bytes(b"png")
+    (tmp_path / "blocked").write_text("a file where the CDN folder should be")
+    with pytest.raises(PublishError) as blocked:
+        LocalPublisher(tmp_path / "blocked", CDN).upload(image, "t-1")
+    assert blocked.value.retryable and "cannot copy to" in str(blocked.value)
 
 
 def test_a_cdn_that_keeps_failing_fails_the_task_then_approve_retries(tiny: LoadedModel) -> None:

@@ -114,6 +114,18 @@ def test_a_different_object_under_the_key_is_never_overwritten(
     assert moto.objects("c/") == {"c/t-1.png": b"someone else's image"}
 
 
+def test_an_image_that_cannot_be_read_fails_at_once(
+    moto: MotoS3, proxy: FaultProxy, aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    moved = tmp_path / "moved-away.png"
+    with pytest.raises(PublishError) as refused:
+        publisher(proxy.endpoint, "m/").upload(moved, "t-1")
+    assert not refused.value.retryable  # a file that is not there is no network error
+    assert f"cannot read the approved image {moved}: No such file" in str(refused.value)
+    assert "put the file back at that path" in str(refused.value)
+    assert moto.objects("m/") == {}
+
+
 def test_an_object_written_by_another_tool_counts_when_its_md5_matches(
     moto: MotoS3, proxy: FaultProxy, aws_env: dict[str, str], image: Path
 ) -> None:

@@ -17,12 +17,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from daemon.models import LoadedModel
-from tests.apidaemon import ApiDaemon, short_dir, task_yaml
+from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
+from tests.stepgate import HeldClock, StepGate
 from tests.storedpictures import add_review_task, coordinates
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
@@ -321,16 +323,41 @@ STEPS_SHOWN = 20
 FORMING = re.compile(r"1 · (\d+)/(20|150)")  # a preview's caption: variation 1 at that step
 
 
+@dataclass
+class Held:
+    """A daemon whose generations stop at the steps a test names, its previews paced by it."""
+
+    live: ApiDaemon
+    gate: StepGate
+    clock: HeldClock
+
+
+@pytest.fixture
+def held(tiny: LoadedModel) -> Iterator[Held]:
+    clock = HeldClock()
+    running = ApiDaemon(tiny, preview_clock=clock).start()
+    gate = StepGate(running.progress)
+    yield Held(running, gate, clock)
+    gate.close()
+    running.cleanup()
+
+
 def test_a_preview_forms_in_the_gallery_then_the_thumbnail_and_c_cancels(
-    live: ApiDaemon, tmux: Tmux
+    held: Held, tmux: Tmux
 ) -> None:
+    """Each screen is waited for while the generation is held at a step: a task over in
+    a blink, or slowed by a busy machine, shows the same screens."""
+    live, gate, clock = held.live, held.gate, held.clock
     open_tui(tmux, live.config_file)
     tmux.wait_for("the review list", lambda s: " Review 0 " in s)
     tmux.send("f")  # All: the task shows while it generates
+    gate.hold_at(5)
     slow = task_yaml("Slowly Forming", variations=1, steps=STEPS_SHOWN)
     task_id = live.submit(slow, "forming.yaml")
 
-    # The preview in the pending variation's box, captioned with its step.
+    # Held at step 5: the preview in the pending variation's box, captioned with its
+    # step (the first step's: the clock has not moved since, so no later one is due).
+    gate.wait_held()
     screen = tmux.wait_for(
         "a live preview with its step",
         lambda s: FORMING.search(s) is not None and len(half_block_lines(s)) >= 3,
@@ -338,11 +365,16 @@ def test_a_preview_forms_in_the_gallery_then_the_thumbnail_and_c_cancels(
     assert "Slowly Forming" in screen, screen
     first = FORMING.search(screen)
     assert first is not None
+    # A minute passes for the previews; step 5 gets one, shown while held at step 10.
+    clock.advance(60)
+    gate.move_on(hold_at=10)
+    gate.wait_held()
     tmux.wait_for(
         "a later preview",
         lambda s: any(int(n) > int(first.group(1)) for n, _ in FORMING.findall(s)),
     )
     # Then the variation is final: its thumbnail, captioned with its seed.
+    gate.move_on()
     tmux.wait_for(
         "the final thumbnail in the preview's place",
         lambda s: "1 · 42" in s and FORMING.search(s) is None,
@@ -351,14 +383,18 @@ def test_a_preview_forms_in_the_gallery_then_the_thumbnail_and_c_cancels(
     assert live.wait_status(task_id, "review")["variations"][0]["index"] == 1
 
     # c cancels a generation from the gallery, while its preview forms.
+    gate.hold_at(3)
     other = live.submit(task_yaml("Never Finished", variations=1, steps=150), "never.yaml")
     tmux.wait_for("the new task on top", lambda s: "Never Finished" in s)
     tmux.send("k")  # the cursor up, onto it
+    gate.wait_held()
     tmux.wait_for(
         "the new task's preview",
         lambda s: "Never Finished" in s and FORMING.search(s) is not None,
     )
     tmux.send("c")
+    wait_until(lambda: live.progress.cancel_requested(other), TIMEOUT)
+    gate.move_on()  # the next step sees the cancel
     assert live.wait_status(other, "failed", timeout=TIMEOUT)["variations"] == []
     tmux.wait_for("the preview to go", lambda s: FORMING.search(s) is None)
     quit_tui(tmux)

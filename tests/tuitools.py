@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from textual.css.query import NoMatches
 from textual.pilot import Pilot
 
 import gladtui.tui  # noqa: F401  (textual-image first, as `gladtui tui` does)
@@ -27,12 +28,23 @@ def make_app(daemon: ApiDaemon, clock: Clock | None = None) -> ReviewApp:
 async def until(
     pilot: Pilot[None], condition: Callable[[], object], timeout: float = 60.0, what: str = ""
 ) -> None:
-    """Let the app run until `condition()` holds; fail with what the screen shows."""
+    """Let the app run until `condition()` holds; fail with what the screen shows.
+
+    A widget it asks for that is not mounted yet (the review screen is composed
+    after the app starts) is a condition not met yet, not an error.
+    """
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not _holds(condition):
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached in {timeout} s: {what}\n{screen_text(pilot)}")
         await pilot.pause(0.05)
+
+
+def _holds(condition: Callable[[], object]) -> bool:
+    try:
+        return bool(condition())
+    except NoMatches:
+        return False
 
 
 def screen_text(pilot: Pilot[None]) -> str:

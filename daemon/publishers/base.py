@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from daemon.missingfiles import PUT_IT_BACK
+
 ASSET_HASH_CHARS = 16
 
 
@@ -37,6 +39,14 @@ class PublishError(Exception):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+def unreadable(path: Path, exc: OSError) -> PublishError:
+    """The approved image cannot be read: no retry brings a file back, so none is made."""
+    reason = exc.strerror or str(exc)
+    return PublishError(
+        f"cannot read the approved image {path}: {reason}; {PUT_IT_BACK}", retryable=False
+    )
 
 
 class Publisher(Protocol):

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import cloudinary.exceptions
 import cloudinary.uploader
 
-from daemon.publishers.base import Asset, PublishError, md5_of
+from daemon.publishers.base import Asset, PublishError, md5_of, unreadable
 
 RETRYABLE_STATUS = frozenset({420, 429})
 _ADVICE = {
@@ -64,8 +64,8 @@ class CloudinaryPublisher:
             raise PublishError(
                 self._clean(f"cannot reach Cloudinary: {exc}"), retryable=True
             ) from None
-        except OSError as exc:  # the local file
-            raise PublishError(f"cannot read {path}: {exc.strerror}", retryable=True) from None
+        except OSError as exc:  # the local file (the SDK wraps socket errors in its Error)
+            raise unreadable(path, exc) from None
         if "error" in answer:
             raise self._refusal(answer["error"])
         if answer.get("existing"):

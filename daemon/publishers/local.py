@@ -12,7 +12,7 @@ import filecmp
 import shutil
 from pathlib import Path
 
-from daemon.publishers.base import Asset, PublishError
+from daemon.publishers.base import Asset, PublishError, unreadable
 from gladtui.atomicfiles import write_atomically
 from gladtui.filemodes import PUBLIC_FILE, PUBLIC_FOLDER, make_folders
 
@@ -33,13 +33,10 @@ class LocalPublisher:
             # Served by a web server of another user, and published: open to all.
             make_folders(self.folder, PUBLIC_FOLDER)
             existed = not self._place(path, target)
-        except FileNotFoundError as exc:
-            if not path.exists():
-                raise PublishError(f"the approved image {path} is gone", retryable=False) from exc
-            raise PublishError(
-                f"cannot copy to {self.folder}: {exc.strerror}", retryable=True
-            ) from exc
-        except OSError as exc:  # disk full, permissions: may clear, so retry
+        except OSError as exc:
+            if exc.filename == str(path) or not path.exists():  # the approved image itself
+                raise unreadable(path, exc) from exc
+            # disk full, permissions, a folder removed meanwhile: may clear, so retry
             where = exc.filename or self.folder
             raise PublishError(f"cannot copy to {where}: {exc.strerror}", retryable=True) from exc
         return Asset(asset_id=asset_id, url=self.url_of(target), existed=existed)

@@ -27,7 +27,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from daemon.publishers.base import Asset, PublishError, md5_of
+from daemon.publishers.base import Asset, PublishError, md5_of, unreadable
 from gladtui.config import S3Config
 
 ATTEMPTS_PER_UPLOAD = 3  # botocore's retries inside one attempt of the publish job
@@ -75,7 +75,7 @@ class S3Publisher:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise PublishError(f"cannot read {path}: {exc.strerror}", retryable=True) from None
+            raise unreadable(path, exc) from None
         digest = hashlib.sha256(data).hexdigest()
         if self._stored(key, path, digest):
             return Asset(asset_id=key, url=self.url_for(key), existed=True)

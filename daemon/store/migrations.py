@@ -225,12 +225,26 @@ _V4_GENERATION_SETTINGS = Migration(
     ),
 )
 
+_V5_REMOVALS = Migration(
+    5,
+    "variations: a file's deletion recorded before it happens",
+    (
+        # Set in the transaction that decides a file goes (a rejection, retention,
+        # delete_local_after_publish); removed_at is set once it is gone. A row with
+        # the one and not the other is a deletion a stop interrupted: the next start
+        # finishes it (daemon/cleanup.py). 'image': the PNG only (its thumbnail
+        # stays, after publishing); 'image_and_thumbnail': both.
+        "ALTER TABLE variations ADD COLUMN removing VARCHAR",
+    ),
+)
+
 # Append new migrations here, versions strictly increasing by one.
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_INITIAL,
     _V2_INGEST_ATTEMPTS,
     _V3_POST_DESTINATIONS,
     _V4_GENERATION_SETTINGS,
+    _V5_REMOVALS,
 )
 
 

@@ -20,6 +20,8 @@ from gladtui.shapes import TaskStatus
 from gladtui.taskfile import TaskSettings
 
 __all__ = [
+    "REMOVE_IMAGE",
+    "REMOVE_IMAGE_AND_THUMBNAIL",
     "AppliedMigration",
     "EventRecord",
     "JobRecord",
@@ -36,6 +38,11 @@ __all__ = [
     "load_list",
     "load_weights",
 ]
+
+
+# What a variation's decided deletion takes (the `removing` column, migration 5).
+REMOVE_IMAGE = "image"  # after publishing: the thumbnail stays
+REMOVE_IMAGE_AND_THUMBNAIL = "image_and_thumbnail"
 
 
 class JobStatus(StrEnum):
@@ -178,10 +185,17 @@ class VariationRecord(NewVariation):
     selected: bool
     removed_at: datetime | None  # when the local file was deleted
     created_at: datetime
+    # the deletion decided and not yet done: REMOVE_IMAGE or REMOVE_IMAGE_AND_THUMBNAIL
+    removing: str | None = None
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
         return cls(**_values(cls, row, {"loras": load_weights}))
+
+    @property
+    def removes_thumbnail(self) -> bool:
+        """Whether the decided deletion takes the thumbnail too."""
+        return self.removing == REMOVE_IMAGE_AND_THUMBNAIL
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,7 +16,14 @@ import duckdb
 
 from daemon.store.db import Database
 from daemon.store.errors import DuplicateVariationError, NotFoundError, StoreError
-from daemon.store.records import NewVariation, VariationRecord, column_list, dump_json
+from daemon.store.records import (
+    REMOVE_IMAGE,
+    REMOVE_IMAGE_AND_THUMBNAIL,
+    NewVariation,
+    VariationRecord,
+    column_list,
+    dump_json,
+)
 
 __all__ = ["VariationsRepository"]
 
@@ -181,6 +188,42 @@ class VariationsRepository:
         if row is None:
             raise NotFoundError(f"task {task_id!r} has no variation {idx}")
         return VariationRecord.from_row(row)
+
+    def request_removal(
+        self, task_id: str, idxs: Iterable[int], *, thumbnails: bool = True
+    ) -> builtins.list[VariationRecord]:
+        """Record that these variations' files are to be deleted; return those now marked.
+
+        Called in the transaction that decides it (a rejection taking effect), so
+        the decision and the deletion still to do commit together: a stop before
+        the files are gone leaves rows that say so (`awaiting_removal`). Removed
+        or already marked indexes are skipped. `thumbnails`: the thumbnail goes too.
+        """
+        wanted = sorted(set(idxs))
+        if not wanted:
+            return []
+        what = REMOVE_IMAGE_AND_THUMBNAIL if thumbnails else REMOVE_IMAGE
+        with self._db.transaction() as cursor:
+            rows = cursor.execute(
+                "UPDATE variations SET removing = ?"
+                " WHERE task_id = ? AND list_contains(?::INTEGER[], idx)"
+                f" AND removed_at IS NULL AND removing IS NULL RETURNING {_COLUMNS}",
+                [what, task_id, wanted],
+            ).fetchall()
+        return sorted((VariationRecord.from_row(row) for row in rows), key=lambda v: v.idx)
+
+    def awaiting_removal(self, task_id: str | None = None) -> builtins.list[VariationRecord]:
+        """Variations whose deletion was decided and not yet recorded done (of one task)."""
+        rows = (
+            self._db.cursor()
+            .execute(
+                f"{_SELECT} WHERE removing IS NOT NULL AND removed_at IS NULL"
+                " AND (CAST(? AS VARCHAR) IS NULL OR task_id = ?) ORDER BY task_id, idx",
+                [task_id, task_id],
+            )
+            .fetchall()
+        )
+        return [VariationRecord.from_row(row) for row in rows]
 
     def mark_removed(self, task_id: str, idxs: Iterable[int]) -> builtins.list[int]:
         """Record that these variations' local files were deleted; return the indexes changed.

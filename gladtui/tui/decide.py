@@ -98,7 +98,8 @@ class DecisionKeys(_Base):
                 self.chosen[task["id"]] = index  # an undo shows this variation again
                 self._decide(task["id"], f"approve variation {index}", self.client.approve, index)
 
-        if self.confirm or dialog:
+        # A missing file gets the dialog in any case: it says why it cannot be approved.
+        if self.confirm or dialog or variation.get("missing"):
             picture = self.pictures.get(task["id"], variation)
             note = self.approve_note(index)
             screen = ApproveScreen(task, variation, picture, self.destination, note=note)

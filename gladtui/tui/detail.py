@@ -62,6 +62,9 @@ def detail_text(task: TaskSummaryJSON | TaskJSON | None, now: datetime | None = 
         f"{task['width']}x{task['height']}, {task['steps']} steps, cfg {task['guidance_scale']:g}"
     )
     _field(text, "size", size)
+    missing = _missing(task)
+    if missing:
+        _field(text, "missing", missing, "red")
     _field(text, "seeds", _seeds(task))
     _field(text, "prompt", task["prompt"])
     _field(text, "negative", task["negative_prompt"] or "(none)")
@@ -71,8 +74,26 @@ def detail_text(task: TaskSummaryJSON | TaskJSON | None, now: datetime | None = 
 def _seeds(task: TaskSummaryJSON | TaskJSON) -> str:
     variations = task.get("variations")
     if isinstance(variations, list) and variations:
-        return ", ".join(f"{v['index']}:{v['seed']}" for v in variations if not v["removed_at"])
+        return ", ".join(
+            f"{v['index']}:{v['seed']}" + (" (missing)" if v.get("missing") else "")
+            for v in variations
+            if not v["removed_at"]
+        )
     return "random" if task["seed"] is None else f"from {task['seed']}"
+
+
+def _missing(task: TaskSummaryJSON | TaskJSON) -> str:
+    """The variations whose file is gone from its path, and what to do; "" when none."""
+    variations = task.get("variations")
+    if not isinstance(variations, list):
+        return ""  # a summary: the full task, when it arrives, says
+    gone = [str(v["index"]) for v in variations if v.get("missing")]
+    if not gone:
+        return ""
+    return (
+        f"the file of variation(s) {', '.join(gone)} is not at its path: it cannot be "
+        "approved; put it back, or g for more variations"
+    )
 
 
 def _field(text: Text, label: str, value: str, style: str = "") -> None:

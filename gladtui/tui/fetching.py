@@ -18,7 +18,7 @@ from textual import work
 from textual.worker import get_current_worker
 
 from gladtui.client import ClientError
-from gladtui.tui.gallery import live_variations
+from gladtui.tui.gallery import showable
 from gladtui.tui.livepreviews import fetch_previews
 
 if TYPE_CHECKING:
@@ -91,8 +91,8 @@ class FetchWorkers(_Base):
             return  # the cursor moved on
         self.full = task
         self._show_detail(task)
-        live = live_variations(task["variations"])
-        pictures = {v["index"]: self.pictures.get(task["id"], v) for v in live}
+        shown = showable(task["variations"])  # a missing file's old picture is not shown
+        pictures = {v["index"]: self.pictures.get(task["id"], v) for v in shown}
         note = NO_IMAGES.get(task["status"], "")
         self.gallery.show(task["id"], task["variations"], pictures, note)
         if task["status"] != "generating":
@@ -100,8 +100,7 @@ class FetchWorkers(_Base):
         if self.reselect is not None and self.reselect[0] == task["id"]:
             self.gallery.select(self.reselect[1])  # after an undo: the variation approved
             self.reselect = None
-        missing = [v for v in live if not self.pictures.has(task["id"], v)]
-        if missing:
+        if any(not self.pictures.has(task["id"], v) for v in shown):
             self._fetch_pictures(task)
         self.call_after_refresh(self._look_ahead)  # after this task is painted
 
@@ -109,7 +108,7 @@ class FetchWorkers(_Base):
     def _fetch_pictures(self, task: TaskJSON) -> None:
         """The cursor's pictures, each put on screen as it arrives."""
         worker = get_current_worker()
-        for variation in live_variations(task["variations"]):
+        for variation in showable(task["variations"]):
             if worker.is_cancelled:
                 return
             picture = self.pictures.fetch(task["id"], variation)
@@ -148,6 +147,6 @@ class FetchWorkers(_Base):
                 task = self.client.task(task_id)
             except ClientError:
                 continue
-            for variation in live_variations(task["variations"]):
+            for variation in showable(task["variations"]):
                 self.pictures.fetch(task_id, variation)
             self.ahead.put(task)

@@ -37,8 +37,17 @@ CELL_ASPECT = 0.5  # a terminal cell is about half as wide as it is tall
 
 
 def live_variations(variations: list[VariationJSON]) -> list[VariationJSON]:
-    """The variations whose file is still on disk: the ones a reviewer can choose."""
+    """The variations gladtui has not removed: the ones the gallery shows."""
     return [v for v in variations if v["removed_at"] is None]
+
+
+def showable(variations: list[VariationJSON]) -> list[VariationJSON]:
+    """The live variations whose file is there: those with a picture to fetch and show.
+
+    A missing one (its file moved or deleted by hand, `missing` in the daemon's
+    JSON) is shown as missing, never with a picture cached before it went.
+    """
+    return [v for v in live_variations(variations) if not v.get("missing")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,12 @@ def page_of(indexes: list[int], selected: int | None, per_page: int) -> int:
     return at // per_page
 
 
+def _looks(variation: VariationJSON) -> tuple[object, ...]:
+    """What a box shows of a variation: when it changes, the box is drawn again."""
+    v = variation
+    return (v["index"], v["thumbnail"], v["selected"], v.get("missing", False))
+
+
 class Thumbnail(Vertical):
     """One variation: its picture (or a placeholder until it arrives) and `N · seed`."""
 
@@ -79,7 +94,7 @@ class Thumbnail(Vertical):
     ) -> None:
         super().__init__()
         self.variation = variation
-        self.picture = picture
+        self.picture = None if variation.get("missing") else picture
         self.styles.width = layout.box_width
         self._layout = layout
         self.pinned = False  # pinned for the large view's compare (`p`)
@@ -91,7 +106,8 @@ class Thumbnail(Vertical):
     def _caption(self) -> str:
         mark = " ✓" if self.variation["selected"] else ""
         pin = " pin" if self.pinned else ""
-        return f"{self.variation['index']} · {self.variation['seed']}{mark}{pin}"
+        gone = " · missing" if self.variation.get("missing") else ""
+        return f"{self.variation['index']} · {self.variation['seed']}{mark}{gone}{pin}"
 
     def set_pinned(self, pinned: bool) -> None:
         if pinned != self.pinned:
@@ -102,8 +118,10 @@ class Thumbnail(Vertical):
 
     def _picture_widget(self) -> Widget:
         # Both sides set: textual-image's "auto" reads the widget's size before layout.
-        if self.picture is None:
-            widget: Widget = Static("…", classes="pending")
+        if self.variation.get("missing"):
+            widget: Widget = Static("file missing", classes="missing")
+        elif self.picture is None:
+            widget = Static("…", classes="pending")
         else:
             widget = picture_widget(self.picture)
         widget.styles.width = self._layout.picture_width
@@ -114,6 +132,7 @@ class Thumbnail(Vertical):
         """Another variation in this box: cheaper than a new box (no mount, no layout)."""
         self.variation = variation
         self.query_one(Label).update(self._caption())
+        picture = None if variation.get("missing") else picture
         if picture is not None and self.picture is not None:
             self.picture = picture
             self.query_one(".picture", PictureBase).image = picture
@@ -124,7 +143,7 @@ class Thumbnail(Vertical):
 
     def set_picture(self, picture: PILImage.Image | None) -> None:
         """The picture arrived: it takes the placeholder's place."""
-        if picture is None or self.picture is not None:
+        if picture is None or self.picture is not None or self.variation.get("missing"):
             return
         self.picture = picture
         pending = self.query(".pending")
@@ -179,9 +198,7 @@ class Gallery(Vertical, can_focus=False):
         self.remove_class("-stale")
         live = live_variations(variations)
         same_task = task_id == self.task_id
-        unchanged = [(v["index"], v["thumbnail"], v["selected"]) for v in live] == [
-            (v["index"], v["thumbnail"], v["selected"]) for v in self.variations
-        ]
+        unchanged = [_looks(v) for v in live] == [_looks(v) for v in self.variations]
         if same_task and unchanged and note == self.note:
             return
         keep = self.selected if same_task else None

@@ -222,7 +222,10 @@ class LargeView(Screen[None]):
         places = []
         rows_of = zip(self.panels, shown, widths, strict=True)
         for n, (panel, (variation, label), width) in enumerate(rows_of):
-            picture = self.pictures.get_full(task_id, variation)
+            # a missing file's copy kept on this side would be stale: it is not shown
+            missing = bool(variation.get("missing"))
+            picture = None if missing else self.pictures.get_full(task_id, variation)
+            label = f"{label} · file missing" if missing else label
             drawn, cells, crop = self._picture_for(panel, picture, (width, rows))
             self.sights.append(crop)
             if crop is not None:
@@ -353,7 +356,7 @@ class LargeView(Screen[None]):
         for variation in shown + ahead:
             if worker.is_cancelled:
                 return
-            if self.pictures.get_full(task_id, variation) is not None:
+            if variation.get("missing") or self.pictures.get_full(task_id, variation) is not None:
                 continue
             try:
                 picture = self.pictures.fetch_full(task_id, variation)

@@ -39,10 +39,15 @@ class GenerateChoice:
 
 
 class ApproveScreen(ModalScreen[bool]):
-    """`y`/Enter publishes, `n`/Escape backs out. Shows the picture it will publish."""
+    """`y`/Enter publishes, `n`/Escape backs out. Shows the picture it will publish.
+
+    A variation whose file is missing (the daemon's `missing`) cannot be
+    approved (the daemon refuses it): the dialog says so, and what to do,
+    instead of the picture, and offers only to go back.
+    """
 
     BINDINGS = [
-        Binding("y,enter", "dismiss(True)", "Approve"),
+        Binding("y,enter", "approve", "Approve"),
         Binding("n,escape", "dismiss(False)", "Back"),
     ]
 
@@ -59,14 +64,18 @@ class ApproveScreen(ModalScreen[bool]):
         super().__init__()
         self.task_summary = task
         self.variation = variation
-        self.picture = picture
+        self.missing = bool(variation.get("missing"))
+        self.picture = None if self.missing else picture
         self.destination = destination
         self.note = note
 
     def compose(self) -> ComposeResult:
         number, seed = self.variation["index"], self.variation["seed"]
+        title = (
+            f"Cannot approve variation {number}" if self.missing else f"Approve variation {number}?"
+        )
         with Vertical(classes="dialog"):
-            yield Label(f"Approve variation {number}?", classes="dialog-title")
+            yield Label(title, classes="dialog-title")
             with Horizontal(classes="approve-body"):
                 if self.picture is not None:
                     picture = picture_widget(self.picture, id="approve-picture")
@@ -77,9 +86,24 @@ class ApproveScreen(ModalScreen[bool]):
                     yield Static(f"variation {number} · seed {seed}", markup=False)
                     if self.note:
                         yield Static(Text(self.note, style="bold"), id="approve-note")
-                    yield Static(f"slug: {slug_line(self.task_summary)}", markup=False)
-                    yield Static(self.destination, markup=False)
-            yield Label("y / Enter: approve and publish    n / Esc: back", classes="hint")
+                    if self.missing:
+                        yield Static(self._missing_text(), markup=False, classes="problem")
+                    else:
+                        yield Static(f"slug: {slug_line(self.task_summary)}", markup=False)
+                        yield Static(self.destination, markup=False)
+            hint = "y / Enter: approve and publish    n / Esc: back"
+            yield Label("n / Esc: back" if self.missing else hint, classes="hint")
+
+    def _missing_text(self) -> str:
+        return (
+            f"Its file is missing: {self.variation['path']}\n"
+            "Put the file back at that path and approve again, "
+            "or g for more variations."
+        )
+
+    def action_approve(self) -> None:
+        if not self.missing:  # nothing is sent for a file that is not there
+            self.dismiss(True)
 
 
 class ChoiceDialog(ModalScreen[T | None]):
