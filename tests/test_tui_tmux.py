@@ -25,6 +25,7 @@ import pytest
 from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
 from tests.stepgate import HeldClock, StepGate
+from tests.storedpictures import add_review_task, coordinates
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 WIDTH, HEIGHT = 80, 24
@@ -74,8 +75,9 @@ class Tmux:
         env.setdefault("TERM", "xterm-256color")  # the client's; CI may have none
         return env
 
-    def start(self, *command: str) -> None:
-        """Run `command` in the session; the pane stays after it exits, to read its end."""
+    def start(self, *command: str, size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
+        """Run `command` in the session of `size` (columns, rows); the pane stays after it
+        exits, to read its end."""
         self.run(
             "-f",
             "/dev/null",  # no user config: the same terminal everywhere
@@ -96,13 +98,13 @@ class Tmux:
             "-s",
             self.target,
             "-x",
-            str(WIDTH),
+            str(size[0]),
             "-y",
-            str(HEIGHT),
+            str(size[1]),
             shlex.join(command),
         )
-        size = self.pane("#{pane_width}x#{pane_height}")
-        assert size == f"{WIDTH}x{HEIGHT}", size
+        made = self.pane("#{pane_width}x#{pane_height}")
+        assert made == f"{size[0]}x{size[1]}", made
 
     def pane(self, fmt: str) -> str:
         return self.run("display-message", "-p", "-t", self.target, fmt).strip()
@@ -141,7 +143,7 @@ class Tmux:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def open_tui(tmux: Tmux, config: Path) -> None:
+def open_tui(tmux: Tmux, config: Path, size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
     """`gladtui --config FILE` in the pane, under a shell that says how it ended.
 
     The shell, not tmux, reports the exit status, and then stays: tmux 3.3a
@@ -150,7 +152,7 @@ def open_tui(tmux: Tmux, config: Path) -> None:
     libutempter, tmux issue 311), leaving `#{pane_dead_status}` empty.
     """
     report = '"$0" "$@"; echo "[gladtui exited with status $?]"; exec sleep 600'
-    tmux.start("sh", "-c", report, str(GLADTUI), "--config", str(config))
+    tmux.start("sh", "-c", report, str(GLADTUI), "--config", str(config), size=size)
 
 
 def quit_tui(tmux: Tmux) -> None:
@@ -396,3 +398,57 @@ def test_a_preview_forms_in_the_gallery_then_the_thumbnail_and_c_cancels(
     assert live.wait_status(other, "failed", timeout=TIMEOUT)["variations"] == []
     tmux.wait_for("the preview to go", lambda s: FORMING.search(s) is None)
     quit_tui(tmux)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_loupe_and_the_compare_in_half_blocks(tmux: Tmux, size: tuple[int, int]) -> None:
+    """z: the middle of a 1024² variation at one pixel per half cell, the place named;
+    l pans it a quarter; → keeps it; p: two side by side, labelled, at the same place."""
+    large = ApiDaemon(None).start()
+    try:
+        add_review_task(large, "loupe", (1024, 1024), 3, paint=coordinates)
+        open_tui(tmux, large.config_file, size=size)
+        tmux.wait_for("the task", lambda s: "loupe" in s and "1 · 1" in s)
+        columns, rows = size[0] - 1, size[1] - 3  # the last column stays empty (tmux)
+        left, top = 512 - columns // 2, 512 - rows
+
+        def loupe(left: int, width: int, labels: list[str], *, what: str = "the loupe") -> str:
+            """The place named, the labels, and `rows` lines of half blocks `width` wide
+            (in each panel)."""
+            place = f"100 % x {left}–{left + width}, y {top}–{top + 2 * rows} of 1024×1024"
+
+            def shown(s: str) -> bool:
+                lines = half_block_lines(s)
+                painted = [s.splitlines()[n] for n in lines]
+                per_panel = len(labels) * width
+                return (
+                    place in s
+                    and all(label in s for label in labels)
+                    and len(lines) == rows
+                    and all(line.count("▀") == per_panel for line in painted)
+                )
+
+            return tmux.wait_for(f"{what}: {place}, {labels}", shown)
+
+        tmux.send("z")
+        loupe(left, columns, ["1 · seed 1"])
+        tmux.send("l")
+        left += columns // 4
+        loupe(left, columns, ["1 · seed 1"], what="panned right a quarter")
+        tmux.send("\x1b[C")  # →
+        loupe(left, columns, ["2 · seed 2"], what="the next variation, same place")
+
+        tmux.send("p")  # 2 pinned, 3 beside it: both at 100 %, at the same place
+        width = (columns - 1) // 2
+        centre = left + columns // 2
+        pinned, selected = "2 · seed 2 · pinned (p: unpin)", "3 · seed 3 · selected: ← → a"
+        loupe(centre - width // 2, width, [pinned, selected], what="the compare")
+        tmux.send("z")  # z goes back where it came from: the list, the pin marked there
+        tmux.wait_for("the list", lambda s: "100 % x" not in s and "2 · 2 pin" in s)
+        tmux.send("\r")  # Enter: the compare, fitted: both whole, side by side
+        tmux.wait_for("the compare fitted", lambda s: "fitted (z: 100 %)" in s and pinned in s)
+        tmux.send("q")
+        tmux.wait_for("the list", lambda s: "fitted" not in s and "2 · 2 pin" in s)
+        quit_tui(tmux)
+    finally:
+        large.cleanup()
