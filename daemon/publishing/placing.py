@@ -1,6 +1,6 @@
 """Where a post goes: the slug chosen against the destination, the write done exactly once.
 
-The publisher (daemon/publishing/worker.py) calls `Placer.place` after the image is
+The publish step (daemon/publishing/publish.py) calls `Placer.place` after the image is
 on the CDN and before it records the post in gladtui's own table. Placing:
 
 1. After a restart, an intent left by the last run (daemon/store/intents.py)

@@ -33,8 +33,10 @@ from gladtui.shapes import GenerateRequest, TaskStatus
 log = logging.getLogger(__name__)
 
 
-class Actions(Decisions):
-    """Every action on the store (approve, reject and undo come from Decisions)."""
+class Actions:
+    """Every action on the store. The decisions (approve, reject, undo) are its
+    `decisions`' (daemon/review/decisions.py); more variations, cancel and submit
+    are here."""
 
     def __init__(
         self,
@@ -45,9 +47,30 @@ class Actions(Decisions):
         cancel_generation: Callable[[str], None],
         work_queued: Callable[[], None] = lambda: None,
     ) -> None:
-        super().__init__(store, config, work_queued=work_queued)
+        self.store = store
+        self.config = config
+        self.decisions = Decisions(store, config, work_queued=work_queued)
         self.ingestor = ingestor
         self._cancel_generation = cancel_generation  # stops a running denoising loop
+        self._work_queued = work_queued  # wakes the workers instead of waiting for their poll
+
+    # -- decisions ----------------------------------------------------------------------
+
+    def approve(self, task_id: str, variation: int, *, actor: str | None = None) -> Outcome:
+        return self.decisions.approve(task_id, variation, actor=actor)
+
+    def reject(
+        self,
+        task_id: str,
+        *,
+        prompt: str | None = None,
+        keep_files: bool = False,
+        actor: str | None = None,
+    ) -> Outcome:
+        return self.decisions.reject(task_id, prompt=prompt, keep_files=keep_files, actor=actor)
+
+    def undo(self, task_id: str, *, actor: str | None = None) -> Outcome:
+        return self.decisions.undo(task_id, actor=actor)
 
     # -- more variations ----------------------------------------------------------------
 
@@ -70,15 +93,15 @@ class Actions(Decisions):
         if from_variation is not None and (count or 1) != 1:
             raise InvalidRequest("from_variation re-renders one variation: leave count out")
         with self.store.transaction():
-            task = self.task(task_id)
+            task = self.decisions.task(task_id)
             settings = self._preset_settings(preset, steps, task)
-            self.check(task, "generate", "generate more variations for")
+            self.decisions.check(task, "generate", "generate more variations for")
             wanted = 1 if from_variation is not None else count or task.variations
             seed = None if from_variation is None else self._source_seed(task, from_variation)
             detail: dict[str, object] = {"count": wanted, "prompt": prompt, "steps": steps}
             if preset is not None or from_variation is not None:
                 detail.update(preset=preset, from_variation=from_variation)
-            first = self.queue_generation(
+            first = self.decisions.queue_generation(
                 task,
                 wanted,
                 prompt,
@@ -136,8 +159,8 @@ class Actions(Decisions):
     def cancel(self, task_id: str, *, actor: str | None = None) -> Outcome:
         """Stop a queued or running generation; the variations made so far stay."""
         with self.store.transaction():
-            task = self.task(task_id)
-            self.check(task, "cancel")
+            task = self.decisions.task(task_id)
+            self.decisions.check(task, "cancel")
             jobs = self.store.jobs.pending_for_task(task_id, GENERATE)
             running = any(job.status is JobStatus.RUNNING for job in jobs)
             self.store.jobs.cancel_for_task(task_id, GENERATE)

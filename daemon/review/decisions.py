@@ -2,7 +2,7 @@
 
 A decision is recorded at once (the task becomes `approved` or `rejected`)
 and takes effect `publishing.grace_seconds` later, as a job: `publish` uploads
-and creates the post (daemon/publishing/worker.py), `reject` deletes the files and,
+and creates the post (daemon/publishing/publish.py), `reject` deletes the files and,
 with a new prompt, queues a new round (`carry_out_rejection`). Until a worker
 claims that job, `undo` cancels it and puts the task back exactly as it was:
 its status, its error and its selected variation, with nothing uploaded and
@@ -189,8 +189,8 @@ class Decisions:
         log.info("task %s: %s", task_id, what)
         return what
 
-    def carry_out(self, job: JobRecord) -> None:
-        """A `reject` job whose grace has passed (the publish worker runs it)."""
+    def carry_out_rejection_job(self, job: JobRecord) -> None:
+        """A `reject` job whose grace has passed (daemon/review/decisionworker.py runs it)."""
         task = self.store.tasks.get(job.task_id or "")
         if task is None or task.status is not TaskStatus.REJECTED:
             self.store.jobs.complete(job.id)  # undone meanwhile: nothing left to do

@@ -27,9 +27,10 @@ from daemon.intake.watcher import DropWatcher, polling_requested
 from daemon.publishing.cleanup import finish_interrupted
 from daemon.publishing.destinations.base import Destination, DestinationUnusable
 from daemon.publishing.destinations.factory import make_destination
+from daemon.publishing.publish import PublishStep
 from daemon.publishing.publishers import make_publisher
-from daemon.publishing.worker import PublishWorker
 from daemon.review.actions import Actions
+from daemon.review.decisionworker import DecisionWorker
 from daemon.service.folders import FolderError, prepare_folders, privacy_warnings
 from daemon.service.logsetup import configure_logging, secrets_of
 from daemon.service.statelock import DaemonAlreadyRunning, StateLock, StateLockError
@@ -124,13 +125,12 @@ class Daemon:
             cancel_generation=self.generator.cancel,
             work_queued=self._wake_workers,
         )
-        self.publisher = PublishWorker(
+        self.decision_worker = DecisionWorker(
             self.store,
             config,
-            make_publisher(config),
+            publish=PublishStep(self.store, config, make_publisher(config), self.destination),
+            decisions=self.actions.decisions,
             stop=self.stop_event,
-            destination=self.destination,
-            carry_out_rejection=self.actions.carry_out,
         )
         self.api = ApiServer(
             config,
@@ -146,7 +146,7 @@ class Daemon:
 
     def _wake_workers(self) -> None:
         self.generator.wake()
-        self.publisher.wake()
+        self.decision_worker.wake()
 
     def start(self) -> None:
         """Serve the API, then start the workers.
@@ -182,9 +182,9 @@ class Daemon:
         generator.start()
         watcher = threading.Thread(target=self._run_watcher, name="watcher", daemon=True)
         watcher.start()
-        publisher = threading.Thread(target=self.publisher.run, name="publisher", daemon=True)
-        publisher.start()
-        self._threads += [generator, watcher, publisher]
+        decisions = threading.Thread(target=self.decision_worker.run, name="decisions", daemon=True)
+        decisions.start()
+        self._threads += [generator, watcher, decisions]
         deadline = time.monotonic() + WATCH_START_TIMEOUT
         # In slices: a stop asked for meanwhile must not wait out the whole timeout.
         while not self.watcher.watching.wait(0.1) and not self.stop_event.is_set():

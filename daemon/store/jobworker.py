@@ -8,7 +8,7 @@ until the idle poll comes round, which is what finds the jobs nobody wakes
 it for: a decision whose grace has passed, a retry whose backoff has.
 
 The generator (daemon/generation/generator.py) runs this loop on one thread per runner,
-the publisher (daemon/publishing/worker.py) on one thread.
+the decision worker (daemon/review/decisionworker.py) on one thread.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.intake.dropfolder import DropFolder, is_candidate_name
+from daemon.publishing.publish import PUBLISHED
 from daemon.publishing.slugs import base_slug
-from daemon.publishing.worker import PUBLISHED
 from daemon.review.rules import APPROVED_STATES
 from daemon.store import STATUS_CHANGED, Store, TaskRecord, VariationRecord
 from gladtui.atomicfiles import is_temp_name

@@ -1,11 +1,8 @@
-"""The publisher worker: approved tasks become posts with a CDN image, exactly once.
+"""A `publish` job: an approved task becomes a post with a CDN image, exactly once.
 
-It runs the reviewer's decisions once their grace period has passed
-(daemon/review/decisions.py): `publish` jobs here, `reject` jobs through
-`carry_out_rejection`.
-
-The outbox pattern. Approval (daemon/review/actions.py) commits the choice and a
-`publish` job together. This worker claims the job, uploads the selected
+The outbox pattern. Approval (daemon/review/decisions.py) commits the choice and a
+`publish` job together. The decision worker (daemon/review/decisionworker.py)
+claims the job once its grace has passed and runs it here: this uploads the selected
 image under a deterministic asset id, places the post at its destination
 (`publishing.posts.to`, see daemon/publishing/placing.py), then in ONE transaction
 records the post in gladtui's table, marks the task `published` with its
@@ -26,16 +23,11 @@ surfacing an error.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from daemon.publishing.cleanup import (
-    finish_interrupted,
     finish_removals,
     request_removal,
-    sweep_expired,
 )
 from daemon.publishing.destinations.base import Destination, DestinationError
 from daemon.publishing.destinations.local import LocalDestination
@@ -43,8 +35,8 @@ from daemon.publishing.missingfiles import cannot_read
 from daemon.publishing.placing import Placement, Placer
 from daemon.publishing.publishers import Asset, Publisher, PublishError, asset_id_for
 from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store, TaskRecord
-from daemon.store.jobkinds import PUBLISH, REJECT, published_variation
-from daemon.store.jobworker import JobLoop, next_attempt_at
+from daemon.store.jobkinds import published_variation
+from daemon.store.jobworker import next_attempt_at
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 
@@ -52,68 +44,26 @@ log = logging.getLogger(__name__)
 
 PUBLISHED = "published"
 PUBLISH_FAILED = "publish_failed"
-SWEEP_EVERY_SECONDS = 3600.0
 SLUG_RACE_RETRIES = 5
 
 
-class PublishWorker:
-    """Runs `publish` jobs until `stop` is set; sweeps old previews now and then."""
+class PublishStep:
+    """Runs one `publish` job: upload, place, then record and mark published at once."""
 
     def __init__(
         self,
         store: Store,
         config: Config,
         publisher: Publisher,
-        *,
-        stop: threading.Event,
-        carry_out_rejection: Callable[[JobRecord], None],
         destination: Destination | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`carry_out_rejection` runs a `reject` job whose grace has passed (daemon/review/decisions.py)."""
         self.store = store
         self.config = config
         self.publisher = publisher
-        self._carry_out_rejection = carry_out_rejection
         self.destination = destination or LocalDestination()
         self.placer = Placer(store, self.destination, config.publishing.on_duplicate_slug)
-        self._jobs = JobLoop(store, [PUBLISH, REJECT], stop)
-        self._monotonic = monotonic
-        self._next_sweep = 0.0
 
-    def wake(self) -> None:
-        """A decision was queued: look now rather than at the next poll."""
-        self._jobs.wake()
-
-    def run(self) -> None:
-        """Run jobs until stopped. Blocks; run it in its own thread."""
-        self._jobs.run(self._run_any, each_round=self._sweep_when_due)
-        log.info("publisher stopped")
-
-    def _run_any(self, job: JobRecord) -> None:
-        try:
-            if job.kind == REJECT:
-                self._carry_out_rejection(job)
-            else:
-                self.run_job(job)
-        except Exception:  # one job's surprise must not stop publishing
-            log.exception("%s job %d failed unexpectedly", job.kind, job.id)
-            self.store.jobs.fail(job.id, "unexpected error; see the daemon's log", retry_at=None)
-
-    def _sweep_when_due(self) -> None:
-        now = self._monotonic()
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + SWEEP_EVERY_SECONDS
-        try:
-            finish_interrupted(self.store)  # a deletion that failed before is tried again
-            sweep_expired(self.store, self.config.cleanup.preview_retention_days)
-        except Exception:
-            log.exception("the preview retention sweep failed; trying again later")
-
-    # -- one job --------------------------------------------------------------------------
-
-    def run_job(self, job: JobRecord) -> None:
+    def run(self, job: JobRecord) -> None:
         task = self.store.tasks.get(job.task_id or "")
         if task is None or task.status not in (TaskStatus.APPROVED, TaskStatus.PUBLISHING):
             log.info("publish job %d skipped: task %s is not approved", job.id, job.task_id)
