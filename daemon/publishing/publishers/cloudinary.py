@@ -1,6 +1,6 @@
 """Uploads to Cloudinary with the official SDK, at most once per asset id.
 
-What the SDK does not do on its own, done here (DESIGN.md "Hazards"):
+What the SDK does not do on its own, done here:
 a timeout on every call; `overwrite=False` with our deterministic public id,
 and an `existing` answer accepted only when size and etag (MD5) match the
 local file; retries left to the caller, told apart by `retryable`: network
