@@ -75,6 +75,9 @@ class ProgressJSON(TypedDict):
 
 class VariationJSON(TypedDict):
     index: int  # 1-based and stable for the task's whole life
+    # 1-based: the generation that made it (the task file's, then each `generate` and
+    # each reject with a new prompt)
+    round: int
     path: str
     thumbnail: str | None
     seed: int

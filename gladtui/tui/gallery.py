@@ -3,7 +3,9 @@
 What is on screen is what the keys act on: the selected variation is always
 on the page shown (the page follows the selection), outlined, with its
 number and seed, and a new task starts on its chosen or first variation.
-The border says which page this is ("Variations 4–6 of 12").
+The border says which page this is, in the variations' own numbers ("Variations
+4–6 of 12"), and their round once there is more than one ("Round 2: variations 5–7
+of 5–8").
 
 The pictures are sized from the room there is (`gallery_layout`): at least
 three side by side, as large as the width allows while leaving the detail
@@ -313,12 +315,45 @@ class Gallery(Vertical, can_focus=False):
         return sorted(self.previews)[: per_page - shown]
 
     def _title(self, page: int) -> str:
-        total = len(self.variations)
-        if not total:
-            return "Variations"
         per_page = self.layout_now.per_page
-        first = page * per_page + 1
-        last = min(first + per_page - 1, total)
-        where = f"{first}–{last} of {total}" if total > per_page else f"{total}"
-        keys = "  ← → 1-9" if total > 1 else ""
-        return f"Variations {where}{keys}"
+        shown = self.variations[page * per_page : (page + 1) * per_page]
+        keys = "  ← → 1-9" if len(self.variations) > 1 else ""
+        return gallery_title(shown, self.variations) + keys
+
+
+def _numbers(numbers: list[int]) -> str:
+    """`5–7` for a run, `5` alone, else `2, 5, 6`."""
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"{numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else f"{numbers[0]}"
+    return ", ".join(map(str, numbers))
+
+
+def _round(variation: VariationJSON) -> int:
+    return variation.get("round", 1)  # a daemon older than rounds: one round
+
+
+def gallery_title(shown: list[VariationJSON], live: list[VariationJSON]) -> str:
+    """The border: the page in the variations' own numbers, and their round.
+
+    `Variations 1–3 of 4`; after a new round, `Round 2: variations 5–7 of 5–8`
+    (the numbers under the pictures, the ones `1`-`9` and `gladtui approve
+    --variation` take). The round is said once the task has had more than one.
+    """
+    if not live:
+        return "Variations"
+    indexes = [v["index"] for v in live]
+    if shown == live:
+        text = f"variations {_numbers(indexes)}"
+    else:
+        if indexes == list(range(1, len(indexes) + 1)):
+            whole = str(len(indexes))  # 1..N: "of N" says it all
+        elif indexes == list(range(indexes[0], indexes[-1] + 1)):
+            whole = _numbers(indexes)
+        else:  # some gone between: how many, and from where to where
+            whole = f"{len(indexes)} in {indexes[0]}–{indexes[-1]}"
+        text = f"variations {_numbers([v['index'] for v in shown])} of {whole}"
+    if max(map(_round, live)) == 1:
+        return text[0].upper() + text[1:]
+    rounds = sorted(set(map(_round, shown)))
+    label = f"Round {rounds[0]}" if len(rounds) == 1 else f"Rounds {_numbers(rounds)}"
+    return f"{label}: {text}"

@@ -1,0 +1,118 @@
+"""What a new user tripped on in the review TUI (issue 28, item 5), finding by finding.
+
+A real daemon in this process (tiny model), the real app under Textual's
+pilot at 80x24 and 120x40, as tests/test_review_screen.py does: what the
+screen says is read from the widgets as drawn, and what the keys do is read
+back from the daemon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from textual.pilot import Pilot
+from textual_image.widget import Image
+
+from gladtui.shapes import VariationJSON
+from gladtui.tui.app import ReviewApp
+from gladtui.tui.gallery import Thumbnail, gallery_title
+from tests.apidaemon import ApiDaemon, task_yaml
+from tests.tuitools import gallery, until
+
+if TYPE_CHECKING:
+    from daemon.models import LoadedModel
+
+SIZES = [(80, 24), (120, 40)]
+size_ids = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+
+
+@pytest.fixture
+def live(tiny: LoadedModel) -> Iterator[ApiDaemon]:
+    daemon = ApiDaemon(tiny).start()
+    yield daemon
+    daemon.cleanup()
+
+
+def app_for(daemon: ApiDaemon, **options: Any) -> ReviewApp:
+    return ReviewApp(daemon.client, stream_timeout=3.0, **options)
+
+
+def in_review(daemon: ApiDaemon, title: str, variations: int = 3, **fields: Any) -> str:
+    task_id = daemon.submit(task_yaml(title, variations=variations, **fields), f"{title}.yaml")
+    daemon.wait_status(task_id, "review")
+    return task_id
+
+
+def shown(app: ReviewApp) -> list[int]:
+    return [t.variation["index"] for t in app.review.query(Thumbnail)]
+
+
+async def pictures_of(pilot: Pilot[None], app: ReviewApp, task_id: str, indexes: list[int]) -> None:
+    await until(
+        pilot,
+        lambda: (
+            gallery(app).task_id == task_id
+            and shown(app) == indexes
+            and len(app.review.query(Image)) == len(indexes)
+            and not gallery(app).has_class("-stale")
+        ),
+        what=f"variations {indexes} of {task_id}",
+    )
+
+
+def screen_rows(app: ReviewApp) -> list[str]:
+    """The screen's rows as the terminal gets them: borders, titles, cut where cut."""
+    strips = app.screen._compositor.render_strips()  # no public way to read them
+    return [strip.text for strip in strips]
+
+
+def drawn(app: ReviewApp, widget: Any, y: int = 0) -> str:
+    """Row `y` of the widget, border included, as drawn on the screen."""
+    region = widget.region
+    return screen_rows(app)[region.y + y][region.x : region.right]
+
+
+# -- 1: the gallery's border speaks in the variations' own numbers, and their round -------
+
+
+def variation(index: int, round_: int) -> VariationJSON:
+    fields: dict[str, Any] = {"index": index, "round": round_}
+    return fields  # type: ignore[return-value]
+
+
+def test_the_border_names_the_page_and_the_round() -> None:
+    first = [variation(n, 1) for n in range(1, 5)]
+    assert gallery_title(first[:3], first) == "Variations 1–3 of 4"
+    assert gallery_title(first[3:], first) == "Variations 4 of 4"
+    assert gallery_title(first[:3], first[:3]) == "Variations 1–3"
+    second = [variation(n, 2) for n in range(5, 9)]
+    assert gallery_title(second[:3], second) == "Round 2: variations 5–7 of 5–8"
+    both = first + second  # the files kept, then more
+    assert gallery_title(both[3:6], both) == "Rounds 1–2: variations 4–6 of 8"
+    gaps = [first[0], *second]  # 2-4 approved away or removed by retention
+    assert gallery_title(gaps[:3], gaps) == "Rounds 1–2: variations 1, 5, 6 of 5 in 1–8"
+
+
+@size_ids
+async def test_after_a_reject_with_a_new_prompt_the_border_says_round_2(
+    live: ApiDaemon, size: tuple[int, int]
+) -> None:
+    task_id = in_review(live, "Second Round", variations=4)
+    live.client.reject(task_id, prompt="blueberry muffins, golden crust")
+    task = live.wait_status(task_id, "review")
+    rounds = {v["index"]: (v["round"], v["removed_at"] is None) for v in task["variations"]}
+    assert rounds == {
+        **dict.fromkeys(range(1, 5), (1, False)),
+        **dict.fromkeys(range(5, 9), (2, True)),
+    }
+    app = app_for(live)
+    async with app.run_test(size=size) as pilot:
+        await pictures_of(pilot, app, task_id, [5, 6, 7])
+        title = str(gallery(app).border_title)
+        assert title.startswith("Round 2: variations 5–7 of 5–8")
+        assert title in drawn(app, gallery(app))  # whole, not cut
+        await pilot.press("8")
+        await pictures_of(pilot, app, task_id, [8])
+        assert str(gallery(app).border_title).startswith("Round 2: variations 8 of 5–8")
