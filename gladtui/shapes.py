@@ -266,6 +266,9 @@ class StatusJSON(TypedDict):
     database: str
     model: ModelJSON
     tasks: dict[str, int]  # every TaskStatus value, zero included
+    # approved or rejected tasks whose decision is in its grace period (can be undone):
+    # the Review list shows them with their countdown, so its count includes them
+    undoable: int
     jobs: dict[str, int]  # pending, running, done, failed, cancelled
     last_event_id: int
     publishing: PublishingJSON

@@ -19,7 +19,7 @@ from gladtui.shapes import VariationJSON
 from gladtui.tui.app import ReviewApp
 from gladtui.tui.gallery import Thumbnail, gallery_title
 from tests.apidaemon import ApiDaemon, task_yaml
-from tests.tuitools import gallery, until
+from tests.tuitools import gallery, titles, until
 
 if TYPE_CHECKING:
     from daemon.models import LoadedModel
@@ -116,3 +116,33 @@ async def test_after_a_reject_with_a_new_prompt_the_border_says_round_2(
         await pilot.press("8")
         await pictures_of(pilot, app, task_id, [8])
         assert str(gallery(app).border_title).startswith("Round 2: variations 8 of 5–8")
+
+
+# -- 3: the Review tab counts the decisions in their grace period, as its list shows them ---
+
+
+async def test_the_review_count_includes_decisions_in_their_grace_period(tiny: LoadedModel) -> None:
+    daemon = ApiDaemon(tiny, settings={"publishing": {"grace_seconds": 600}}).start()
+    try:
+        kept = in_review(daemon, "Still Waiting", variations=1)
+        decided = in_review(daemon, "Decided Now", variations=1)  # newest: on top
+        app = app_for(daemon)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: " Review 2 " in drawn(app, app.review.filter_bar))
+            await pictures_of(pilot, app, decided, [1])
+            await pilot.press("a", "y")  # approved: 600 s to undo it
+            await until(
+                pilot,
+                lambda: daemon.client.status()["undoable"] == 1,
+                what="the daemon counts the approval as undoable",
+            )
+            await until(pilot, lambda: len(titles(app)) == 2, what="both rows, one counting down")
+            await until(
+                pilot,
+                lambda: " Review 2 " in drawn(app, app.review.filter_bar),
+                what="the count agrees with the list",
+            )
+            assert daemon.client.task(decided)["status"] == "approved"
+            assert daemon.client.task(kept)["status"] == "review"
+    finally:
+        daemon.cleanup()

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
+from gladtui.shapes import StatusJSON
+
 
 @dataclass(frozen=True)
 class TaskFilter:
@@ -29,13 +31,29 @@ FILTERS: tuple[TaskFilter, ...] = (
 )
 
 
-def count_for(task_filter: TaskFilter, counts: Mapping[str, int]) -> int:
+@dataclass(frozen=True)
+class Counts:
+    """What the daemon's status counts: tasks by status, and the decisions in their grace
+    period (approved or rejected, and still undoable: the Review list shows them)."""
+
+    by_status: Mapping[str, int]
+    undoable: int = 0
+
+
+def counts_of(status: StatusJSON) -> Counts:
+    # .get: a daemon from before `undoable` counted none
+    return Counts(status["tasks"], status.get("undoable", 0))
+
+
+def count_for(task_filter: TaskFilter, counts: Counts) -> int:
+    """The tasks the filter lists: its statuses, and the undoable decisions if it shows them."""
     if task_filter.statuses is None:
-        return sum(counts.values())
-    return sum(counts.get(status, 0) for status in task_filter.statuses)
+        return sum(counts.by_status.values())
+    listed = sum(counts.by_status.get(status, 0) for status in task_filter.statuses)
+    return listed + (counts.undoable if task_filter.undoable else 0)
 
 
-def bar_text(current: TaskFilter, counts: Mapping[str, int] | None, query: str) -> Text:
+def bar_text(current: TaskFilter, counts: Counts | None, query: str) -> Text:
     text = Text()
     for task_filter in FILTERS:
         count = "" if counts is None else f" {count_for(task_filter, counts)}"
@@ -50,5 +68,5 @@ def bar_text(current: TaskFilter, counts: Mapping[str, int] | None, query: str) 
 class FilterBar(Static):
     """`Review 3  All 12  Generating 1 …`, the current filter highlighted."""
 
-    def show(self, current: TaskFilter, counts: Mapping[str, int] | None, query: str) -> None:
+    def show(self, current: TaskFilter, counts: Counts | None, query: str) -> None:
         self.update(bar_text(current, counts, query))

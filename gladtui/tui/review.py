@@ -30,7 +30,7 @@ from gladtui.shapes import (
 from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
 from gladtui.tui.fetching import FetchWorkers
-from gladtui.tui.filters import FILTERS, FilterBar, count_for
+from gladtui.tui.filters import FILTERS, Counts, FilterBar, count_for, counts_of
 from gladtui.tui.gallery import Gallery
 from gladtui.tui.keybar import KeyBar
 from gladtui.tui.livepreviews import PreviewTracker
@@ -117,7 +117,7 @@ class ReviewScreen(DecisionKeys, FetchWorkers, Screen[None]):
         self.confirm = confirm  # tui.confirm_decisions: a dialog before approve and reject
         self.quit_note = quit_note  # what q does, when it does more than quit (the demo)
         self.filter = FILTERS[0]
-        self.counts: dict[str, int] | None = None
+        self.counts: Counts | None = None
         self.status: StatusJSON | None = None
         self.destination = "image: the configured publisher"  # until the status arrives
         self.full: TaskJSON | None = None  # the cursor's task with its variations
@@ -329,7 +329,7 @@ class ReviewScreen(DecisionKeys, FetchWorkers, Screen[None]):
         if not self._showing():
             return
         self.status = status
-        self.counts = status["tasks"]
+        self.counts = counts_of(status)
         publishing = status["publishing"]
         self.destination = (
             f"image: {publishing['destination']}\npost:  {publishing['posts_destination']}"
