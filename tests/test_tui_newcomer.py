@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 from textual_image.widget import Image
 
 from gladtui.shapes import VariationJSON
 from gladtui.tui.app import ReviewApp
 from gladtui.tui.gallery import Thumbnail, gallery_title
+from gladtui.tui.livepreviews import PreviewBox
+from gladtui.tui.modals import GenerateScreen
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.tuitools import gallery, titles, until
 
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from daemon.models import LoadedModel
 
 SIZES = [(80, 24), (120, 40)]
+SLOW_STEPS = 30  # enough steps that the previews are there for a while
 size_ids = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 
 
@@ -146,3 +150,61 @@ async def test_the_review_count_includes_decisions_in_their_grace_period(tiny: L
             assert daemon.client.task(kept)["status"] == "review"
     finally:
         daemon.cleanup()
+
+
+# -- 2: what is being generated shows in Review, with its previews; after g, the page follows
+
+
+@pytest.fixture
+def previewing(tiny: LoadedModel) -> Iterator[ApiDaemon]:
+    """A daemon that decodes a preview at every step."""
+    daemon = ApiDaemon(tiny, settings={"generation": {"preview_interval_seconds": 0}}).start()
+    yield daemon
+    daemon.cleanup()
+
+
+def forming(app: ReviewApp) -> list[int]:
+    """The variations forming on the gallery's page: their live preview boxes."""
+    return [box.index for box in app.review.query(PreviewBox)]
+
+
+@size_ids
+async def test_a_task_being_generated_shows_in_review_with_its_preview(
+    previewing: ApiDaemon, size: tuple[int, int]
+) -> None:
+    app = app_for(previewing)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: " Review 0 " in drawn(app, app.review.filter_bar))
+        slow = task_yaml("Still Forming", variations=1, steps=SLOW_STEPS)
+        task_id = previewing.submit(slow, "forming.yaml")
+        await until(
+            pilot,
+            lambda: titles(app) == ["Still Forming"] and forming(app) == [1],
+            what="the task in the Review list, its preview in the gallery",
+        )
+        assert app.review.filter.key == "review"  # no filter change
+        assert " Review 0+1 " in drawn(app, app.review.filter_bar)  # 1 being generated
+        assert "forming 1" in drawn(app, gallery(app))
+        await pilot.press("c")
+    previewing.wait_status(task_id, "failed")
+
+
+async def test_after_g_the_page_follows_to_the_new_variations(previewing: ApiDaemon) -> None:
+    task_id = in_review(previewing, "Three More", variations=3, steps=SLOW_STEPS)
+    app = app_for(previewing)
+    async with app.run_test(size=(80, 24)) as pilot:  # a page of 3: the 4th on the next
+        await pictures_of(pilot, app, task_id, [1, 2, 3])
+        await pilot.press("g")
+        assert isinstance(app.screen, GenerateScreen)
+        app.screen.query_one("#count", Input).value = "1"
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: forming(app) == [4] and shown(app) == [],
+            what="the page of variation 4, its preview forming",
+        )
+        assert "forming 4" in drawn(app, gallery(app))
+        assert titles(app) == ["Three More"]  # still in the Review list
+        await pictures_of(pilot, app, task_id, [4])  # final: the page stays on it
+        assert gallery(app).selected == 4
+        assert "variations 4 of 4" in drawn(app, gallery(app))

@@ -19,10 +19,19 @@ class TaskFilter:
     # Decisions still in their grace period stay in the list (with their countdown),
     # so the reviewer sees what `u` would undo.
     undoable: bool = False
+    # Listed but counted apart ("Review 2+1"): the tasks being generated, shown where
+    # the reviewer is, with their live previews, but not awaiting review yet.
+    apart: tuple[str, ...] = ()
 
 
 FILTERS: tuple[TaskFilter, ...] = (
-    TaskFilter("review", "Review", ("review",), undoable=True),
+    TaskFilter(
+        "review",
+        "Review",
+        ("review", "queued", "generating"),
+        undoable=True,
+        apart=("queued", "generating"),
+    ),
     TaskFilter("all", "All", None),
     TaskFilter("generating", "Generating", ("queued", "generating")),
     TaskFilter("published", "Published", ("approved", "publishing", "published")),
@@ -46,17 +55,25 @@ def counts_of(status: StatusJSON) -> Counts:
 
 
 def count_for(task_filter: TaskFilter, counts: Counts) -> int:
-    """The tasks the filter lists: its statuses, and the undoable decisions if it shows them."""
+    """The tasks the filter lists (its statuses, the undoable decisions if it shows them),
+    but for those it counts apart."""
     if task_filter.statuses is None:
         return sum(counts.by_status.values())
-    listed = sum(counts.by_status.get(status, 0) for status in task_filter.statuses)
+    counted = [s for s in task_filter.statuses if s not in task_filter.apart]
+    listed = sum(counts.by_status.get(status, 0) for status in counted)
     return listed + (counts.undoable if task_filter.undoable else 0)
+
+
+def count_text(task_filter: TaskFilter, counts: Counts) -> str:
+    """`2`, or `2+1` when the filter also lists 1 task it counts apart (being generated)."""
+    apart = sum(counts.by_status.get(status, 0) for status in task_filter.apart)
+    return f"{count_for(task_filter, counts)}" + (f"+{apart}" if apart else "")
 
 
 def bar_text(current: TaskFilter, counts: Counts | None, query: str) -> Text:
     text = Text()
     for task_filter in FILTERS:
-        count = "" if counts is None else f" {count_for(task_filter, counts)}"
+        count = "" if counts is None else f" {count_text(task_filter, counts)}"
         label = f" {task_filter.label}{count} "
         text.append(label, style="reverse bold" if task_filter == current else "")
         text.append(" ")

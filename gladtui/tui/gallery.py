@@ -163,6 +163,10 @@ class Gallery(Vertical, can_focus=False):
         self.layout_now = GalleryLayout(PER_PAGE, 16, 14, 7)
         self.pictures: dict[int, PILImage.Image | None] = {}
         self.previews: dict[int, PreviewShot] = {}  # variations being generated, by index
+        # The first variation forming while its page is shown, until it is final or the
+        # reviewer picks one; once per generation (`_forming`: previews seen since its start).
+        self._follow: int | None = None
+        self._forming = False
         self._page: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -194,6 +198,8 @@ class Gallery(Vertical, can_focus=False):
         if same_task and unchanged and note == self.note:
             return
         keep = self.selected if same_task else None
+        if not same_task:
+            self._follow, self._forming = None, False
         self.task_id, self.variations, self.note = task_id, live, note
         done = {v["index"] for v in variations}  # final now: the thumbnail takes over
         self.previews = {n: s for n, s in self.previews.items() if same_task and n not in done}
@@ -201,6 +207,8 @@ class Gallery(Vertical, can_focus=False):
         indexes = [v["index"] for v in live]
         chosen = next((v["index"] for v in live if v["selected"]), None)
         selected = keep if keep in indexes else (chosen or (indexes[0] if indexes else None))
+        if self._follow in indexes:  # the followed batch's first variation is final: on it
+            selected, self._follow = self._follow, None
         self._page = None
         self.set_reactive(Gallery.selected, selected)
         self._draw()
@@ -218,6 +226,8 @@ class Gallery(Vertical, can_focus=False):
         """The latest previews of the variations being generated (none: `{}`)."""
         if task_id != self.task_id:
             return
+        if not shots:  # the generation ended (done, cancelled, failed): none to follow
+            self._follow, self._forming = None, False
         done = {v["index"] for v in self.variations}
         shots = {n: shot for n, shot in shots.items() if n not in done}
         if shots.keys() == self.previews.keys():
@@ -228,6 +238,8 @@ class Gallery(Vertical, can_focus=False):
                     box.update(shot)
             return
         self.previews = shots
+        if shots and not self._forming:  # a generation's first previews: show their page
+            self._follow, self._forming = min(shots), True
         self._page = None
         self._draw()
 
@@ -235,7 +247,9 @@ class Gallery(Vertical, can_focus=False):
         """Select variation `index`; False when the task has no such live variation."""
         if index not in [v["index"] for v in self.variations]:
             return False
+        self._follow = None  # the reviewer picked: the page is the selection's again
         self.selected = index
+        self._draw()  # the same index as before still brings its page back
         return True
 
     def step(self, delta: int) -> None:
@@ -243,10 +257,15 @@ class Gallery(Vertical, can_focus=False):
         if not indexes:
             return
         at = indexes.index(self.selected) if self.selected in indexes else 0
+        self._follow = None
         self.selected = indexes[(at + delta) % len(indexes)]
+        self._draw()
 
     @property
     def current(self) -> VariationJSON | None:
+        """The selected variation, when it is on the page shown: what the keys act on."""
+        if self._follow is not None and self.selected not in self._on_page():
+            return None  # the page of a batch forming: nothing selected on it
         return next((v for v in self.variations if v["index"] == self.selected), None)
 
     def watch_selected(self) -> None:
@@ -264,15 +283,24 @@ class Gallery(Vertical, can_focus=False):
         if not self.is_mounted:
             return
         layout = self._layout()
-        indexes = [v["index"] for v in self.variations]
-        page = page_of(indexes, self.selected, layout.per_page)
+        anchor = self.selected if self._follow is None else self._follow
+        page = page_of(self._boxes(), anchor, layout.per_page)
         if page != self._page or layout != self.layout_now:
             relayout = layout != self.layout_now
             self._page, self.layout_now = page, layout
             self._mount_page(page, relayout)
-        self.border_title = self._title(page)
+        self.border_title = self._title()
         for thumbnail in self.query(Thumbnail):
             thumbnail.set_class(thumbnail.variation["index"] == self.selected, "-selected")
+
+    def _boxes(self) -> list[int]:
+        """The indexes the boxes show, in order: the variations, then those forming."""
+        return [v["index"] for v in self.variations] + sorted(self.previews)
+
+    def _on_page(self) -> list[int]:
+        per_page = self.layout_now.per_page
+        page = self._page or 0
+        return self._boxes()[page * per_page : (page + 1) * per_page]
 
     def _layout(self) -> GalleryLayout:
         first = self.variations[0] if self.variations else None
@@ -285,9 +313,9 @@ class Gallery(Vertical, can_focus=False):
         fit (moving to the next task is then a repaint, not a new layout)."""
         row = self.query_one("#thumbnails", Horizontal)
         layout = self.layout_now
-        start = page * layout.per_page
-        shown = self.variations[start : start + layout.per_page]
-        pending = self._pending_on(page, len(shown))
+        on_page = self._on_page()
+        shown = [v for v in self.variations if v["index"] in on_page]
+        pending = [n for n in on_page if n in self.previews]
         boxes = list(row.query(Thumbnail))
         reusable = not pending and not row.query(PreviewBox)
         if shown and reusable and not relayout and len(boxes) == len(shown):
@@ -306,19 +334,15 @@ class Gallery(Vertical, can_focus=False):
             ]
         )
 
-    def _pending_on(self, page: int, shown: int) -> list[int]:
-        """The previews on this page: after the last variation, where there is room."""
-        per_page = self.layout_now.per_page
-        last_page = max(len(self.variations) - 1, 0) // per_page
-        if page != last_page:
-            return []
-        return sorted(self.previews)[: per_page - shown]
-
-    def _title(self, page: int) -> str:
-        per_page = self.layout_now.per_page
-        shown = self.variations[page * per_page : (page + 1) * per_page]
+    def _title(self) -> str:
+        on_page = self._on_page()
+        shown = [v for v in self.variations if v["index"] in on_page]
+        forming = [n for n in on_page if n in self.previews]
+        title = gallery_title(shown, self.variations) if shown or not forming else "Variations"
+        if forming:
+            title += f" · forming {_numbers(forming)}"
         keys = "  ← → 1-9" if len(self.variations) > 1 else ""
-        return gallery_title(shown, self.variations) + keys
+        return title + keys
 
 
 def _numbers(numbers: list[int]) -> str:
