@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Button, Input
 from textual_image.widget import Image
 
 from gladtui.shapes import VariationJSON
 from gladtui.tui.app import ReviewApp
 from gladtui.tui.gallery import Thumbnail, gallery_title
 from gladtui.tui.livepreviews import PreviewBox
-from gladtui.tui.modals import GenerateScreen
+from gladtui.tui.modals import GenerateScreen, RejectScreen
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.tuitools import gallery, titles, until
 
@@ -208,3 +208,25 @@ async def test_after_g_the_page_follows_to_the_new_variations(previewing: ApiDae
         await pictures_of(pilot, app, task_id, [4])  # final: the page stays on it
         assert gallery(app).selected == 4
         assert "variations 4 of 4" in drawn(app, gallery(app))
+
+
+# -- 4: the reject dialog's button says all of what Enter does ----------------------------
+
+
+@size_ids
+async def test_the_reject_button_reads_reject_and_regenerate_whole(
+    live: ApiDaemon, size: tuple[int, int]
+) -> None:
+    task_id = in_review(live, "Rejectable", variations=1)
+    app = app_for(live)
+    async with app.run_test(size=size) as pilot:
+        await pictures_of(pilot, app, task_id, [1])
+        await pilot.press("r")
+        assert isinstance(app.screen, RejectScreen)
+        button = app.screen.query_one("#reject", Button)
+        await pilot.press(*"golden crust")
+        await pilot.pause()
+        assert str(button.label) == "Reject and regenerate"
+        screen = "\n".join(screen_rows(app))
+        assert "Reject and regenerate" in screen, screen  # on one line, whole
+        await pilot.press("escape")
