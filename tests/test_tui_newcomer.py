@@ -21,6 +21,7 @@ from gladtui.tui.app import ReviewApp
 from gladtui.tui.gallery import Thumbnail, gallery_title
 from gladtui.tui.livepreviews import PreviewBox
 from gladtui.tui.modals import GenerateScreen, RejectScreen
+from gladtui.tui.taskwindow import TaskWindow
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.tuitools import gallery, titles, until
 
@@ -230,3 +231,51 @@ async def test_the_reject_button_reads_reject_and_regenerate_whole(
         screen = "\n".join(screen_rows(app))
         assert "Reject and regenerate" in screen, screen  # on one line, whole
         await pilot.press("escape")
+
+
+# -- 5: same titles keep their words; the details' header is whole -----------------------
+
+
+def list_rows(app: ReviewApp) -> list[str]:
+    tasks = app.review.tasks
+    return [drawn(app, tasks, y) for y in range(2)]
+
+
+@size_ids
+async def test_same_titles_show_the_title_and_what_tells_them_apart(
+    live: ApiDaemon, size: tuple[int, int]
+) -> None:
+    muffins = "Making Delicious Muffins"
+    for n in (1, 2):
+        in_review(live, muffins, variations=1, id=f"muffins-00{n}", seed=n)
+    app = app_for(live)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: len(titles(app)) == 2, what="both rows")
+        await pilot.pause(0.2)
+        rows = list_rows(app)
+        assert "…002" in rows[0] and "…001" in rows[1], rows  # newest first
+        title_shown = rows[0].split("…002")[0]
+        if size[0] >= 120:  # the list has room for the whole title then
+            assert muffins in title_shown, rows
+        else:  # 80 columns: most of the title, not "Making …"
+            assert "Making Deli" in title_shown, rows
+        await pilot.press("tab")
+        header = drawn(app, app.review.detail_scroll)
+        assert "↑ ↓ scroll · Tab or Esc: back to the list" in header, header
+
+
+def test_an_id_is_told_apart_by_its_end_or_whole() -> None:
+    cases = [
+        (["muffins-001", "muffins-002"], ["001", "002"]),
+        (["muffins", "muffins-2"], ["muffins", "muffins-2"]),  # one starts the other
+        (["muffins-again", "muffins-2"], ["again", "2"]),
+        (["muffins", "again"], ["muffins", "again"]),
+    ]
+    for ids, tails in cases:
+        window = TaskWindow(None)
+        rows = [{"id": ident, "title": "Muffins"} for ident in ids]
+        window._reindex(dict(enumerate(rows)))  # type: ignore[arg-type]
+        assert [window.tell_apart(row) for row in rows] == tails  # type: ignore[arg-type]
+    alone = TaskWindow(None)
+    alone._reindex({0: {"id": "muffins", "title": "Muffins"}})  # type: ignore[dict-item]
+    assert alone.tell_apart({"id": "muffins", "title": "Muffins"}) is None  # type: ignore[typeddict-item]

@@ -365,7 +365,7 @@ class ReviewScreen(DecisionKeys, FetchWorkers, Screen[None]):
             return
         scroll.can_focus = True
         self.set_focus(scroll)
-        scroll.border_title = "details: ↑ ↓ scroll · Tab or Esc: back to the list"
+        scroll.border_title = "↑ ↓ scroll · Tab or Esc: back to the list"  # whole at 80x24
 
     def _back_to_list(self) -> None:
         scroll = self.detail_scroll
