@@ -279,3 +279,36 @@ def test_an_id_is_told_apart_by_its_end_or_whole() -> None:
     alone = TaskWindow(None)
     alone._reindex({0: {"id": "muffins", "title": "Muffins"}})  # type: ignore[dict-item]
     assert alone.tell_apart({"id": "muffins", "title": "Muffins"}) is None  # type: ignore[typeddict-item]
+
+
+# -- 7: a new instance says how tasks come in; a refused file, what to do with it ---------
+
+
+@size_ids
+async def test_an_empty_instance_names_the_drop_folder_and_gladtui_submit(
+    live: ApiDaemon, size: tuple[int, int]
+) -> None:
+    app = app_for(live)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: "gladtui submit" in "".join(screen_rows(app)), what="how")
+        await until(pilot, lambda: "no tasks yet" in drawn(app, app.review.tasks), what="list")
+        screen = "\n".join(screen_rows(app))
+        rows = [drawn(app, gallery(app), y) for y in range(gallery(app).region.height)]
+        assert any(str(live.config.drop_dir) in row for row in rows), screen  # on one row
+
+
+async def test_approving_a_refused_task_file_says_to_fix_it_and_drop_it_again(
+    live: ApiDaemon,
+) -> None:
+    drop = live.config.drop_dir
+    (drop / ".typo.part").write_bytes(b"title: Typo\npromt: muffins\n")
+    (drop / ".typo.part").rename(drop / "typo.yaml")
+    app = app_for(live)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f")  # All
+        await until(pilot, lambda: titles(app) == ["Typo"], what="the refused file's task")
+        await pilot.press("a")
+        [said] = [n.message for n in app._notifications]
+        assert "its task file was refused" in said and "Fix typo.yaml" in said, said
+        assert f"drop it into {drop} again" in said and "gladtui submit" in said, said
+        assert "it allows: nothing" not in said

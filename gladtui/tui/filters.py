@@ -70,6 +70,33 @@ def count_text(task_filter: TaskFilter, counts: Counts) -> str:
     return f"{count_for(task_filter, counts)}" + (f"+{apart}" if apart else "")
 
 
+@dataclass(frozen=True)
+class EmptyWords:
+    """What an empty list says (one short line: the list is narrow), and what the
+    gallery beside it says (several lines: the drop folder's path may be long)."""
+
+    line: str
+    note: str
+
+
+def empty_words(
+    current: TaskFilter, counts: Counts | None, query: str, drop_dir: str | None
+) -> EmptyWords:
+    """Why the list is empty, and what to do about it."""
+    if counts is None:
+        return EmptyWords("connecting to the daemon…", "")
+    if not sum(counts.by_status.values()):  # a new instance: how tasks come in
+        folder = drop_dir or "the daemon's drop folder (gladtui status says where)"
+        return EmptyWords(
+            "no tasks yet",
+            f"No tasks yet. Drop a task file (YAML) into\n{folder}\n"
+            'or run: gladtui submit FILE.yaml\n(see the README\'s "Task files")',
+        )
+    if query:
+        return EmptyWords(f"no title contains “{query}”", "Esc: drop the search")
+    return EmptyWords(f"no tasks in {current.label}", "f / F: the other filters")
+
+
 def bar_text(current: TaskFilter, counts: Counts | None, query: str) -> Text:
     text = Text()
     for task_filter in FILTERS:

@@ -30,7 +30,7 @@ from gladtui.shapes import (
 from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
 from gladtui.tui.fetching import FetchWorkers
-from gladtui.tui.filters import FILTERS, Counts, FilterBar, count_for, counts_of
+from gladtui.tui.filters import FILTERS, Counts, FilterBar, counts_of, empty_words
 from gladtui.tui.gallery import Gallery
 from gladtui.tui.keybar import KeyBar
 from gladtui.tui.livepreviews import PreviewTracker
@@ -127,6 +127,7 @@ class ReviewScreen(DecisionKeys, FetchWorkers, Screen[None]):
         self.decided: list[str] = []  # tasks decided here, newest last: what `u` undoes
         self.chosen: dict[str, int] = {}  # the variation approved here, by task
         self.reselect: tuple[str, int] | None = None  # after an undo: select it again
+        self.empty_note = ""  # what the gallery says while no task is under the cursor
         self._counts_timer: Timer | None = None
         self._search_timer: Timer | None = None
 
@@ -215,7 +216,7 @@ class ReviewScreen(DecisionKeys, FetchWorkers, Screen[None]):
         if task is None:
             self.full = None
             self._show_detail(None)
-            self.gallery.show(None, [], {})
+            self.gallery.show(None, [], {}, self.empty_note)
             return
         if self.full is not None and self.full["id"] == task["id"]:
             self._show_detail({**self.full, **task})
@@ -263,17 +264,12 @@ class ReviewScreen(DecisionKeys, FetchWorkers, Screen[None]):
         self.filter_bar.show(self.filter, self.counts, self._query())
 
     def _show_empty_text(self) -> None:
-        """An empty list says why, and where the tasks are when they are elsewhere."""
-        if self.counts is None:
-            self.tasks.empty_text = "no tasks here"
-            return
-        generating = count_for(FILTERS[2], self.counts)
-        if self.filter.key == "review" and generating:
-            self.tasks.empty_text = (
-                f"nothing to review yet: {generating} task(s) queued or generating (f: see them)"
-            )
-        else:
-            self.tasks.empty_text = "no tasks here"
+        """An empty list says why, and the gallery beside it what to do (filters.py)."""
+        drop_dir = self.status["drop_dir"] if self.status else None
+        words = empty_words(self.filter, self.counts, self._query(), drop_dir)
+        self.tasks.empty_text, self.empty_note = words.line, words.note
+        if self.tasks.current is None:
+            self.gallery.show(None, [], {}, self.empty_note)
         self.tasks.refresh()
 
     def _query(self) -> str:
