@@ -8,7 +8,9 @@ back from the daemon.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,11 +18,13 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input
 from textual_image.widget import Image
 
+from gladtui.client import Client, DaemonUnreachable, Remote
 from gladtui.shapes import VariationJSON
 from gladtui.tui.app import ReviewApp
 from gladtui.tui.gallery import Thumbnail, gallery_title
 from gladtui.tui.livepreviews import PreviewBox
 from gladtui.tui.modals import GenerateScreen, RejectScreen
+from gladtui.tui.screens import DisconnectedScreen
 from gladtui.tui.taskwindow import TaskWindow
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.tuitools import gallery, titles, until
@@ -71,6 +75,11 @@ def screen_rows(app: ReviewApp) -> list[str]:
     """The screen's rows as the terminal gets them: borders, titles, cut where cut."""
     strips = app.screen._compositor.render_strips()  # no public way to read them
     return [strip.text for strip in strips]
+
+
+def words(app: ReviewApp) -> str:
+    """The screen's words as one line: wrapped sentences whole again, frames left out."""
+    return " ".join(re.sub(r"[█▀▄▌▐│┃▕▎▊▔▁]", " ", "\n".join(screen_rows(app))).split())
 
 
 def drawn(app: ReviewApp, widget: Any, y: int = 0) -> str:
@@ -312,3 +321,33 @@ async def test_approving_a_refused_task_file_says_to_fix_it_and_drop_it_again(
         assert "its task file was refused" in said and "Fix typo.yaml" in said, said
         assert f"drop it into {drop} again" in said and "gladtui submit" in said, said
         assert "it allows: nothing" not in said
+
+
+# -- 10: under --ssh, the no-daemon dialog says on which host to start it -----------------
+
+FAR = Remote("root@127.0.0.1:22777", "/run/user/0/gladtui/daemon.sock")
+
+
+def test_under_ssh_an_unreachable_daemon_names_the_host_and_its_socket(tmp_path: Path) -> None:
+    client = Client(tmp_path / "forward.sock", timeout=5, remote=FAR)  # the forward is gone
+    with pytest.raises(DaemonUnreachable) as caught:
+        client.health()
+    said = str(caught.value)
+    assert f"no daemon answers at {FAR.socket} on {FAR.host}" in said, said
+    assert f"start it on {FAR.host}: `gladtui daemon` in a terminal there" in said, said
+
+
+@size_ids
+async def test_under_ssh_the_no_daemon_dialog_says_on_which_host(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = ReviewApp(Client(tmp_path / "forward.sock", timeout=5, remote=FAR), stream_timeout=3.0)
+    async with app.run_test(size=size) as pilot:
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, DisconnectedScreen) and "Start it" in words(app),
+            what="the no-daemon dialog",
+        )
+        screen = words(app)
+        assert f"{FAR.socket} on {FAR.host}" in screen, screen
+        assert f"Start it on {FAR.host}: `gladtui daemon` in a terminal there" in screen, screen
