@@ -3,6 +3,10 @@
 What is on screen is what the keys act on: the selected variation is always
 on the page shown (the page follows the selection), outlined, with its
 number and seed, and a new task starts on its chosen or first variation.
+Variations being generated follow the others, each a live preview; when a
+generation starts (after `g`) the page turns to them, until the first of
+them is final (and selected) or the reviewer picks a variation; a selection
+left off that page meanwhile is not acted on (`current` is None).
 The border says which page this is, in the variations' own numbers ("Variations
 4–6 of 12"), and their round once there is more than one ("Round 2: variations 5–7
 of 5–8").
