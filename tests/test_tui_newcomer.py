@@ -48,9 +48,11 @@ def app_for(daemon: ApiDaemon, **options: Any) -> ReviewApp:
     return ReviewApp(daemon.client, stream_timeout=3.0, **options)
 
 
-def in_review(daemon: ApiDaemon, title: str, variations: int = 3, **fields: Any) -> str:
+def in_review(
+    daemon: ApiDaemon, title: str, variations: int = 3, timeout: float = 60, **fields: Any
+) -> str:
     task_id = daemon.submit(task_yaml(title, variations=variations, **fields), f"{title}.yaml")
-    daemon.wait_status(task_id, "review")
+    daemon.wait_status(task_id, "review", timeout=timeout)
     return task_id
 
 
@@ -58,7 +60,9 @@ def shown(app: ReviewApp) -> list[int]:
     return [t.variation["index"] for t in app.review.query(Thumbnail)]
 
 
-async def pictures_of(pilot: Pilot[None], app: ReviewApp, task_id: str, indexes: list[int]) -> None:
+async def pictures_of(
+    pilot: Pilot[None], app: ReviewApp, task_id: str, indexes: list[int], timeout: float = 60
+) -> None:
     await until(
         pilot,
         lambda: (
@@ -67,6 +71,7 @@ async def pictures_of(pilot: Pilot[None], app: ReviewApp, task_id: str, indexes:
             and len(app.review.query(Image)) == len(indexes)
             and not gallery(app).has_class("-stale")
         ),
+        timeout=timeout,
         what=f"variations {indexes} of {task_id}",
     )
 
@@ -200,7 +205,8 @@ async def test_a_task_being_generated_shows_in_review_with_its_preview(
 
 
 async def test_after_g_the_page_follows_to_the_new_variations(previewing: ApiDaemon) -> None:
-    task_id = in_review(previewing, "Three More", variations=3, steps=SLOW_STEPS)
+    # Generous deadlines: previews at every step make this slow on a busy machine.
+    task_id = in_review(previewing, "Three More", variations=3, steps=SLOW_STEPS, timeout=600)
     app = app_for(previewing)
     async with app.run_test(size=(80, 24)) as pilot:  # a page of 3: the 4th on the next
         await pictures_of(pilot, app, task_id, [1, 2, 3])
@@ -211,11 +217,12 @@ async def test_after_g_the_page_follows_to_the_new_variations(previewing: ApiDae
         await until(
             pilot,
             lambda: forming(app) == [4] and shown(app) == [],
+            timeout=300,
             what="the page of variation 4, its preview forming",
         )
         assert "forming 4" in drawn(app, gallery(app))
         assert titles(app) == ["Three More"]  # still in the Review list
-        await pictures_of(pilot, app, task_id, [4])  # final: the page stays on it
+        await pictures_of(pilot, app, task_id, [4], timeout=300)  # final: the page stays
         assert gallery(app).selected == 4
         assert "variations 4 of 4" in drawn(app, gallery(app))
 
