@@ -32,6 +32,8 @@ from tests.tuitools import gallery, titles, until
 if TYPE_CHECKING:
     from daemon.models import LoadedModel
 
+pytestmark = pytest.mark.slow
+
 SIZES = [(80, 24), (120, 40)]
 SLOW_STEPS = 30  # enough steps that the previews are there for a while
 size_ids = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
