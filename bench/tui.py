@@ -141,6 +141,7 @@ class Frames:
         self.count = 0
         self.last = time.perf_counter()
         self.encode_seconds = 0.0
+        self.encoded_bytes = 0  # the frames as escape codes, UTF-8
         self._pending: list[tuple[Predicate, asyncio.Future[float]]] = []
         self._watchers: list[Callable[[], None]] = []
         original = app._display
@@ -151,8 +152,9 @@ class Frames:
                 return
             if isinstance(renderable, CompositorUpdate):
                 started = time.perf_counter()
-                renderable.render_segments(app.console)  # what a terminal would be sent
+                encoded = renderable.render_segments(app.console)  # what a terminal is sent
                 self.encode_seconds += time.perf_counter() - started
+                self.encoded_bytes += len(encoded.encode())
             now = self.last = time.perf_counter()
             self.count += 1
             for watcher in self._watchers:

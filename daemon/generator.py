@@ -19,6 +19,8 @@ import contextlib
 import logging
 import random
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from daemon.backend import Backend, LocalRunner, ModelLoader, ReplicaState, Runner, make_backend
@@ -91,9 +93,11 @@ class Generator:
         retry_base_seconds: float = RETRY_BASE_SECONDS,
         backend: Backend | None = None,
         previews: PreviewBoard | None = None,
+        preview_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`backend`: where denoising runs, else the one config names (`loader` for local);
-        `previews`: where live previews go (the API reads them there)."""
+        `previews`: where live previews go (the API reads them there);
+        `preview_clock`: what paces them (their interval and the decoder's budget)."""
         self.store = store
         self.config = config
         self.progress = progress
@@ -106,6 +110,7 @@ class Generator:
             previews if previews is not None else PreviewBoard(),
             progress,
             interval=config.generation.preview_interval_seconds,
+            clock=preview_clock,
         )
         # Set once the first load has succeeded or failed: systemd's READY waits for it.
         self.model_settled = threading.Event()

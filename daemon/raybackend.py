@@ -73,9 +73,12 @@ class RayBackend:
     def start(self) -> list[Runner]:
         ray = self._ray = _import_ray()
         settings = self.config.generation.ray
-        self._init(ray, settings.address)
+        # Before joining: its `@ray.method` runs as it is imported, and after a failed
+        # `ray://` join Ray routes that to a client that is not connected, which raises
+        # (Ray 2.60); a join that fails must leave the jobs to knock again, not end here.
         from daemon.rayreplica import Replica
 
+        self._init(ray, settings.address)
         # `cancel` has a thread of its own, so it is served while `generate` runs.
         actor_class = ray.remote(concurrency_groups={"control": 1})(Replica)
         threads = settings.torch_threads or max(1, (os.cpu_count() or 1) // settings.replicas)

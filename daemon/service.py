@@ -66,8 +66,11 @@ class Daemon:
         socket_path: Path | None = None,
         clock: Clock = utc_now,
         destination: Destination | None = None,
+        preview_clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`clock` stamps every row the store writes (tests pin it; the daemon uses UTC now).
+        """`clock` stamps every row the store writes (tests pin it; the daemon uses UTC now);
+        `preview_clock` paces the live previews (a test holds it, to know which steps
+        get one).
 
         `destination`: where posts go, else the one the config names. It is
         checked first: DestinationUnusable (with the reason) if posts cannot go there.
@@ -96,6 +99,7 @@ class Daemon:
             stop=self.stop_event,
             loader=loader,
             previews=self.previews,
+            preview_clock=preview_clock,
         )
         self.folder = DropFolder(config.drop_dir)
         self.ingestor = Ingestor(

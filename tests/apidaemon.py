@@ -22,17 +22,26 @@ import yaml
 
 from daemon.destinations.base import Destination
 from daemon.models import LoadedModel, ModelError
+from daemon.progress import ProgressBoard
 from daemon.service import Daemon
 from daemon.store import Clock, utc_now
 from gladtui.client import Client, DaemonUnreachable, UnixHTTPConnection
 from gladtui.config import Config, load_config
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 30.0) -> None:
+def wait_until(
+    condition: Callable[[], object],
+    timeout: float = 30.0,
+    explain: Callable[[], str] | None = None,
+) -> None:
+    """Poll `condition` until it holds; past `timeout`, fail with what `explain` says
+    (a log's tail, the state reached) after the condition's name."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            name = getattr(condition, "__qualname__", repr(condition))
+            detail = f":\n{explain()}" if explain is not None else ""
+            raise AssertionError(f"condition not met in {timeout:g} s: {name}{detail}")
         time.sleep(0.02)
 
 
@@ -106,11 +115,14 @@ class ApiDaemon:
         settings: dict[str, Any] | None = None,
         clock: Clock | None = None,
         destination: Destination | None = None,
+        preview_clock: Callable[[], float] | None = None,
     ) -> None:
-        """`destination`: where posts go, else the one the settings name."""
+        """`destination`: where posts go, else the one the settings name;
+        `preview_clock`: what paces the live previews (tests/stepgate.py HeldClock)."""
         self.root = root or short_dir()
         self.clock = clock
         self.destination = destination
+        self.preview_clock = preview_clock
         data: dict[str, Any] = {
             "drop_dir": "drop",
             "state_dir": "state",
@@ -133,6 +145,12 @@ class ApiDaemon:
         self.socket = self.config.socket_path()
         self.model = model
         self.daemon: Daemon | None = None
+
+    @property
+    def progress(self) -> ProgressBoard:
+        """The running daemon's live progress (a StepGate listens there)."""
+        assert self.daemon is not None, "the daemon is not started"
+        return self.daemon.progress
 
     @property
     def client(self) -> Client:
@@ -158,6 +176,7 @@ class ApiDaemon:
             loader=self._loader,
             clock=self.clock or utc_now,
             destination=self.destination,
+            preview_clock=self.preview_clock or time.monotonic,
         )
         self.daemon.start()
         return self

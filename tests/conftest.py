@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +15,23 @@ import pytest
 
 # transformers warns that torchvision is missing; it is not needed here.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# One torch thread in this process and in every daemon the tests start (before torch
+# is imported: it reads this once). The tiny model's images gain nothing from more,
+# and two workers with a thread per core each, on a busy machine, made OpenMP's
+# threads spin against each other: 3 images of 64x64 in 2 steps took a median of
+# 17-19 s with 2 threads against 0.7-0.9 s with 1, at a load average of 17.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# Tests send SIGINT to the processes they start, as a terminal's Ctrl-C does. A suite
+# started in the background by a script (`cmd &` in a non-interactive shell) inherits
+# SIGINT ignored, and so would every process it starts: Python keeps an inherited
+# SIG_IGN, so those never saw the SIGINT (test_ssh's Ctrl-C test then timed out
+# after 30 s, test_demo's exited 0 instead of 130). Default again here, children too.
+if (
+    threading.current_thread() is threading.main_thread()
+    and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if TYPE_CHECKING:
     from daemon.models import LoadedModel

@@ -5,13 +5,15 @@ With `allow-passthrough on`, what tmux writes to its terminal holds the
 variation as a kitty image (decoded from the escapes) sized by the cell
 size the terminal answered (not tmux's guess in the pane's window size), a
 virtual placement, and the placeholder cells on screen that name it; on
-quit, every image sent is deleted. With passthrough off: half blocks, no
+quit, every image sent is deleted. The loupe (`z`) sends the crop the
+screen names, pixel for pixel. With passthrough off: half blocks, no
 graphics at all, and `gladtui status` says which line gives pixels.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import shlex
 import sys
 from collections.abc import Iterator
@@ -24,11 +26,13 @@ from daemon.models import LoadedModel
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.kittybytes import graphics, placeholder_cells
 from tests.outerterminal import OuterTerminal
+from tests.storedpictures import add_review_task, coordinates
 from tests.test_tui_tmux import HEIGHT, WIDTH, Tmux, words
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 CELL = (12, 24)  # the outer terminal's cell in pixels (tmux guesses 16x32 in the pane)
 EXITED = "[gladtui exited"
+PLACE = re.compile(r"100 % x (\d+)–(\d+), y (\d+)–(\d+) of 1024×1024")
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +205,78 @@ def test_without_passthrough_half_blocks_and_status_says_how(
     assert b"\x1b_G" not in bytes(outer.output)  # no kitty graphics reached the terminal
     tmux.send("q")
     tmux.wait_for("the TUI to exit", lambda s: f"{EXITED} 0]" in s)
+
+
+@pytest.fixture
+def large() -> Iterator[tuple[ApiDaemon, list[Image.Image]]]:
+    """A daemon with a task of two 1024x1024 variations whose pixels name their place."""
+    d = ApiDaemon(None).start()
+    add_review_task(d, "loupe", (1024, 1024), 2, paint=coordinates)
+    pictures = [Image.open(io.BytesIO(d.client.image("loupe", n))).convert("RGB") for n in (1, 2)]
+    yield d, pictures
+    d.cleanup()
+
+
+def loupe_on_screen(outer: OuterTerminal) -> tuple[tuple[int, int, int, int], Image.Image] | None:
+    """The place the screen names and the kitty image whose cells are all on screen,
+    when that image has the place's size at the terminal's cell size."""
+    found = PLACE.search(on_screen(outer))
+    if found is None:
+        return None
+    left, right, top, bottom = (int(n) for n in found.groups())
+    for image_id, (columns, rows) in shown(outer).items():
+        if (columns * CELL[0], rows * CELL[1]) == (right - left, bottom - top):
+            picture = graphics(bytes(outer.output)).image(image_id).convert("RGB")
+            return (left, top, right, bottom), picture
+    return None
+
+
+def test_the_loupe_through_tmux_sends_the_served_crop_at_the_place_named(
+    large: tuple[ApiDaemon, list[Image.Image]], tmux: Tmux, outer: OuterTerminal, tmp_path: Path
+) -> None:
+    d, served = large
+    attached(tmux, outer, passthrough=True)
+    run_in_pane(tmux, str(GLADTUI), "--config", str(d.config_file), tmp=tmp_path)
+    outer.wait_for(lambda _: shown(outer), "the gallery's pictures")
+
+    def loupe_of(
+        index: int, what: str, moved_from: tuple[int, int, int, int] | None = None
+    ) -> tuple[int, int, int, int]:
+        """Wait until the loupe shows variation `index` at the place it names (another
+        than `moved_from`): the kitty image is exactly the served picture's crop there,
+        one pixel per pixel."""
+
+        def matches(_: bytes) -> tuple[int, int, int, int] | None:
+            seen = loupe_on_screen(outer)
+            if seen is None or seen[0] == moved_from:
+                return None
+            box, picture = seen
+            original = served[index - 1].crop(box)
+            same = ImageChops.difference(picture, original).getbbox() is None
+            return box if same else None
+
+        return outer.wait_for(matches, what)
+
+    tmux.send("z")
+    box = loupe_of(1, "variation 1 at 100 %, centred")
+    width, height = box[2] - box[0], box[3] - box[1]
+    assert (width, height) == ((WIDTH - 1) * CELL[0], (HEIGHT - 3) * CELL[1])
+    assert ((box[0] + box[2]) // 2, (box[1] + box[3]) // 2) == (512, 512)
+
+    tmux.send("j")  # down a quarter of the view
+    moved = loupe_of(1, "the loupe panned down", moved_from=box)
+    assert moved == (box[0], box[1] + height // 4, box[2], box[3] + height // 4)
+    tmux.send("l")  # right: less than a quarter is left, it stops at the edge
+    moved = loupe_of(1, "the loupe panned right", moved_from=moved)
+    assert moved[2] == 1024 and moved[2] - moved[0] == width
+    tmux.send("\x1b[C")  # → : the other variation, at the same place
+    assert loupe_of(2, "variation 2 where the loupe was") == moved
+
+    tmux.send("q")  # back to the list; q there quits
+    tmux.wait_for("the list", lambda s: "100 % x" not in s and "loupe" in s)
+    tmux.send("q")
+    tmux.wait_for("the TUI to exit", lambda s: f"{EXITED} 0]" in s)
+    outer.wait_for(
+        lambda out: set(graphics(out).deleted) >= set(graphics(out).transmissions),
+        "every image deleted",
+    )

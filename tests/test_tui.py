@@ -16,8 +16,9 @@ from textual.widgets import Input
 from textual_image.widget import Image
 
 from gladtui.tui.gallery import Thumbnail
+from gladtui.tui.largeview import LargeView
 from gladtui.tui.modals import ApproveScreen, GenerateScreen, RejectScreen
-from gladtui.tui.screens import DisconnectedScreen, HelpScreen, ImageScreen
+from gladtui.tui.screens import DisconnectedScreen, HelpScreen
 from gladtui.tui.tasklist import TaskList
 from tests.apidaemon import ApiDaemon, task_yaml, wait_until
 from tests.tuitools import detail_text, gallery, make_app, titles, until
@@ -169,7 +170,7 @@ async def test_more_variations_and_the_large_view(live: ApiDaemon) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: len(app.review.query(Thumbnail)) == 1, what="thumbnail")
         await pilot.press("enter")
-        assert isinstance(app.screen, ImageScreen)
+        assert isinstance(app.screen, LargeView)
         await pilot.press("escape", "g")
         assert isinstance(app.screen, GenerateScreen)
         await pilot.press("backspace", "2", "enter")

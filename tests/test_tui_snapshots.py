@@ -1,4 +1,5 @@
-"""Snapshots of the TUI's main screens at 80x24, 120x40 and 200x60 (tests/__snapshots__).
+"""Snapshots of the TUI's main screens at 80x24, 120x40 and 200x60 (tests/__snapshots__),
+and of the large view (the loupe, the compare) in half blocks at 80x24 and 120x40.
 
 The daemon is real (tiny model) but pinned: a fixed clock for the store and
 for the TUI, fixed seeds, and a fixed workspace path, so every run draws the
@@ -22,7 +23,8 @@ from gladtui.tui.gallery import Thumbnail
 from gladtui.tui.modals import ApproveScreen
 from gladtui.tui.screens import DisconnectedScreen, HelpScreen
 from tests.apidaemon import ApiDaemon, task_yaml, wait_until
-from tests.tuitools import make_app, titles, until
+from tests.storedpictures import add_review_task, blocks
+from tests.tuitools import half_blocks, large_view_shows, make_app, titles, until
 
 if TYPE_CHECKING:
     from daemon.models import LoadedModel
@@ -30,7 +32,9 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 SIZES = [(80, 24), (120, 40), (200, 60)]
+LARGE_VIEW_SIZES = [(80, 24), (120, 40)]
 WORKSPACE = Path("/tmp/gladtui-snapshots")  # fixed: paths appear on screen
+LARGE = Path("/tmp/gladtui-snapshots-large")  # beside WORKSPACE, which `pinned` empties
 STORED_AT = datetime(2026, 11, 23, 12, 0, 0)
 SHOWN_AT = datetime(2026, 11, 23, 12, 5, 0, tzinfo=UTC)  # every task is "5m" old
 
@@ -146,3 +150,54 @@ def test_no_daemon(snap_compare: Any, size: tuple[int, int]) -> None:
         assert snap_compare(app_for(stopped), terminal_size=size, run_before=run_before)
     finally:
         stopped.cleanup()
+
+
+@pytest.fixture(scope="module")
+def large() -> Iterator[ApiDaemon]:
+    """A task of three 1024x1024 variations in squares of colours (no model)."""
+    shutil.rmtree(LARGE, ignore_errors=True)
+    LARGE.mkdir()
+    daemon = ApiDaemon(None, root=LARGE, clock=lambda: STORED_AT).start()
+    add_review_task(daemon, "loupe", (1024, 1024), 3, paint=blocks)
+    yield daemon
+    daemon.cleanup()
+
+
+def in_large_view(*keys: str, count: int, zoomed: bool) -> Callable[[Pilot[Any]], Any]:
+    """Wait for the gallery, press `keys`, wait for the large view's `count` pictures."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        gallery = app.review.gallery  # type: ignore[attr-defined]
+        await until(pilot, lambda: gallery.current is not None, what="the gallery")
+        await pilot.press(*keys)
+        shows = lambda: large_view_shows(app, count, zoomed=zoomed)  # type: ignore[arg-type]  # noqa: E731
+        await until(pilot, shows, what="the large view")
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", LARGE_VIEW_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_loupe(large: ApiDaemon, snap_compare: Any, size: tuple[int, int]) -> None:
+    """z, then a pan right and down: the place named above, the variation under it."""
+    with half_blocks():
+        run_before = in_large_view("z", "l", "j", count=1, zoomed=True)
+        assert snap_compare(app_for(large), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", LARGE_VIEW_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_compare(large: ApiDaemon, snap_compare: Any, size: tuple[int, int]) -> None:
+    """p: 1 pinned on the left, 2 selected on the right, each labelled, fitted."""
+    with half_blocks():
+        run_before = in_large_view("p", count=2, zoomed=False)
+        assert snap_compare(app_for(large), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", LARGE_VIEW_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_compare_at_100(large: ApiDaemon, snap_compare: Any, size: tuple[int, int]) -> None:
+    """p, then z: both at 100 %, at the same place."""
+    with half_blocks():
+        run_before = in_large_view("p", "z", count=2, zoomed=True)
+        assert snap_compare(app_for(large), terminal_size=size, run_before=run_before)

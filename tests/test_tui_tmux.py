@@ -17,12 +17,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from daemon.models import LoadedModel
-from tests.apidaemon import ApiDaemon, short_dir, task_yaml
+from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
+from tests.stepgate import HeldClock, StepGate
+from tests.storedpictures import add_review_task, coordinates
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 WIDTH, HEIGHT = 80, 24
@@ -72,8 +75,9 @@ class Tmux:
         env.setdefault("TERM", "xterm-256color")  # the client's; CI may have none
         return env
 
-    def start(self, *command: str) -> None:
-        """Run `command` in the session; the pane stays after it exits, to read its end."""
+    def start(self, *command: str, size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
+        """Run `command` in the session of `size` (columns, rows); the pane stays after it
+        exits, to read its end."""
         self.run(
             "-f",
             "/dev/null",  # no user config: the same terminal everywhere
@@ -94,13 +98,13 @@ class Tmux:
             "-s",
             self.target,
             "-x",
-            str(WIDTH),
+            str(size[0]),
             "-y",
-            str(HEIGHT),
+            str(size[1]),
             shlex.join(command),
         )
-        size = self.pane("#{pane_width}x#{pane_height}")
-        assert size == f"{WIDTH}x{HEIGHT}", size
+        made = self.pane("#{pane_width}x#{pane_height}")
+        assert made == f"{size[0]}x{size[1]}", made
 
     def pane(self, fmt: str) -> str:
         return self.run("display-message", "-p", "-t", self.target, fmt).strip()
@@ -139,7 +143,7 @@ class Tmux:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def open_tui(tmux: Tmux, config: Path) -> None:
+def open_tui(tmux: Tmux, config: Path, size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
     """`gladtui --config FILE` in the pane, under a shell that says how it ended.
 
     The shell, not tmux, reports the exit status, and then stays: tmux 3.3a
@@ -148,7 +152,7 @@ def open_tui(tmux: Tmux, config: Path) -> None:
     libutempter, tmux issue 311), leaving `#{pane_dead_status}` empty.
     """
     report = '"$0" "$@"; echo "[gladtui exited with status $?]"; exec sleep 600'
-    tmux.start("sh", "-c", report, str(GLADTUI), "--config", str(config))
+    tmux.start("sh", "-c", report, str(GLADTUI), "--config", str(config), size=size)
 
 
 def quit_tui(tmux: Tmux) -> None:
@@ -322,16 +326,41 @@ STEPS_SHOWN = 20
 FORMING = re.compile(r"1 · (\d+)/(20|150)")  # a preview's caption: variation 1 at that step
 
 
+@dataclass
+class Held:
+    """A daemon whose generations stop at the steps a test names, its previews paced by it."""
+
+    live: ApiDaemon
+    gate: StepGate
+    clock: HeldClock
+
+
+@pytest.fixture
+def held(tiny: LoadedModel) -> Iterator[Held]:
+    clock = HeldClock()
+    running = ApiDaemon(tiny, preview_clock=clock).start()
+    gate = StepGate(running.progress)
+    yield Held(running, gate, clock)
+    gate.close()
+    running.cleanup()
+
+
 def test_a_preview_forms_in_the_gallery_then_the_thumbnail_and_c_cancels(
-    live: ApiDaemon, tmux: Tmux
+    held: Held, tmux: Tmux
 ) -> None:
+    """Each screen is waited for while the generation is held at a step: a task over in
+    a blink, or slowed by a busy machine, shows the same screens."""
+    live, gate, clock = held.live, held.gate, held.clock
     open_tui(tmux, live.config_file)
     tmux.wait_for("the review list", lambda s: " Review 0 " in s)
     tmux.send("f")  # All: the task shows while it generates
+    gate.hold_at(5)
     slow = task_yaml("Slowly Forming", variations=1, steps=STEPS_SHOWN)
     task_id = live.submit(slow, "forming.yaml")
 
-    # The preview in the pending variation's box, captioned with its step.
+    # Held at step 5: the preview in the pending variation's box, captioned with its
+    # step (the first step's: the clock has not moved since, so no later one is due).
+    gate.wait_held()
     screen = tmux.wait_for(
         "a live preview with its step",
         lambda s: FORMING.search(s) is not None and len(half_block_lines(s)) >= 3,
@@ -339,11 +368,16 @@ def test_a_preview_forms_in_the_gallery_then_the_thumbnail_and_c_cancels(
     assert "Slowly Forming" in screen, screen
     first = FORMING.search(screen)
     assert first is not None
+    # A minute passes for the previews; step 5 gets one, shown while held at step 10.
+    clock.advance(60)
+    gate.move_on(hold_at=10)
+    gate.wait_held()
     tmux.wait_for(
         "a later preview",
         lambda s: any(int(n) > int(first.group(1)) for n, _ in FORMING.findall(s)),
     )
     # Then the variation is final: its thumbnail, captioned with its seed.
+    gate.move_on()
     tmux.wait_for(
         "the final thumbnail in the preview's place",
         lambda s: "1 · 42" in s and FORMING.search(s) is None,
@@ -352,14 +386,72 @@ def test_a_preview_forms_in_the_gallery_then_the_thumbnail_and_c_cancels(
     assert live.wait_status(task_id, "review")["variations"][0]["index"] == 1
 
     # c cancels a generation from the gallery, while its preview forms.
+    gate.hold_at(3)
     other = live.submit(task_yaml("Never Finished", variations=1, steps=150), "never.yaml")
     tmux.wait_for("the new task on top", lambda s: "Never Finished" in s)
     tmux.send("k")  # the cursor up, onto it
+    gate.wait_held()
     tmux.wait_for(
         "the new task's preview",
         lambda s: "Never Finished" in s and FORMING.search(s) is not None,
     )
     tmux.send("c")
+    wait_until(lambda: live.progress.cancel_requested(other), TIMEOUT)
+    gate.move_on()  # the next step sees the cancel
     assert live.wait_status(other, "failed", timeout=TIMEOUT)["variations"] == []
     tmux.wait_for("the preview to go", lambda s: FORMING.search(s) is None)
     quit_tui(tmux)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_loupe_and_the_compare_in_half_blocks(tmux: Tmux, size: tuple[int, int]) -> None:
+    """z: the middle of a 1024² variation at one pixel per half cell, the place named;
+    l pans it a quarter; → keeps it; p: two side by side, labelled, at the same place."""
+    large = ApiDaemon(None).start()
+    try:
+        add_review_task(large, "loupe", (1024, 1024), 3, paint=coordinates)
+        open_tui(tmux, large.config_file, size=size)
+        tmux.wait_for("the task", lambda s: "loupe" in s and "1 · 1" in s)
+        columns, rows = size[0] - 1, size[1] - 3  # the last column stays empty (tmux)
+        left, top = 512 - columns // 2, 512 - rows
+
+        def loupe(left: int, width: int, labels: list[str], *, what: str = "the loupe") -> str:
+            """The place named, the labels, and `rows` lines of half blocks `width` wide
+            (in each panel)."""
+            place = f"100 % x {left}–{left + width}, y {top}–{top + 2 * rows} of 1024×1024"
+
+            def shown(s: str) -> bool:
+                lines = half_block_lines(s)
+                painted = [s.splitlines()[n] for n in lines]
+                per_panel = len(labels) * width
+                return (
+                    place in s
+                    and all(label in s for label in labels)
+                    and len(lines) == rows
+                    and all(line.count("▀") == per_panel for line in painted)
+                )
+
+            return tmux.wait_for(f"{what}: {place}, {labels}", shown)
+
+        tmux.send("z")
+        loupe(left, columns, ["1 · seed 1"])
+        tmux.send("l")
+        left += columns // 4
+        loupe(left, columns, ["1 · seed 1"], what="panned right a quarter")
+        tmux.send("\x1b[C")  # →
+        loupe(left, columns, ["2 · seed 2"], what="the next variation, same place")
+
+        tmux.send("p")  # 2 pinned, 3 beside it: both at 100 %, at the same place
+        width = (columns - 1) // 2
+        centre = left + columns // 2
+        pinned, selected = "2 · seed 2 · pinned (p: unpin)", "3 · seed 3 · selected: ← → a"
+        loupe(centre - width // 2, width, [pinned, selected], what="the compare")
+        tmux.send("z")  # z goes back where it came from: the list, the pin marked there
+        tmux.wait_for("the list", lambda s: "100 % x" not in s and "2 · 2 pin" in s)
+        tmux.send("\r")  # Enter: the compare, fitted: both whole, side by side
+        tmux.wait_for("the compare fitted", lambda s: "fitted (z: 100 %)" in s and pinned in s)
+        tmux.send("q")
+        tmux.wait_for("the list", lambda s: "fitted" not in s and "2 · 2 pin" in s)
+        quit_tui(tmux)
+    finally:
+        large.cleanup()

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+from textual.css.query import NoMatches
 from textual.pilot import Pilot
 
 import gladtui.tui  # noqa: F401  (textual-image first, as `gladtui tui` does)
+from gladtui.pictureprotocol import Choice
+from gladtui.tui import picturewidget
 from gladtui.tui.app import ReviewApp
 from gladtui.tui.detail import TaskDetail
 from gladtui.tui.gallery import Gallery
+from gladtui.tui.largeview import LargeView, Panel
 from gladtui.tui.tasklist import Clock, TaskList
 from tests.apidaemon import ApiDaemon
 
@@ -23,12 +28,23 @@ def make_app(daemon: ApiDaemon, clock: Clock | None = None) -> ReviewApp:
 async def until(
     pilot: Pilot[None], condition: Callable[[], object], timeout: float = 60.0, what: str = ""
 ) -> None:
-    """Let the app run until `condition()` holds; fail with what the screen shows."""
+    """Let the app run until `condition()` holds; fail with what the screen shows.
+
+    A widget it asks for that is not mounted yet (the review screen is composed
+    after the app starts) is a condition not met yet, not an error.
+    """
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not _holds(condition):
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached in {timeout} s: {what}\n{screen_text(pilot)}")
         await pilot.pause(0.05)
+
+
+def _holds(condition: Callable[[], object]) -> bool:
+    try:
+        return bool(condition())
+    except NoMatches:
+        return False
 
 
 def screen_text(pilot: Pilot[None]) -> str:
@@ -56,3 +72,25 @@ def detail_text(app: ReviewApp) -> str:
 
 def gallery(app: ReviewApp) -> Gallery:
     return app.review.query_one(Gallery)
+
+
+@contextmanager
+def half_blocks() -> Iterator[None]:
+    """Pictures drawn in half blocks, as `gladtui tui` draws them in a terminal that shows
+    no graphics (under pytest textual-image sees no terminal and picks grey text); the
+    widget it detected again after."""
+    before = (picturewidget._chosen[0], picturewidget._choice[0])
+    picturewidget.use(Choice("halfblocks", "forced by the test"))
+    try:
+        yield
+    finally:
+        picturewidget._chosen[0], picturewidget._choice[0] = before
+
+
+def large_view_shows(app: ReviewApp, count: int, *, zoomed: bool) -> bool:
+    """The large view is up, at 100 % or fitted, with `count` pictures (not `…`)."""
+    screen = app.screen
+    if not isinstance(screen, LargeView) or screen.zoomed != zoomed:
+        return False
+    shown = [panel.picture for panel in screen.query(Panel)]
+    return len(shown) == count and all(isinstance(p, picturewidget.PictureBase) for p in shown)

@@ -73,6 +73,9 @@ class DecisionKeys(_Base):
         tasks: TaskList
         gallery: Gallery
 
+        def approve_note(self, index: int) -> str: ...  # viewkeys.py: which one, in a compare
+        def close_large_view(self) -> None: ...
+
     APPROVE = "approve the selected variation (A: always with the dialog)"
     REJECT = "reject: keep or delete the files, or regenerate with a new prompt (R: the dialog)"
     DECISION_BINDINGS = [
@@ -106,13 +109,16 @@ class DecisionKeys(_Base):
 
         def send(confirmed: bool | None = True) -> None:
             if confirmed:
+                self.close_large_view()  # approved from there: on to the next task
                 self.chosen[task["id"]] = index  # an undo shows this variation again
                 self._decide(task["id"], f"approve variation {index}", self.client.approve, index)
 
         # A missing file gets the dialog in any case: it says why it cannot be approved.
         if self.confirm or dialog or variation.get("missing"):
             picture = self.pictures.get(task["id"], variation)
-            self.app.push_screen(ApproveScreen(task, variation, picture, self.destination), send)
+            note = self.approve_note(index)
+            screen = ApproveScreen(task, variation, picture, self.destination, note=note)
+            self.app.push_screen(screen, send)
         else:
             send()
 

@@ -4,9 +4,9 @@ The list's pages (for the task list's own worker); the task under the
 cursor in full, then its pictures, each drawn as it arrives; the live
 previews of a generation; the next tasks awaiting review and their
 pictures, fetched ahead (`Lookahead`), so after a decision the next task
-shows at once; one picture at full size (Enter). An answer is put on
-screen from the UI thread, and only where it still belongs (the cursor
-may have moved on, the app may be closing).
+shows at once (the large view fetches its full-size pictures itself). An
+answer is put on screen from the UI thread, and only where it still belongs
+(the cursor may have moved on, the app may be closing).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from textual.worker import get_current_worker
 from gladtui.client import ClientError
 from gladtui.tui.gallery import showable
 from gladtui.tui.livepreviews import fetch_previews
-from gladtui.tui.screens import ImageScreen
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -151,32 +150,3 @@ class FetchWorkers(_Base):
             for variation in showable(task["variations"]):
                 self.pictures.fetch(task_id, variation)
             self.ahead.put(task)
-
-    def action_enlarge(self) -> None:
-        variation = self.gallery.current
-        task_id = self.gallery.task_id
-        if variation is None or task_id is None:
-            self.notify("no image to show", severity="warning")
-            return
-        if variation.get("missing"):  # a copy kept on this side would be stale
-            self.notify(
-                f"the file of variation {variation['index']} is missing", severity="warning"
-            )
-            return
-        self._enlarge(task_id, variation["index"], self.full["title"] if self.full else "")
-
-    @work(thread=True, exclusive=True, group="enlarge")
-    def _enlarge(self, task_id: str, index: int, title: str) -> None:
-        variation = self.gallery.current
-        if variation is None:
-            return
-        try:
-            picture = self.pictures.fetch_full(task_id, variation)
-        except ClientError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        if picture is None:
-            self.app.call_from_thread(self.notify, "the image is gone", severity="warning")
-            return
-        caption = f"{title} · variation {index} · seed {variation['seed']}   Esc: back"
-        self.app.call_from_thread(self.app.push_screen, ImageScreen(picture, caption))

@@ -103,6 +103,7 @@ class Thumbnail(Vertical):
         self.picture = None if variation.get("missing") else picture
         self.styles.width = layout.box_width
         self._layout = layout
+        self.pinned = False  # pinned for the large view's compare (`p`)
 
     def compose(self) -> ComposeResult:
         yield self._picture_widget()
@@ -110,8 +111,16 @@ class Thumbnail(Vertical):
 
     def _caption(self) -> str:
         mark = " ✓" if self.variation["selected"] else ""
+        pin = " pin" if self.pinned else ""
         gone = " · missing" if self.variation.get("missing") else ""
-        return f"{self.variation['index']} · {self.variation['seed']}{mark}{gone}"
+        return f"{self.variation['index']} · {self.variation['seed']}{mark}{gone}{pin}"
+
+    def set_pinned(self, pinned: bool) -> None:
+        if pinned != self.pinned:
+            self.pinned = pinned
+            labels = self.query(Label)  # none yet before compose, which reads `pinned`
+            if labels:
+                labels.first().update(self._caption())
 
     def _picture_widget(self) -> Widget:
         # Both sides set: textual-image's "auto" reads the widget's size before layout.
@@ -171,6 +180,7 @@ class Gallery(Vertical, can_focus=False):
         # reviewer picks one; once per generation (`_forming`: previews seen since its start).
         self._follow: int | None = None
         self._forming = False
+        self.pinned: int | None = None  # the variation pinned for the compare (`p`)
         self._page: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -204,6 +214,7 @@ class Gallery(Vertical, can_focus=False):
         keep = self.selected if same_task else None
         if not same_task:
             self._follow, self._forming = None, False
+        self.pinned = self.pinned if same_task else None
         self.task_id, self.variations, self.note = task_id, live, note
         done = {v["index"] for v in variations}  # final now: the thumbnail takes over
         self.previews = {n: s for n, s in self.previews.items() if same_task and n not in done}
@@ -245,6 +256,11 @@ class Gallery(Vertical, can_focus=False):
         if shots and not self._forming:  # a generation's first previews: show their page
             self._follow, self._forming = min(shots), True
         self._page = None
+        self._draw()
+
+    def pin(self, index: int | None) -> None:
+        """Mark variation `index` as pinned (None: none is)."""
+        self.pinned = index
         self._draw()
 
     def select(self, index: int) -> bool:
@@ -295,7 +311,9 @@ class Gallery(Vertical, can_focus=False):
             self._mount_page(page, relayout)
         self.border_title = self._title()
         for thumbnail in self.query(Thumbnail):
-            thumbnail.set_class(thumbnail.variation["index"] == self.selected, "-selected")
+            index = thumbnail.variation["index"]
+            thumbnail.set_class(index == self.selected, "-selected")
+            thumbnail.set_pinned(index == self.pinned)
 
     def _boxes(self) -> list[int]:
         """The indexes the boxes show, in order: the variations, then those forming."""

@@ -57,13 +57,17 @@ class ApproveScreen(ModalScreen[bool]):
         variation: VariationJSON,
         picture: PILImage.Image | None,
         destination: str,
+        *,
+        note: str = "",
     ) -> None:
+        """`note`: which variation this is, when another one is pinned beside it."""
         super().__init__()
         self.task_summary = task
         self.variation = variation
         self.missing = bool(variation.get("missing"))
         self.picture = None if self.missing else picture
         self.destination = destination
+        self.note = note
 
     def compose(self) -> ComposeResult:
         number, seed = self.variation["index"], self.variation["seed"]
@@ -80,6 +84,8 @@ class ApproveScreen(ModalScreen[bool]):
                 with Vertical(classes="approve-facts"):
                     yield Static(Text(self.task_summary["title"], style="bold"))
                     yield Static(f"variation {number} · seed {seed}", markup=False)
+                    if self.note:
+                        yield Static(Text(self.note, style="bold"), id="approve-note")
                     if self.missing:
                         yield Static(self._missing_text(), markup=False, classes="problem")
                     else:

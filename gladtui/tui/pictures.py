@@ -24,6 +24,9 @@ from gladtui.picturecache import DiskCache, picture_key
 from gladtui.shapes import VariationJSON, thumbnail_step
 
 MAX_PICTURES = 256  # decoded thumbnails kept in memory: ~300 KB each at 320x320 RGB
+# full-size pictures kept decoded for the large view: 3 MB each at 1024x1024 RGB, enough
+# for the two shown side by side and their neighbours, fetched ahead
+MAX_FULL_PICTURES = 6
 # pixels: sharp in a gallery box on a pixel-drawing terminal; a step of the daemon's
 # (shapes.THUMBNAIL_WIDTHS), so its cached copy is shared with every reviewer
 THUMBNAIL_WIDTH = 320
@@ -56,6 +59,7 @@ class Pictures:
         self._width = thumbnail_step(width)  # what the daemon answers: one disk-cache key
         self._capacity = capacity
         self._cache: OrderedDict[Key, PILImage.Image | None] = OrderedDict()
+        self._full: OrderedDict[Key, PILImage.Image] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, task_id: str, variation: VariationJSON) -> PILImage.Image | None:
@@ -71,9 +75,32 @@ class Pictures:
         with self._lock:
             return key_of(task_id, variation) in self._cache
 
+    def get_full(self, task_id: str, variation: VariationJSON) -> PILImage.Image | None:
+        """The full-size picture if it is in memory; never blocks."""
+        key = key_of(task_id, variation)
+        with self._lock:
+            if key in self._full:
+                self._full.move_to_end(key)
+                return self._full[key]
+        return None
+
     def fetch_full(self, task_id: str, variation: VariationJSON) -> PILImage.Image | None:
-        """The full-size picture, for the large view; kept on disk, not in memory."""
-        return self._load(task_id, variation, FULL_SIZE)
+        """The full-size picture, for the large view (blocking: call it from a worker).
+
+        The last few stay decoded in memory (the loupe crops them as it pans); all
+        of them stay in the disk cache. None when the daemon has no such picture.
+        Raises ClientError when the daemon cannot be asked.
+        """
+        found = self.get_full(task_id, variation)
+        if found is not None:
+            return found
+        picture = self._load(task_id, variation, FULL_SIZE)
+        if picture is not None:
+            with self._lock:
+                self._full[key_of(task_id, variation)] = picture
+                while len(self._full) > MAX_FULL_PICTURES:
+                    self._full.popitem(last=False)
+        return picture
 
     def fetch(self, task_id: str, variation: VariationJSON) -> PILImage.Image | None:
         """Fetch and decode (or answer from memory). Blocking: call it from a worker.

@@ -24,6 +24,8 @@ from PIL import Image as PILImage
 from textual.app import ComposeResult
 from textual.widget import Widget
 from textual_image import _terminal
+from textual_image.renderable.halfcell import Image as HalfcellRenderable
+from textual_image.renderable.unicode import Image as UnicodeRenderable
 from textual_image.widget import HalfcellImage, SixelImage
 from textual_image.widget import Image as DetectedImage
 from textual_image.widget._base import Image as PictureBase
@@ -72,7 +74,7 @@ _chosen: list[Callable[..., Widget]] = [DetectedImage]
 _choice: list[Choice | None] = [None]
 
 
-__all__ = ["PictureBase", "chosen", "picture_widget", "use"]
+__all__ = ["PictureBase", "chosen", "drawn_cell", "picture_widget", "use"]
 
 
 def use(choice: Choice) -> None:
@@ -98,6 +100,25 @@ def _use_cell_size(cell: CellPixels) -> None:
     window size on import; inside tmux that can be tmux's 16x32 guess. The facts'
     size is the terminal's own answer where it gave one."""
     _terminal.get_cell_size._result = _terminal.CellSize(cell.width, cell.height)  # type: ignore[attr-defined]
+
+
+# The image pixels a cell shows when a widget draws it as text, not as pixels
+TEXT_CELLS: dict[type, tuple[int, int]] = {
+    HalfcellRenderable: (1, 2),  # two pixels, one above the other
+    UnicodeRenderable: (1, 1),  # textual-image's grey characters, when it saw no terminal
+}
+
+
+def drawn_cell() -> tuple[int, int]:
+    """The image pixels one cell shows with the widget in use, width and height: the
+    terminal's cell for pixels (kitty graphics, sixel, iTerm2), 1x2 for half blocks.
+    What the loupe's 100 % is made of."""
+    widget = _chosen[0]
+    text = None if widget is KittyPicture else getattr(widget, "_Renderable", None)
+    if text in TEXT_CELLS:
+        return TEXT_CELLS[text]
+    cell = _terminal.get_cell_size()
+    return (cell.width, cell.height)
 
 
 def picture_widget(picture: PILImage.Image, *, id: str | None = None) -> Widget:

@@ -2,8 +2,9 @@
 
 Every blocking call to the daemon runs in a thread worker; what the daemon
 did in answer arrives as an event and updates the screen in place. The
-keys that act on tasks are in decide.py; what the screen fetches (the full
-task, its pictures, the next tasks ahead) is in fetching.py.
+keys that act on tasks are in decide.py, those that open the large view
+(Enter, z, p) in viewkeys.py; what the screen fetches (the full task, its
+pictures, the next tasks ahead) is in fetching.py.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from gladtui.tui.lookahead import Lookahead
 from gladtui.tui.pictures import Pictures
 from gladtui.tui.screens import HelpScreen, help_rows
 from gladtui.tui.tasklist import Clock, TaskList, TaskListHeader
+from gladtui.tui.viewkeys import ViewKeys
 
 DETAIL_DELAY = 0.06  # s: while the cursor races down the list, fetch only where it stops
 COUNTS_DELAY = 0.3  # s: recount at most this often while events pour in
@@ -46,9 +48,10 @@ PICK = "select a variation: ← → or its number (as in gladtui approve --varia
 SCROLL = "scroll the details down / up, from the list"
 
 
-class ReviewScreen(DecisionKeys, FetchWorkers, Screen[None]):
+class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
     BINDINGS = [
         *DecisionKeys.DECISION_BINDINGS,
+        *ViewKeys.VIEW_BINDINGS,
         Binding("f", "filter(1)", "Filter", tooltip="next / previous filter"),
         Binding("F", "filter(-1)", "Filter back", show=False, tooltip="next / previous filter"),
         # priority, like enter below: "/" and the text typed after it in one burst
@@ -75,7 +78,7 @@ class ReviewScreen(DecisionKeys, FetchWorkers, Screen[None]):
             "View",
             show=False,
             priority=True,
-            tooltip="the selected variation, large (Esc: back)",
+            tooltip="the selected variation, large; beside the pinned one, if any (Esc: back)",
         ),
         Binding(
             "tab",

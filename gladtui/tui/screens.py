@@ -1,10 +1,9 @@
-"""The screens around the review screen: help, the large image, no daemon."""
+"""The screens around the review screen: help, no daemon (the large view: largeview.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PIL import Image as PILImage
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,7 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
 from gladtui.client import START_HINT
-from gladtui.tui.picturewidget import chosen, picture_widget
+from gladtui.tui.picturewidget import chosen
 from gladtui.tui.rows import LEGEND
 
 KEYS_WIDTH = 13  # the help's key column
@@ -37,6 +36,8 @@ KEY_NAMES = {
     "right_square_bracket": "]",
     "shift+up": "Shift+↑",
     "shift+down": "Shift+↓",
+    "shift+left": "Shift+←",
+    "shift+right": "Shift+→",
 }
 
 
@@ -56,7 +57,7 @@ def help_rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
         description = binding.tooltip or binding.description
         keys = rows.setdefault(description, [])
         if binding.action.startswith("pick("):
-            if not keys:
+            if "1-9" not in keys:
                 keys.append("1-9")
             continue
         for key in binding.key.split(","):
@@ -97,22 +98,6 @@ class HelpScreen(ModalScreen[None]):
                 pictures = f"{choice.describe()}\ncells: {choice.describe_cells()}"
                 yield Static(Text(pictures), id="pictures-choice")
             yield Label("Esc: close", classes="hint")
-
-
-class ImageScreen(Screen[None]):
-    """One variation as large as the terminal allows."""
-
-    BINDINGS = [Binding("escape,enter,q", "dismiss(None)", "Back")]
-
-    def __init__(self, picture: PILImage.Image, caption: str) -> None:
-        super().__init__()
-        self.picture = picture
-        self.caption = caption
-
-    def compose(self) -> ComposeResult:
-        yield Label(self.caption, id="caption")
-        yield picture_widget(self.picture, id="large")
-        yield Footer()
 
 
 class DisconnectedScreen(Screen[None]):
