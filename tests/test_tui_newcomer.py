@@ -8,6 +8,7 @@ back from the daemon.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from gladtui.tui.modals import GenerateScreen, RejectScreen
 from gladtui.tui.screens import DisconnectedScreen
 from gladtui.tui.taskwindow import TaskWindow
 from tests.apidaemon import ApiDaemon, task_yaml
+from tests.stepgate import HeldClock, StepGate
 from tests.tuitools import gallery, titles, until
 
 if TYPE_CHECKING:
@@ -35,7 +37,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 SIZES = [(80, 24), (120, 40)]
-SLOW_STEPS = 30  # enough steps that the previews are there for a while
 size_ids = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 
 
@@ -173,10 +174,13 @@ async def test_the_review_count_includes_decisions_in_their_grace_period(tiny: L
 
 
 @pytest.fixture
-def previewing(tiny: LoadedModel) -> Iterator[ApiDaemon]:
-    """A daemon that decodes a preview at every step."""
-    daemon = ApiDaemon(tiny, settings={"generation": {"preview_interval_seconds": 0}}).start()
-    yield daemon
+def held(tiny: LoadedModel) -> Iterator[tuple[ApiDaemon, StepGate]]:
+    """A daemon whose generations stop at the step the test names (tests/stepgate.py),
+    so what the test waits to see is on screen however fast or busy the machine is."""
+    daemon = ApiDaemon(tiny, preview_clock=HeldClock()).start()
+    gate = StepGate(daemon.progress)
+    yield daemon, gate
+    gate.close()
     daemon.cleanup()
 
 
@@ -187,13 +191,15 @@ def forming(app: ReviewApp) -> list[int]:
 
 @size_ids
 async def test_a_task_being_generated_shows_in_review_with_its_preview(
-    previewing: ApiDaemon, size: tuple[int, int]
+    held: tuple[ApiDaemon, StepGate], size: tuple[int, int]
 ) -> None:
-    app = app_for(previewing)
+    daemon, gate = held
+    app = app_for(daemon)
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: " Review 0 " in drawn(app, app.review.filter_bar))
-        slow = task_yaml("Still Forming", variations=1, steps=SLOW_STEPS)
-        task_id = previewing.submit(slow, "forming.yaml")
+        gate.hold_at(3)
+        task_id = daemon.submit(task_yaml("Still Forming", variations=1, steps=10), "f.yaml")
+        await asyncio.to_thread(gate.wait_held)
         await until(
             pilot,
             lambda: titles(app) == ["Still Forming"] and forming(app) == [1],
@@ -203,27 +209,34 @@ async def test_a_task_being_generated_shows_in_review_with_its_preview(
         assert " Review 0+1 " in drawn(app, app.review.filter_bar)  # 1 being generated
         assert "forming 1" in drawn(app, gallery(app))
         await pilot.press("c")
-    previewing.wait_status(task_id, "failed")
+        await until(pilot, lambda: daemon.progress.cancel_requested(task_id), what="the cancel")
+        gate.move_on()  # the next step sees the cancel
+    daemon.wait_status(task_id, "failed")
 
 
-async def test_after_g_the_page_follows_to_the_new_variations(previewing: ApiDaemon) -> None:
-    # Generous deadlines: previews at every step make this slow on a busy machine.
-    task_id = in_review(previewing, "Three More", variations=3, steps=SLOW_STEPS, timeout=600)
-    app = app_for(previewing)
+async def test_after_g_the_page_follows_to_the_new_variations(
+    held: tuple[ApiDaemon, StepGate],
+) -> None:
+    daemon, gate = held
+    task_id = in_review(daemon, "Three More", variations=3, steps=10, timeout=300)
+    app = app_for(daemon)
     async with app.run_test(size=(80, 24)) as pilot:  # a page of 3: the 4th on the next
         await pictures_of(pilot, app, task_id, [1, 2, 3])
+        gate.hold_at(3)
         await pilot.press("g")
         assert isinstance(app.screen, GenerateScreen)
         app.screen.query_one("#count", Input).value = "1"
         await pilot.press("enter")
+        await asyncio.to_thread(gate.wait_held)
         await until(
             pilot,
             lambda: forming(app) == [4] and shown(app) == [],
-            timeout=300,
+            timeout=120,
             what="the page of variation 4, its preview forming",
         )
         assert "forming 4" in drawn(app, gallery(app))
         assert titles(app) == ["Three More"]  # still in the Review list
+        gate.move_on()
         await pictures_of(pilot, app, task_id, [4], timeout=300)  # final: the page stays
         assert gallery(app).selected == 4
         assert "variations 4 of 4" in drawn(app, gallery(app))
