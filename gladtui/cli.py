@@ -18,9 +18,12 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gladtui import __version__
+
+if TYPE_CHECKING:
+    from gladtui.client import Remote
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -219,8 +222,9 @@ def _check_ssh_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 
 @contextlib.contextmanager
-def daemon_socket(args: argparse.Namespace) -> Iterator[Path | None]:
-    """With --ssh, the forwarded socket for as long as the command runs; else None.
+def daemon_socket(args: argparse.Namespace) -> Iterator[tuple[Path, Remote] | None]:
+    """With --ssh, the forwarded socket for as long as the command runs, and where it
+    leads (for the messages: which host, which socket there); else None.
 
     ssh is stopped when the block ends, however it ends (Ctrl-C included).
     """
@@ -241,8 +245,10 @@ def daemon_socket(args: argparse.Namespace) -> Iterator[Path | None]:
         path = forward.open()
     except ssh.SshError as exc:
         raise CommandFailed(str(exc), codes.get(type(exc), EXIT_SSH_HOST)) from None
+    from gladtui.client import Remote
+
     try:
-        yield path
+        yield path, Remote(str(args.ssh), forward.found or "the daemon's socket")
     finally:
         forward.close()
 
@@ -311,8 +317,9 @@ def _run_tui(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from gladtui.tui import run  # Textual and textual-image only now (before ssh may prompt)
 
-    with daemon_socket(args) as socket:
-        run(config, socket_path=socket)
+    with daemon_socket(args) as forwarded:
+        socket, remote = forwarded or (None, None)
+        run(config, socket_path=socket, remote=remote)
     return EXIT_OK
 
 
@@ -345,9 +352,9 @@ def _submit_over_ssh(args: argparse.Namespace) -> int:
     from gladtui.client import ApiError, Client, DaemonUnreachable
 
     refused = 0
-    with daemon_socket(args) as socket:
-        assert socket is not None
-        client = Client(socket)
+    with daemon_socket(args) as forwarded:
+        assert forwarded is not None
+        client = Client(forwarded[0], remote=forwarded[1])
         for path in args.files:
             try:
                 answer = client.submit(path.read_bytes(), path.name)

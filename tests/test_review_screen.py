@@ -294,20 +294,6 @@ async def test_the_reject_dialog_says_what_it_will_do(live: ApiDaemon) -> None:
         await pilot.press("escape")
 
 
-async def test_an_empty_review_list_says_tasks_are_being_generated(live: ApiDaemon) -> None:
-    app = app_for(live)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.connected, what="the stream")
-        live.submit(task_yaml("On Its Way", variations=6, steps=40, width=256, height=256))
-        await until(
-            pilot,
-            lambda: "queued or generating" in app.review.tasks.empty_text,
-            what="the hint",
-        )
-        line = app.review.tasks.render_line(0).text
-        assert "nothing to review yet: 1 task(s) queued or generating" in line
-
-
 async def test_the_help_says_what_q_does_here(live: ApiDaemon) -> None:
     cases = [({}, "quit (the daemon keeps running)"), ({"quit_note": "ends it"}, "ends it")]
     for options, words in cases:
