@@ -268,8 +268,9 @@ def _run_tui(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from gladtui.tui import run  # Textual and textual-image only now (before ssh may prompt)
 
-    with daemon_socket(args) as socket:
-        run(config, socket_path=socket)
+    with daemon_socket(args) as forwarded:
+        socket, remote = forwarded or (None, None)
+        run(config, socket_path=socket, remote=remote)
     return EXIT_OK
 
 
@@ -302,9 +303,9 @@ def _submit_over_ssh(args: argparse.Namespace) -> int:
     from gladtui.client import ApiError, Client, DaemonUnreachable
 
     refused = 0
-    with daemon_socket(args) as socket:
-        assert socket is not None
-        client = Client(socket)
+    with daemon_socket(args) as forwarded:
+        assert forwarded is not None
+        client = Client(forwarded[0], remote=forwarded[1])
         for path in args.files:
             try:
                 answer = client.submit(path.read_bytes(), path.name)

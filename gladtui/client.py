@@ -21,6 +21,7 @@ import json
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, cast
 from urllib.parse import quote, urlencode
@@ -55,6 +56,21 @@ START_HINT = (
     "start it with `gladtui daemon` in a terminal (with the same --config), "
     "or `systemctl --user start gladtui` for the service"
 )
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A daemon on another host, its socket forwarded to this one (`gladtui --ssh`)."""
+
+    host: str  # as given to --ssh: alice@review.example.com:2222
+    socket: str  # the daemon's socket there
+
+    @property
+    def start_hint(self) -> str:
+        return (
+            f"start it on {self.host}: `gladtui daemon` in a terminal there, or "
+            "`systemctl --user start gladtui` for the service there"
+        )
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -109,9 +125,18 @@ def _decoded_page(raw: Callable[P, bytes]) -> Callable[P, TaskPageJSON]:
 class Client:
     """Synchronous API calls. Each returns the parsed body (shapes of gladtui/shapes.py)."""
 
-    def __init__(self, socket_path: Path, timeout: float = 30.0) -> None:
+    def __init__(
+        self, socket_path: Path, timeout: float = 30.0, *, remote: Remote | None = None
+    ) -> None:
+        """`remote`: the daemon is on another host, `socket_path` a forward to it."""
         self.socket_path = Path(socket_path)
         self.timeout = timeout
+        self.remote = remote
+
+    @property
+    def start_hint(self) -> str:
+        """How to start the daemon this client talks to: here, or on the remote host."""
+        return START_HINT if self.remote is None else self.remote.start_hint
 
     # -- reading ---------------------------------------------------------------------
 
@@ -323,7 +348,12 @@ class Client:
             why = f"the daemon on {path} closed the connection"
         else:
             why = f"cannot reach the daemon on {path}: {exc}"
-        return DaemonUnreachable(f"{why}; {START_HINT}")
+        if self.remote is not None:  # the path is a private forward: name the far end
+            why = (
+                f"no daemon answers at {self.remote.socket} on {self.remote.host} "
+                f"(through ssh; here: {why})"
+            )
+        return DaemonUnreachable(f"{why}; {self.start_hint}")
 
 
 def _task_url(task_id: str) -> str:
@@ -349,7 +379,7 @@ def _api_error(status: int, reason: str, body: bytes) -> ApiError:
     return ApiError(status, code, message)
 
 
-def client_for(config: Config, socket: Path | None = None) -> Client:
+def client_for(config: Config, socket: Path | None = None, remote: Remote | None = None) -> Client:
     """A client for the daemon that `config` describes, or the one on `socket`
-    (a forwarded socket, `gladtui --ssh`)."""
-    return Client(config.socket_path() if socket is None else socket)
+    (a forwarded socket, `gladtui --ssh`: `remote` says where it leads)."""
+    return Client(config.socket_path() if socket is None else socket, remote=remote)

@@ -130,8 +130,11 @@ def run_client(args: argparse.Namespace) -> int:
 
     call: Caller = args.call
     try:
-        with daemon_socket(args) as socket:
-            client = Client(socket) if socket else client_for(load_config(args.config))
+        with daemon_socket(args) as forwarded:
+            if forwarded is not None:
+                client = Client(forwarded[0], remote=forwarded[1])
+            else:
+                client = client_for(load_config(args.config))
             call(client, args)
             sys.stdout.flush()  # here, so a closed pipe is caught below
     except DaemonUnreachable as exc:

@@ -14,6 +14,10 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gladtui.client import Remote
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -33,8 +37,9 @@ class CommandFailed(Exception):
 
 
 @contextlib.contextmanager
-def daemon_socket(args: argparse.Namespace) -> Iterator[Path | None]:
-    """With --ssh, the forwarded socket for as long as the command runs; else None.
+def daemon_socket(args: argparse.Namespace) -> Iterator[tuple[Path, Remote] | None]:
+    """With --ssh, the forwarded socket for as long as the command runs, and where it
+    leads (for the messages: which host, which socket there); else None.
 
     ssh is stopped when the block ends, however it ends (Ctrl-C included).
     """
@@ -55,7 +60,9 @@ def daemon_socket(args: argparse.Namespace) -> Iterator[Path | None]:
         path = forward.open()
     except ssh.SshError as exc:
         raise CommandFailed(str(exc), codes.get(type(exc), EXIT_SSH_HOST)) from None
+    from gladtui.client import Remote
+
     try:
-        yield path
+        yield path, Remote(str(args.ssh), forward.found or "the daemon's socket")
     finally:
         forward.close()

@@ -38,6 +38,15 @@ def _check_loras(loras: dict[str, float]) -> dict[str, float]:
 LoraWeights = Annotated[dict[str, float], AfterValidator(_check_loras)]
 
 
+def _sampler_is_scheduler(data: object) -> object:
+    """`sampler:` (the README's word, A1111's `Sampler:`) is another name for `scheduler:`."""
+    if isinstance(data, dict) and "sampler" in data:
+        if "scheduler" in data:
+            raise ValueError("sampler and scheduler are two names of one setting: keep one")
+        return {("scheduler" if key == "sampler" else key): v for key, v in data.items()}
+    return data
+
+
 class PresetConfig(Section):
     """A named set of generation settings (`generation.presets.NAME`); unset keys
     fall back to the `generation` defaults."""
@@ -46,6 +55,8 @@ class PresetConfig(Section):
     guidance_scale: float | None = Field(None, ge=0)
     scheduler: SamplerName | None = None
     loras: LoraWeights = Field(default_factory=dict)
+
+    _sampler = model_validator(mode="before")(_sampler_is_scheduler)
 
     def preset(self) -> Preset:
         return Preset(self.steps, self.guidance_scale, self.scheduler, dict(self.loras))
@@ -78,6 +89,8 @@ class RayConfig(Section):
 
 
 class GenerationConfig(Section):
+    _sampler = model_validator(mode="before")(_sampler_is_scheduler)
+
     model: ModelRef = "stabilityai/stable-diffusion-xl-base-1.0"
     config_dir: ConfigPath | None = None
     allow_download: bool = True

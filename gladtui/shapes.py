@@ -75,6 +75,9 @@ class ProgressJSON(TypedDict):
 
 class VariationJSON(TypedDict):
     index: int  # 1-based and stable for the task's whole life
+    # 1-based: the generation that made it (the task file's, then each `generate` and
+    # each reject with a new prompt)
+    round: int
     path: str
     thumbnail: str | None
     seed: int
@@ -263,6 +266,9 @@ class StatusJSON(TypedDict):
     database: str
     model: ModelJSON
     tasks: dict[str, int]  # every TaskStatus value, zero included
+    # approved or rejected tasks whose decision is in its grace period (can be undone):
+    # the Review list shows them with their countdown, so its count includes them
+    undoable: int
     jobs: dict[str, int]  # pending, running, done, failed, cancelled
     last_event_id: int
     publishing: PublishingJSON

@@ -93,6 +93,12 @@ class Target:
     def destination(self) -> str:
         return f"{self.user}@{self.host}" if self.user else self.host
 
+    @property
+    def ssh_command(self) -> str:
+        """The ssh command line that logs in there by hand: `ssh -p 22777 root@127.0.0.1`."""
+        port = f"-p {self.port} " if self.port else ""
+        return f"ssh {port}{shlex.quote(self.destination)}"
+
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host and self.port else self.host
         text = f"{self.user}@{host}" if self.user else host
@@ -168,6 +174,7 @@ class SshForward(Closing[Path]):
         self._program = ssh_program(os.environ if env is None else env)
         self._folder: Path | None = None
         self._master: subprocess.Popen[bytes] | None = None
+        self.found: str | None = None  # the daemon's socket on the far side, once open
 
     def __enter__(self) -> Path:
         return self.open()
@@ -180,6 +187,7 @@ class SshForward(Closing[Path]):
             remote = self.remote_socket or self._find_socket()
             local = self._forward(remote)
             self._check(local, remote)
+            self.found = remote
         except BaseException:  # Ctrl-C included: no ssh left behind
             self.close()
             raise
@@ -374,12 +382,12 @@ class SshForward(Closing[Path]):
             return LoginRefused(
                 f"ssh could not log in to {self.target}: {last}; check that your key is in "
                 f"the remote ~/.ssh/authorized_keys and loaded (ssh-add -l), then try "
-                f"`ssh {self.target.destination}` by hand"
+                f"`{self.target.ssh_command}` by hand"
             )
         if any("Host key verification failed" in line for line in lines):
             return LoginRefused(
                 f"ssh does not trust {self.target}'s host key ({last}); connect once with "
-                f"`ssh {self.target.destination}` to check and accept it"
+                f"`{self.target.ssh_command}` to check and accept it"
             )
         return HostUnreachable(
             f"cannot reach {self.target} over ssh: {last}; check the host name, the port "

@@ -21,8 +21,11 @@ from gladtui.taskid import derive_task_id, task_id_problem
 
 FIELDS = (
     "id", "title", "prompt", "negative_prompt", "variations", "steps",
-    "guidance_scale", "width", "height", "seed", "content", "scheduler", "loras", "preset",
+    "guidance_scale", "width", "height", "seed", "content", "scheduler", "sampler", "loras",
+    "preset",
 )  # fmt: skip
+# `sampler` (the README's word, and A1111's `Sampler:`) is another name for `scheduler`.
+SAMPLER_NAMES = ("sampler", "scheduler")
 
 # Prompts and content may span lines; titles and ids end up on one line in the
 # TUI, in file names and in logs, where line and paragraph separators and bidi
@@ -143,6 +146,16 @@ class FieldChecker:
             self.add(name, f"{exc}: {_excerpt(text, exc.position)}")
             return None
         return text
+
+    def sampler_field(self) -> str:
+        """Which of the two names of the sampler the file uses (`scheduler` if neither);
+        both at once is a problem, whatever their values."""
+        given = [name for name in SAMPLER_NAMES if name in self.doc]
+        if len(given) > 1:
+            self.problems.append(
+                "sampler and scheduler are two names of one setting: keep one of them"
+            )
+        return given[0] if given else "scheduler"
 
     def sampler(self, name: str, default: str | None) -> str | None:
         raw = self.doc.get(name, MISSING)

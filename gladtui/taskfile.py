@@ -192,7 +192,7 @@ def _parse(data: bytes, file_name: str, rules: TaskRules) -> TaskSpec:
         rules.guidance_scale if preset.guidance_scale is None else preset.guidance_scale
     )
     guidance = c.scale("guidance_scale", default_guidance, rules.max_guidance_scale)
-    scheduler = c.sampler("scheduler", preset.scheduler or rules.scheduler)
+    scheduler = c.sampler(c.sampler_field(), preset.scheduler or rules.scheduler)
     task_loras = c.loras("loras")
     loras = merge_loras(rules.loras, preset.loras, task_loras)
     c.loras_exist("loras", loras, rules.lora_dir)

@@ -3,8 +3,10 @@
 The event stream is opened before the task is read, so nothing between the
 two is missed. A queued task is waited for; once the task is neither queued
 nor generating (review, failed, cancelled…) the task is printed as `show`
-prints it and the command ends. With `--json`, each progress event and then
-the task are printed as one JSON object a line.
+prints it and the command ends. A step is one line, though the daemon sends
+it again once its preview is ready (the next step's line says that preview).
+With `--json`, each progress event and then the task are printed as one JSON
+object a line.
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ def watch_task(client: Client, task_id: str, *, as_json: bool, out: TextIO = sys
         if task["status"] in WAITING:
             if not as_json:
                 print(f"{task_id}: {task['status']}", file=out, flush=True)
+            printed: tuple[int, int, int] | None = None  # the step of the last line
             for event in stream:
                 if isinstance(event, StoredEvent) and _ended(event, task_id):
                     break
                 if isinstance(event, ProgressEvent) and event.data["task_id"] == task_id:
-                    print(_line(event.data, as_json), file=out, flush=True)
+                    step = _step(event.data)
+                    if as_json or step != printed:
+                        print(_line(event.data, as_json), file=out, flush=True)
+                        printed = step
             task = client.task(task_id)
     print(json.dumps(task, ensure_ascii=False) if as_json else format_task(task), file=out)
 
@@ -43,6 +49,10 @@ def _ended(event: StoredEvent, task_id: str) -> bool:
     if event.kind != "status_changed" or event.data["task_id"] != task_id:
         return False
     return event.data["to_status"] not in WAITING
+
+
+def _step(progress: ProgressEventJSON) -> tuple[int, int, int]:
+    return progress["step"], progress["steps"], progress["images_done"]
 
 
 def _line(progress: ProgressEventJSON, as_json: bool) -> str:

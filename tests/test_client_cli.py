@@ -120,6 +120,7 @@ def summary_json(task_id: str = "muffins-001", **changes: Any) -> TaskSummaryJSO
 def variation_json(index: int, *, selected: bool = False, removed: bool = False) -> VariationJSON:
     return {
         "index": index,
+        "round": 1,
         "path": f"/home/me/Downloads/glad-labs-generated-images/sdxl-muffins-001-variation-{index}"
         "-20250301_115800.png",
         "thumbnail": None,

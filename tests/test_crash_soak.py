@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from daemon.intake.dropfolder import DropFolder
 from daemon.intake.ingest import Ingestor
@@ -125,6 +126,7 @@ def test_a_publish_job_given_up_at_start_fails_its_task_which_can_be_approved_ag
                     width=64, height=64),
             status=TaskStatus.PUBLISHING,
         )  # fmt: skip
+        Image.new("RGB", (64, 64)).save(tmp_path / "t-1.png")  # there to be approved again
         store.variations.add(
             NewVariation(task_id="t", idx=1, path=str(tmp_path / "t-1.png"), seed=1, prompt="p",
                          negative_prompt="", width=64, height=64, steps=1, guidance_scale=1.0,

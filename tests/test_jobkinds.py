@@ -10,6 +10,8 @@ from daemon.store.jobkinds import (
     PresetSettings,
     generation_of,
     generation_payload,
+    round_of,
+    round_starts,
 )
 
 DRAFT = PresetSettings(
@@ -52,3 +54,15 @@ def test_a_rerender_with_a_preset_round_trips() -> None:
 def test_an_empty_prompt_or_settings_mean_the_tasks_own() -> None:
     order = generation_of({"first_index": 1, "count": 4, "prompt": "", "settings": {}})
     assert order.prompt is None and order.overrides == Overrides()
+
+
+def test_each_generate_job_starts_a_round_and_a_job_that_made_nothing_does_not() -> None:
+    jobs = [
+        generation_payload(1, 4),  # the task file's
+        generation_payload(5, 4, "a new prompt"),  # a rejection with a new prompt
+        generation_payload(9, 2),  # cancelled before it made anything:
+        generation_payload(9, 3),  # the next `g` starts at the same index
+    ]
+    starts = round_starts(jobs)
+    assert starts == [1, 5, 9]
+    assert [round_of(n, starts) for n in (1, 4, 5, 8, 9, 11)] == [1, 1, 2, 2, 3, 3]

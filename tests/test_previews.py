@@ -304,6 +304,9 @@ def test_show_watch_prints_progress_until_the_task_leaves_generating(
     assert steps, stdout
     assert steps[-1].startswith(f"{task_id}: step 10/10, 0/2 images done"), steps
     assert any("; preview of 1, 2 at step " in line for line in steps), steps
+    # One line a step, though each step is sent again once its preview is ready.
+    said = [line.split(";")[0] for line in steps]
+    assert len(said) == len(set(said)), steps
     # Then the task as `show` prints it, in review now.
     assert any(line.split() == ["status:", "review"] for line in lines), stdout
     assert d.client.task(task_id)["status"] == "review"

@@ -190,6 +190,7 @@ async def test_c_right_after_g_cancels_that_task(live: ApiDaemon) -> None:
         await until(
             pilot,
             lambda: live.client.task(slow)["status"] == "review",
+            timeout=300,  # the cancel is seen at the next step; a busy machine's is slow
             what="the slow task cancelled, back in review",
         )
         assert app.review.tasks.current is not None and app.review.tasks.current["id"] == slow
@@ -291,20 +292,6 @@ async def test_the_reject_dialog_says_what_it_will_do(live: ApiDaemon) -> None:
         prompt = app.screen.query_one("#prompt", Input)
         assert len(prompt.placeholder) < prompt.content_region.width  # not cut
         await pilot.press("escape")
-
-
-async def test_an_empty_review_list_says_tasks_are_being_generated(live: ApiDaemon) -> None:
-    app = app_for(live)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.connected, what="the stream")
-        live.submit(task_yaml("On Its Way", variations=6, steps=40, width=256, height=256))
-        await until(
-            pilot,
-            lambda: "queued or generating" in app.review.tasks.empty_text,
-            what="the hint",
-        )
-        line = app.review.tasks.render_line(0).text
-        assert "nothing to review yet: 1 task(s) queued or generating" in line
 
 
 async def test_the_help_says_what_q_does_here(live: ApiDaemon) -> None:

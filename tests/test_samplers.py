@@ -140,6 +140,46 @@ def test_the_config_default_sampler_applies_to_task_files(tmp_path: Path) -> Non
     assert spec.scheduler == "ddim"
 
 
+def test_sampler_is_another_name_for_scheduler_and_both_at_once_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Issue 28: `sampler:` (the README's word, A1111's `Sampler:`) was an unknown field."""
+    spec = parse_task(
+        b"title: T\nprompt: p\nsampler: DPM++ 2M Karras\n", file_name="t.yaml", rules=TaskRules()
+    )
+    assert spec.scheduler == "dpmpp_2m_karras"
+    with pytest.raises(TaskFileError) as refused:
+        parse_task(
+            b"title: T\nprompt: p\nsampler: k_euler\n", file_name="t.yaml", rules=TaskRules()
+        )
+    assert refused.value.problems[0].startswith("sampler: unknown sampler 'k_euler'")
+    with pytest.raises(TaskFileError) as both:
+        parse_task(
+            b"title: T\nprompt: p\nsampler: euler\nscheduler: ddim\n",
+            file_name="t.yaml",
+            rules=TaskRules(),
+        )
+    assert both.value.problems == [
+        "sampler and scheduler are two names of one setting: keep one of them"
+    ]
+    with pytest.raises(TaskFileError) as capital:  # A1111's spelling of the key: a hint
+        parse_task(b"title: T\nprompt: p\nSampler: euler\n", file_name="t.yaml", rules=TaskRules())
+    assert capital.value.problems == ["unknown field 'Sampler' (did you mean 'sampler'?)"]
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "generation:\n  sampler: Euler a\n  presets:\n    final:\n      sampler: DPM++ 2M Karras\n"
+    )
+    loaded = load_config(config, env={})
+    assert loaded.generation.scheduler == "euler_a"
+    assert loaded.generation.presets["final"].scheduler == "dpmpp_2m_karras"
+    config.write_text("generation:\n  presets:\n    final:\n      sampler: a\n      scheduler: b\n")
+    with pytest.raises(ConfigError) as doubled:
+        load_config(config, env={})
+    assert "generation.presets.final" in str(doubled.value), doubled.value
+    assert "sampler and scheduler are two names of one setting" in str(doubled.value)
+
+
 def test_the_readme_table_lists_every_sampler_as_recorded() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     section = readme[readme.index("### Samplers") : readme.index("### LoRAs")]

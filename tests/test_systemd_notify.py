@@ -132,6 +132,7 @@ def test_ready_only_once_the_store_and_the_socket_are_up(workspace: Path) -> Non
     assert len(stopping) == 1 and stopping[0].at > ready.at
 
 
+@pytest.mark.timeout(900)  # a long generation, on a machine that may be busy
 def test_watchdog_during_a_long_generation_then_sigterm_hands_the_job_back(
     workspace: Path,
 ) -> None:

@@ -53,8 +53,13 @@ async def test_a_dropped_task_appears_live_with_its_thumbnails(live: ApiDaemon) 
         await until(pilot, lambda: titles(app) == ["Making Delicious Muffins"], what="row")
         await until(pilot, lambda: len(app.review.query(Thumbnail)) == 3, what="thumbnails")
         await until(pilot, lambda: len(app.review.query(Image)) == 3, what="the pictures")
-        images = list(app.review.query(Image))
-        await until(pilot, lambda: all(i.size.width and i.size.height > 3 for i in images))
+        # Read again each time: the task shows while it generates now, and a box's
+        # picture widget is replaced when its thumbnail arrives.
+        await until(
+            pilot,
+            lambda: all(i.size.width and i.size.height > 3 for i in app.review.query(Image)),
+            what="the pictures laid out",
+        )
         thumbnails = list(app.review.query(Thumbnail))
         assert [t.variation["index"] for t in thumbnails] == [1, 2, 3]
         for thumbnail in thumbnails:  # each shows its own variation's thumbnail, pixel for pixel
@@ -171,7 +176,8 @@ async def test_more_variations_and_the_large_view(live: ApiDaemon) -> None:
         await pilot.press("backspace", "2", "enter")
         await until(pilot, lambda: len(app.review.query(Thumbnail)) == 3, what="two more")
         assert live.client.task(task_id)["variation_count"] == 3
-        await pilot.press("right", "right")
+        # 1, then on: the gallery may have turned to the new ones as their previews formed
+        await pilot.press("1", "right", "right")
         assert gallery(app).selected == 3
         await pilot.press("9")  # no such variation: a warning, the selection stays
         assert gallery(app).selected == 3

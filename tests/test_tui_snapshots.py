@@ -9,6 +9,8 @@ and accept them with `./scripts/test tests/test_tui_snapshots.py --snapshot-upda
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -39,6 +41,18 @@ STORED_AT = datetime(2026, 11, 23, 12, 0, 0)
 SHOWN_AT = datetime(2026, 11, 23, 12, 5, 0, tzinfo=UTC)  # every task is "5m" old
 
 MUFFINS = "Making Delicious Muffins"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fixed_paths_to_ourselves() -> Iterator[None]:
+    """The fixed folders are this machine's, not this run's: another run of these tests
+    (a second checkout, CI beside a developer) would empty them under us. One at a time."""
+    fd = os.open("/tmp/gladtui-snapshots.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # lets go of the lock
 
 
 @pytest.fixture(scope="module")

@@ -237,7 +237,7 @@ def test_review_and_approve_in_a_terminal(live: ApiDaemon, tmux: Tmux) -> None:
     )
     tmux.send("fF")  # another filter and back: now the Review list is empty
     screen = tmux.wait_for("the task to leave the Review list", lambda s: "Blueberry" not in s)
-    assert "no tasks here" in screen, screen
+    assert "no tasks in Review" in screen, screen
     # f: the next filter, All, has it, with the approved variation marked.
     tmux.send("f")
     tmux.wait_for(
@@ -262,8 +262,11 @@ def test_no_daemon_then_reconnects_by_itself(tmux: Tmux) -> None:
         later.start()  # the TUI retries with backoff, at most 3 s apart
         tmux.wait_for(
             "the review screen after the daemon started",
-            lambda s: "No daemon" not in s and " Review 0 " in s and "no tasks here" in s,
+            lambda s: "No daemon" not in s and " Review 0 " in s and "no tasks yet" in s,
         )
+        # A new instance: where task files go, and the command that submits one.
+        screen = tmux.wait_for("how tasks come in", lambda s: "gladtui submit" in s)
+        assert str(later.config.drop_dir) in words(screen).replace(" ", ""), screen
         quit_tui(tmux)
     finally:
         later.cleanup()

@@ -79,8 +79,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "/api/status",
         "version, pid, uptime, socket, folders, the model and its replicas, task counts by "
-        "status, job counts, the last event id, where images and posts go (in words, no "
-        "secrets), and the limits the daemon enforces",
+        "status, the decisions still in their grace period, job counts, the last event id, "
+        "where images and posts go (in words, no secrets), and the limits the daemon enforces",
         shapes.StatusJSON,
     ),
     Operation(

@@ -7,7 +7,7 @@ whatever its size, so listing 10,000 tasks does not run 10,000 queries.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +16,7 @@ from daemon.publishing.missingfiles import is_missing
 from daemon.publishing.slugs import SlugPreview, SlugPreviewer, base_slug
 from daemon.review.rules import allowed_actions
 from daemon.store import EventRecord, PostRecord, Store, TaskSummaryRecord, VariationRecord
+from daemon.store.jobkinds import GENERATE, round_of, round_starts
 from gladtui.shapes import (
     EventJSON,
     PostJSON,
@@ -53,9 +54,11 @@ def post_json(post: PostRecord) -> PostJSON:
     }
 
 
-def variation_json(variation: VariationRecord) -> VariationJSON:
+def variation_json(variation: VariationRecord, round_starts: Sequence[int]) -> VariationJSON:
+    """`round_starts`: the first index of each round of the task's variations."""
     return {
         "index": variation.idx,
+        "round": round_of(variation.idx, round_starts),
         "path": variation.path,
         "thumbnail": variation.thumbnail,
         "seed": variation.seed,
@@ -173,10 +176,11 @@ class TaskViews:
         if not found or record is None:
             return None
         variations = self.store.variations.list(task_id, include_removed=True)
+        starts = round_starts(self.store.jobs.payloads(task_id, GENERATE))
         return {
             **found[0],
             "content": record.content,
-            "variations": [variation_json(v) for v in variations],
+            "variations": [variation_json(v, starts) for v in variations],
         }
 
     def summaries(self, records: Iterable[TaskSummaryRecord]) -> list[TaskSummaryJSON]:

@@ -51,6 +51,7 @@ def status_json(ctx: ApiContext) -> StatusJSON:
             ],
         },
         "tasks": {str(k): v for k, v in ctx.store.tasks.count_by_status().items()},
+        "undoable": ctx.store.tasks.count([], undoable=True),
         "jobs": {str(k): v for k, v in ctx.store.jobs.count_by_status().items()},
         "last_event_id": ctx.store.events.last_id(),
         "publishing": {

@@ -12,7 +12,8 @@ puts the task back exactly as it was.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,21 @@ def generation_of(payload: Mapping[str, Any]) -> Generation:
         prompt=str(prompt) if prompt else None,  # an empty one: the task's, as before
         overrides=overrides,
     )
+
+
+def round_starts(payloads: Iterable[Mapping[str, Any]]) -> list[int]:
+    """Where each round of a task's variations starts: the first index of each of its
+    `generate` jobs (the task file's, each `g`, each reject with a new prompt), ascending.
+
+    A job cancelled or given up before it made anything leaves its first index to
+    the next job, so the two count as one round.
+    """
+    return sorted({generation_of(payload).first_index for payload in payloads})
+
+
+def round_of(index: int, starts: Sequence[int]) -> int:
+    """The round (1-based) variation `index` belongs to, by the rounds' first indexes."""
+    return max(bisect_right(starts, index), 1)
 
 
 def _settings_json(settings: PresetSettings) -> dict[str, Any]:

@@ -300,6 +300,15 @@ class JobsRepository:
             ).fetchone()
         return row is not None
 
+    def payloads(self, task_id: str, kind: str) -> list[dict[str, Any]]:
+        """The payloads of a task's jobs of `kind`, whatever became of them, oldest first."""
+        rows = (
+            self._db.cursor()
+            .execute(f"{_SELECT} WHERE task_id = ? AND kind = ? ORDER BY id", [task_id, kind])
+            .fetchall()
+        )
+        return [JobRecord.from_row(row).payload for row in rows]
+
     def count_by_status(self) -> dict[JobStatus, int]:
         """How many jobs are in each status (every status present): for `gladtui status`."""
         counts = dict.fromkeys(JobStatus, 0)

@@ -14,7 +14,7 @@ from gladtui.tui.quietimport import import_textual_image
 
 import_textual_image()  # before any module below loads it
 
-from gladtui.client import client_for
+from gladtui.client import Remote, client_for
 from gladtui.config import Config
 from gladtui.picturecache import DiskCache, default_folder
 from gladtui.pictureprotocol import Choice, choose
@@ -36,13 +36,15 @@ def make_app(
     *,
     quit_note: str = QUIT,
     socket_path: Path | None = None,
+    remote: Remote | None = None,
     thumbnail_width: int = THUMBNAIL_WIDTH,
 ) -> ReviewApp:
     """`quit_note`: what q does, for the help (the demo's q also ends its daemon);
-    `socket_path`: the daemon's socket, if not the config's (`gladtui --ssh`);
+    `socket_path`: the daemon's socket, if not the config's (`gladtui --ssh`: a
+    forward to `remote`);
     `thumbnail_width`: the pixels to ask the daemon for (`thumbnail_width_for`)."""
     timeout = config.api.heartbeat_seconds * STREAM_TIMEOUT_HEARTBEATS
-    client = client_for(config, socket=socket_path)
+    client = client_for(config, socket=socket_path, remote=remote)
     return ReviewApp(
         client,
         stream_timeout=timeout,
@@ -63,13 +65,21 @@ def thumbnail_width_for(choice: Choice, columns: int, rows: int) -> int:
     return wanted_thumbnail_width(box, picture_cell(choice.protocol, choice.facts.cell).width)
 
 
-def run(config: Config, *, quit_note: str = QUIT, socket_path: Path | None = None) -> None:
+def run(
+    config: Config,
+    *,
+    quit_note: str = QUIT,
+    socket_path: Path | None = None,
+    remote: Remote | None = None,
+) -> None:
     """Choose how pictures are drawn (ProtocolError for an unknown name), then run."""
     choice = choose(config.tui.pictures)
     use_protocol(choice)
     columns, rows = shutil.get_terminal_size()
     width = thumbnail_width_for(choice, columns, rows)
-    app = make_app(config, quit_note=quit_note, socket_path=socket_path, thumbnail_width=width)
+    app = make_app(
+        config, quit_note=quit_note, socket_path=socket_path, remote=remote, thumbnail_width=width
+    )
     app.run()
 
 

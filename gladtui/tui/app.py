@@ -9,7 +9,7 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 
-from gladtui.client import START_HINT, Client
+from gladtui.client import Client
 from gladtui.eventstream import StreamEvent
 from gladtui.tui.follower import Follower, FollowerCallbacks
 from gladtui.tui.messages import DaemonEvent, StreamLive, StreamLost
@@ -123,8 +123,8 @@ class ReviewApp(App[None]):
 
     def on_stream_lost(self, message: StreamLost) -> None:
         self.connected = False
-        reason = message.reason.removesuffix(f"; {START_HINT}")
+        reason = message.reason.removesuffix(f"; {self.client.start_hint}")
         if isinstance(self.screen, DisconnectedScreen):
             self.screen.set_reason(reason)
         else:
-            self.push_screen(DisconnectedScreen(reason))
+            self.push_screen(DisconnectedScreen(reason, self.client.start_hint))

@@ -42,6 +42,21 @@ DEFAULT_MAX_MORE = 16  # until the daemon's status says its limits.max_variation
 UNDO_KEYS = "u"
 
 
+def refusal(action: str, task: TaskSummaryJSON, drop_dir: str | None) -> str:
+    """Why `action` cannot be done on the task now, and what can be done instead."""
+    if task["status"] == "invalid":  # nothing to act on: the file is what needs the work
+        name = task["source_file"] or "the task file"
+        where = drop_dir or "the drop folder"
+        return (
+            f"cannot {action} {task['id']}: its task file was refused (the details say why). "
+            f"Fix {name} (moved to failed/ in the drop folder) and drop it into {where} again, "
+            "or run: gladtui submit FILE.yaml"
+        )
+    allowed = ", ".join(task["actions"])
+    then = f"it allows: {allowed}" if allowed else "nothing can be done to it now"
+    return f"cannot {action} {task['id']} now (it is {task['status']}); {then}"
+
+
 class DecisionKeys(_Base):
     """Needs, from the screen: client, tasks, gallery, pictures, status, confirm, and the
     record of this session's decisions (decided, chosen, reselect)."""
@@ -189,11 +204,8 @@ class DecisionKeys(_Base):
             self.notify("no task under the cursor", severity="warning")
             return None
         if action not in task["actions"]:
-            allowed = ", ".join(task["actions"]) or "nothing"
-            self.notify(
-                f"cannot {action} {task['id']} now (it is {task['status']}); it allows: {allowed}",
-                severity="warning",
-            )
+            drop_dir = self.status["drop_dir"] if self.status else None
+            self.notify(refusal(action, task, drop_dir), severity="warning", timeout=10)
             return None
         return task
 

@@ -3,7 +3,13 @@
 What is on screen is what the keys act on: the selected variation is always
 on the page shown (the page follows the selection), outlined, with its
 number and seed, and a new task starts on its chosen or first variation.
-The border says which page this is ("Variations 4–6 of 12").
+Variations being generated follow the others, each a live preview; when a
+generation starts (after `g`) the page turns to them, until the first of
+them is final (and selected) or the reviewer picks a variation; a selection
+left off that page meanwhile is not acted on (`current` is None).
+The border says which page this is, in the variations' own numbers ("Variations
+4–6 of 12"), and their round once there is more than one ("Round 2: variations 5–7
+of 5–8").
 
 The pictures are sized from the room there is (`gallery_layout`): at least
 three side by side, as large as the width allows while leaving the detail
@@ -170,6 +176,10 @@ class Gallery(Vertical, can_focus=False):
         self.layout_now = GalleryLayout(PER_PAGE, 16, 14, 7)
         self.pictures: dict[int, PILImage.Image | None] = {}
         self.previews: dict[int, PreviewShot] = {}  # variations being generated, by index
+        # The first variation forming while its page is shown, until it is final or the
+        # reviewer picks one; once per generation (`_forming`: previews seen since its start).
+        self._follow: int | None = None
+        self._forming = False
         self.pinned: int | None = None  # the variation pinned for the compare (`p`)
         self._page: int | None = None
 
@@ -202,6 +212,8 @@ class Gallery(Vertical, can_focus=False):
         if same_task and unchanged and note == self.note:
             return
         keep = self.selected if same_task else None
+        if not same_task:
+            self._follow, self._forming = None, False
         self.pinned = self.pinned if same_task else None
         self.task_id, self.variations, self.note = task_id, live, note
         done = {v["index"] for v in variations}  # final now: the thumbnail takes over
@@ -210,6 +222,8 @@ class Gallery(Vertical, can_focus=False):
         indexes = [v["index"] for v in live]
         chosen = next((v["index"] for v in live if v["selected"]), None)
         selected = keep if keep in indexes else (chosen or (indexes[0] if indexes else None))
+        if self._follow in indexes:  # the followed batch's first variation is final: on it
+            selected, self._follow = self._follow, None
         self._page = None
         self.set_reactive(Gallery.selected, selected)
         self._draw()
@@ -227,6 +241,8 @@ class Gallery(Vertical, can_focus=False):
         """The latest previews of the variations being generated (none: `{}`)."""
         if task_id != self.task_id:
             return
+        if not shots:  # the generation ended (done, cancelled, failed): none to follow
+            self._follow, self._forming = None, False
         done = {v["index"] for v in self.variations}
         shots = {n: shot for n, shot in shots.items() if n not in done}
         if shots.keys() == self.previews.keys():
@@ -237,6 +253,8 @@ class Gallery(Vertical, can_focus=False):
                     box.update(shot)
             return
         self.previews = shots
+        if shots and not self._forming:  # a generation's first previews: show their page
+            self._follow, self._forming = min(shots), True
         self._page = None
         self._draw()
 
@@ -249,7 +267,9 @@ class Gallery(Vertical, can_focus=False):
         """Select variation `index`; False when the task has no such live variation."""
         if index not in [v["index"] for v in self.variations]:
             return False
+        self._follow = None  # the reviewer picked: the page is the selection's again
         self.selected = index
+        self._draw()  # the same index as before still brings its page back
         return True
 
     def step(self, delta: int) -> None:
@@ -257,10 +277,15 @@ class Gallery(Vertical, can_focus=False):
         if not indexes:
             return
         at = indexes.index(self.selected) if self.selected in indexes else 0
+        self._follow = None
         self.selected = indexes[(at + delta) % len(indexes)]
+        self._draw()
 
     @property
     def current(self) -> VariationJSON | None:
+        """The selected variation, when it is on the page shown: what the keys act on."""
+        if self._follow is not None and self.selected not in self._on_page():
+            return None  # the page of a batch forming: nothing selected on it
         return next((v for v in self.variations if v["index"] == self.selected), None)
 
     def watch_selected(self) -> None:
@@ -278,17 +303,26 @@ class Gallery(Vertical, can_focus=False):
         if not self.is_mounted:
             return
         layout = self._layout()
-        indexes = [v["index"] for v in self.variations]
-        page = page_of(indexes, self.selected, layout.per_page)
+        anchor = self.selected if self._follow is None else self._follow
+        page = page_of(self._boxes(), anchor, layout.per_page)
         if page != self._page or layout != self.layout_now:
             relayout = layout != self.layout_now
             self._page, self.layout_now = page, layout
             self._mount_page(page, relayout)
-        self.border_title = self._title(page)
+        self.border_title = self._title()
         for thumbnail in self.query(Thumbnail):
             index = thumbnail.variation["index"]
             thumbnail.set_class(index == self.selected, "-selected")
             thumbnail.set_pinned(index == self.pinned)
+
+    def _boxes(self) -> list[int]:
+        """The indexes the boxes show, in order: the variations, then those forming."""
+        return [v["index"] for v in self.variations] + sorted(self.previews)
+
+    def _on_page(self) -> list[int]:
+        per_page = self.layout_now.per_page
+        page = self._page or 0
+        return self._boxes()[page * per_page : (page + 1) * per_page]
 
     def _layout(self) -> GalleryLayout:
         first = self.variations[0] if self.variations else None
@@ -301,9 +335,9 @@ class Gallery(Vertical, can_focus=False):
         fit (moving to the next task is then a repaint, not a new layout)."""
         row = self.query_one("#thumbnails", Horizontal)
         layout = self.layout_now
-        start = page * layout.per_page
-        shown = self.variations[start : start + layout.per_page]
-        pending = self._pending_on(page, len(shown))
+        on_page = self._on_page()
+        shown = [v for v in self.variations if v["index"] in on_page]
+        pending = [n for n in on_page if n in self.previews]
         boxes = list(row.query(Thumbnail))
         reusable = not pending and not row.query(PreviewBox)
         if shown and reusable and not relayout and len(boxes) == len(shown):
@@ -322,21 +356,50 @@ class Gallery(Vertical, can_focus=False):
             ]
         )
 
-    def _pending_on(self, page: int, shown: int) -> list[int]:
-        """The previews on this page: after the last variation, where there is room."""
-        per_page = self.layout_now.per_page
-        last_page = max(len(self.variations) - 1, 0) // per_page
-        if page != last_page:
-            return []
-        return sorted(self.previews)[: per_page - shown]
+    def _title(self) -> str:
+        on_page = self._on_page()
+        shown = [v for v in self.variations if v["index"] in on_page]
+        forming = [n for n in on_page if n in self.previews]
+        title = gallery_title(shown, self.variations) if shown or not forming else "Variations"
+        if forming:
+            title += f" · forming {_numbers(forming)}"
+        keys = "  ← → 1-9" if len(self.variations) > 1 else ""
+        return title + keys
 
-    def _title(self, page: int) -> str:
-        total = len(self.variations)
-        if not total:
-            return "Variations"
-        per_page = self.layout_now.per_page
-        first = page * per_page + 1
-        last = min(first + per_page - 1, total)
-        where = f"{first}–{last} of {total}" if total > per_page else f"{total}"
-        keys = "  ← → 1-9" if total > 1 else ""
-        return f"Variations {where}{keys}"
+
+def _numbers(numbers: list[int]) -> str:
+    """`5–7` for a run, `5` alone, else `2, 5, 6`."""
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"{numbers[0]}–{numbers[-1]}" if len(numbers) > 1 else f"{numbers[0]}"
+    return ", ".join(map(str, numbers))
+
+
+def _round(variation: VariationJSON) -> int:
+    return variation.get("round", 1)  # a daemon older than rounds: one round
+
+
+def gallery_title(shown: list[VariationJSON], live: list[VariationJSON]) -> str:
+    """The border: the page in the variations' own numbers, and their round.
+
+    `Variations 1–3 of 4`; after a new round, `Round 2: variations 5–7 of 5–8`
+    (the numbers under the pictures, the ones `1`-`9` and `gladtui approve
+    --variation` take). The round is said once the task has had more than one.
+    """
+    if not live:
+        return "Variations"
+    indexes = [v["index"] for v in live]
+    if shown == live:
+        text = f"variations {_numbers(indexes)}"
+    else:
+        if indexes == list(range(1, len(indexes) + 1)):
+            whole = str(len(indexes))  # 1..N: "of N" says it all
+        elif indexes == list(range(indexes[0], indexes[-1] + 1)):
+            whole = _numbers(indexes)
+        else:  # some gone between: how many, and from where to where
+            whole = f"{len(indexes)} in {indexes[0]}–{indexes[-1]}"
+        text = f"variations {_numbers([v['index'] for v in shown])} of {whole}"
+    if max(map(_round, live)) == 1:
+        return text[0].upper() + text[1:]
+    rounds = sorted(set(map(_round, shown)))
+    label = f"Round {rounds[0]}" if len(rounds) == 1 else f"Rounds {_numbers(rounds)}"
+    return f"{label}: {text}"

@@ -170,7 +170,9 @@ class RejectScreen(ChoiceDialog[RejectChoice]):
     def on_input_changed(self, event: Input.Changed) -> None:
         """The button says what Enter will do."""
         label = "Reject and regenerate" if event.value.strip() else "Reject"
-        self.query_one("#reject", Button).label = label
+        button = self.query_one("#reject", Button)
+        button.label = label
+        button.refresh(layout=True)  # a new label keeps the old width otherwise, and wraps
 
     def _choose(self) -> None:
         prompt = self.query_one("#prompt", Input).value.strip()

@@ -31,7 +31,7 @@ from gladtui.shapes import (
 from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
 from gladtui.tui.fetching import FetchWorkers
-from gladtui.tui.filters import FILTERS, FilterBar, count_for
+from gladtui.tui.filters import FILTERS, Counts, FilterBar, counts_of, empty_words
 from gladtui.tui.gallery import Gallery
 from gladtui.tui.keybar import KeyBar
 from gladtui.tui.livepreviews import PreviewTracker
@@ -120,7 +120,7 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
         self.confirm = confirm  # tui.confirm_decisions: a dialog before approve and reject
         self.quit_note = quit_note  # what q does, when it does more than quit (the demo)
         self.filter = FILTERS[0]
-        self.counts: dict[str, int] | None = None
+        self.counts: Counts | None = None
         self.status: StatusJSON | None = None
         self.destination = "image: the configured publisher"  # until the status arrives
         self.full: TaskJSON | None = None  # the cursor's task with its variations
@@ -130,6 +130,7 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
         self.decided: list[str] = []  # tasks decided here, newest last: what `u` undoes
         self.chosen: dict[str, int] = {}  # the variation approved here, by task
         self.reselect: tuple[str, int] | None = None  # after an undo: select it again
+        self.empty_note = ""  # what the gallery says while no task is under the cursor
         self._counts_timer: Timer | None = None
         self._search_timer: Timer | None = None
 
@@ -218,7 +219,7 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
         if task is None:
             self.full = None
             self._show_detail(None)
-            self.gallery.show(None, [], {})
+            self.gallery.show(None, [], {}, self.empty_note)
             return
         if self.full is not None and self.full["id"] == task["id"]:
             self._show_detail({**self.full, **task})
@@ -266,17 +267,12 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
         self.filter_bar.show(self.filter, self.counts, self._query())
 
     def _show_empty_text(self) -> None:
-        """An empty list says why, and where the tasks are when they are elsewhere."""
-        if self.counts is None:
-            self.tasks.empty_text = "no tasks here"
-            return
-        generating = count_for(FILTERS[2], self.counts)
-        if self.filter.key == "review" and generating:
-            self.tasks.empty_text = (
-                f"nothing to review yet: {generating} task(s) queued or generating (f: see them)"
-            )
-        else:
-            self.tasks.empty_text = "no tasks here"
+        """An empty list says why, and the gallery beside it what to do (filters.py)."""
+        drop_dir = self.status["drop_dir"] if self.status else None
+        words = empty_words(self.filter, self.counts, self._query(), drop_dir)
+        self.tasks.empty_text, self.empty_note = words.line, words.note
+        if self.tasks.current is None:
+            self.gallery.show(None, [], {}, self.empty_note)
         self.tasks.refresh()
 
     def _query(self) -> str:
@@ -332,7 +328,7 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
         if not self._showing():
             return
         self.status = status
-        self.counts = status["tasks"]
+        self.counts = counts_of(status)
         publishing = status["publishing"]
         self.destination = (
             f"image: {publishing['destination']}\npost:  {publishing['posts_destination']}"
@@ -368,7 +364,7 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
             return
         scroll.can_focus = True
         self.set_focus(scroll)
-        scroll.border_title = "details: ↑ ↓ scroll · Tab or Esc: back to the list"
+        scroll.border_title = "↑ ↓ scroll · Tab or Esc: back to the list"  # whole at 80x24
 
     def _back_to_list(self) -> None:
         scroll = self.detail_scroll

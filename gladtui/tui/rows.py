@@ -22,7 +22,7 @@ COMPACT_BELOW = 48  # list widths under this get the compact status column
 COUNT_WIDTH = 3
 AGE_WIDTH = 4
 BAR_CELLS = 7
-MIN_ID_WIDTH = 8  # a title shared by two rows gives the task's id at least this much
+MIN_ID_WIDTH = 8  # a title shared by two rows gives what tells the ids apart this much
 
 STATUS_STYLES: dict[str, Style] = {
     "queued": Style(color="bright_black"),
@@ -128,11 +128,12 @@ def fit(text: str, width: int) -> str:
 
 
 def row_segments(
-    task: TaskSummaryJSON, width: int, now: datetime, *, with_id: bool = False
+    task: TaskSummaryJSON, width: int, now: datetime, *, tell_apart: str | None = None
 ) -> list[Segment]:
     """status · title · variations · age, exactly `width` cells wide.
 
-    `with_id`: the title is shared with another row, so the task's id follows it.
+    `tell_apart`: the title is shared with another row, and this end of the
+    task's id tells them apart (TaskWindow.tell_apart): it follows the title.
     """
     columns = Columns.for_width(width)
     status, style = status_cell(task, columns.status, now)
@@ -141,24 +142,27 @@ def row_segments(
         Segment(" "),
         Segment(status, style),
         Segment(" "),
-        *title_segments(task, columns.title, with_id),
+        *title_segments(task, columns.title, tell_apart),
         Segment(count.rjust(COUNT_WIDTH), DIM),
         Segment(" "),
         Segment(age(task["created_at"], now).rjust(AGE_WIDTH), DIM),
     ]
 
 
-def title_segments(task: TaskSummaryJSON, width: int, with_id: bool) -> list[Segment]:
-    """The title; with `with_id`, the task's id after it, cut from the left if need be
-    (ids made from file names differ at their end: muffins, muffins-2, muffins-again)."""
-    if not with_id:
+def title_segments(task: TaskSummaryJSON, width: int, tell_apart: str | None) -> list[Segment]:
+    """The title; with `tell_apart`, the task's id after it: whole when both fit, else
+    only the end that tells it from the others (`…002`), so the title keeps the room."""
+    if tell_apart is None:
         return [Segment(fit(task["title"], width))]
     ident = task["id"]
-    room = width - cell_len(" ".join(task["title"].split())) - 1  # left after the whole title
-    id_width = min(cell_len(ident), max(MIN_ID_WIDTH, room), max(width - 2, 1))
+    title = " ".join(task["title"].split())
+    fits_whole = cell_len(title) + 1 + cell_len(ident) <= width
+    label = ident if fits_whole or tell_apart == ident else "…" + tell_apart
+    id_width = min(cell_len(label), max(MIN_ID_WIDTH, width - cell_len(title) - 1), width - 2)
+    id_width = max(id_width, 1)
     title_width = max(width - id_width - 1, 0)
-    shown = ident if cell_len(ident) <= id_width else "…" + ident[-(id_width - 1) :]
-    return [Segment(fit(task["title"], title_width) + " "), Segment(fit(shown, id_width), DIM)]
+    shown = label if cell_len(label) <= id_width else "…" + label[-(id_width - 1) :]
+    return [Segment(fit(title, title_width) + " "), Segment(fit(shown, id_width), DIM)]
 
 
 def header_segments(width: int) -> list[Segment]:

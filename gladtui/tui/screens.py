@@ -105,15 +105,17 @@ class DisconnectedScreen(Screen[None]):
 
     BINDINGS = [Binding("q", "app.quit", "Quit")]
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, hint: str = START_HINT) -> None:
+        """`hint`: how to start the daemon (on which host, under `gladtui --ssh`)."""
         super().__init__()
         self.reason = reason
+        self.hint = hint
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog disconnected"):
             yield Label("No daemon", classes="dialog-title")
             yield Static(Text(self.reason), id="reason")
-            yield Static(Text(f"{START_HINT[0].upper()}{START_HINT[1:]}."))
+            yield Static(Text(f"{self.hint[0].upper()}{self.hint[1:]}."), id="hint")
             yield Label("Reconnecting by itself…  q: quit", classes="hint")
         yield Footer()
 

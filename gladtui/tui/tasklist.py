@@ -169,8 +169,8 @@ class TaskList(ScrollView, can_focus=True):
         if task is None:
             segments = placeholder_segments(width)
         else:
-            with_id = self.window.shares_title(task)
-            segments = row_segments(task, width, self.clock(), with_id=with_id)
+            tell_apart = self.window.tell_apart(task)
+            segments = row_segments(task, width, self.clock(), tell_apart=tell_apart)
         return Strip(segments).apply_style(base).adjust_cell_length(width, base)
 
     # -- keys -------------------------------------------------------------------------

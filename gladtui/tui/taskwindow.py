@@ -81,7 +81,7 @@ class TaskWindow:
         self.version = 0
         self._rows: dict[int, TaskSummaryJSON] = {}
         self._positions: dict[str, int] = {}
-        self._titles: Counter[str] = Counter()
+        self._titles: dict[str, Counter[str]] = {}  # title: the ids of its loaded rows
         self.reset(statuses, query, undoable=undoable)
 
     # -- filter ---------------------------------------------------------------------
@@ -120,9 +120,22 @@ class TaskWindow:
     def list_query(self) -> ListQuery:
         return ListQuery(self.statuses, self.query, self.undoable, self.keep)
 
-    def shares_title(self, task: TaskSummaryJSON) -> bool:
-        """Another loaded row has the same title: the rows must tell them apart."""
-        return self._titles[task["title"]] > 1
+    def tell_apart(self, task: TaskSummaryJSON) -> str | None:
+        """What of its id tells the row from the others with its title; None: no other.
+
+        The ids' common start is left out up to a `-`, `_` or `.`: `002` for
+        muffins-002 beside muffins-001, the whole id when one id starts another.
+        """
+        ids = sorted(+self._titles.get(task["title"], Counter()))
+        if len(ids) < 2:
+            return None
+        common = next(
+            (i for i, chars in enumerate(zip(*ids, strict=False)) if len(set(chars)) > 1),
+            min(map(len, ids)),
+        )
+        cut = max((i + 1 for i, c in enumerate(ids[0][:common]) if c in "-_."), default=0)
+        tail = task["id"][cut:]
+        return tail or task["id"]
 
     # -- reading --------------------------------------------------------------------
 
@@ -228,22 +241,24 @@ class TaskWindow:
     def _put(self, position: int, task: TaskSummaryJSON) -> None:
         old = self._rows.get(position)
         if old is not None:
-            self._titles[old["title"]] -= 1
+            self._titles[old["title"]][old["id"]] -= 1
             if self._positions.get(old["id"]) == position:
                 del self._positions[old["id"]]
         stale = self._positions.get(task["id"])
         if stale is not None and stale != position:
             gone = self._rows.pop(stale, None)
             if gone is not None:
-                self._titles[gone["title"]] -= 1
+                self._titles[gone["title"]][gone["id"]] -= 1
         self._rows[position] = task
         self._positions[task["id"]] = position
-        self._titles[task["title"]] += 1
+        self._titles.setdefault(task["title"], Counter())[task["id"]] += 1
 
     def _reindex(self, rows: dict[int, TaskSummaryJSON]) -> None:
         self._rows = rows
         self._positions = {task["id"]: p for p, task in rows.items()}
-        self._titles = Counter(task["title"] for task in rows.values())
+        self._titles = {}
+        for task in rows.values():
+            self._titles.setdefault(task["title"], Counter())[task["id"]] += 1
 
     def _evict(self, keep_near: int) -> None:
         if len(self._rows) <= MAX_CACHED:
