@@ -181,7 +181,7 @@ def test_a_key_the_server_does_not_know(sshd: Sshd) -> None:
 def test_an_unknown_host_key_says_how_to_connect_once_with_the_port(sshd: Sshd) -> None:
     unknown = f"{sshd.ssh_command} -o UserKnownHostsFile=/dev/null"  # ours: trusted by none
     result = gladtui(sshd, "tasks", ssh_command=unknown)
-    assert result.returncode == cli.EXIT_SSH_LOGIN == 5, result
+    assert result.returncode == exits.EXIT_SSH_LOGIN == 5, result
     said = result.stderr
     assert f"ssh does not trust {sshd.target}'s host key" in said, said
     assert f"connect once with `ssh -p {sshd.port} {sshd.user}@127.0.0.1`" in said, said
