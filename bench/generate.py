@@ -33,11 +33,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daemon.generator import Generator
-from daemon.jobkinds import GENERATE, generation_payload
-from daemon.models import LoadedModel, load_model
-from daemon.progress import ProgressBoard
+from daemon.generation.generator import Generator
+from daemon.generation.models import LoadedModel, load_model
+from daemon.generation.progress import ProgressBoard
 from daemon.store import NewTask, Store
+from daemon.store.jobkinds import GENERATE, generation_payload
 from gladtui.config import Config, GenerationConfig
 from gladtui.shapes import TaskStatus
 
@@ -136,7 +136,7 @@ class DaemonPath:
 
 def compare_previews(root: Path, model: LoadedModel, rounds: int) -> dict[str, float]:
     """Median seconds of the same task with previews off, approx and taesd, interleaved."""
-    from daemon.tinymodel import save_tiny_taesd
+    from daemon.generation.tinymodel import save_tiny_taesd
 
     taesd = save_tiny_taesd(root / "taesd", full_size=True)
     paths = {

@@ -3,8 +3,8 @@
     .venv/bin/python bench/gpu.py [--model REPO|PATH] [--images 4] [--json PATH]
     .venv/bin/python bench/gpu.py --device cpu --model builtin:tiny-sdxl --size 64 --steps 2
 
-Each configuration is loaded as the daemon loads it (daemon/models.py, then
-daemon/speedups.py): the baseline (fp16, SDPA attention), channels_last,
+Each configuration is loaded as the daemon loads it (daemon/generation/models.py, then
+daemon/generation/speedups.py): the baseline (fp16, SDPA attention), channels_last,
 fuse_qkv, compile, and all three together. Compile happens in the load (its
 warm-up image at this size); then one untimed image, then `--images` images
 timed one at a time: the median is the figure. The anchor is 2.5 s/image on
@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import add_json_option, row, write_rows  # noqa: E402
-from daemon.logsetup import configure_logging  # noqa: E402
-from daemon.models import SDXL_BASE_REPO, LoadedModel, load_model  # noqa: E402
+from daemon.generation.models import SDXL_BASE_REPO, LoadedModel, load_model  # noqa: E402
+from daemon.service.logsetup import configure_logging  # noqa: E402
 from gladtui.config import GenerationConfig  # noqa: E402
 
 SWITCHES: dict[str, dict[str, bool]] = {

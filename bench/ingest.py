@@ -24,8 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-from daemon.models import LoadedModel, ModelError
-from daemon.service import Daemon
+from daemon.generation.models import LoadedModel, ModelError
+from daemon.service.process import Daemon
 from gladtui.config import Config
 from gladtui.submit import submit_file
 from gladtui.taskfile import TaskRules, parse_task

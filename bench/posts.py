@@ -37,12 +37,12 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.report import Row, add_json_option, row, write_rows  # noqa: E402
-from daemon.destinations import mdfiles  # noqa: E402
-from daemon.destinations.base import Destination  # noqa: E402
-from daemon.destinations.local import LocalDestination  # noqa: E402
-from daemon.destinations.markdown import MarkdownDestination  # noqa: E402
-from daemon.destinations.postgres import PostgresDestination  # noqa: E402
-from daemon.slugs import SlugPreviewer, base_slug  # noqa: E402
+from daemon.publishing.destinations import mdfiles  # noqa: E402
+from daemon.publishing.destinations.base import Destination  # noqa: E402
+from daemon.publishing.destinations.local import LocalDestination  # noqa: E402
+from daemon.publishing.destinations.markdown import MarkdownDestination  # noqa: E402
+from daemon.publishing.destinations.postgres import PostgresDestination  # noqa: E402
+from daemon.publishing.slugs import SlugPreviewer, base_slug  # noqa: E402
 from daemon.store import NewTask, Store  # noqa: E402
 from gladtui.config import PostgresPostsConfig  # noqa: E402
 from gladtui.shapes import TaskStatus  # noqa: E402

@@ -80,7 +80,7 @@ def run(replicas: int, tasks: int, cache: Path, address: str) -> tuple[float, li
 def main() -> None:
     import ray
 
-    from daemon.models import load_model
+    from daemon.generation.models import load_model
     from gladtui.config import GenerationConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

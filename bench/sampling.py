@@ -3,7 +3,7 @@
     .venv/bin/python bench/sampling.py [--rounds 5] [--size 512] [--json PATH]
 
 One image per call, through the daemon's own preparation (sampler, LoRAs, prompt
-encoding: daemon/conditioning.py) and the pipeline; medians of interleaved rounds:
+encoding: daemon/generation/conditioning.py) and the pipeline; medians of interleaved rounds:
 
 - full: dpmpp_2m_karras, 25 steps, guidance 7 (50 UNet passes: CFG doubles them);
 - few-step: lcm, 4 steps, guidance 1 (no CFG: 4 UNet passes), with a LoRA in the
@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import add_json_option, row, write_rows  # noqa: E402
-from daemon.logsetup import configure_logging  # noqa: E402
-from daemon.models import LoadedModel, load_model  # noqa: E402
-from daemon.recipes import Recipe  # noqa: E402
+from daemon.generation.models import LoadedModel, load_model  # noqa: E402
+from daemon.generation.recipes import Recipe  # noqa: E402
+from daemon.service.logsetup import configure_logging  # noqa: E402
 from gladtui.config import GenerationConfig  # noqa: E402
 from tests.lorahelpers import write_tiny_lora  # noqa: E402
 

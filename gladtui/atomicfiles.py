@@ -62,7 +62,7 @@ def free_names(folder: Path, name: str, *, reserve: int = 0) -> Iterator[Path]:
     Each fits the folder's name limit with `reserve` bytes to spare (for a
     sibling such as `<name>.error.txt`): a longer one has its stem cut, on a
     character boundary, before the `-n` and the extension (fitted_name).
-    Whoever looks for where a file went (daemon/ingest.py, after a cut move)
+    Whoever looks for where a file went (daemon/intake/ingest.py, after a cut move)
     walks the same order as whoever took the name, with the same `reserve`.
     """
     limit = name_max(folder) - reserve

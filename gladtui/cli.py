@@ -1,11 +1,6 @@
 """The `gladtui` command: one entry point for the TUI, the daemon and the CLI.
 
-Exit codes (DESIGN.md "Command line"): 0 success, 1 the request was refused
-(the reason on stderr), 2 usage error, 3 daemon not reachable. With
-`--ssh [USER@]HOST[:PORT]` (gladtui/sshforward.py), also: 3 no daemon at the far
-end, 4 the host cannot be reached over ssh, 5 ssh could not log in
-(authentication refused, or the host key not trusted), 6 the remote sshd
-refuses to forward Unix sockets.
+Exit codes: gladtui/exits.py.
 
 Only argparse and the shared modules are imported at start, so `gladtui --help`
 answers at once; each command imports what it needs when it runs.
@@ -14,24 +9,20 @@ answers at once; each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gladtui import __version__
-
-if TYPE_CHECKING:
-    from gladtui.client import Remote
-
-EXIT_OK = 0
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-EXIT_SSH_HOST = 4
-EXIT_SSH_LOGIN = 5
-EXIT_SSH_FORWARDING = 6
+from gladtui.exits import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    CommandFailed,
+    daemon_socket,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -43,14 +34,6 @@ LOCAL_ONLY = {
     "demo": "runs a daemon of its own on this machine",
     "service": "installs the service on this machine",
 }
-
-
-class CommandFailed(Exception):
-    """A failure already explained: `main` prints the message and exits with `code`."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
@@ -221,38 +204,6 @@ def _check_ssh_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         )
 
 
-@contextlib.contextmanager
-def daemon_socket(args: argparse.Namespace) -> Iterator[tuple[Path, Remote] | None]:
-    """With --ssh, the forwarded socket for as long as the command runs, and where it
-    leads (for the messages: which host, which socket there); else None.
-
-    ssh is stopped when the block ends, however it ends (Ctrl-C included).
-    """
-    if args.ssh is None:
-        yield None
-        return
-    from gladtui import sshforward as ssh
-
-    codes: dict[type[ssh.SshError], int] = {
-        ssh.BadSshCommand: EXIT_USAGE,
-        ssh.LoginRefused: EXIT_SSH_LOGIN,
-        ssh.ForwardingRefused: EXIT_SSH_FORWARDING,
-        ssh.NoRemoteDaemon: EXIT_UNREACHABLE,
-    }
-    try:
-        # A person at a terminal can answer ssh's prompts; a script must not hang on one.
-        forward = ssh.SshForward(args.ssh, args.remote_socket, interactive=sys.stdin.isatty())
-        path = forward.open()
-    except ssh.SshError as exc:
-        raise CommandFailed(str(exc), codes.get(type(exc), EXIT_SSH_HOST)) from None
-    from gladtui.client import Remote
-
-    try:
-        yield path, Remote(str(args.ssh), forward.found or "the daemon's socket")
-    finally:
-        forward.close()
-
-
 def _run_demo(args: argparse.Namespace) -> int:
     from gladtui.demo import run_demo
 
@@ -290,11 +241,11 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_daemon(args: argparse.Namespace) -> int:
-    # The one place gladtui imports daemon: the CLI starts it (DESIGN.md "Layout").
+    # The one place gladtui imports daemon: the CLI starts it (the README's "Architecture").
     import logging
     import os
 
-    from daemon.service import main as daemon_main
+    from daemon.service.process import main as daemon_main
     from gladtui.config import load_config
 
     config = load_config(args.config)

@@ -9,8 +9,9 @@ Every request opens its own connection, so one `Client` may be shared by
 threads (the TUI calls it from Textual thread workers). A connection over a
 local socket costs microseconds; keep-alive would buy nothing worth a lock.
 
-Failures are two kinds: `DaemonUnreachable` (no daemon to talk to; the message
-says how to start one) and `ApiError` (the daemon answered and refused).
+Failures are two kinds (gladtui/clienterrors.py): `DaemonUnreachable` (no
+daemon to talk to; the message says how to start one) and `ApiError` (the
+daemon answered and refused).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, cast
 from urllib.parse import quote, urlencode
 
+from gladtui.clienterrors import ApiError, ClientError, DaemonUnreachable
+from gladtui.eventstream import EventStream
 from gladtui.shapes import thumbnail_step
 
 if TYPE_CHECKING:
     from gladtui.config import Config
-    from gladtui.eventstream import EventStream
     from gladtui.shapes import (
         ActionJSON,
         GenerateRequest,
@@ -39,6 +41,16 @@ if TYPE_CHECKING:
         TaskPageJSON,
     )
 
+
+__all__ = [
+    "START_HINT",
+    "ApiError",
+    "Client",
+    "ClientError",
+    "DaemonUnreachable",
+    "UnixHTTPConnection",
+    "client_for",
+]
 
 START_HINT = (
     "start it with `gladtui daemon` in a terminal (with the same --config), "
@@ -59,24 +71,6 @@ class Remote:
             f"start it on {self.host}: `gladtui daemon` in a terminal there, or "
             "`systemctl --user start gladtui` for the service there"
         )
-
-
-class ClientError(Exception):
-    """Anything that kept a request from getting an answer it could use."""
-
-
-class DaemonUnreachable(ClientError):
-    """No daemon answers on the socket: missing, stale, someone else's, or silent."""
-
-
-class ApiError(ClientError):
-    """The daemon answered with an error (any non-2xx status)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -262,9 +256,7 @@ class Client:
         except BaseException:
             connection.close()
             raise
-        from gladtui.eventstream import EventStream  # which imports this module's errors
-
-        return EventStream(self, connection, response, since, timeout)
+        return EventStream(self.unreachable, connection, response, since, timeout)
 
     # -- plumbing --------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gladtui.cli import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, daemon_socket
+from gladtui.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, daemon_socket
 from gladtui.shapes import MAX_PAGE  # the daemon's largest page
 
 if TYPE_CHECKING:

@@ -95,14 +95,14 @@ class ApiConfig(Section):
     group: str | None = Field(None, min_length=1)
     max_request_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
     heartbeat_seconds: float = Field(15.0, gt=0, le=3600)
-    # Deadlines (daemon/connections.py): a request's line and headers must arrive
+    # Deadlines (daemon/api/connections.py): a request's line and headers must arrive
     # within header_seconds of its first byte, its body within body_seconds of its
     # headers; a kept-alive connection with no request is closed after idle_seconds.
     # A running request (the event stream) has no deadline.
     header_seconds: float = Field(10.0, gt=0, le=3600)
     body_seconds: float = Field(30.0, gt=0, le=3600)
     idle_seconds: float = Field(60.0, gt=0, le=86400)
-    # Open connections (daemon/connlimits.py): in all (never more than half the
+    # Open connections (daemon/api/connlimits.py): in all (never more than half the
     # daemon's open-file limit), per user, and of those the last ones kept for the
     # daemon's own user and root.
     max_connections: int = Field(512, ge=2, le=1 << 20)

@@ -3,7 +3,7 @@
 `Client.events()` opens it; `EventStream` yields each server-sent event as
 the class of its kind, its `data` the JSON shape of gladtui/shapes.py, and
 knows where to resume after a broken connection. The framing is
-text/event-stream, its data JSON (daemon/eventstream.py sends it).
+text/event-stream, its data JSON (daemon/api/eventstream.py sends it).
 
 Tell the kinds apart with `isinstance` (or `match`): a `StoredEvent` is one
 row of the audit trail (its `kind` open-ended: created, status_changed, …,
@@ -16,15 +16,14 @@ import contextlib
 import http.client
 import json
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TypeAlias, cast
 
-from gladtui.client import ClientError
+from gladtui.clienterrors import ClientError
 from gladtui.closing import Closing
 
 if TYPE_CHECKING:
-    from gladtui.client import Client
     from gladtui.shapes import EventJSON, HeartbeatJSON, ProgressEventJSON, ResyncJSON
 
 
@@ -80,14 +79,14 @@ class EventStream(Closing["EventStream"]):
 
     def __init__(
         self,
-        client: Client,
+        unreachable: Callable[[BaseException, float | None], ClientError],
         connection: http.client.HTTPConnection,
         response: http.client.HTTPResponse,
         since: int | None,
         timeout: float | None,
     ) -> None:
         self.last_id = since
-        self._client = client
+        self._unreachable = unreachable  # the client's wording for a broken connection
         self._connection = connection
         self._timeout = timeout
         self._events = parse_sse(_lines(response))
@@ -100,7 +99,7 @@ class EventStream(Closing["EventStream"]):
             event = next(self._events)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise self._client.unreachable(exc, self._timeout) from exc
+            raise self._unreachable(exc, self._timeout) from exc
         except BaseException:  # the end of the stream (StopIteration) included
             self.close()
             raise

@@ -7,12 +7,12 @@ left to the umask (a shell's 022 made them readable by every local user).
 Reviewers need none of them: they get pictures through the API.
 
 The exceptions, each for a reader that is not the daemon's user:
-- the local CDN's copies, 0644 in folders made 0755 (daemon/publishers/local.py):
+- the local CDN's copies, 0644 in folders made 0755 (daemon/publishing/publishers/local.py):
   a web server serves them, and they are published;
-- the socket's folder and the socket, opened to `api.group` (daemon/unixsocket.py);
+- the socket's folder and the socket, opened to `api.group` (daemon/api/unixsocket.py);
 - `gladtui submit`'s task file, 0644 less the umask (gladtui/submit.py): a daemon
   of another user (the system service) must read it; the daemon closes it once it
-  has moved it (daemon/dropfolder.py).
+  has moved it (daemon/intake/dropfolder.py).
 
 Shared module: imports neither the daemon nor the TUI.
 """

@@ -1,6 +1,6 @@
 """The folders the daemon writes, by the config key that sets each one.
 
-Shared: the daemon proves each writable at start (daemon/folders.py) and
+Shared: the daemon proves each writable at start (daemon/service/folders.py) and
 `gladtui service install --system` lists them in the unit's ReadWritePaths=
 (gladtui/systemd/install.py), so the two can never disagree.
 """

@@ -119,7 +119,7 @@ class GenerationConfig(Section):
     previews: Literal["approx", "taesd", "off"] = "approx"
     preview_model: ModelRef = "madebyollin/taesdxl"
     preview_interval_seconds: float = Field(0.5, ge=0, le=3600)
-    # GPU speed switches (daemon/speedups.py says what each costs); off by default.
+    # GPU speed switches (daemon/generation/speedups.py says what each costs); off by default.
     channels_last: bool = False
     fuse_qkv: bool = False
     compile: bool = False

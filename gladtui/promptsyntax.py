@@ -8,7 +8,7 @@
 
 Pure Python on purpose: `gladtui check` and `gladtui submit` validate prompts
 with it, and must not import torch or compel to do so. The daemon hands the
-fragments to compel, which encodes them (daemon/prompts.py).
+fragments to compel, which encodes them (daemon/generation/prompts.py).
 
 A1111 itself reads any text without complaint (an unclosed bracket silently
 weights the rest of the prompt). Here a bracket that does not close, a weight

@@ -6,7 +6,7 @@ diffusers classes), and to the way AUTOMATIC1111 records it in a PNG's
 `parameters` (`Sampler: DPM++ 2M, Schedule type: Karras`).
 
 Only data here, no torch: `gladtui check` validates names with it, and the
-daemon (daemon/schedulers.py) builds the scheduler from the same entry. The
+daemon (daemon/generation/schedulers.py) builds the scheduler from the same entry. The
 schedule suffixes are the ones A1111 and ComfyUI use: `_karras` (Karras
 sigmas) and `_sgm_uniform` (diffusers' "trailing" timesteps, what
 SDXL-Lightning, Turbo and Hyper-SD ask for).

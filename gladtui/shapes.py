@@ -1,7 +1,7 @@
 """Vocabulary shared by the daemon and its clients.
 
 The task lifecycle every part of gladtui agrees on, and the JSON shapes
-exchanged over the API and printed by `--json` (DESIGN.md "JSON shapes").
+exchanged over the API and printed by `--json` (the README's "The API").
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import NotRequired
 
-# pydantic describes these shapes (daemon/openapi.py); on Python 3.11 it takes only
+# pydantic describes these shapes (daemon/api/openapi.py); on Python 3.11 it takes only
 # typing_extensions' TypedDict
 from typing_extensions import TypedDict
 
 
 class TaskStatus(StrEnum):
-    """Where a task is in its life. See DESIGN.md "Task lifecycle"."""
+    """Where a task is in its life. See docs/lifecycle.md."""
 
     QUEUED = "queued"
     GENERATING = "generating"
@@ -43,7 +43,7 @@ def thumbnail_step(width: int) -> int:
     return next((step for step in THUMBNAIL_WIDTHS if step >= width), THUMBNAIL_WIDTHS[-1])
 
 
-# -- The JSON shapes of the API and of `--json` output (DESIGN.md "JSON shapes") --------
+# -- The JSON shapes of the API and of `--json` output (the README's "The API") --------
 #
 # TypedDicts: no cost at run time, and mypy checks that the daemon builds and the
 # client reads the same fields. Times are ISO 8601 UTC strings ending in "Z".

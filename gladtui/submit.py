@@ -8,7 +8,7 @@ same name is never overwritten, the new one gets a `-2`, `-3`, ... name instead.
 
 The temporary file's mtime is set a moment into the past before it is linked,
 so its ctime is newer than its mtime: the daemon's sign that a file is complete
-(daemon/readiness.py), which lets it take the file without waiting.
+(daemon/intake/readiness.py), which lets it take the file without waiting.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A YAML reader for files that people and other programs drop on us.
 
 Both task files and config files come through here. PyYAML's `safe_load` is not
-enough on its own (see DESIGN.md "Hazards"):
+enough on its own:
 
 - aliases can build a structure that explodes when walked ("billion laughs"),
   so every alias is refused;

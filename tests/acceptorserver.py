@@ -20,9 +20,9 @@ import signal
 import sys
 from pathlib import Path
 
-from daemon.acceptor import Acceptor
-from daemon.connlimits import ConnectionGate, ConnectionLimits, Slot
-from daemon.unixsocket import bind_socket
+from daemon.api.acceptor import Acceptor
+from daemon.api.connlimits import ConnectionGate, ConnectionLimits, Slot
+from daemon.api.unixsocket import bind_socket
 
 NO_CAP = 1 << 20
 

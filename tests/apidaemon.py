@@ -1,6 +1,6 @@
 """A real daemon in this process, on a short temp socket, for API and CLI tests.
 
-`ApiDaemon` runs `daemon.service.Daemon` exactly as `gladtui daemon` does
+`ApiDaemon` runs `daemon.service.process.Daemon` exactly as `gladtui daemon` does
 (store, watcher, generator, API), with the tiny model loaded once per test
 session and a config file on disk so the CLI can be pointed at it.
 Unix socket paths must stay under 108 bytes, hence /tmp rather than
@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from daemon.destinations.base import Destination
-from daemon.models import LoadedModel, ModelError
-from daemon.progress import ProgressBoard
-from daemon.service import Daemon
+from daemon.generation.models import LoadedModel, ModelError
+from daemon.generation.progress import ProgressBoard
+from daemon.publishing.destinations.base import Destination
+from daemon.service.process import Daemon
 from daemon.store import Clock, utc_now
 from gladtui.client import Client, DaemonUnreachable, UnixHTTPConnection
 from gladtui.config import Config, load_config

@@ -34,7 +34,7 @@ if (
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if TYPE_CHECKING:
-    from daemon.models import LoadedModel
+    from daemon.generation.models import LoadedModel
     from tests.pgserver import PgServer
     from tests.test_tui_tmux import Tmux
 
@@ -57,7 +57,7 @@ def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny(tiny_cache: Path) -> LoadedModel:
     """The tiny SDXL pipeline, built and loaded once for the whole session."""
-    from daemon.models import load_model  # torch: only for the tests that generate
+    from daemon.generation.models import load_model  # torch: only for the tests that generate
     from gladtui.config import GenerationConfig
 
     config = GenerationConfig(model="builtin:tiny-sdxl", device="cpu")

@@ -4,7 +4,7 @@ A tiny-model generation of 64x64 is over in a fraction of a second, and on a
 busy machine in an unknown time: a test that hopes to see it mid-way flakes.
 `StepGate` holds the denoising at a chosen step until the test lets it go on:
 it listens on the daemon's progress board, whose listeners run on the
-denoising thread itself (daemon/progress.py), so while it holds, no step is
+denoising thread itself (daemon/generation/progress.py), so while it holds, no step is
 taken, and everything the step reported before it (the API's events, a live
 preview being decoded) still goes on. `HeldClock` paces the live previews
 (`Daemon(preview_clock=...)`): it moves only when the test moves it, so which
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 
-from daemon.progress import Progress, ProgressBoard
+from daemon.generation.progress import Progress, ProgressBoard
 
 HOLD_LIMIT = 600.0  # s: a gate never released (a failed test) lets go by itself after this
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon, task_yaml, wait_until
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.unixsocket import SocketError, bind_socket, peer_credentials, resolve_users
+from daemon.api.unixsocket import SocketError, bind_socket, peer_credentials, resolve_users
 from tests.apidaemon import ApiDaemon, http_json, short_dir
 from tests.privileges import NOBODY, run_unprivileged
 

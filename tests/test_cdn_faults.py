@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from daemon.store.events import STATUS_CHANGED
 from gladtui.shapes import TaskStatus
 from tests.apidaemon import ApiDaemon, task_yaml, wait_until

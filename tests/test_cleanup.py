@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.cleanup import FILES_REMOVED, finish_interrupted, request_removal
+from daemon.publishing.cleanup import FILES_REMOVED, finish_interrupted, request_removal
 from daemon.store import NewTask, NewVariation, Store, VariationRecord
 from gladtui.shapes import TaskStatus
 from tests.apidaemon import ApiDaemon

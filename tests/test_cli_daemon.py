@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon, task_yaml, wait_until
 
 GLADTUI = Path(sys.executable).parent / "gladtui"

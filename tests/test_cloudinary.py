@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.publishers.base import PublishError
-from daemon.publishers.cloudinary import CloudinaryPublisher
+from daemon.publishing.publishers.base import PublishError
+from daemon.publishing.publishers.cloudinary import CloudinaryPublisher
 from tests.fakecloudinary import API_SECRET, FakeCloudinary
 
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from daemon.connlimits import ConnectionLimits
-from daemon.lograte import RateLimitedLog
+from daemon.api.connlimits import ConnectionLimits
+from daemon.api.lograte import RateLimitedLog
 from gladtui.client import ApiError, Client
 from gladtui.config import ApiConfig
 from tests.apidaemon import ApiDaemon, answers, short_dir, task_yaml, wait_until

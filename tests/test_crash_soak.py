@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from daemon.actions import Actions
-from daemon.dropfolder import DropFolder
-from daemon.ingest import Ingestor
-from daemon.jobkinds import PUBLISH
+from daemon.intake.dropfolder import DropFolder
+from daemon.intake.ingest import Ingestor
+from daemon.review.actions import Actions
 from daemon.store import NewTask, NewVariation, Store
+from daemon.store.jobkinds import PUBLISH
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import TaskRules

@@ -101,7 +101,7 @@ def test_keep_leaves_a_reusable_workspace_with_the_previews(tmp_path: Path) -> N
         assert "promt" in error
         # The daemon was stopped, not killed: it logged its own end.
         log = (workspace / "daemon.log").read_text()
-        assert log.rstrip().endswith("daemon.service: stopped"), log[-2000:]
+        assert log.rstrip().endswith("daemon.service.process: stopped"), log[-2000:]
         assert processes_mentioning(f"{tmpdir}/gladtui-demo-") == []
     finally:
         shutil.rmtree(workspace, ignore_errors=True)

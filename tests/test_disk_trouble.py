@@ -27,9 +27,9 @@ from typing import Any, Protocol
 
 import pytest
 
-import daemon.generator as generator_module
-from daemon.images import write_png_atomically
-from daemon.models import LoadedModel
+import daemon.generation.generator as generator_module
+from daemon.generation.images import write_png_atomically
+from daemon.generation.models import LoadedModel
 from daemon.store import utc_now
 from gladtui.atomicfiles import is_temp_name
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until

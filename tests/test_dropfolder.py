@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.dropfolder import DropFolder, is_candidate_name
-from daemon.readiness import Snapshot
+from daemon.intake.dropfolder import DropFolder, is_candidate_name
+from daemon.intake.readiness import Snapshot
 from gladtui.submit import submit_file
 from gladtui.taskfile import TaskFileError, TaskRules
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from gladtui.client import DaemonUnreachable
 from gladtui.eventstream import StreamEvent
 from tests.apidaemon import ApiDaemon, task_yaml, wait_until

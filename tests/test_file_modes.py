@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from daemon.destinations.base import PostDraft
-from daemon.destinations.markdown import MarkdownDestination
-from daemon.dropfolder import DropFolder, reason_path
-from daemon.folders import prepare_folders, privacy_warnings
-from daemon.images import thumbnail_of, write_png_atomically
-from daemon.publishers.local import LocalPublisher
-from daemon.statelock import StateLock
+from daemon.generation.images import thumbnail_of, write_png_atomically
+from daemon.intake.dropfolder import DropFolder, reason_path
+from daemon.publishing.destinations.base import PostDraft
+from daemon.publishing.destinations.markdown import MarkdownDestination
+from daemon.publishing.publishers.local import LocalPublisher
+from daemon.service.folders import prepare_folders, privacy_warnings
+from daemon.service.statelock import StateLock
 from daemon.store import Store
 from gladtui.config import Config
 from gladtui.filemodes import close_to_others, make_folders

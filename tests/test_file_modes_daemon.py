@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.models import LoadedModel
-from daemon.tinymodel import tiny_model_dir
+from daemon.generation.models import LoadedModel
+from daemon.generation.tinymodel import tiny_model_dir
 from gladtui.client import Client, ClientError
 from tests.apidaemon import short_dir, task_yaml, wait_until
 from tests.privileges import run_unprivileged
@@ -33,7 +33,7 @@ GLADTUI = Path(sys.executable).parent / "gladtui"
 TIMEOUT = 240.0  # each wait; the model loads in 2 to 30 s on a shared machine
 # Made by the test, not the daemon: their modes are the test's.
 THE_TESTS = {"config.yaml", "posts"}
-# Served by a web server of another user (daemon/publishers/local.py), on purpose.
+# Served by a web server of another user (daemon/publishing/publishers/local.py), on purpose.
 PUBLIC = {"cdn": 0o755}
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.folders import FolderError, prepare_folders
+from daemon.service.folders import FolderError, prepare_folders
 from gladtui.config import Config
 from gladtui.folders import written_folders
 from gladtui.systemd.install import writable_paths
@@ -76,7 +76,7 @@ def test_a_read_only_folder_is_named_with_what_to_do_under_systemd(tmp_path: Pat
     config = config_in(tmp_path)
     prepare_folders(config)
     script = (
-        "from daemon.folders import FolderError, prepare_folders\n"
+        "from daemon.service.folders import FolderError, prepare_folders\n"
         "from gladtui.config import load_config\n"
         "from pathlib import Path\n"
         "import sys\n"

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from daemon.generator import Generator
-from daemon.images import parse_a1111_parameters, read_parameters
-from daemon.jobkinds import GENERATE, generation_payload
-from daemon.models import LoadedModel
-from daemon.progress import Progress, ProgressBoard
+from daemon.generation.generator import Generator
+from daemon.generation.images import parse_a1111_parameters, read_parameters
+from daemon.generation.models import LoadedModel
+from daemon.generation.progress import Progress, ProgressBoard
 from daemon.store import NewTask, Store
+from daemon.store.jobkinds import GENERATE, generation_payload
 from gladtui.atomicfiles import is_temp_name
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus

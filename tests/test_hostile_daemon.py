@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from daemon.dropfolder import DropFolder
+from daemon.intake.dropfolder import DropFolder
 from tests.apidaemon import http_json, short_dir, task_yaml
 from tests.test_taskfile import HOSTILE, HOSTILE_DIR
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from daemon.images import (
+from daemon.generation.images import (
     a1111_parameters,
     parse_a1111_parameters,
     read_parameters,

@@ -1,4 +1,4 @@
-"""The import direction of DESIGN.md "Layout", checked in fresh interpreters.
+"""The import direction (the README's "Architecture"), checked in fresh interpreters.
 
 Importing `gladtui` must load neither Textual nor torch (the CLI starts fast),
 importing `daemon` must load no Textual (the service has no UI) and no client
@@ -59,30 +59,30 @@ def test_daemon_modules_load_no_textual(module: str) -> None:
 
 
 def test_the_daemon_loads_a_cdn_sdk_only_when_configured() -> None:
-    loaded = loaded_after("import daemon.service")
+    loaded = loaded_after("import daemon.service.process")
     assert not loaded["boto3"] and not loaded["cloudinary"], loaded
 
 
 def test_ray_loads_only_when_it_is_the_backend() -> None:
     build = (
-        "import daemon.service\n"
+        "import daemon.service.process\n"
         "from gladtui.config import Config\n"
-        "from daemon.backend import make_backend\n"
+        "from daemon.generation.generator import make_backend\n"
         "make_backend(Config(), None)"
     )
     assert not loaded_after(build)["ray"]
     # Configured, it is imported when the backend starts (in the generator's thread).
     ray = build.replace("Config()", "Config.model_validate({'generation': {'backend': 'ray'}})")
     assert not loaded_after(ray)["ray"]
-    assert loaded_after("import daemon.rayreplica")["ray"]
+    assert loaded_after("import daemon.generation.ray.replica")["ray"]
 
 
 @pytest.mark.parametrize("to", ["local", "markdown", "webhook"])
 def test_psycopg_loads_only_when_posts_go_to_postgres(to: str) -> None:
     build = (
-        "import daemon.service, daemon.logsetup\n"
+        "import daemon.service.process, daemon.service.logsetup\n"
         "from gladtui.config import Config\n"
-        "from daemon.destinations.factory import make_destination\n"
+        "from daemon.publishing.destinations.factory import make_destination\n"
         "def built(to):\n"
         "    posts = {'to': to, 'markdown': {'dir': '/tmp'}, 'webhook': {'url': 'http://x/'}}\n"
         "    return make_destination(Config.model_validate({'publishing': {'posts': posts}}))\n"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.dropfolder import DropFolder
-from daemon.ingest import Ingestor
-from daemon.jobkinds import GENERATE
+from daemon.intake.dropfolder import DropFolder
+from daemon.intake.ingest import Ingestor
 from daemon.store import JobStatus, Store
+from daemon.store.jobkinds import GENERATE
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import TaskRules
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from daemon.dropfolder import DropFolder
-from daemon.ingest import CRASHED_BEFORE, Ingestor
+from daemon.intake.dropfolder import DropFolder
+from daemon.intake.ingest import CRASHED_BEFORE, Ingestor
 from daemon.store import Store
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import TaskRules

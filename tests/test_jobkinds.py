@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from daemon.jobkinds import (
+from daemon.store.jobkinds import (
     Generation,
     Overrides,
     PresetSettings,

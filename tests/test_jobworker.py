@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon import jobworker
-from daemon.jobkinds import generation_payload
-from daemon.jobworker import JobLoop, next_attempt_at
-from daemon.store import JobRecord, Store
+from daemon.store import JobRecord, Store, jobworker
+from daemon.store.jobkinds import generation_payload
+from daemon.store.jobworker import JobLoop, next_attempt_at
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 NEVER = 3600.0  # an idle poll no test may wait out: only a wake can end the wait

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.logsetup import REDACTED, configure_logging, secrets_of
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
+from daemon.service.logsetup import REDACTED, configure_logging, secrets_of
 from gladtui.client import Client, ClientError
 from gladtui.config import load_config
 from tests.apidaemon import short_dir, wait_until
@@ -196,7 +196,7 @@ def test_a_daemon_publishing_through_failures_never_logs_the_secret() -> None:
 @pytest.fixture
 def libraries() -> Iterator[io.StringIO]:
     """The daemon's log format, with transformers' and diffusers' records routed to it."""
-    from daemon.logsetup import route_library_logs
+    from daemon.generation.librarylogs import route_library_logs
 
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
@@ -251,9 +251,9 @@ def test_library_noise_is_dropped(libraries: io.StringIO) -> None:
     diffusers_logging.get_logger("diffusers.loaders.lora_base").warning(
         "No LoRA keys associated to CLIPTextModel found with the prefix='text_encoder'."
     )
-    logging.getLogger("daemon.prompts").warning("Token indices sequence length is ours")
+    logging.getLogger("daemon.generation.prompts").warning("Token indices sequence length is ours")
     (line,) = lines(libraries)  # only ours: the same words from the daemon are kept
-    assert line.endswith("WARNING daemon.prompts: Token indices sequence length is ours")
+    assert line.endswith("WARNING daemon.generation.prompts: Token indices sequence length is ours")
 
 
 def test_a_daemon_running_long_prompts_and_loras_writes_only_its_own_lines(

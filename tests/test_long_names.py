@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.dropfolder import DropFolder
-from daemon.ingest import Ingestor
+from daemon.intake.dropfolder import DropFolder
+from daemon.intake.ingest import Ingestor
 from daemon.store import Store
 from gladtui.taskfile import TaskRules
 

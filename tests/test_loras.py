@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from daemon.images import parse_a1111_parameters, read_parameters
-from daemon.models import LoadedModel
+from daemon.generation.images import parse_a1111_parameters, read_parameters
+from daemon.generation.models import LoadedModel
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import TaskFileError, parse_task

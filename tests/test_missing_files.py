@@ -23,9 +23,9 @@ from textual.pilot import Pilot
 from textual.widgets import Label, Static
 from textual_image.widget import Image
 
-from daemon.jobkinds import PUBLISH
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from daemon.store import Store
+from daemon.store.jobkinds import PUBLISH
 from gladtui.client import ApiError
 from gladtui.tui.app import ReviewApp
 from gladtui.tui.gallery import Thumbnail

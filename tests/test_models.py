@@ -1,4 +1,4 @@
-"""Model loading (daemon/models.py): every form of generation.model, offline, on real files.
+"""Model loading (generation/models.py): every form of generation.model, offline, on real files.
 
 Real diffusers and the tiny builtin model throughout; nothing is mocked. The
 single-file test writes the tiny pipeline as one checkpoint in the original
@@ -25,8 +25,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from daemon.checkpoint import layout_problem
-from daemon.models import (
+from daemon.generation.checkpoint import layout_problem
+from daemon.generation.models import (
     TINY_MODEL,
     LoadedModel,
     ModelError,
@@ -112,7 +112,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_importing_daemon_models_loads_no_torch() -> None:
     probe = (
-        "import sys, json, daemon.models\n"
+        "import sys, json, daemon.generation.models\n"
         "print(json.dumps([m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]))"
     )
     result = subprocess.run(
@@ -390,7 +390,7 @@ def refuse(*args, **kwargs):
     raise OSError("network access attempted")
 socket.socket.connect = refuse
 socket.getaddrinfo = lambda host, *args, **kwargs: refuse(host)
-from daemon.models import ModelError, load_model
+from daemon.generation.models import ModelError, load_model
 from gladtui.config import GenerationConfig
 cache, checkpoint = Path(sys.argv[1]), sys.argv[2]
 cases = {

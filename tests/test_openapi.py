@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 from openapi_spec_validator import validate
 
-from daemon import apidoc
-from daemon.apidescription import OPERATIONS
-from daemon.apirequests import ApproveBody, GenerateBody, MediaBody, RejectBody, fields_of
-from daemon.openapi import check_routes, describe
+from daemon.api import apidoc
+from daemon.api.bodies import ApproveBody, GenerateBody, MediaBody, RejectBody, fields_of
+from daemon.api.description import OPERATIONS
+from daemon.api.openapi import check_routes, describe
 from gladtui.client import UnixHTTPConnection
 from tests.apidaemon import ApiDaemon, http_get
 from tests.privileges import run_unprivileged

@@ -6,8 +6,8 @@ import threading
 import time
 from pathlib import Path
 
-from daemon.models import LoadedModel
-from daemon.progress import Progress
+from daemon.generation.models import LoadedModel
+from daemon.generation.progress import Progress
 from gladtui.shapes import TaskStatus
 from tests.test_generate import Running
 

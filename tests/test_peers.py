@@ -1,4 +1,4 @@
-"""Who may call the API (daemon/peers.py), with callers whose uid and gid differ.
+"""Who may call the API (daemon/api/peers.py), with callers whose uid and gid differ.
 
 A caller's uid decides "the daemon's own user" and `api.allowed_users`; its
 gid (and its groups) decide `api.group`. Callers whose uid and gid are both 0
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from daemon.peers import Group, Peers
+from daemon.api.peers import Group, Peers
 from tests.apidaemon import ApiDaemon, http_json, short_dir
 from tests.privileges import NOBODY, run_as
 

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageStat
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.kittybytes import PLACEHOLDER, graphics, placeholder_cells, screen
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon, http_get, task_yaml
 from tests.privileges import run_unprivileged
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.kittybytes import graphics, placeholder_cells
 from tests.outerterminal import OuterTerminal

@@ -11,10 +11,10 @@ from typing import Any
 import frontmatter
 import pytest
 
-from daemon.destinations.base import DestinationUnusable, PostDraft
-from daemon.destinations.markdown import MarkdownDestination
-from daemon.models import LoadedModel
-from daemon.service import Daemon
+from daemon.generation.models import LoadedModel
+from daemon.publishing.destinations.base import DestinationUnusable, PostDraft
+from daemon.publishing.destinations.markdown import MarkdownDestination
+from daemon.service.process import Daemon
 from gladtui.config import load_config
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml
 

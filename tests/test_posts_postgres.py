@@ -18,9 +18,9 @@ import psycopg
 import pytest
 import yaml
 
-from daemon.destinations.base import Placed, PostDraft
-from daemon.destinations.postgres import PostgresDestination
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
+from daemon.publishing.destinations.base import Placed, PostDraft
+from daemon.publishing.destinations.postgres import PostgresDestination
 from gladtui.config import PostgresPostsConfig
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml
 from tests.pgserver import ROLE_PASSWORD, PgServer

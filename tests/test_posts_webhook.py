@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from daemon.destinations.base import DestinationUnusable, Placed, PostDraft
-from daemon.destinations.webhook import WebhookDestination
-from daemon.models import LoadedModel
-from daemon.service import Daemon
+from daemon.generation.models import LoadedModel
+from daemon.publishing.destinations.base import DestinationUnusable, Placed, PostDraft
+from daemon.publishing.destinations.webhook import WebhookDestination
+from daemon.service.process import Daemon
 from gladtui.config import WebhookPostsConfig, load_config
 from tests.apidaemon import ApiDaemon, task_yaml
 

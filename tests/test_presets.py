@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from sd_parsers import ParserManager
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from gladtui.config import Config, ConfigError, load_config
 from gladtui.shapes import GenerateRequest
 from gladtui.taskfile import TaskFileError, parse_task

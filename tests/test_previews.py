@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from daemon.models import LoadedModel
-from daemon.previewdecode import ApproxDecoder
-from daemon.tinymodel import save_tiny_taesd
+from daemon.generation.models import LoadedModel
+from daemon.generation.previewdecode import ApproxDecoder
+from daemon.generation.tinymodel import save_tiny_taesd
 from gladtui.atomicfiles import is_temp_name
 from gladtui.client import ApiError, Client, ClientError
 from gladtui.eventstream import StreamEvent
@@ -235,7 +235,7 @@ def test_taesd_previews_from_a_local_model_are_sharper_than_approx(tiny: LoadedM
 def test_a_missing_taesd_model_gives_approx_previews_and_one_log_line(
     tiny: LoadedModel, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="daemon.previewdecode")
+    caplog.set_level(logging.WARNING, logger="daemon.generation.previewdecode")
     d = ApiDaemon(
         tiny,
         settings={
@@ -257,7 +257,7 @@ def test_a_missing_taesd_model_gives_approx_previews_and_one_log_line(
             d.wait_status(task_id, "failed")
     finally:
         d.cleanup()
-    lines = [r.getMessage() for r in caplog.records if r.name == "daemon.previewdecode"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "daemon.generation.previewdecode"]
     assert len(lines) == 1, lines
     assert "approx previews instead" in lines[0]
     assert "madebyollin/not-downloaded-here" in lines[0] and "allow_download" in lines[0]

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from daemon.images import parse_a1111_parameters, read_parameters
-from daemon.models import LoadedModel
-from daemon.prompts import cap_prompt
+from daemon.generation.images import parse_a1111_parameters, read_parameters
+from daemon.generation.models import LoadedModel
+from daemon.generation.prompts import cap_prompt
 from gladtui.promptsyntax import parse_prompt
 from gladtui.shapes import TaskStatus
 from tests.test_generate import Running, pixels

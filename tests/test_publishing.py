@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from daemon.cleanup import sweep_expired
-from daemon.models import LoadedModel
-from daemon.publishers import PublishError, asset_id_for, make_publisher
-from daemon.publishers.local import LocalPublisher
+from daemon.generation.models import LoadedModel
+from daemon.publishing.cleanup import sweep_expired
+from daemon.publishing.publishers import PublishError, asset_id_for, make_publisher
+from daemon.publishing.publishers.local import LocalPublisher
 from daemon.store import NewTask, NewVariation, Store
 from gladtui.config import Config, ConfigError
 from gladtui.shapes import TaskStatus

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.readiness import ReadinessTracker, Snapshot
+from daemon.intake.readiness import ReadinessTracker, Snapshot
 
 
 class FakeClock:

@@ -29,7 +29,7 @@ from tests.apidaemon import ApiDaemon, task_yaml, wait_until
 from tests.tuitools import detail_text, gallery, titles, until
 
 if TYPE_CHECKING:
-    from daemon.models import LoadedModel
+    from daemon.generation.models import LoadedModel
 
 pytestmark = pytest.mark.slow
 

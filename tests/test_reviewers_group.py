@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from daemon.models import LoadedModel
-from daemon.peers import Group, Peers
-from daemon.unixsocket import SocketError, bind_socket, closed_to_group, socket_group
+from daemon.api.peers import Group, Peers
+from daemon.api.unixsocket import SocketError, bind_socket, closed_to_group, socket_group
+from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon, http_json, short_dir, task_yaml
 from tests.privileges import run_as
 

@@ -1,4 +1,4 @@
-"""The daemon's rules (daemon/rules.py), written out once more as a table to check them against.
+"""The daemon's rules (review/rules.py), written out once more as a table to check them against.
 
 The table is the lifecycle as the README tells it, not recomputed from the
 module's own constants, so a status slipped into or out of one of them (an
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.decisions import Decisions
-from daemon.outcomes import Conflict
-from daemon.rules import allowed_actions
+from daemon.review.decisions import Decisions
+from daemon.review.outcomes import Conflict
+from daemon.review.rules import allowed_actions
 from daemon.store import NewTask, NewVariation, Store
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daemon.models import LoadedModel
-from daemon.publishers import PublishError
-from daemon.publishers.s3 import S3Publisher
+from daemon.generation.models import LoadedModel
+from daemon.publishing.publishers import PublishError
+from daemon.publishing.publishers.s3 import S3Publisher
 from gladtui.client import Client
 from gladtui.config import S3Config
 from tests.apidaemon import ApiDaemon, answers, short_dir, task_yaml, wait_until

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.images import parse_a1111_parameters, read_parameters
-from daemon.models import LoadedModel
-from daemon.schedulers import Schedulers
+from daemon.generation.images import parse_a1111_parameters, read_parameters
+from daemon.generation.models import LoadedModel
+from daemon.generation.schedulers import Schedulers
 from gladtui.config import Config, ConfigError, load_config
 from gladtui.samplers import SAMPLERS, canonical_sampler
 from gladtui.shapes import TaskStatus

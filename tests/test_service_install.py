@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.connlimits import ConnectionLimits
+from daemon.api.connlimits import ConnectionLimits
 from gladtui.config import ApiConfig, load_config
 from gladtui.systemd.install import Host, render_unit, run_command, service_command
 

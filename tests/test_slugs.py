@@ -1,4 +1,4 @@
-"""Post slugs (daemon/slugs.py) on their own: titles to slugs, the duplicate policy, previews.
+"""Post slugs (publishing/slugs.py) on their own: titles to slugs, the duplicate policy, previews.
 
 The publishing tests cover slugs end to end through a daemon; these pin each
 rule where it is decided. Previews run on a real store and a real folder of
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.destinations.markdown import MarkdownDestination
-from daemon.slugs import (
+from daemon.publishing.destinations.markdown import MarkdownDestination
+from daemon.publishing.slugs import (
     FALLBACK_SLUG,
     MAX_SLUG_LENGTH,
     SlugChoice,
@@ -230,7 +230,7 @@ def test_a_destination_that_cannot_be_asked_falls_back_and_says_so_once(
     def said() -> list[tuple[int, str]]:
         return [(r.levelno, r.getMessage()) for r in caplog.records]
 
-    caplog.set_level(logging.INFO, logger="daemon.slugs")
+    caplog.set_level(logging.INFO, logger="daemon.publishing.slugs")
     assert previewer.preview(tasks)["new"].slug == "plum-cake-3"
     assert said() == []
     away = site.with_name("away")

@@ -1,4 +1,4 @@
-"""The GPU speed switches (daemon/speedups.py) on this CPU-only machine.
+"""The GPU speed switches (daemon/generation/speedups.py) on this CPU-only machine.
 
 What can be proven here is proven on the real tiny pipeline: SDPA attention is
 what runs; channels_last and fused QKV are ignored on a CPU with a log line,
@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 import torch
 
-from daemon.models import TINY_MODEL, LoadedModel, ModelError, load_model
-from daemon.speedups import SpeedReport, apply_speedups, cpp_compiler
+from daemon.generation.models import TINY_MODEL, LoadedModel, ModelError, load_model
+from daemon.generation.speedups import SpeedReport, apply_speedups, cpp_compiler
 from gladtui.config import ConfigError, GenerationConfig, load_config
 from tests.apidaemon import ApiDaemon, task_yaml
 
@@ -67,7 +67,7 @@ def test_by_default_nothing_is_switched_and_attention_is_sdpa(plain: LoadedModel
 def test_channels_last_and_fuse_qkv_are_ignored_on_a_cpu_with_a_log_line(
     tiny_cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="daemon.speedups"):
+    with caplog.at_level(logging.INFO, logger="daemon.generation.speedups"):
         model = load_model(gen_config(channels_last=True, fuse_qkv=True), cache_dir=tiny_cache)
     assert model.speed.applied == []
     assert model.speed.ignored == [
@@ -127,7 +127,7 @@ def compiled(tiny_cache: Path) -> Iterator[tuple[LoadedModel, list[str]]]:
     records: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
-    logger = logging.getLogger("daemon.speedups")
+    logger = logging.getLogger("daemon.generation.speedups")
     logger.addHandler(handler)
     level = logger.level
     logger.setLevel(logging.INFO)

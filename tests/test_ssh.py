@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.models import LoadedModel
-from gladtui import cli
+from daemon.generation.models import LoadedModel
+from gladtui import cli, exits
 from gladtui.sshforward import Target, parse_target
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
 from tests.sshd import Sshd, free_port, why_sshd_cannot_run
@@ -142,7 +142,7 @@ def test_submit_sends_the_file_through_the_api(sshd: Sshd, live: ApiDaemon) -> N
     bad = folder / "bad.yaml"
     bad.write_text("title: no prompt\n")
     result = gladtui(sshd, "submit", str(good), str(bad))
-    assert result.returncode == cli.EXIT_REFUSED, result
+    assert result.returncode == exits.EXIT_REFUSED, result
     assert f"submitted: {good} -> {sshd.target}" in result.stdout, result.stdout
     assert f"refused: {bad}: " in result.stderr and "prompt" in result.stderr, result.stderr
     titles = [t["title"] for t in live.client.tasks(limit=100)["tasks"]]
@@ -155,7 +155,7 @@ def test_remote_socket_overrides_the_probe(sshd: Sshd, live: ApiDaemon) -> None:
     # A path given is used as given, even with a daemon where the probe would look.
     missing = "/tmp/gladtui-nowhere/daemon.sock"
     result = gladtui(sshd, "--remote-socket", missing, "status")
-    assert result.returncode == cli.EXIT_UNREACHABLE, result
+    assert result.returncode == exits.EXIT_UNREACHABLE, result
     assert f"{missing} on {sshd.target} is missing" in result.stderr, result.stderr
 
 
@@ -165,14 +165,14 @@ def test_remote_socket_overrides_the_probe(sshd: Sshd, live: ApiDaemon) -> None:
 def test_nothing_listening_on_the_port(sshd: Sshd) -> None:
     target = f"{sshd.user}@127.0.0.1:{free_port()}"
     result = gladtui(sshd, "tasks", target=target)
-    assert result.returncode == cli.EXIT_SSH_HOST == 4, result
+    assert result.returncode == exits.EXIT_SSH_HOST == 4, result
     assert f"cannot reach {target} over ssh" in result.stderr, result.stderr
     assert "Connection refused" in result.stderr, result.stderr
 
 
 def test_a_key_the_server_does_not_know(sshd: Sshd) -> None:
     result = gladtui(sshd, "tasks", ssh_command=sshd.ssh_command_with(sshd.other_key))
-    assert result.returncode == cli.EXIT_SSH_LOGIN == 5, result
+    assert result.returncode == exits.EXIT_SSH_LOGIN == 5, result
     assert f"ssh could not log in to {sshd.target}" in result.stderr, result.stderr
     assert "Permission denied" in result.stderr and "authorized_keys" in result.stderr
     assert f"try `ssh -p {sshd.port} {sshd.user}@127.0.0.1` by hand" in result.stderr
@@ -181,7 +181,7 @@ def test_a_key_the_server_does_not_know(sshd: Sshd) -> None:
 def test_an_unknown_host_key_says_how_to_connect_once_with_the_port(sshd: Sshd) -> None:
     unknown = f"{sshd.ssh_command} -o UserKnownHostsFile=/dev/null"  # ours: trusted by none
     result = gladtui(sshd, "tasks", ssh_command=unknown)
-    assert result.returncode == cli.EXIT_SSH_LOGIN == 5, result
+    assert result.returncode == exits.EXIT_SSH_LOGIN == 5, result
     said = result.stderr
     assert f"ssh does not trust {sshd.target}'s host key" in said, said
     assert f"connect once with `ssh -p {sshd.port} {sshd.user}@127.0.0.1`" in said, said
@@ -197,7 +197,7 @@ def test_no_daemon_at_the_far_end(sshd: Sshd) -> None:
         result = gladtui(sshd, "tasks")
     finally:
         sshd.restart()
-    assert result.returncode == cli.EXIT_UNREACHABLE == 3, result
+    assert result.returncode == exits.EXIT_UNREACHABLE == 3, result
     said = result.stderr
     assert f"no gladtui daemon on {sshd.target}" in said, said
     assert f"{empty}/gladtui/daemon.sock" in said and "/run/gladtui/daemon.sock" in said, said
@@ -210,7 +210,7 @@ def test_sshd_that_refuses_socket_forwarding(sshd: Sshd, live: ApiDaemon) -> Non
         result = gladtui(sshd, "tasks")
     finally:
         sshd.restart()
-    assert result.returncode == cli.EXIT_SSH_FORWARDING == 6, result
+    assert result.returncode == exits.EXIT_SSH_FORWARDING == 6, result
     assert f"the sshd on {sshd.target} refuses to forward Unix sockets" in result.stderr
     assert "AllowStreamLocalForwarding" in result.stderr, result.stderr
 
@@ -366,7 +366,7 @@ def test_ssh_with_a_command_that_runs_here(
     extra = ["x.yaml"] if command == "check" else []
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--ssh", "reviewhost", command, *extra])
-    assert exit_.value.code == cli.EXIT_USAGE
+    assert exit_.value.code == exits.EXIT_USAGE
     said = capsys.readouterr().err
     assert f"--ssh cannot be used with `{command}`" in said and "reviewhost" in said, said
 
@@ -374,7 +374,7 @@ def test_ssh_with_a_command_that_runs_here(
 def test_remote_socket_needs_ssh(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--remote-socket", "/run/gladtui/daemon.sock", "tasks"])
-    assert exit_.value.code == cli.EXIT_USAGE
+    assert exit_.value.code == exits.EXIT_USAGE
     assert "--remote-socket goes with --ssh" in capsys.readouterr().err
 
 

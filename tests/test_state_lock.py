@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daemon.statelock import DaemonAlreadyRunning, StateLock
+from daemon.service.statelock import DaemonAlreadyRunning, StateLock
 from tests.apidaemon import ApiDaemon, short_dir
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
@@ -91,7 +91,7 @@ def test_the_lock_is_free_again_after_a_clean_stop() -> None:
 HOLD = """
 import sys, time
 from pathlib import Path
-from daemon.statelock import StateLock
+from daemon.service.statelock import StateLock
 StateLock.acquire(Path(sys.argv[1]), Path("/run/killed.sock"))
 print("locked", flush=True)
 time.sleep(600)

@@ -372,7 +372,8 @@ def test_set_seed_and_set_post(store: Store, clock: FakeClock) -> None:
 
 
 def test_many_updates_of_many_rows_raise_no_spurious_key_errors(store: Store) -> None:
-    # The DuckDB hazard of DESIGN.md: repeated updates of rows in indexed tables.
+    # A DuckDB hazard: repeated updates of rows in indexed tables have raised spurious
+    # duplicate-key errors.
     store.tasks.create_many([new_task(f"t{i:03}") for i in range(40)])
     cycle = [TaskStatus.GENERATING, TaskStatus.REVIEW, TaskStatus.QUEUED]
     for status in cycle * 2:

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from daemon.service.systemd.notify import Notifier, watchdog_interval
+from daemon.service.systemd.pulse import Pulse
 from daemon.store import JobStatus, Store
-from daemon.systemd.notify import Notifier, watchdog_interval
-from daemon.systemd.pulse import Pulse
 from gladtui.client import Client
 from gladtui.shapes import TaskStatus
 from tests.apidaemon import answers, short_dir, wait_until

@@ -26,7 +26,7 @@ import pytest
 from rich.console import Console
 from rich.traceback import Traceback
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.privileges import run_as
 from tests.test_reviewers_group import Reviewers, reviewers  # noqa: F401  (the fixture)

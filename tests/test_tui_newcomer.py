@@ -32,7 +32,7 @@ from tests.stepgate import HeldClock, StepGate
 from tests.tuitools import gallery, titles, until
 
 if TYPE_CHECKING:
-    from daemon.models import LoadedModel
+    from daemon.generation.models import LoadedModel
 
 pytestmark = pytest.mark.slow
 

@@ -29,7 +29,7 @@ from tests.storedpictures import add_review_task, blocks
 from tests.tuitools import half_blocks, large_view_shows, make_app, titles, until
 
 if TYPE_CHECKING:
-    from daemon.models import LoadedModel
+    from daemon.generation.models import LoadedModel
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.models import LoadedModel
+from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
 from tests.stepgate import HeldClock, StepGate
 from tests.storedpictures import add_review_task, coordinates

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from daemon.models import LoadedModel
-from daemon.publishers.base import ASSET_HASH_CHARS
+from daemon.generation.models import LoadedModel
+from daemon.publishing.publishers.base import ASSET_HASH_CHARS
 from daemon.store import JobStatus, utc_now
 from gladtui.client import ApiError, Client
 from gladtui.shapes import GenerateRequest

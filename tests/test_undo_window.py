@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.decisions import Decisions
-from daemon.jobkinds import DECISIONS, GENERATE, PUBLISH
-from daemon.outcomes import Conflict
+from daemon.review.decisions import Decisions
+from daemon.review.outcomes import Conflict
 from daemon.store import JobRecord, JobStatus, NewTask, NewVariation, Store
+from daemon.store.jobkinds import DECISIONS, GENERATE, PUBLISH
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 

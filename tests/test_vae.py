@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from daemon.images import parse_a1111_parameters, read_parameters
-from daemon.models import LoadedModel, ModelError, load_model
+from daemon.generation.images import parse_a1111_parameters, read_parameters
+from daemon.generation.models import LoadedModel, ModelError, load_model
 from gladtui.config import GenerationConfig
 from gladtui.shapes import TaskStatus
 from tests.test_generate import Running, pixels

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from daemon.dropfolder import DropFolder
-from daemon.ingest import Ingestor
-from daemon.models import LoadedModel, ModelError
-from daemon.service import Daemon
+from daemon.generation.models import LoadedModel, ModelError
+from daemon.intake.dropfolder import DropFolder
+from daemon.intake.ingest import Ingestor
+from daemon.intake.watcher import DropWatcher, polling_requested
+from daemon.service.process import Daemon
 from daemon.store import Store
-from daemon.watcher import DropWatcher, polling_requested
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 from gladtui.submit import submit_file

@@ -142,7 +142,7 @@ _V2_INGEST_ATTEMPTS = Migration(
     (
         # A row exists only while a file is being parsed; it is deleted in the
         # transaction that records the outcome. A row found at start-up is a
-        # parse the daemon did not survive (see daemon/ingest.py).
+        # parse the daemon did not survive (see daemon/intake/ingest.py).
         """
         CREATE TABLE ingest_attempts (
             sha256 VARCHAR PRIMARY KEY,
@@ -189,7 +189,7 @@ _V3_POST_DESTINATIONS = Migration(
         # A row exists from just before a post is written to an outside
         # destination until the transaction that records it: one found at
         # start-up is a write the daemon may not have survived, to look for
-        # (by slug and image URL) before writing again. See daemon/placing.py.
+        # (by slug and image URL) before writing again. See daemon/publishing/placing.py.
         """
         CREATE TABLE post_intents (
             task_id VARCHAR PRIMARY KEY,
@@ -232,7 +232,7 @@ _V5_REMOVALS = Migration(
         # Set in the transaction that decides a file goes (a rejection, retention,
         # delete_local_after_publish); removed_at is set once it is gone. A row with
         # the one and not the other is a deletion a stop interrupted: the next start
-        # finishes it (daemon/cleanup.py). 'image': the PNG only (its thumbnail
+        # finishes it (daemon/publishing/cleanup.py). 'image': the PNG only (its thumbnail
         # stays, after publishing); 'image_and_thumbnail': both.
         "ALTER TABLE variations ADD COLUMN removing VARCHAR",
     ),

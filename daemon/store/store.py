@@ -74,7 +74,7 @@ class Store(Closing["Store"]):
         if created:
             # DuckDB creates it by the umask; it holds every title and prompt. Its
             # .wal comes and goes with checkpoints: the daemon's umask covers that
-            # (daemon/service.py main), the private state folder in any case.
+            # (daemon/service/process.py main), the private state folder in any case.
             path.chmod(PRIVATE_FILE)
         db = Database(connection, clock)
         try:

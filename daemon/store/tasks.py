@@ -11,7 +11,6 @@ from typing import Any
 
 import duckdb
 
-from daemon.jobkinds import DECISIONS
 from daemon.store.db import Database
 from daemon.store.errors import (
     DuplicateTaskError,
@@ -20,6 +19,7 @@ from daemon.store.errors import (
     StoreError,
 )
 from daemon.store.events import CREATED, STATUS_CHANGED, EventsRepository
+from daemon.store.jobkinds import DECISIONS
 from daemon.store.records import NewTask, TaskRecord, TaskSummaryRecord, column_list, dump_json
 from gladtui.shapes import TaskStatus
 
@@ -71,7 +71,7 @@ def status_list(statuses: TaskStatus | Collection[TaskStatus]) -> list[str]:
 
 _ISO = "'%Y-%m-%dT%H:%M:%S.%gZ'"
 # A reviewer's decision that waits out its grace period: queued, never claimed, and
-# not yet due (the ? is now). Its task can still be put back as it was (decisions.py).
+# not yet due (the ? is now). Its task can still be put back as it was (daemon/review/decisions.py).
 _UNDOABLE = (
     "status = 'pending' AND attempts = 0 AND run_after > ?"
     f" AND list_contains({list(DECISIONS)!r}, kind)"

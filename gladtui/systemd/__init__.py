@@ -2,5 +2,5 @@
 
 The installer reads the config and writes files; it imports nothing of the
 daemon, so it lives with the CLI. The daemon's own side of systemd (the
-notify protocol, the watchdog pulse) is daemon/systemd/.
+notify protocol, the watchdog pulse) is daemon/service/systemd/.
 """

@@ -18,9 +18,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import daemon.dropfolder as dropfolder
+import daemon.intake.dropfolder as dropfolder
 import gladtui.atomicfiles as atomicfiles
-from daemon.ingest import Ingestor
+from daemon.intake.ingest import Ingestor
 from daemon.store import Store
 from gladtui.taskfile import TaskRules
 

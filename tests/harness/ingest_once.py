@@ -16,8 +16,8 @@ import os
 import signal
 from pathlib import Path
 
-from daemon.dropfolder import DropFolder
-from daemon.ingest import Ingestor, parse_with_rules
+from daemon.intake.dropfolder import DropFolder
+from daemon.intake.ingest import Ingestor, parse_with_rules
 from daemon.store import Store
 from gladtui.taskfile import TaskRules, TaskSpec
 

@@ -15,11 +15,11 @@ import os
 import signal
 from pathlib import Path
 
-from daemon.destinations.base import Placed, PostDraft
-from daemon.destinations.postgres import PostgresDestination
-from daemon.destinations.secrets import DSN_ENV
-from daemon.logsetup import configure_logging
-from daemon.service import Daemon
+from daemon.publishing.destinations.base import Placed, PostDraft
+from daemon.publishing.destinations.postgres import PostgresDestination
+from daemon.publishing.destinations.secrets import DSN_ENV
+from daemon.service.logsetup import configure_logging
+from daemon.service.process import Daemon
 from gladtui.config import load_config
 
 

@@ -19,10 +19,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.dropfolder import DropFolder, is_candidate_name
-from daemon.publishing import PUBLISHED
-from daemon.rules import APPROVED_STATES
-from daemon.slugs import base_slug
+from daemon.intake.dropfolder import DropFolder, is_candidate_name
+from daemon.publishing.publish import PUBLISHED
+from daemon.publishing.slugs import base_slug
+from daemon.review.rules import APPROVED_STATES
 from daemon.store import STATUS_CHANGED, Store, TaskRecord, VariationRecord
 from gladtui.atomicfiles import is_temp_name
 from gladtui.config import Config

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from daemon.slugs import base_slug
+from daemon.publishing.slugs import base_slug
 from daemon.store import Store
 from gladtui.config import Config
 from tests.fakecloudinary import FakeCloudinary

@@ -52,7 +52,7 @@ class Drop:
     @property
     def sha(self) -> str:
         """What the daemon keys the file by: its bytes, or its name when it cannot read it."""
-        if self.oversized:  # refused unread: daemon/ingest.py hashes `unreadable:{name}`
+        if self.oversized:  # refused unread: daemon/intake/ingest.py hashes `unreadable:{name}`
             return hashlib.sha256(f"unreadable:{self.name}".encode()).hexdigest()
         return hashlib.sha256(self.data).hexdigest()
 

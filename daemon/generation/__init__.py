@@ -1,0 +1,1 @@
+"""Generation: the pipeline loaded, variations denoised (here or on Ray), previews, write-back."""

@@ -1,0 +1,1 @@
+"""Generation on a Ray cluster: replicas as actors, the connection kept, leftovers cleared."""

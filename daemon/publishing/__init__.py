@@ -1,0 +1,1 @@
+"""Publishing: an approved image placed (publishers/) and its post made (destinations/), once."""

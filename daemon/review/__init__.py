@@ -1,0 +1,1 @@
+"""Review: what a task allows, and the decisions (approve, reject, generate, undo) taken on it."""
