@@ -229,6 +229,7 @@ def test_create_and_get_round_trip_every_field(store: Store) -> None:
     assert task.created_at == task.updated_at == T0
     [event] = store.events.for_task(spec.id)
     assert (event.kind, event.from_status, event.to_status, event.actor) == (
+        EventKind.CREATED,
         None,
         TaskStatus.QUEUED,
         "watcher",
@@ -321,6 +322,7 @@ def test_set_status_updates_the_row_and_writes_an_event(store: Store, clock: Fak
     )
     event = store.events.for_task("muffins-001")[-1]
     assert (event.kind, event.from_status, event.to_status, event.actor, event.at) == (
+        EventKind.STATUS_CHANGED,
         TaskStatus.QUEUED,
         TaskStatus.FAILED,
         "generator",
