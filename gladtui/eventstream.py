@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeAlias, cast
 
 from gladtui.clienterrors import ClientError
 from gladtui.closing import Closing
+from gladtui.shapes import EventKind
 
 if TYPE_CHECKING:
     from gladtui.shapes import EventJSON, HeartbeatJSON, ProgressEventJSON, ResyncJSON
@@ -159,11 +160,11 @@ def parse_sse(lines: Iterable[bytes]) -> Iterator[StreamEvent]:
 def _event(kind: str, event_id: int | None, data: dict[str, object]) -> StreamEvent:
     """The event of its kind. Its data is taken to have the shape the daemon sends
     for that kind, as the client takes every answer (gladtui/shapes.py)."""
-    if kind == "progress":
+    if kind == EventKind.PROGRESS:
         return ProgressEvent(cast("ProgressEventJSON", data))
-    if kind == "heartbeat":
+    if kind == EventKind.HEARTBEAT:
         return HeartbeatEvent(cast("HeartbeatJSON", data))
-    if kind == "resync":
+    if kind == EventKind.RESYNC:
         return ResyncEvent(cast("ResyncJSON", data))
     return StoredEvent(kind, event_id, cast("EventJSON", data))
 

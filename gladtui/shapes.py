@@ -29,6 +29,22 @@ class TaskStatus(StrEnum):
     INVALID = "invalid"
 
 
+class EventKind(StrEnum):
+    """What an event of `GET /api/events` is. The audit trail's rows (stored, with
+    ids) come first; the last three are the stream's own. A newer daemon may add
+    kinds: clients read an event's `kind` as a string and compare it with these."""
+
+    CREATED = "created"
+    STATUS_CHANGED = "status_changed"
+    VARIATION_ADDED = "variation_added"
+    FILES_REMOVED = "files_removed"  # detail: {"variations": [...]}
+    PUBLISHED = "published"
+    PUBLISH_FAILED = "publish_failed"
+    PROGRESS = "progress"
+    HEARTBEAT = "heartbeat"
+    RESYNC = "resync"
+
+
 MAX_PAGE = 100_000  # the most tasks or posts the daemon returns in one page
 
 # The widths `GET …/thumbnail?width=W` makes (pixels). A width between steps is
@@ -282,7 +298,7 @@ class EventJSON(TypedDict):
     """One row of the audit trail, as the event stream sends it (SSE `id` = `id`)."""
 
     id: int
-    kind: str  # created | status_changed | variation_added | files_removed | …
+    kind: str  # an EventKind (a newer daemon may send kinds this one does not know)
     task_id: str | None
     from_status: TaskStatus | None
     to_status: TaskStatus | None

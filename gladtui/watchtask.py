@@ -17,7 +17,7 @@ from typing import TextIO
 
 from gladtui.client import Client
 from gladtui.eventstream import ProgressEvent, StoredEvent
-from gladtui.shapes import ProgressEventJSON
+from gladtui.shapes import EventKind, ProgressEventJSON
 
 WAITING = ("queued", "generating")
 STREAM_TIMEOUT = 120.0  # s without a byte (heartbeats included): the daemon is gone
@@ -46,7 +46,7 @@ def watch_task(client: Client, task_id: str, *, as_json: bool, out: TextIO = sys
 
 
 def _ended(event: StoredEvent, task_id: str) -> bool:
-    if event.kind != "status_changed" or event.data["task_id"] != task_id:
+    if event.kind != EventKind.STATUS_CHANGED or event.data["task_id"] != task_id:
         return False
     return event.data["to_status"] not in WAITING
 

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from daemon.generation.models import LoadedModel
-from daemon.store.events import STATUS_CHANGED
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import EventKind, TaskStatus
 from tests.apidaemon import ApiDaemon, task_yaml, wait_until
 from tests.fakecloudinary import FakeCloudinary
 
@@ -87,7 +86,7 @@ def history(d: ApiDaemon, task_id: str) -> tuple[list[dict[str, Any]], list[str]
     notes = [
         e.detail["error"]
         for e in events
-        if e.kind == STATUS_CHANGED and e.to_status is TaskStatus.PUBLISHING
+        if e.kind == EventKind.STATUS_CHANGED and e.to_status is TaskStatus.PUBLISHING
         and e.detail and "error" in e.detail
     ]  # fmt: skip
     return failures, list(dict.fromkeys(notes))  # a retry re-records the note it starts with

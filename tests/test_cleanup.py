@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.publishing.cleanup import FILES_REMOVED, finish_interrupted, request_removal
+from daemon.publishing.cleanup import finish_interrupted, request_removal
 from daemon.store import NewTask, NewVariation, Store, VariationRecord
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import EventKind, TaskStatus
 from tests.apidaemon import ApiDaemon
 
 
@@ -62,7 +62,7 @@ def test_a_deletion_stopped_half_way_is_finished_in_either_state(tmp_path: Path)
         rows = store.variations.list("gone", include_removed=True)
         assert all(v.removed_at is not None for v in rows)
         assert store.variations.awaiting_removal() == []
-        [event] = [e for e in store.events.for_task("gone") if e.kind == FILES_REMOVED]
+        [event] = [e for e in store.events.for_task("gone") if e.kind == EventKind.FILES_REMOVED]
         assert event.detail == {"variations": [1, 2, 3]}  # clients showing it read it again
         assert finish_interrupted(store) == []  # again: nothing left, no error
     finally:

@@ -20,10 +20,8 @@ import duckdb
 import pytest
 
 from daemon.store import (
-    CREATED,
     INTERRUPTED,
     MIGRATIONS,
-    STATUS_CHANGED,
     DuplicatePostError,
     DuplicateTaskError,
     DuplicateVariationError,
@@ -39,7 +37,7 @@ from daemon.store import (
     latest_version,
     utc_now,
 )
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import EventKind, TaskStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901)
@@ -231,7 +229,7 @@ def test_create_and_get_round_trip_every_field(store: Store) -> None:
     assert task.created_at == task.updated_at == T0
     [event] = store.events.for_task(spec.id)
     assert (event.kind, event.from_status, event.to_status, event.actor) == (
-        CREATED,
+        EventKind.CREATED,
         None,
         TaskStatus.QUEUED,
         "watcher",
@@ -324,7 +322,7 @@ def test_set_status_updates_the_row_and_writes_an_event(store: Store, clock: Fak
     )
     event = store.events.for_task("muffins-001")[-1]
     assert (event.kind, event.from_status, event.to_status, event.actor, event.at) == (
-        STATUS_CHANGED,
+        EventKind.STATUS_CHANGED,
         TaskStatus.QUEUED,
         TaskStatus.FAILED,
         "generator",
@@ -842,14 +840,17 @@ def test_events_are_read_back_in_ascending_order(store: Store, clock: FakeClock)
     clock.advance(1)
     store.events.add("variation_added", "muffins-001", detail={"index": 1})
     every = store.events.since(0)
-    assert [e.kind for e in every] == ["daemon_started", CREATED, "variation_added"]
+    assert [e.kind for e in every] == ["daemon_started", EventKind.CREATED, "variation_added"]
     assert [e.id for e in every] == sorted(e.id for e in every)
     assert every[0] == first and first.task_id is None and first.detail == {"pid": 1}
     assert every[2].at == T0 + timedelta(seconds=1)
     assert store.events.last_id() == every[-1].id
     assert store.events.since(every[-1].id) == []
     assert store.events.since(first.id, limit=1) == [every[1]]
-    assert [e.kind for e in store.events.for_task("muffins-001")] == [CREATED, "variation_added"]
+    assert [e.kind for e in store.events.for_task("muffins-001")] == [
+        EventKind.CREATED,
+        "variation_added",
+    ]
     with pytest.raises(TypeError):
         store.events.add("bad", detail={"when": datetime.now()})
 

@@ -254,7 +254,7 @@ OPERATIONS: tuple[Operation, ...] = (
 STORED_EVENT = "(a stored event's kind: created, status_changed, …)"
 EVENT_SHAPES: dict[str, type] = {
     STORED_EVENT: shapes.EventJSON,
-    "progress": shapes.ProgressEventJSON,
-    "heartbeat": shapes.HeartbeatJSON,
-    "resync": shapes.ResyncJSON,
+    shapes.EventKind.PROGRESS: shapes.ProgressEventJSON,
+    shapes.EventKind.HEARTBEAT: shapes.HeartbeatJSON,
+    shapes.EventKind.RESYNC: shapes.ResyncJSON,
 }

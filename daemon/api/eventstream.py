@@ -33,7 +33,7 @@ from aiohttp import web
 from daemon.api.present import TaskViews, iso, progress_event_json
 from daemon.generation.progress import Progress
 from daemon.store import Store
-from gladtui.shapes import EventJSON, HeartbeatJSON, ProgressEventJSON, ResyncJSON
+from gladtui.shapes import EventJSON, EventKind, HeartbeatJSON, ProgressEventJSON, ResyncJSON
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class EventStreamServer:
             reason = f"{latest - since} events were missed; more than {REPLAY_LIMIT} to replay"
         else:
             return since
-        await response.write(sse("resync", {"last_id": latest, "reason": reason}))
+        await response.write(sse(EventKind.RESYNC, {"last_id": latest, "reason": reason}))
         return latest
 
     async def _run(
@@ -165,7 +165,7 @@ class EventStreamServer:
             subscription.wake.clear()
             sent = False
             for progress in subscription.take_progress():
-                await response.write(sse("progress", progress_event_json(progress)))
+                await response.write(sse(EventKind.PROGRESS, progress_event_json(progress)))
                 sent = True
             events = await asyncio.to_thread(self._read, last_id)
             for event in events:
@@ -188,4 +188,4 @@ class EventStreamServer:
         return list(self.views.events(self.store.events.since(last_id, PAGE)))
 
     def _heartbeat(self, last_id: int) -> bytes:
-        return sse("heartbeat", {"last_id": last_id, "at": iso(self.store.now())})
+        return sse(EventKind.HEARTBEAT, {"last_id": last_id, "at": iso(self.store.now())})

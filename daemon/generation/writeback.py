@@ -38,13 +38,11 @@ from daemon.generation.progress import ProgressBoard
 from daemon.store import JobRecord, NewVariation, Store, TaskRecord
 from gladtui.config import Config
 from gladtui.filemodes import make_folders
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import EventKind, TaskStatus
 
-__all__ = ["VARIATION_ADDED", "BatchWriter", "FinishedBatch", "thumbnail_path"]
+__all__ = ["BatchWriter", "FinishedBatch", "thumbnail_path"]
 
 log = logging.getLogger(__name__)
-
-VARIATION_ADDED = "variation_added"
 
 
 @dataclass(frozen=True)
@@ -156,7 +154,9 @@ class BatchWriter:
         with self.store.transaction():  # one commit per batch, not per image
             for row in rows:
                 self.store.variations.add(row)
-                self.store.events.add(VARIATION_ADDED, batch.task.id, detail={"index": row.idx})
+                self.store.events.add(
+                    EventKind.VARIATION_ADDED, batch.task.id, detail={"index": row.idx}
+                )
         self._on_saved(len(rows))
 
     def _complete(self, done: _JobDone) -> None:

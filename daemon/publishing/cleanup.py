@@ -22,12 +22,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from daemon.store import Store, VariationRecord
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import EventKind, TaskStatus
 
 log = logging.getLogger(__name__)
 
 RETAINED_UNTIL_DECIDED = (TaskStatus.PUBLISHED, TaskStatus.REJECTED)
-FILES_REMOVED = "files_removed"  # the event once a task's files are gone: {"variations": [..]}
 
 
 def request_removal(
@@ -70,7 +69,7 @@ def finish_removals(store: Store, variations: Iterable[VariationRecord]) -> list
     for task_id in dict.fromkeys(v.task_id for v in gone):
         # Clients shown the task read it again: its variations are gone now.
         indexes = [v.idx for v in gone if v.task_id == task_id]
-        store.events.add(FILES_REMOVED, task_id, detail={"variations": indexes})
+        store.events.add(EventKind.FILES_REMOVED, task_id, detail={"variations": indexes})
     return gone
 
 

@@ -38,12 +38,10 @@ from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store
 from daemon.store.jobkinds import published_variation
 from daemon.store.jobworker import next_attempt_at
 from gladtui.config import Config
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import EventKind, TaskStatus
 
 log = logging.getLogger(__name__)
 
-PUBLISHED = "published"
-PUBLISH_FAILED = "publish_failed"
 SLUG_RACE_RETRIES = 5
 
 
@@ -175,7 +173,7 @@ class PublishStep:
                 self.store.tasks.set_post(task.id, post.id)
             self.store.tasks.set_status(task.id, TaskStatus.PUBLISHED, detail={"outcome": outcome})
             self.store.events.add(
-                PUBLISHED,
+                EventKind.PUBLISHED,
                 task.id,
                 detail={
                     "post_id": None if post is None else post.id,
@@ -225,14 +223,14 @@ class PublishStep:
             )
             self.store.tasks.set_status(task.id, TaskStatus.PUBLISHING, error=note)
             self.store.events.add(
-                PUBLISH_FAILED, task.id, detail={"error": message, "retrying": True}
+                EventKind.PUBLISH_FAILED, task.id, detail={"error": message, "retrying": True}
             )
             log.warning("task %s: %s", task.id, note)
             return
         with self.store.transaction():
             self.store.tasks.set_status(task.id, TaskStatus.FAILED, error=message)
             self.store.events.add(
-                PUBLISH_FAILED, task.id, detail={"error": message, "retrying": False}
+                EventKind.PUBLISH_FAILED, task.id, detail={"error": message, "retrying": False}
             )
         log.error(
             "task %s: publishing failed after %d attempt(s): %s", task.id, job.attempts, message

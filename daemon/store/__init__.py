@@ -23,7 +23,6 @@ from daemon.store.errors import (
     StatusConflictError,
     StoreError,
 )
-from daemon.store.events import CREATED, STATUS_CHANGED
 from daemon.store.jobs import INTERRUPTED
 from daemon.store.migrations import MIGRATIONS, Migration, latest_version
 from daemon.store.records import (
@@ -41,10 +40,8 @@ from daemon.store.records import (
 from daemon.store.store import Store
 
 __all__ = [
-    "CREATED",
     "INTERRUPTED",
     "MIGRATIONS",
-    "STATUS_CHANGED",
     "AppliedMigration",
     "Clock",
     "DuplicatePostError",

@@ -16,11 +16,9 @@ from daemon.store.db import Database
 from daemon.store.records import EventRecord, column_list, dump_json
 from gladtui.shapes import TaskStatus
 
-__all__ = ["CREATED", "STATUS_CHANGED", "EventsRepository"]
+__all__ = ["EventsRepository"]
 
-CREATED = "created"
 """Kind of the event written when a task is created (`to_status` is its first status)."""
-STATUS_CHANGED = "status_changed"
 """Kind of the event written by every `tasks.set_status` (`from_status` → `to_status`)."""
 
 _COLUMNS = column_list(EventRecord)

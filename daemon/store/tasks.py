@@ -18,10 +18,10 @@ from daemon.store.errors import (
     StatusConflictError,
     StoreError,
 )
-from daemon.store.events import CREATED, STATUS_CHANGED, EventsRepository
+from daemon.store.events import EventsRepository
 from daemon.store.jobkinds import DECISIONS
 from daemon.store.records import NewTask, TaskRecord, TaskSummaryRecord, column_list, dump_json
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import EventKind, TaskStatus
 
 __all__ = ["TasksRepository", "status_list"]
 
@@ -179,7 +179,9 @@ class TasksRepository:
         try:
             with self._db.transaction() as cursor:
                 rows = cursor.execute(_INSERT_MANY, self._params(tasks, status, error)).fetchall()
-                self._events.record_many(CREATED, ids, to_status=status, actor=actor, detail=detail)
+                self._events.record_many(
+                    EventKind.CREATED, ids, to_status=status, actor=actor, detail=detail
+                )
         except duckdb.ConstraintException as exc:
             raise self._translate(exc, ids) from exc
         by_id = {record.id: record for record in map(TaskRecord.from_row, rows)}
@@ -335,7 +337,7 @@ class TasksRepository:
             if error is not None:
                 event_detail.setdefault("error", error)
             self._events.record(
-                STATUS_CHANGED,
+                EventKind.STATUS_CHANGED,
                 task_id,
                 from_status=current,
                 to_status=new,

@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.intake.dropfolder import DropFolder, is_candidate_name
-from daemon.publishing.publish import PUBLISHED
 from daemon.publishing.slugs import base_slug
 from daemon.review.rules import APPROVED_STATES
-from daemon.store import STATUS_CHANGED, Store, TaskRecord, VariationRecord
+from daemon.store import Store, TaskRecord, VariationRecord
 from gladtui.atomicfiles import is_temp_name
 from gladtui.config import Config
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import EventKind, TaskStatus
 from tests.harness.soak_work import Drop, Ledger
 
 CDN_FOLDER = "glad-labs"
@@ -74,11 +73,13 @@ class Snapshot:
             posts_by_task=by_task,
             post_urls={post.task_id: post.featured_image_url for post in posts},
             slugs=[post.slug for post in posts],
-            published_events=Counter(e.task_id or "" for e in events if e.kind == PUBLISHED),
+            published_events=Counter(
+                e.task_id or "" for e in events if e.kind == EventKind.PUBLISHED
+            ),
             approved_events=Counter(
                 e.task_id or ""
                 for e in events
-                if e.kind == STATUS_CHANGED and e.to_status is TaskStatus.APPROVED
+                if e.kind == EventKind.STATUS_CHANGED and e.to_status is TaskStatus.APPROVED
             ),
         )
 
