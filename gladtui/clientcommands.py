@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gladtui.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, daemon_socket
-from gladtui.shapes import MAX_PAGE  # the daemon's largest page
+from gladtui.shapes import MAX_PAGE, TaskStatus  # the daemon's largest page
 
 if TYPE_CHECKING:
     from gladtui.client import Client
@@ -245,7 +245,7 @@ def _call_approve(client: Client, args: argparse.Namespace) -> None:
 
     task = answer["task"]
     deadline = time.monotonic() + PUBLISH_WAIT_SECONDS
-    while task["status"] in ("approved", "publishing") and not task["undo_until"]:
+    while task["status"] in (TaskStatus.APPROVED, TaskStatus.PUBLISHING) and not task["undo_until"]:
         if time.monotonic() > deadline:
             break
         time.sleep(0.1)

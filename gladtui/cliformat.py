@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from gladtui.shapes import TaskStatus
+
 if TYPE_CHECKING:
     from gladtui.shapes import (
         ActionJSON,
@@ -104,7 +106,7 @@ def format_task(task: TaskJSON) -> str:
         ("title", task["title"]),
         ("status", task["status"]),
     ]
-    if task["status"] == "invalid":  # a refused file: only what was wrong, and where
+    if task["status"] == TaskStatus.INVALID:  # a refused file: only what was wrong, and where
         fields += [
             ("error", task["error"]),
             ("source file", task["source_file"] or "(submitted through the API)"),
@@ -256,7 +258,7 @@ def format_approval(task: TaskJSON) -> str:
         ]
     elif post is not None:
         lines.append(f"published: {post['featured_image_url']}")
-    elif task["status"] == "failed":
+    elif task["status"] == TaskStatus.FAILED:
         lines.append(f"publishing failed: {task['error']}")
     else:
         lines.append(f"still {task['status']}; follow it with `gladtui show {task_id}`")

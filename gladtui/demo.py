@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from gladtui.client import Client, ClientError, client_for
 from gladtui.config import Config, load_config
+from gladtui.shapes import TaskStatus
 from gladtui.submit import submit_file
 from gladtui.taskfile import TaskFileError
 
@@ -108,10 +109,10 @@ def _run(config: Config, daemon: subprocess.Popen[bytes], workspace: Path, headl
     # cp -p: the copy's mtime is older than its ctime, the daemon's sign of a complete file.
     shutil.copy2(INVALID_SAMPLE, config.drop_dir / INVALID_SAMPLE.name)
     _say(f"submitted {len(ids)} samples and {INVALID_SAMPLE.name}; generating {first_id}")
-    until(READY_TIMEOUT, _waiting_for(client, {first_id: "review"}))
+    until(READY_TIMEOUT, _waiting_for(client, {first_id: TaskStatus.REVIEW}))
     client.approve(first_id, 1)
     if headless:
-        wanted = dict.fromkeys(ids, "review") | {first_id: "published"}
+        wanted = dict.fromkeys(ids, TaskStatus.REVIEW) | {first_id: TaskStatus.PUBLISHED}
         until(READY_TIMEOUT, _waiting_for(client, wanted, invalid=True))
         print(_summary(_tasks(client)))
         return
@@ -172,7 +173,7 @@ def _waiting_for(
         except ClientError as exc:
             return f"the daemon to answer ({exc})"
         for task in tasks.values():
-            if task["status"] == "failed" and task["id"] in wanted:
+            if task["status"] == TaskStatus.FAILED and task["id"] in wanted:
                 raise DemoError(f"task {task['id']} failed: {task['error']}")
         have = {task_id: task["status"] for task_id, task in tasks.items()}
         missing = [
@@ -180,7 +181,7 @@ def _waiting_for(
             for task_id, status in wanted.items()
             if task_id not in have or status not in (None, have[task_id])
         ]
-        refused = {t["source_file"] for t in tasks.values() if t["status"] == "invalid"}
+        refused = {t["source_file"] for t in tasks.values() if t["status"] == TaskStatus.INVALID}
         if invalid and INVALID_SAMPLE.name not in refused:
             missing.append(f"{INVALID_SAMPLE.name} to be recorded as invalid")
         return ", ".join(missing)

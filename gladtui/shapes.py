@@ -45,6 +45,10 @@ class EventKind(StrEnum):
     RESYNC = "resync"
 
 
+# The statuses of a task being made: waiting for the generator, or generating. A
+# reviewer cancels these; the TUI shows them apart, with their live previews.
+IN_GENERATION = (TaskStatus.QUEUED, TaskStatus.GENERATING)
+
 MAX_PAGE = 100_000  # the most tasks or posts the daemon returns in one page
 
 # The widths `GET …/thumbnail?width=W` makes (pixels). A width between steps is

@@ -17,9 +17,8 @@ from typing import TextIO
 
 from gladtui.client import Client
 from gladtui.eventstream import ProgressEvent, StoredEvent
-from gladtui.shapes import EventKind, ProgressEventJSON
+from gladtui.shapes import IN_GENERATION, EventKind, ProgressEventJSON
 
-WAITING = ("queued", "generating")
 STREAM_TIMEOUT = 120.0  # s without a byte (heartbeats included): the daemon is gone
 
 
@@ -29,7 +28,7 @@ def watch_task(client: Client, task_id: str, *, as_json: bool, out: TextIO = sys
 
     with client.events(timeout=STREAM_TIMEOUT) as stream:
         task = client.task(task_id)
-        if task["status"] in WAITING:
+        if task["status"] in IN_GENERATION:
             if not as_json:
                 print(f"{task_id}: {task['status']}", file=out, flush=True)
             printed: tuple[int, int, int] | None = None  # the step of the last line
@@ -48,7 +47,7 @@ def watch_task(client: Client, task_id: str, *, as_json: bool, out: TextIO = sys
 def _ended(event: StoredEvent, task_id: str) -> bool:
     if event.kind != EventKind.STATUS_CHANGED or event.data["task_id"] != task_id:
         return False
-    return event.data["to_status"] not in WAITING
+    return event.data["to_status"] not in IN_GENERATION
 
 
 def _step(progress: ProgressEventJSON) -> tuple[int, int, int]:

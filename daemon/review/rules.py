@@ -7,7 +7,7 @@ the rules: they offer what the list holds.
 
 from __future__ import annotations
 
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import IN_GENERATION, TaskStatus
 
 APPROVE = "approve"
 REJECT = "reject"
@@ -20,7 +20,6 @@ REGENERATE_FROM = (TaskStatus.REVIEW, TaskStatus.FAILED, TaskStatus.REJECTED)
 # Approval needs a variation to publish: awaiting review, or failed (a publish that
 # failed can be approved again; a generation that failed part-way has some images).
 APPROVE_FROM = (TaskStatus.REVIEW, TaskStatus.FAILED)
-RUNNING = (TaskStatus.QUEUED, TaskStatus.GENERATING)
 APPROVED_STATES = (TaskStatus.APPROVED, TaskStatus.PUBLISHING, TaskStatus.PUBLISHED)
 
 
@@ -37,6 +36,6 @@ def allowed_actions(status: TaskStatus, *, variations: int, undoable: bool) -> l
         actions.append(APPROVE)
     if status in REGENERATE_FROM:
         actions += [REJECT, GENERATE]
-    if status in RUNNING:
+    if status in IN_GENERATION:
         actions.append(CANCEL)
     return actions

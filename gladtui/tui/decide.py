@@ -16,7 +16,7 @@ from textual import work
 from textual.binding import Binding
 
 from gladtui.client import ClientError
-from gladtui.shapes import GenerateRequest, TaskSummaryJSON
+from gladtui.shapes import GenerateRequest, TaskStatus, TaskSummaryJSON
 from gladtui.tui.modals import (
     ApproveScreen,
     GenerateChoice,
@@ -44,7 +44,7 @@ UNDO_KEYS = "u"
 
 def refusal(action: str, task: TaskSummaryJSON, drop_dir: str | None) -> str:
     """Why `action` cannot be done on the task now, and what can be done instead."""
-    if task["status"] == "invalid":  # nothing to act on: the file is what needs the work
+    if task["status"] == TaskStatus.INVALID:  # nothing to act on: the file is what needs the work
         name = task["source_file"] or "the task file"
         where = drop_dir or "the drop folder"
         return (
@@ -241,7 +241,7 @@ class DecisionKeys(_Base):
         before = range(start - 1, -1, -1)
         for position in (*after, *before):
             row = window.get(position)
-            if row is not None and row["status"] == "review" and row["id"] != task_id:
+            if row is not None and row["status"] == TaskStatus.REVIEW and row["id"] != task_id:
                 self.tasks.cursor = position
                 return
 

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from gladtui.cliformat import format_progress
-from gladtui.shapes import TaskJSON, TaskSummaryJSON
+from gladtui.shapes import TaskJSON, TaskStatus, TaskSummaryJSON
 from gladtui.tui.rows import STATUS_STYLES, countdown
 
 LABEL = "bold"
@@ -45,13 +45,13 @@ def detail_text(task: TaskSummaryJSON | TaskJSON | None, now: datetime | None = 
     text.append(f"  {task['id']}\n", style="dim")
     left = countdown(task, now) if now is not None else None
     if left is not None:
-        what = "publishes" if task["status"] == "approved" else "takes effect"
+        what = "publishes" if task["status"] == TaskStatus.APPROVED else "takes effect"
         _field(text, "undo", f"{what} in {left}; u undoes it", "bold")
     if task["error"]:
         _field(text, "error", task["error"], "red")
-    if task["status"] == "invalid" and task["source_file"]:
+    if task["status"] == TaskStatus.INVALID and task["source_file"]:
         _field(text, "file", task["source_file"])
-    if task["status"] == "invalid":
+    if task["status"] == TaskStatus.INVALID:
         return text  # nothing below means anything for a file that was refused
     if task["progress"]:
         _field(text, "progress", format_progress(task["progress"]))

@@ -18,6 +18,7 @@ from textual import work
 from textual.worker import get_current_worker
 
 from gladtui.client import ClientError
+from gladtui.shapes import TaskStatus
 from gladtui.tui.gallery import showable
 from gladtui.tui.livepreviews import fetch_previews
 
@@ -38,10 +39,10 @@ else:
 
 LOOKAHEAD = 2  # tasks awaiting review, after the cursor, fetched ahead
 NO_IMAGES = {
-    "invalid": "No images: the task file was refused (below).",
-    "failed": "No images: generation failed (below).",
-    "queued": "Waiting for the generator.",
-    "generating": "Generating…",
+    TaskStatus.INVALID: "No images: the task file was refused (below).",
+    TaskStatus.FAILED: "No images: generation failed (below).",
+    TaskStatus.QUEUED: "Waiting for the generator.",
+    TaskStatus.GENERATING: "Generating…",
 }
 
 
@@ -95,7 +96,7 @@ class FetchWorkers(_Base):
         pictures = {v["index"]: self.pictures.get(task["id"], v) for v in shown}
         note = NO_IMAGES.get(task["status"], "")
         self.gallery.show(task["id"], task["variations"], pictures, note)
-        if task["status"] != "generating":
+        if task["status"] != TaskStatus.GENERATING:
             self.gallery.show_previews(task["id"], {})  # cancelled or failed: none to come
         if self.reselect is not None and self.reselect[0] == task["id"]:
             self.gallery.select(self.reselect[1])  # after an undo: the variation approved
@@ -129,7 +130,7 @@ class FetchWorkers(_Base):
         wanted = []
         for position in range(cursor + 1, min(cursor + 20, len(window))):
             task = window.get(position)
-            if task is not None and task["status"] == "review":
+            if task is not None and task["status"] == TaskStatus.REVIEW:
                 wanted.append(task["id"])
             if len(wanted) == LOOKAHEAD:
                 break

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from gladtui.shapes import StatusJSON
+from gladtui.shapes import IN_GENERATION, StatusJSON, TaskStatus
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,17 @@ FILTERS: tuple[TaskFilter, ...] = (
     TaskFilter(
         "review",
         "Review",
-        ("review", "queued", "generating"),
+        (TaskStatus.REVIEW, *IN_GENERATION),
         undoable=True,
-        apart=("queued", "generating"),
+        apart=IN_GENERATION,
     ),
     TaskFilter("all", "All", None),
-    TaskFilter("generating", "Generating", ("queued", "generating")),
-    TaskFilter("published", "Published", ("approved", "publishing", "published")),
-    TaskFilter("rejected", "Rejected", ("rejected",)),
-    TaskFilter("failed", "Failed", ("failed", "invalid")),
+    TaskFilter("generating", "Generating", IN_GENERATION),
+    TaskFilter(
+        "published", "Published", (TaskStatus.APPROVED, TaskStatus.PUBLISHING, TaskStatus.PUBLISHED)
+    ),
+    TaskFilter("rejected", "Rejected", (TaskStatus.REJECTED,)),
+    TaskFilter("failed", "Failed", (TaskStatus.FAILED, TaskStatus.INVALID)),
 )
 
 

@@ -26,6 +26,7 @@ from gladtui.shapes import (
     ProgressJSON,
     StatusJSON,
     TaskJSON,
+    TaskStatus,
     TaskSummaryJSON,
 )
 from gladtui.tui.decide import DecisionKeys
@@ -186,7 +187,7 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
             self.tasks.apply(task)
             if self.full is not None and task["id"] == self.full["id"]:
                 self._fetch_detail(task["id"], delay=0)  # new images, status or error
-            elif self.full is not None and task["status"] == "published":
+            elif self.full is not None and task["status"] == TaskStatus.PUBLISHED:
                 # Another post now holds a slug: the slug this task would get may be
                 # another one (-2). Read it again, and what was fetched ahead too.
                 self.ahead.clear()

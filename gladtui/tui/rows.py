@@ -14,7 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 
 from gladtui.cliformat import age, parse_time
-from gladtui.shapes import ProgressJSON, TaskSummaryJSON
+from gladtui.shapes import ProgressJSON, TaskStatus, TaskSummaryJSON
 
 STATUS_WIDTH = 12  # "● generating", or the progress bar that replaces it
 COMPACT_STATUS_WIDTH = 4  # "●", or "57%", when the list is narrow
@@ -25,26 +25,26 @@ BAR_CELLS = 7
 MIN_ID_WIDTH = 8  # a title shared by two rows gives what tells the ids apart this much
 
 STATUS_STYLES: dict[str, Style] = {
-    "queued": Style(color="bright_black"),
-    "generating": Style(color="cyan"),
-    "review": Style(color="yellow", bold=True),
-    "approved": Style(color="green"),
-    "publishing": Style(color="green"),
-    "published": Style(color="bright_green"),
-    "rejected": Style(color="magenta"),
-    "failed": Style(color="red", bold=True),
-    "invalid": Style(color="red", bold=True),
+    TaskStatus.QUEUED: Style(color="bright_black"),
+    TaskStatus.GENERATING: Style(color="cyan"),
+    TaskStatus.REVIEW: Style(color="yellow", bold=True),
+    TaskStatus.APPROVED: Style(color="green"),
+    TaskStatus.PUBLISHING: Style(color="green"),
+    TaskStatus.PUBLISHED: Style(color="bright_green"),
+    TaskStatus.REJECTED: Style(color="magenta"),
+    TaskStatus.FAILED: Style(color="red", bold=True),
+    TaskStatus.INVALID: Style(color="red", bold=True),
 }
 ICONS = {
-    "queued": "◌",
-    "generating": "◐",
-    "review": "●",
-    "approved": "↑",
-    "publishing": "↑",
-    "published": "✓",
-    "rejected": "✗",
-    "failed": "!",
-    "invalid": "!",
+    TaskStatus.QUEUED: "◌",
+    TaskStatus.GENERATING: "◐",
+    TaskStatus.REVIEW: "●",
+    TaskStatus.APPROVED: "↑",
+    TaskStatus.PUBLISHING: "↑",
+    TaskStatus.PUBLISHED: "✓",
+    TaskStatus.REJECTED: "✗",
+    TaskStatus.FAILED: "!",
+    TaskStatus.INVALID: "!",
 }
 DIM = Style(dim=True)
 HEADER = Style(bold=True, dim=True)
@@ -54,8 +54,8 @@ LEGEND: list[tuple[str, str]] = [
     ("●", "awaiting review"),
     ("◌ ◐", "queued, generating (a bar or a percentage shows how far)"),
     ("↑", "approved, being published"),
-    ("✓", "published"),
-    ("✗", "rejected"),
+    ("✓", TaskStatus.PUBLISHED),
+    ("✗", TaskStatus.REJECTED),
     ("!", "failed, or a task file that was refused"),
     ("↑ 7s  ✗ 7s", "a decision that takes effect in 7 s: u undoes it"),
 ]
@@ -108,11 +108,11 @@ def status_cell(
         icon = ICONS.get(status, "?")
         text = f"{icon}{left}" if width < STATUS_WIDTH else f"{icon} undo {left}"
     elif width < STATUS_WIDTH:
-        if status == "generating" and progress:
+        if status == TaskStatus.GENERATING and progress:
             text = f"{round(progress_fraction(progress) * 100)}%"
         else:
             text = ICONS.get(status, "?")
-    elif status == "generating" and progress:
+    elif status == TaskStatus.GENERATING and progress:
         text = progress_bar(progress)
     else:
         text = f"{ICONS.get(status, '?')} {status}"

@@ -121,5 +121,7 @@ class DisconnectedScreen(Screen[None]):
 
     def set_reason(self, reason: str) -> None:
         self.reason = reason
-        if self.is_mounted:
-            self.query_one("#reason", Static).update(Text(reason))
+        # Mounted is not composed: until compose has run there is no #reason yet, and
+        # compose reads `reason` (seen under load: the dialog pushed, then a new reason).
+        for shown in self.query("#reason").results(Static):
+            shown.update(Text(reason))
