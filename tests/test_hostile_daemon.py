@@ -203,7 +203,7 @@ def test_hostile_corpus_streams_into_a_running_daemon(daemon: Daemon) -> None:
         rss.append(round(daemon.rss_mb(), 1))
 
     log = daemon.log.read_bytes()[log_start:].decode(errors="replace")
-    refusals = re.findall(r"WARNING daemon\.ingest: refused r\d-", log)
+    refusals = re.findall(r"WARNING daemon\.intake\.ingest: refused r\d-", log)
     assert len(refusals) == ROUNDS * (len(HOSTILE) + 5)  # + the bad name, + 4 odd files
     assert "Traceback" not in log and " ERROR " not in log and " CRITICAL " not in log
     # The daemon is ~520 MB (torch and the model). Round 1 pays for warming up (first
