@@ -73,6 +73,17 @@ def attached(tmux: Tmux, outer: OuterTerminal, *, passthrough: bool, rgb: bool =
     outer.wait_for(lambda _: tmux.pane("#{client_termtype}") == outer.name, "tmux to know kitty")
 
 
+def every_image_deleted(outer: OuterTerminal) -> None:
+    try:
+        outer.wait_for(
+            lambda out: set(graphics(out).deleted) >= set(graphics(out).transmissions),
+            "every image deleted",
+        )
+    except AssertionError as error:
+        order = graphics(bytes(outer.output)).order
+        raise AssertionError(f"{error}\nsent (t), placed (p), deleted (d): {order}") from None
+
+
 def run_in_pane(tmux: Tmux, *command: str, tmp: Path) -> None:
     environment = {"COLORTERM": "truecolor", "XDG_CACHE_HOME": str(tmp / "cache")}
     settings = " ".join(f"{k}={shlex.quote(v)}" for k, v in environment.items())
@@ -152,14 +163,7 @@ def test_kitty_pictures_pass_through_tmux_sized_by_the_terminal(
     # q: every image the terminal was sent is deleted, none left behind.
     tmux.send("q")
     tmux.wait_for("the TUI to exit", lambda s: f"{EXITED} 0]" in s)
-    try:
-        outer.wait_for(
-            lambda out: set(graphics(out).deleted) >= set(graphics(out).transmissions),
-            "every image deleted",
-        )
-    except AssertionError as error:
-        order = graphics(bytes(outer.output)).order
-        raise AssertionError(f"{error}\nsent (t), placed (p), deleted (d): {order}") from None
+    every_image_deleted(outer)
     final = graphics(bytes(outer.output))
     for image in final.transmissions:
         last = max(n for n, (kind, i) in enumerate(final.order) if (kind, i) == ("t", image))
@@ -276,7 +280,4 @@ def test_the_loupe_through_tmux_sends_the_served_crop_at_the_place_named(
     tmux.wait_for("the list", lambda s: "100 % x" not in s and "loupe" in s)
     tmux.send("q")
     tmux.wait_for("the TUI to exit", lambda s: f"{EXITED} 0]" in s)
-    outer.wait_for(
-        lambda out: set(graphics(out).deleted) >= set(graphics(out).transmissions),
-        "every image deleted",
-    )
+    every_image_deleted(outer)

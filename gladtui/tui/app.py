@@ -11,6 +11,7 @@ from textual.binding import Binding
 
 from gladtui.client import Client
 from gladtui.eventstream import StreamEvent
+from gladtui.tui import kittypicture
 from gladtui.tui.follower import Follower, FollowerCallbacks
 from gladtui.tui.messages import DaemonEvent, StreamLive, StreamLost
 from gladtui.tui.pictures import Pictures
@@ -102,6 +103,7 @@ class ReviewApp(App[None]):
 
     def on_unmount(self) -> None:
         self.follower.stop()
+        kittypicture.delete_all_held(self)  # the widgets are gone; their images go too
 
     def action_help(self) -> None:
         if self.screen is self.review:

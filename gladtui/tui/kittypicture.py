@@ -54,6 +54,17 @@ class KittyOutput:
 
 OUTPUT = KittyOutput()
 IDS = ImageIds()
+HELD: dict[int, Ticket] = {}  # every image sent and not yet deleted, by id
+
+
+def delete_all_held(app: App[object]) -> None:
+    """Delete what the terminal still holds: called as the app unmounts, after its
+    widgets, so an image sent by a render that raced a widget's removal is not
+    left in the terminal's memory (ids are global to it: a leak outlives the TUI)."""
+    OUTPUT.send(app, [kittyescapes.delete(image_id) for image_id in HELD])
+    for ticket in HELD.values():
+        IDS.give_back(ticket)
+    HELD.clear()
 
 
 def configure(wrap: Wrap, rgb_reaches: bool) -> None:
@@ -85,12 +96,14 @@ class KittyPicture(PictureBase, Renderable=HalfcellRenderable):
         super().__init__(image, id=id, classes=classes)
         self._shown: Shown | None = None
         self._retired: list[Shown] = []  # replaced, deleted after the next refresh
+        self._gone = False  # unmounted: a render still queued must send nothing
 
     def render(self) -> WidgetRenderResult:
         picture = self.image
         return "" if picture is None else _Cells(self, picture)
 
     def on_unmount(self) -> None:
+        self._gone = True
         for shown in [*self._retired, *([self._shown] if self._shown else [])]:
             self._delete(shown)
         self._retired, self._shown = [], None
@@ -102,6 +115,8 @@ class KittyPicture(PictureBase, Renderable=HalfcellRenderable):
         None when no id is free."""
         if self._shown is not None and self._shown.fits(picture, cells, pixels):
             return self._shown
+        if self._gone:
+            return None
         ticket = IDS.take()
         if ticket is None:
             return None
@@ -110,6 +125,7 @@ class KittyPicture(PictureBase, Renderable=HalfcellRenderable):
         data = PixelData(picture).scaled(*pixels).to_base64()
         escapes = kittyescapes.transmit(image_id, data)
         OUTPUT.send(self.app, [*escapes, kittyescapes.place(image_id, *cells)])
+        HELD[image_id] = ticket
         if self._shown is not None:
             self._retire(self._shown)
         self._shown = Shown(picture, cells, pixels, ticket, image_id)
@@ -125,6 +141,8 @@ class KittyPicture(PictureBase, Renderable=HalfcellRenderable):
             self._delete(shown)
 
     def _delete(self, shown: Shown) -> None:
+        if HELD.pop(shown.image_id, None) is None:
+            return  # deleted already, by delete_all_held
         OUTPUT.send(self.app, [kittyescapes.delete(shown.image_id)])
         IDS.give_back(shown.ticket)
 
