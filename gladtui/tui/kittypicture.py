@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from PIL import Image as PILImage
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -46,7 +46,7 @@ class KittyOutput:
     wrap: Wrap = unwrapped
     rgb_reaches: bool = True
 
-    def send(self, app: App[object], escapes: list[str]) -> None:
+    def send(self, app: App[Any], escapes: list[str]) -> None:
         driver = app._driver  # Textual's writer queue; None before start and after exit
         if driver is not None and escapes:
             driver.write("".join(self.wrap(e) for e in escapes))
@@ -57,7 +57,7 @@ IDS = ImageIds()
 HELD: dict[int, Ticket] = {}  # every image sent and not yet deleted, by id
 
 
-def delete_all_held(app: App[object]) -> None:
+def delete_all_held(app: App[Any]) -> None:
     """Delete what the terminal still holds: called as the app unmounts, after its
     widgets, so an image sent by a render that raced a widget's removal is not
     left in the terminal's memory (ids are global to it: a leak outlives the TUI)."""
