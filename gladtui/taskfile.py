@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gladtui.presets import Preset, merge_loras
+from gladtui.config.presets import Preset, merge_loras
 from gladtui.taskcheck import FieldChecker, kind, one_line
 from gladtui.taskid import derive_task_id, is_safe_task_id
 from gladtui.yamlsafe import YamlError, load_yaml

@@ -16,20 +16,20 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
-from gladtui.configfields import (
+from gladtui.config.fields import (
     BUILTIN_MODEL_PREFIX,
     ConfigError,
     ConfigPath,
     Section,
     expand_path,
 )
-from gladtui.generationconfig import GenerationConfig, PresetConfig, RayConfig
-from gladtui.publishingconfig import (
+from gladtui.config.generation import GenerationConfig, PresetConfig, RayConfig
+from gladtui.config.publishing import (
     CloudinaryConfig,
     PostgresPostsConfig,
     PublishingConfig,
@@ -37,8 +37,10 @@ from gladtui.publishingconfig import (
     WebhookPostsConfig,
     check_cloudinary_url,
 )
-from gladtui.taskfile import TaskRules
 from gladtui.yamlsafe import YamlError, load_yaml
+
+if TYPE_CHECKING:
+    from gladtui.taskfile import TaskRules
 
 # The sections live in their own modules; these are re-exported so a caller
 # needs only `gladtui.config`.
@@ -226,6 +228,10 @@ class Config(Section):
         return Path(tempfile.gettempdir()) / f"{APP_NAME}-{os.getuid()}" / "daemon.sock"
 
     def task_rules(self) -> TaskRules:
+        # Imported here: taskfile imports gladtui.config.presets, which runs this
+        # package's __init__, which imports this module.
+        from gladtui.taskfile import TaskRules
+
         gen, lim = self.generation, self.limits
         return TaskRules(
             variations=gen.variations,

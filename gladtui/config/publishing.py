@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
-from gladtui.configfields import ConfigError, ConfigPath, Section
+from gladtui.config.fields import ConfigError, ConfigPath, Section
 
 
 class LocalPublisherConfig(Section):

@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from gladtui.configfields import ConfigPath, ModelRef, Section
-from gladtui.presets import (
+from gladtui.config.fields import ConfigPath, ModelRef, Section
+from gladtui.config.presets import (
     Preset,
     lora_name_problem,
     lora_weight_problem,
