@@ -24,7 +24,7 @@ FIELDS = (
     "guidance_scale", "width", "height", "seed", "content", "scheduler", "sampler", "loras",
     "preset",
 )  # fmt: skip
-# `sampler` (the README's word, and A1111's `Sampler:`) is another name for `scheduler`.
+# `sampler` (the docs' word, and A1111's `Sampler:`) is another name for `scheduler`.
 SAMPLER_NAMES = ("sampler", "scheduler")
 
 # Prompts and content may span lines; titles and ids end up on one line in the

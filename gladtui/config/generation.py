@@ -39,7 +39,7 @@ LoraWeights = Annotated[dict[str, float], AfterValidator(_check_loras)]
 
 
 def _sampler_is_scheduler(data: object) -> object:
-    """`sampler:` (the README's word, A1111's `Sampler:`) is another name for `scheduler:`."""
+    """`sampler:` (the docs' word, A1111's `Sampler:`) is another name for `scheduler:`."""
     if isinstance(data, dict) and "sampler" in data:
         if "scheduler" in data:
             raise ValueError("sampler and scheduler are two names of one setting: keep one")
