@@ -11,6 +11,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from gladtui.config import reference
+
 ROOT = Path(__file__).resolve().parent.parent
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
@@ -73,3 +77,22 @@ def test_nothing_cites_the_design_note_that_is_not_in_the_repository() -> None:
         ["git", "grep", "-l", "-I", "-F", name], cwd=ROOT, capture_output=True, text=True
     )
     assert cited.returncode == 1, f"{name} is cited in: {cited.stdout}"
+
+
+def test_the_config_reference_and_config_yaml_are_what_the_models_say() -> None:
+    assert reference.main(["--check"]) == 0, "run scripts/configdoc"
+
+
+def test_the_config_check_fails_when_a_file_drifts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page, config_yaml = tmp_path / "configuration.md", tmp_path / "config.yaml"
+    fresh_page, fresh_yaml = reference.PAGE.read_text(), reference.CONFIG_YAML.read_text()
+    page.write_text(fresh_page.replace("generated PNGs, kept", "PNGs, kept"))
+    config_yaml.write_text(fresh_yaml.replace("steps: 30", "steps: 31"))
+    paths = ["--page", str(page), "--config-yaml", str(config_yaml)]
+    assert reference.main(["--check", *paths]) == 1
+    assert "run scripts/configdoc" in capsys.readouterr().out
+    assert reference.main(paths) == 0
+    assert (page.read_text(), config_yaml.read_text()) == (fresh_page, fresh_yaml)
+    assert reference.main(["--check", *paths]) == 0
