@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from gladtui.config import defaults
 from gladtui.config.fields import ConfigPath, ModelRef, Section
 from gladtui.config.presets import (
     Preset,
@@ -116,15 +117,15 @@ class GenerationConfig(Section):
     """`auto` (CUDA, then MPS, then CPU), `cuda`, `mps`, `cpu`"""
     dtype: Literal["auto", "float16", "bfloat16", "float32"] = "auto"
     """`auto` (float16 on GPUs, float32 on the CPU), `float16`, `bfloat16`, `float32`"""
-    variations: int = Field(3, ge=1)
+    variations: int = Field(defaults.VARIATIONS, ge=1)
     """variations per task when the task file does not say"""
-    steps: int = Field(30, ge=1)
+    steps: int = Field(defaults.STEPS, ge=1)
     """denoising steps, same"""
-    guidance_scale: float = Field(7.0, ge=0)
+    guidance_scale: float = Field(defaults.GUIDANCE_SCALE, ge=0)
     """classifier-free guidance, same"""
-    width: int = Field(1024, ge=8, multiple_of=8)
+    width: int = Field(defaults.WIDTH, ge=8, multiple_of=8)
     """image size, same (multiples of 8)"""
-    height: int = Field(1024, ge=8, multiple_of=8)
+    height: int = Field(defaults.HEIGHT, ge=8, multiple_of=8)
     """image size, same (multiples of 8)"""
     batch_size: int = Field(3, ge=1, le=64)
     """images denoised together; lower it if memory runs out"""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
+from gladtui.config import defaults
 from gladtui.config.fields import (
     BUILTIN_MODEL_PREFIX,
     ConfigError,
@@ -75,19 +76,19 @@ MAX_CONFIG_BYTES = 1 << 20
 class LimitsConfig(Section):
     """Bounds on what a task file may ask for. Raise them if your hardware allows."""
 
-    max_task_file_bytes: int = Field(65536, ge=1024, le=16 << 20)
+    max_task_file_bytes: int = Field(defaults.MAX_TASK_FILE_BYTES, ge=1024, le=16 << 20)
     """larger task files are refused before parsing"""
-    max_variations: int = Field(16, ge=1, le=1000)
+    max_variations: int = Field(defaults.MAX_VARIATIONS, ge=1, le=1000)
     """most variations one task (or one "more") may ask for"""
-    max_steps: int = Field(150, ge=1, le=10000)
+    max_steps: int = Field(defaults.MAX_STEPS, ge=1, le=10000)
     """most denoising steps"""
-    max_guidance_scale: float = Field(30.0, ge=0)
+    max_guidance_scale: float = Field(defaults.MAX_GUIDANCE_SCALE, ge=0)
     """highest guidance"""
-    min_size: int = Field(64, ge=8, multiple_of=8)
+    min_size: int = Field(defaults.MIN_SIZE, ge=8, multiple_of=8)
     """smallest width and height"""
-    max_width: int = Field(2048, ge=8, multiple_of=8)
+    max_width: int = Field(defaults.MAX_WIDTH, ge=8, multiple_of=8)
     """largest width and height"""
-    max_height: int = Field(2048, ge=8, multiple_of=8)
+    max_height: int = Field(defaults.MAX_HEIGHT, ge=8, multiple_of=8)
     """largest width and height"""
 
 
