@@ -6,7 +6,7 @@ Each benchmark runs as its own process with this interpreter (a fresh process
 each, so one's daemon threads, caches or imports do not weigh on the next), its
 output shown as it comes (and saved under --logs DIR); its figures come back
 through its `--json PATH` option (bench/report.py). At the end: the machine,
-the date, and a markdown table ready for the README's "Performance" section.
+the date, and a markdown table ready for docs/performance.md.
 Exits 1 if any target is missed or a benchmark did not finish.
 
 --quick passes small sizes for a smoke run of a few minutes: its figures show
@@ -40,7 +40,7 @@ class Benchmark:
     quick: str  # arguments for --quick; the full run uses the script's defaults
 
 
-# In the README's order.
+# In docs/performance.md's order.
 BENCHMARKS = {
     "ingest": Benchmark("ingest.py", "--files 1000 --singles 10"),
     "api": Benchmark("api.py", "--tasks 1000 --runs 3 --changes 50"),

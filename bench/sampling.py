@@ -7,7 +7,7 @@ encoding: daemon/generation/conditioning.py) and the pipeline; medians of interl
 
 - full: dpmpp_2m_karras, 25 steps, guidance 7 (50 UNet passes: CFG doubles them);
 - few-step: lcm, 4 steps, guidance 1 (no CFG: 4 UNet passes), with a LoRA in the
-  place of LCM-LoRA, as the draft preset of the README runs;
+  place of LCM-LoRA, as the draft preset of docs/generation.md runs;
 - the same few-step run without the LoRA (what an active LoRA costs per image);
 - a ~200-token prompt against a short one (encoding in 77-token chunks);
 - loading a LoRA file against switching between loaded ones.

@@ -7,7 +7,7 @@ plays as kitty would (tests/outerterminal.py: 12x24-pixel cells, XTVERSION
 `kitty(0.35.2)`, OK to the kitty graphics query); a probe in the pane asks
 what a program inside tmux can ask, plainly and wrapped for the passthrough,
 with `allow-passthrough` off and on. Prints what came back, and what reached
-the terminal outside. Measured here with Debian's tmux 3.3a (README "Seeing
+the terminal outside. Measured here with Debian's tmux 3.3a (docs/review.md, "Seeing
 real pixels"); nothing is asserted: it reports.
 """
 

@@ -241,7 +241,7 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _run_daemon(args: argparse.Namespace) -> int:
-    # The one place gladtui imports daemon: the CLI starts it (the README's "Architecture").
+    # The one place gladtui imports daemon: the CLI starts it (docs/architecture.md).
     import logging
     import os
 

@@ -29,7 +29,7 @@ class Sampler:
     label: str  # A1111's `Sampler:` value: DPM++ 2M
     scheduler: str  # the diffusers class
     options: tuple[tuple[str, object], ...] = ()  # constructor options over the model's config
-    note: str = ""  # for the README's table
+    note: str = ""  # for the table in docs/generation.md
 
 
 def _family(

@@ -1,7 +1,7 @@
 """Vocabulary shared by the daemon and its clients.
 
 The task lifecycle every part of gladtui agrees on, and the JSON shapes
-exchanged over the API and printed by `--json` (the README's "The API").
+exchanged over the API and printed by `--json` (docs/api.md).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def thumbnail_step(width: int) -> int:
     return next((step for step in THUMBNAIL_WIDTHS if step >= width), THUMBNAIL_WIDTHS[-1])
 
 
-# -- The JSON shapes of the API and of `--json` output (the README's "The API") --------
+# -- The JSON shapes of the API and of `--json` output (docs/api.md) ---------------------
 #
 # TypedDicts: no cost at run time, and mypy checks that the daemon builds and the
 # client reads the same fields. Times are ISO 8601 UTC strings ending in "Z".

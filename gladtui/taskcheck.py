@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
-from gladtui.presets import lora_name_problem, lora_weight_problem, missing_lora_problem
+from gladtui.config.presets import lora_name_problem, lora_weight_problem, missing_lora_problem
 from gladtui.promptsyntax import PromptSyntaxError, parse_prompt
 from gladtui.samplers import canonical_sampler, sampler_problem
 from gladtui.taskid import derive_task_id, task_id_problem
@@ -24,7 +24,7 @@ FIELDS = (
     "guidance_scale", "width", "height", "seed", "content", "scheduler", "sampler", "loras",
     "preset",
 )  # fmt: skip
-# `sampler` (the README's word, and A1111's `Sampler:`) is another name for `scheduler`.
+# `sampler` (the docs' word, and A1111's `Sampler:`) is another name for `scheduler`.
 SAMPLER_NAMES = ("sampler", "scheduler")
 
 # Prompts and content may span lines; titles and ids end up on one line in the

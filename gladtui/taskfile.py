@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gladtui.presets import Preset, merge_loras
+from gladtui.config import defaults
+from gladtui.config.presets import Preset, merge_loras
 from gladtui.taskcheck import FieldChecker, kind, one_line
 from gladtui.taskid import derive_task_id, is_safe_task_id
 from gladtui.yamlsafe import YamlError, load_yaml
@@ -49,21 +50,21 @@ class TaskRules:
     """Defaults for fields a task leaves out, and the limits a task must stay within.
 
     Built from the user's config (`Config.task_rules()`), so limits can be raised
-    there; the values here are the shipped defaults.
+    there; without one, the shipped defaults (gladtui/config/defaults.py).
     """
 
-    variations: int = 3
-    steps: int = 30
-    guidance_scale: float = 7.0
-    width: int = 1024
-    height: int = 1024
-    max_file_bytes: int = 65536
-    max_variations: int = 16
-    max_steps: int = 150
-    max_guidance_scale: float = 30.0
-    min_size: int = 64
-    max_width: int = 2048
-    max_height: int = 2048
+    variations: int = defaults.VARIATIONS
+    steps: int = defaults.STEPS
+    guidance_scale: float = defaults.GUIDANCE_SCALE
+    width: int = defaults.WIDTH
+    height: int = defaults.HEIGHT
+    max_file_bytes: int = defaults.MAX_TASK_FILE_BYTES
+    max_variations: int = defaults.MAX_VARIATIONS
+    max_steps: int = defaults.MAX_STEPS
+    max_guidance_scale: float = defaults.MAX_GUIDANCE_SCALE
+    min_size: int = defaults.MIN_SIZE
+    max_width: int = defaults.MAX_WIDTH
+    max_height: int = defaults.MAX_HEIGHT
     scheduler: str | None = None  # None: the model's own
     loras: Mapping[str, float] = field(default_factory=dict)  # given to every task
     presets: Mapping[str, Preset] = field(default_factory=dict)

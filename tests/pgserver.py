@@ -28,7 +28,7 @@ ROLE = "gladtui"
 ROLE_PASSWORD = "Gl4d-s3cret-pw-9b1e"  # a test checks no message or log line repeats it
 UNPRIVILEGED = "nobody"
 
-# The posts table as the seed's system had it (the README shows the same DDL).
+# The posts table as the seed's system had it (docs/publishing.md shows the same DDL).
 SEED_DDL = """
 CREATE TABLE posts (
     id SERIAL PRIMARY KEY,

@@ -1,4 +1,4 @@
-"""The import direction (the README's "Architecture"), checked in fresh interpreters.
+"""The import direction (docs/architecture.md), checked in fresh interpreters.
 
 Importing `gladtui` must load neither Textual nor torch (the CLI starts fast),
 importing `daemon` must load no Textual (the service has no UI) and no client

@@ -1,4 +1,4 @@
-"""The API's OpenAPI description: served, valid, the same routes as the app, in the README.
+"""The API's OpenAPI description: served, valid, the same routes as the app, in docs/api.md.
 
 The fuzzing against it is tests/test_api_fuzz.py.
 """
@@ -24,7 +24,7 @@ from tests.apidaemon import ApiDaemon, http_get
 from tests.privileges import run_unprivileged
 from tests.storedpictures import add_review_task
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+API_PAGE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
 
 @pytest.fixture(scope="module")
@@ -129,17 +129,17 @@ def test_a_whole_number_written_with_a_fraction_is_whole(daemon: ApiDaemon) -> N
     assert status == 422 and "variation: expected a whole number" in body["error"]["message"]
 
 
-def test_the_readme_route_table_is_the_description() -> None:
-    readme = README.read_text(encoding="utf-8")
-    assert apidoc.rewritten(readme, describe()) == readme, "run scripts/apidoc"
-    section = readme[readme.index(apidoc.BEGIN) : readme.index(apidoc.END)]
+def test_the_api_page_route_table_is_the_description() -> None:
+    page = API_PAGE.read_text(encoding="utf-8")
+    assert apidoc.rewritten(page, describe()) == page, "run scripts/apidoc"
+    section = page[page.index(apidoc.BEGIN) : page.index(apidoc.END)]
     routes = re.findall(r"^\| `(\w+) (/api/[^?`]*)", section, re.MULTILINE)
     assert sorted(routes) == sorted((op.method, op.path) for op in OPERATIONS)
 
 
-def test_the_readme_check_fails_when_it_drifts(tmp_path: Path) -> None:
-    stale = tmp_path / "README.md"
-    text = README.read_text(encoding="utf-8")
+def test_the_api_page_check_fails_when_it_drifts(tmp_path: Path) -> None:
+    stale = tmp_path / "api.md"
+    text = API_PAGE.read_text(encoding="utf-8")
     stale.write_text(text.replace("a page of posts, newest first", "the posts"))
     assert apidoc.main(["--check", str(stale)]) == 1
     assert apidoc.main([str(stale)]) == 0

@@ -1,7 +1,7 @@
 """Posts to a webhook: a real HTTP receiver in this process checks what a CMS plugin would.
 
 The receiver verifies each request's HMAC signature and keeps posts by
-Idempotency-Key, as the README's protocol asks; a script of answers makes it
+Idempotency-Key, as docs/publishing.md's protocol asks; a script of answers makes it
 fail the ways a real one does (500s, a taken slug).
 """
 
@@ -250,12 +250,12 @@ def test_no_secret_refuses_the_start(tmp_path: Any, monkeypatch: pytest.MonkeyPa
 
 
 def readme_receiver() -> Any:
-    """The receiver the README shows, run as it is written there."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    start = readme.index("```python", readme.index("A receiver in a few lines"))
-    code = readme[start + len("```python") : readme.index("```", start + 3)]
+    """The receiver docs/publishing.md shows, run as it is written there."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "publishing.md").read_text()
+    start = page.index("```python", page.index("A receiver in a few lines"))
+    code = page[start + len("```python") : page.index("```", start + 3)]
     namespace: dict[str, Any] = {"__name__": "readme_receiver"}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/publishing.md", "exec"), namespace)
     return namespace["app"]
 
 

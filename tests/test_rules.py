@@ -1,6 +1,6 @@
 """The daemon's rules (review/rules.py), written out once more as a table to check them against.
 
-The table is the lifecycle as the README tells it, not recomputed from the
+The table is the lifecycle as docs/lifecycle.md tells it, not recomputed from the
 module's own constants, so a status slipped into or out of one of them (an
 approval allowed from `rejected`, a cancel from `review`) fails here.
 """

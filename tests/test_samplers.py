@@ -143,7 +143,7 @@ def test_the_config_default_sampler_applies_to_task_files(tmp_path: Path) -> Non
 def test_sampler_is_another_name_for_scheduler_and_both_at_once_is_refused(
     tmp_path: Path,
 ) -> None:
-    """Issue 28: `sampler:` (the README's word, A1111's `Sampler:`) was an unknown field."""
+    """Issue 28: `sampler:` (the docs' word, A1111's `Sampler:`) was an unknown field."""
     spec = parse_task(
         b"title: T\nprompt: p\nsampler: DPM++ 2M Karras\n", file_name="t.yaml", rules=TaskRules()
     )
@@ -180,9 +180,9 @@ def test_sampler_is_another_name_for_scheduler_and_both_at_once_is_refused(
     assert "sampler and scheduler are two names of one setting" in str(doubled.value)
 
 
-def test_the_readme_table_lists_every_sampler_as_recorded() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme[readme.index("### Samplers") : readme.index("### LoRAs")]
+def test_the_docs_table_lists_every_sampler_as_recorded() -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "generation.md").read_text()
+    section = page[page.index("### Samplers") : page.index("### LoRAs")]
     rows = {
         line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()
         for line in section.splitlines()

@@ -1,10 +1,10 @@
-"""The README's route table, written from the OpenAPI document (daemon/api/openapi.py).
+"""docs/api.md's route table, written from the OpenAPI document (daemon/api/openapi.py).
 
-    python -m daemon.api.apidoc README.md           # rewrite the table between the markers
-    python -m daemon.api.apidoc --check README.md   # exit 1 if the README differs
+    python -m daemon.api.apidoc docs/api.md           # rewrite the table between the markers
+    python -m daemon.api.apidoc --check docs/api.md   # exit 1 if the page differs
 
-scripts/apidoc runs the first; tests/test_openapi.py fails when the README's
-table is not what this writes, so the README cannot drift from the API.
+scripts/apidoc runs the first; tests/test_openapi.py fails when the page's
+table is not what this writes, so the API reference cannot drift from the API.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ def table(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def rewritten(readme: str, document: dict[str, Any]) -> str:
-    """`readme` with the table between the markers made anew (ValueError without markers)."""
-    start, end = readme.find(BEGIN), readme.find(END)
+def rewritten(page: str, document: dict[str, Any]) -> str:
+    """`page` with the table between the markers made anew (ValueError without markers)."""
+    start, end = page.find(BEGIN), page.find(END)
     if start < 0 or end < start:
-        raise ValueError(f"the README has no route table markers: {BEGIN} … {END}")
-    return readme[: start + len(BEGIN)] + "\n" + table(document) + "\n" + readme[end:]
+        raise ValueError(f"the page has no route table markers: {BEGIN} … {END}")
+    return page[: start + len(BEGIN)] + "\n" + table(document) + "\n" + page[end:]
 
 
 def _query(op: dict[str, Any]) -> str:
@@ -76,19 +76,19 @@ def _answer(answers: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="the README's API route table")
-    parser.add_argument("readme", type=Path)
+    parser = argparse.ArgumentParser(description="docs/api.md's route table")
+    parser.add_argument("page", type=Path)
     parser.add_argument("--check", action="store_true", help="only check; exit 1 if it differs")
     args = parser.parse_args(argv)
-    before = args.readme.read_text(encoding="utf-8")
+    before = args.page.read_text(encoding="utf-8")
     after = rewritten(before, describe())
     if args.check:
         if after != before:
-            print(f"{args.readme}: the API route table is out of date; run scripts/apidoc")
+            print(f"{args.page}: the API route table is out of date; run scripts/apidoc")
             return 1
         return 0
     if after != before:
-        args.readme.write_text(after, encoding="utf-8")  # an existing file: its mode stays
+        args.page.write_text(after, encoding="utf-8")  # an existing file: its mode stays
     return 0
 
 

@@ -4,7 +4,7 @@ daemon/api/openapi.py turns these into the OpenAPI document the daemon serves at
 `GET /api/openapi.json` (bodies and answers described from their TypedDicts:
 gladtui/shapes.py, daemon/api/bodies.py), the daemon refuses to start if a
 route it registers is not here or one here is not registered, and
-`scripts/apidoc` writes the README's route table from the same document.
+`scripts/apidoc` writes docs/api.md's route table from the same document.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Param:
 class Operation:
     method: str
     path: str
-    doc: str  # what it does, for the README's table and the description
+    doc: str  # what it does, for docs/api.md's table and the description
     answer: type | None = None  # the JSON body of a 200, a TypedDict; None: `media` bytes
     media: str = JSON  # the success answer's content type
     body: type | None = None  # the JSON request body, a TypedDict

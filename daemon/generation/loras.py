@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gladtui.presets import lora_file, missing_lora_problem
+from gladtui.config.presets import lora_file, missing_lora_problem
 
 __all__ = ["LoadedLora", "LoraError", "Loras", "lora_short_hash"]
 

@@ -1,7 +1,7 @@
 """The GPU speed switches: SDPA attention (checked), channels_last, fused QKV, torch.compile.
 
 All are off by default (`generation.channels_last`, `fuse_qkv`, `compile`);
-each trades something for speed, and the README says what:
+each trades something for speed, and docs/operations.md ("Speed switches") says what:
 
 - channels_last stores the UNet's and VAE's weights NHWC, the layout CUDA's
   tensor-core convolutions want; no cost but a one-off copy at load.

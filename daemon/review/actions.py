@@ -27,7 +27,7 @@ from daemon.review.outcomes import (
 from daemon.store import JobStatus, Store, TaskRecord
 from daemon.store.jobkinds import GENERATE, Overrides, PresetSettings
 from gladtui.config import Config
-from gladtui.presets import merge_loras, missing_lora_problem
+from gladtui.config.presets import merge_loras, missing_lora_problem
 from gladtui.shapes import GenerateRequest, TaskStatus
 
 log = logging.getLogger(__name__)

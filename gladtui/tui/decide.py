@@ -16,6 +16,7 @@ from textual import work
 from textual.binding import Binding
 
 from gladtui.client import ClientError
+from gladtui.config import defaults
 from gladtui.shapes import GenerateRequest, TaskStatus, TaskSummaryJSON
 from gladtui.tui.modals import (
     ApproveScreen,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-DEFAULT_MAX_MORE = 16  # until the daemon's status says its limits.max_variations
+DEFAULT_MAX_MORE = defaults.MAX_VARIATIONS  # until the daemon's status says its own
 UNDO_KEYS = "u"
 
 

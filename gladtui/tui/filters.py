@@ -92,7 +92,7 @@ def empty_words(
         return EmptyWords(
             "no tasks yet",
             f"No tasks yet. Drop a task file (YAML) into\n{folder}\n"
-            'or run: gladtui submit FILE.yaml\n(see the README\'s "Task files")',
+            'or run: gladtui submit FILE.yaml\n(see docs/formats.md, "Task files")',
         )
     if query:
         return EmptyWords(f"no title contains “{query}”", "Esc: drop the search")

@@ -2,7 +2,7 @@
 
 debootstrap makes a minimal Debian with systemd and Python. A venv in
 /opt/gladtui then gets torch's CPU wheel first and gladtui's dependencies
-after it, as the README tells an admin, from a wheelhouse that this machine's
+after it, as docs/operations.md tells an admin, from a wheelhouse that this machine's
 own pip fills (so packages come from wherever pip finds them here, offline
 inside the root). gladtui itself is never cached: each run installs the
 current checkout (see checks.py).

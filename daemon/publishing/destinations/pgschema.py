@@ -58,8 +58,9 @@ def check_table(
     row = cursor.execute("SELECT to_regclass(%s)::oid", [quoted]).fetchone()
     if row is None or row[0] is None:
         raise DestinationUnusable(
-            f"the posts table {table!r} does not exist in {where}: create it (the README's "
-            '"Where posts go" has the DDL) or set publishing.posts.postgres.table'
+            f"the posts table {table!r} does not exist in {where}: create it (the DDL is in "
+            'docs/publishing.md, "PostgreSQL: the blog\'s own table") or set '
+            "publishing.posts.postgres.table"
         )
     oid = row[0]
     columns = {

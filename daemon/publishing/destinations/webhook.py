@@ -1,6 +1,6 @@
 """`webhook`: each post is POSTed as JSON to the blog, signed, exactly once per task.
 
-The protocol (the README's "Webhook protocol" is the reference for receivers):
+The protocol (docs/publishing.md, "Webhook: the protocol", is the reference for receivers):
 
 - `POST <url>` with `Content-Type: application/json` and the body
   `{"task_id", "title", "slug", "content", "featured_image_url", "created_at",

@@ -66,4 +66,8 @@ ModelRef = Annotated[str, BeforeValidator(_to_model_ref)]
 
 class Section(BaseModel):
     # strict: a YAML string "3" is not an integer; extra: a typo is an error.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # use_attribute_docstrings: a field's docstring is its description, from which
+    # scripts/configdoc writes docs/configuration.md's table and config.yaml's comments.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
+    )

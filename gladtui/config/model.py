@@ -16,20 +16,21 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
-from gladtui.configfields import (
+from gladtui.config import defaults
+from gladtui.config.fields import (
     BUILTIN_MODEL_PREFIX,
     ConfigError,
     ConfigPath,
     Section,
     expand_path,
 )
-from gladtui.generationconfig import GenerationConfig, PresetConfig, RayConfig
-from gladtui.publishingconfig import (
+from gladtui.config.generation import GenerationConfig, PresetConfig, RayConfig
+from gladtui.config.publishing import (
     CloudinaryConfig,
     PostgresPostsConfig,
     PublishingConfig,
@@ -37,8 +38,10 @@ from gladtui.publishingconfig import (
     WebhookPostsConfig,
     check_cloudinary_url,
 )
-from gladtui.taskfile import TaskRules
 from gladtui.yamlsafe import YamlError, load_yaml
+
+if TYPE_CHECKING:
+    from gladtui.taskfile import TaskRules
 
 # The sections live in their own modules; these are re-exported so a caller
 # needs only `gladtui.config`.
@@ -71,43 +74,73 @@ MAX_CONFIG_BYTES = 1 << 20
 
 
 class LimitsConfig(Section):
-    max_task_file_bytes: int = Field(65536, ge=1024, le=16 << 20)
-    max_variations: int = Field(16, ge=1, le=1000)
-    max_steps: int = Field(150, ge=1, le=10000)
-    max_guidance_scale: float = Field(30.0, ge=0)
-    min_size: int = Field(64, ge=8, multiple_of=8)
-    max_width: int = Field(2048, ge=8, multiple_of=8)
-    max_height: int = Field(2048, ge=8, multiple_of=8)
+    """Bounds on what a task file may ask for. Raise them if your hardware allows."""
+
+    max_task_file_bytes: int = Field(defaults.MAX_TASK_FILE_BYTES, ge=1024, le=16 << 20)
+    """larger task files are refused before parsing"""
+    max_variations: int = Field(defaults.MAX_VARIATIONS, ge=1, le=1000)
+    """most variations one task (or one "more") may ask for"""
+    max_steps: int = Field(defaults.MAX_STEPS, ge=1, le=10000)
+    """most denoising steps"""
+    max_guidance_scale: float = Field(defaults.MAX_GUIDANCE_SCALE, ge=0)
+    """highest guidance"""
+    min_size: int = Field(defaults.MIN_SIZE, ge=8, multiple_of=8)
+    """smallest width and height"""
+    max_width: int = Field(defaults.MAX_WIDTH, ge=8, multiple_of=8)
+    """largest width and height"""
+    max_height: int = Field(defaults.MAX_HEIGHT, ge=8, multiple_of=8)
+    """largest width and height"""
 
 
 class WatchConfig(Section):
+    """How the daemon watches drop_dir."""
+
     stable_seconds: float = Field(0.25, ge=0, le=600)
+    """a file written in place is read once unchanged this long (files renamed in are taken at once)
+    """
     rescan_seconds: float = Field(30.0, gt=0)
+    """full rescan of the drop folder, the safety net for missed events"""
     force_polling: bool = False
+    """poll instead of native events (NFS, SMB); so does `WATCHFILES_FORCE_POLLING=1`"""
 
 
 class ApiConfig(Section):
-    # Users other than the daemon's own who may call the API (uids or user
-    # names). The socket's folder is 0700, so they also need a way in: see README.
+    """The daemon's HTTP API on its socket (what the TUI and the CLI talk to)."""
+
     allowed_users: list[int | str] = Field(default_factory=list)
-    # The reviewers' group: its members may call the API, and the socket's
-    # folder (0750) and the socket (0660) belong to it. None: the daemon's user only.
+    """other users (uids or names) the daemon answers besides its own; they also need a way into the
+    socket's 0700 folder
+    """
     group: str | None = Field(None, min_length=1)
+    """the reviewers' group: its members may use the API as themselves; the socket's folder becomes
+    0750 and the socket 0660 with this group (the daemon's user must be a member); `gladtui
+    service install --system` sets `gladtui-reviewers`
+    """
     max_request_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
+    """larger request bodies are refused (413)"""
     heartbeat_seconds: float = Field(15.0, gt=0, le=3600)
-    # Deadlines (daemon/api/connections.py): a request's line and headers must arrive
-    # within header_seconds of its first byte, its body within body_seconds of its
-    # headers; a kept-alive connection with no request is closed after idle_seconds.
-    # A running request (the event stream) has no deadline.
+    """the event stream's heartbeat; the TUI treats 3 missed ones as a lost daemon"""
     header_seconds: float = Field(10.0, gt=0, le=3600)
+    """a request's line and headers must all arrive within this of its first byte (of the
+    connection, for the first request); a total, so trickling does not extend it; late: 408 and
+    the connection closed
+    """
     body_seconds: float = Field(30.0, gt=0, le=3600)
+    """a request's body must all arrive within this of its headers; late: 408 and the connection
+    closed
+    """
     idle_seconds: float = Field(60.0, gt=0, le=86400)
-    # Open connections (daemon/api/connlimits.py): in all (never more than half the
-    # daemon's open-file limit), per user, and of those the last ones kept for the
-    # daemon's own user and root.
+    """a kept-alive connection with no next request is closed after this"""
     max_connections: int = Field(512, ge=2, le=1 << 20)
+    """open API connections in all; lowered to half the daemon's open-file limit; over it a
+    connection gets 503 and is closed
+    """
     max_connections_per_user: int = Field(64, ge=1, le=1 << 20)
+    """open API connections per user (the caller's uid)"""
     reserved_connections: int = Field(16, ge=1, le=1 << 20)
+    """the last of `api.max_connections`, kept for the daemon's own user and root (less than
+    `api.max_connections`)
+    """
 
     @model_validator(mode="after")
     def _reserve_leaves_room(self) -> ApiConfig:
@@ -119,25 +152,35 @@ class ApiConfig(Section):
             )
         return self
 
-    # The daemon's scaled copies of variations for `…/thumbnail` (cache_dir/api-thumbnails):
-    # past this many MB the least recently used are removed.
     thumbnail_cache_mb: float = Field(256.0, gt=0, le=1 << 20)
+    """the daemon's scaled thumbnails (`{cache_dir}/api-thumbnails`) are kept up to this many MB;
+    past it the least recently used are removed (down to 80 %)
+    """
 
     def thumbnail_cache_bytes(self) -> int:
         return int(self.thumbnail_cache_mb * (1 << 20))
 
 
 class TuiConfig(Section):
-    # false: `a` approves the selected variation and `r` rejects with one key each
-    # (undo with `u` during publishing.grace_seconds); true: a dialog asks first.
+    """The review TUI (read by `gladtui` on the reviewer's side)."""
+
     confirm_decisions: bool = True
-    # How pictures are drawn: auto asks the terminal; the others force one when the
-    # guess is wrong (tmux with passthrough, a browser terminal). $GLADTUI_PICTURES wins.
+    """`true`: `a` and `r` ask in a dialog first; `false`: one key approves the selected variation
+    (`a`) or rejects (`r`), `A` and `R` still open the dialogs, and `u` undoes
+    """
     pictures: Literal["auto", "kitty", "sixel", "iterm2", "halfblocks"] = "auto"
+    """how pictures are drawn: `auto` asks the terminal; `kitty`, `sixel`, `iterm2` or `halfblocks`
+    force one. `$GLADTUI_PICTURES` overrides it for one terminal
+    """
 
 
 class CleanupConfig(Section):
+    """Old previews, removed by a sweep at start and hourly."""
+
     preview_retention_days: int = Field(30, ge=0)
+    """previews of published or rejected tasks older than this are deleted (tasks awaiting review
+    never); `0` keeps them forever
+    """
 
 
 def _default_drop_dir() -> Path:
@@ -157,11 +200,38 @@ def _default_cache_dir() -> Path:
 
 
 class Config(Section):
-    drop_dir: ConfigPath = Field(default_factory=_default_drop_dir)
-    preview_dir: ConfigPath = Field(default_factory=_default_preview_dir)
-    state_dir: ConfigPath = Field(default_factory=_default_state_dir)
-    cache_dir: ConfigPath = Field(default_factory=_default_cache_dir)
+    """gladtui configuration: every key, with its default.
+
+    gladtui reads the first of: --config PATH, $GLADTUI_CONFIG, then
+    ~/.config/gladtui/config.yaml ($XDG_CONFIG_HOME respected); with none, these
+    defaults apply. A file needs only the keys it changes. Unknown keys and wrong
+    types are errors that name the key, so a typo never passes silently.
+    Paths may use ~ and $VARIABLES; relative paths are relative to this file.
+    """
+
+    drop_dir: ConfigPath = Field(
+        default_factory=_default_drop_dir, json_schema_extra={"shown": "~/gladtui/drop"}
+    )
+    """task files dropped here become tasks; they move to `processed/` or `failed/` inside it"""
+    preview_dir: ConfigPath = Field(
+        default_factory=_default_preview_dir,
+        json_schema_extra={"shown": "~/Downloads/glad-labs-generated-images"},
+    )
+    """generated PNGs, kept until a reviewer decides"""
+    state_dir: ConfigPath = Field(
+        default_factory=_default_state_dir, json_schema_extra={"shown": "~/.local/share/gladtui"}
+    )
+    """the DuckDB file (`gladtui.duckdb`), the local CDN folder and `daemon.lock` (one daemon per
+    state folder)
+    """
+    cache_dir: ConfigPath = Field(
+        default_factory=_default_cache_dir, json_schema_extra={"shown": "~/.cache/gladtui"}
+    )
+    """thumbnails and the built-in tiny model"""
     socket: ConfigPath | None = None
+    """the daemon's API socket; null: `$XDG_RUNTIME_DIR/gladtui/daemon.sock`, else
+    `/tmp/gladtui-<uid>/daemon.sock`
+    """
     api: ApiConfig = ApiConfig()
     generation: GenerationConfig = GenerationConfig()
     watch: WatchConfig = WatchConfig()
@@ -226,6 +296,10 @@ class Config(Section):
         return Path(tempfile.gettempdir()) / f"{APP_NAME}-{os.getuid()}" / "daemon.sock"
 
     def task_rules(self) -> TaskRules:
+        # Imported here: taskfile imports gladtui.config.presets, which runs this
+        # package's __init__, which imports this module.
+        from gladtui.taskfile import TaskRules
+
         gen, lim = self.generation, self.limits
         return TaskRules(
             variations=gen.variations,

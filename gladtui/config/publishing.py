@@ -8,19 +8,33 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
-from gladtui.configfields import ConfigError, ConfigPath, Section
+from gladtui.config.fields import ConfigError, ConfigPath, Section
 
 
 class LocalPublisherConfig(Section):
+    """publishing.publisher: local: a folder, and the URL it is served under."""
+
     dir: ConfigPath | None = None
+    """where the local publisher copies images; null: `<state_dir>/cdn`"""
     base_url: str | None = None
+    """the URL that folder is served under, e.g. `https://cdn.example.com/images`; null: `file://`
+    URLs
+    """
 
 
 class CloudinaryConfig(Section):
+    """publishing.publisher: cloudinary. Credentials: $CLOUDINARY_URL, or url below."""
+
     folder: str = "glad-labs"
+    """the Cloudinary folder assets go into"""
     url: SecretStr | None = None
+    """`cloudinary://API_KEY:API_SECRET@CLOUD_NAME`; prefer the environment variable; null:
+    `$CLOUDINARY_URL`
+    """
     upload_prefix: str | None = None
+    """another API endpoint (a proxy, a private deployment); null: Cloudinary's API"""
     timeout_seconds: float = Field(30.0, gt=0)
+    """each upload request's timeout"""
 
     @model_validator(mode="after")
     def _check_url(self) -> CloudinaryConfig:
@@ -30,14 +44,29 @@ class CloudinaryConfig(Section):
 
 
 class S3Config(Section):
+    """publishing.publisher: s3: a bucket on AWS or any S3-compatible service (Cloudflare R2,
+    MinIO, Backblaze B2). Credentials come from the usual AWS sources: the environment
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), a profile in ~/.aws, or an instance role;
+    they are never logged."""
+
     bucket: str | None = None
+    """the bucket; required when the publisher is `s3`"""
     prefix: str = "glad-labs/"
+    """object keys are `<prefix><task>-<hash>.png`"""
     region: str | None = None
+    """the bucket's region (`auto` for R2); null: `AWS_REGION` / `~/.aws/config`"""
     endpoint_url: str | None = None
+    """an S3-compatible endpoint: R2, MinIO, B2; null: AWS"""
     public_base_url: str | None = None
+    """the CDN in front of the bucket; post image URLs are `<public_base_url>/<key>`; null: the
+    bucket's own URL
+    """
     profile: str | None = None
+    """a profile of `~/.aws/credentials`; null: the default chain"""
     cache_control: str = "public, max-age=31536000, immutable"
+    """the objects' `Cache-Control` (a key never changes content)"""
     timeout_seconds: float = Field(30.0, gt=0)
+    """connect and read timeout of each request"""
 
     @model_validator(mode="after")
     def _check_urls(self) -> S3Config:
@@ -70,19 +99,29 @@ class PostgresColumns(Section):
     """Which column of the blog's table holds what; null leaves a column to its default."""
 
     title: ColumnName = "title"
+    """the column of the post's title"""
     slug: ColumnName = "slug"
+    """the column of its slug (the one with the UNIQUE constraint)"""
     content: ColumnName | None = "content"
+    """its body (Markdown); null: left to the column's default"""
     featured_image_url: ColumnName = "featured_image_url"
+    """the CDN URL of the approved image"""
     created_at: ColumnName | None = "created_at"
+    """set to `now()` on insert; null: left to the column's default"""
     updated_at: ColumnName | None = "updated_at"
+    """set to `now()` on insert and update; null: left alone"""
 
 
 class PostgresPostsConfig(Section):
     """The blog's own posts table. The DSN comes from the environment, never from here."""
 
     table: Annotated[str, AfterValidator(_table_name)] = "posts"
+    """the blog's posts table (`schema.table` allowed); it needs a UNIQUE constraint on the slug
+    column. The connection: `GLADTUI_POSTS_DSN`, else libpq's `PG*` variables and `~/.pgpass`
+    """
     columns: PostgresColumns = PostgresColumns()
     timeout_seconds: float = Field(10.0, gt=0, le=600)
+    """connecting, and each statement"""
 
     @model_validator(mode="before")
     @classmethod
@@ -97,13 +136,26 @@ class PostgresPostsConfig(Section):
 
 
 class MarkdownPostsConfig(Section):
+    """One Markdown file per post, {slug}.md with YAML front matter, for a static site
+    (Hugo, Jekyll, Eleventy, Astro)."""
+
     dir: ConfigPath | None = None
+    """the folder of `{slug}.md` files (e.g. Hugo's `content/posts`); required when `to` is
+    `markdown`
+    """
     image_key: str = Field("image", min_length=1)
+    """the front-matter key that holds the image URL (`featured_image`, `cover`, …)"""
 
 
 class WebhookPostsConfig(Section):
+    """A signed POST of each post as JSON; the secret is $GLADTUI_WEBHOOK_SECRET."""
+
     url: str | None = None
+    """where each post is POSTed; required when `to` is `webhook`. The signing secret:
+    `GLADTUI_WEBHOOK_SECRET`
+    """
     timeout_seconds: float = Field(10.0, gt=0, le=600)
+    """each request's timeout"""
 
     @model_validator(mode="after")
     def _check_url(self) -> WebhookPostsConfig:
@@ -116,6 +168,10 @@ class PostsConfig(Section):
     """Where a published post goes; gladtui keeps its own record of each in any case."""
 
     to: Literal["local", "postgres", "markdown", "webhook"] = "local"
+    """where a published post goes: `local` (only gladtui's own record), `postgres` (the blog's
+    table), `markdown` (files for a static site), `webhook` (a signed POST); see [Where posts
+    go](publishing.md#where-posts-go-the-blogs-postgresql-a-static-site-a-webhook)
+    """
     postgres: PostgresPostsConfig = PostgresPostsConfig()
     markdown: MarkdownPostsConfig = MarkdownPostsConfig()
     webhook: WebhookPostsConfig = WebhookPostsConfig()
@@ -135,13 +191,22 @@ class PostsConfig(Section):
 
 class PublishingConfig(Section):
     publisher: Literal["local", "cloudinary", "s3"] = "local"
+    """`local` (copy into a folder), `cloudinary`, or `s3` (AWS or any S3-compatible service)"""
     on_duplicate_slug: Literal["suffix", "update", "skip"] = "suffix"
-    # An approval or a rejection takes effect this long after it is made; until
-    # then it can be undone. 0: at once.
+    """another task's post has the slug: `suffix` (`-2`), `update` (take over that post), `skip`
+    (link it)
+    """
     grace_seconds: float = Field(10.0, ge=0, le=86400)
+    """an approval or a rejection takes effect this long after it is made; until then `u` (TUI),
+    `gladtui undo TASK` or `POST /api/tasks/{id}/undo` puts the task back in review as it was;
+    `0`: at once
+    """
     delete_local_after_publish: bool = False
+    """remove the published image's preview once the post exists"""
     max_attempts: int = Field(5, ge=1, le=100)
+    """uploads retried on network errors, 420/429 and 5xx up to this many times"""
     retry_base_seconds: float = Field(2.0, gt=0, le=3600)
+    """first retry after about this long, doubling, with jitter"""
     local: LocalPublisherConfig = LocalPublisherConfig()
     cloudinary: CloudinaryConfig = CloudinaryConfig()
     s3: S3Config = S3Config()
