@@ -2,9 +2,11 @@
 
 The preview folder lives on its own small tmpfs, so "full" is a real ENOSPC
 and "read-only" a real EROFS, which stop root too (a chmod would not: the tests
-run as root). Where no tmpfs can be mounted (not root, or no CAP_SYS_ADMIN in
-a container), the generator's PNG writer is swapped for one that raises the
-same errors as a failed write() does, so the daemon's handling is still run.
+run as root). Each test also runs with the batch writer's PNG writer swapped
+for one that raises the same errors as a failed write() does: that variant
+runs everywhere, so where no tmpfs can be mounted (not root, or no
+CAP_SYS_ADMIN in a container) and the tmpfs variant is skipped, the daemon's
+handling is still run.
 
 Generation retries wait 5 s and more, doubling; rather than wait, the store's
 clock stands still and the test moves it on when it wants the retry to run,
@@ -17,8 +19,8 @@ import contextlib
 import errno
 import os
 import re
+import shutil
 import subprocess
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +29,7 @@ from typing import Any, Protocol
 
 import pytest
 
-import daemon.generation.generator as generator_module
+import daemon.generation.writeback as writeback_module
 from daemon.generation.images import write_png_atomically
 from daemon.generation.models import LoadedModel
 from daemon.store import utc_now
@@ -88,7 +90,7 @@ class Tmpfs:
 
 
 class FailingWriter:
-    """No mount possible: the generator's PNG writer fails as a full or read-only disk does."""
+    """The batch writer's PNG writer fails as a full or read-only disk does."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.error: int | None = None
@@ -98,7 +100,8 @@ class FailingWriter:
                 raise OSError(self.error, os.strerror(self.error))
             write_png_atomically(image, path, parameters=parameters)
 
-        monkeypatch.setattr(generator_module, "write_png_atomically", write)
+        # raising=True (the default): if the writer moves again, this fails loudly
+        monkeypatch.setattr(writeback_module, "write_png_atomically", write)
 
     def fill(self) -> None:
         self.error = errno.ENOSPC
@@ -127,16 +130,23 @@ class Trouble:
         self.d.daemon.generator.wake()  # rather than wait for its next poll
 
 
-@pytest.fixture
-def trouble(tiny: LoadedModel, monkeypatch: pytest.MonkeyPatch) -> Iterator[Trouble]:
+def make_disk(kind: str, where: Path, monkeypatch: pytest.MonkeyPatch) -> Disk:
+    if kind == "failing-writer":
+        return FailingWriter(monkeypatch)
+    try:
+        return Tmpfs(where)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        shutil.rmtree(where.parent)
+        pytest.skip(f"no tmpfs here ({exc}); the failing-writer variant runs instead")
+
+
+@pytest.fixture(params=["tmpfs", "failing-writer"])
+def trouble(
+    tiny: LoadedModel, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Trouble]:
     root = short_dir()
     (root / "disk").mkdir()
-    disk: Disk
-    try:
-        disk = Tmpfs(root / "disk")
-    except (OSError, subprocess.CalledProcessError) as exc:
-        warnings.warn(f"no tmpfs here ({exc}): disk errors are simulated", stacklevel=1)
-        disk = FailingWriter(monkeypatch)
+    disk = make_disk(request.param, root / "disk", monkeypatch)
     (root / "disk" / "previews").mkdir()  # the folder exists; writing into it is the trouble
     clock = HeldClock()
     settings = {"preview_dir": "disk/previews", "generation": {"max_attempts": ATTEMPTS}}
