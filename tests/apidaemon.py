@@ -191,6 +191,15 @@ class ApiDaemon:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def decision_worker_looked(self) -> None:
+        """Returns once the decision worker has claimed, after this call began, and
+        found nothing due: what it would do now (the clock moved past a grace) it did."""
+        assert self.daemon is not None, "the daemon is not started"
+        worker = self.daemon.decision_worker
+        before = worker.idle_rounds
+        worker.wake()  # rather than wait out its idle poll
+        wait_until(lambda: worker.idle_rounds >= before + 2)
+
     def submit(self, data: bytes, name: str = "task.yaml") -> str:
         """Submit over the API; the new task's id."""
         return self.client.submit(data, name)["task"]["id"]

@@ -13,6 +13,7 @@ import pytest
 from daemon.store import JobRecord, Store, jobworker
 from daemon.store.jobkinds import generation_payload
 from daemon.store.jobworker import JobLoop, next_attempt_at
+from tests.apidaemon import wait_until
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 NEVER = 3600.0  # an idle poll no test may wait out: only a wake can end the wait
@@ -80,6 +81,24 @@ def test_wake_ends_an_idle_wait(store: Store, monkeypatch: pytest.MonkeyPatch) -
     thread.join(30)
     assert not thread.is_alive()
     assert ran == []
+
+
+def test_idle_rounds_count_the_claims_that_found_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What tests/apidaemon.py's decision_worker_looked waits on: a round per empty claim."""
+    monkeypatch.setattr(jobworker, "IDLE_POLL_SECONDS", NEVER)
+    stop, ran = threading.Event(), []
+    loop = JobLoop(store, ["publish"], stop)
+    thread = run_in_thread(loop, ran, stop)
+    wait_until(lambda: loop.idle_rounds == 1)  # looked, found nothing, waits (for ever)
+    loop.wake()
+    wait_until(lambda: loop.idle_rounds == 2)  # the wake sent it round once more
+    job = store.jobs.enqueue("publish", None, {})
+    loop.wake()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert [j.id for j in ran] == [job.id] and loop.idle_rounds == 2  # that claim found work
 
 
 def test_retries_back_off_exponentially_with_jitter(store: Store) -> None:

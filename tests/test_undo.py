@@ -26,7 +26,7 @@ import yaml
 
 from daemon.generation.models import LoadedModel
 from daemon.publishing.publishers.base import ASSET_HASH_CHARS
-from daemon.store import JobStatus, utc_now
+from daemon.store import JobStatus, Store, utc_now
 from gladtui.client import ApiError, Client
 from gladtui.shapes import GenerateRequest
 from tests.apidaemon import ApiDaemon, answers, short_dir, task_yaml, wait_until
@@ -108,7 +108,7 @@ def test_an_undone_approval_uploads_nothing_and_restores_the_task(
     }
 
     clock.advance(GRACE * 2)  # long past the grace: the cancelled job must not run
-    time.sleep(1.5)  # more than the publisher's idle poll (1 s): it has looked by now
+    daemon.decision_worker_looked()
     assert cdn.upload_count == 0 and daemon.client.posts()["total"] == 0
     assert daemon.client.task(before["id"])["status"] == "review"
     with pytest.raises(ApiError, match="nothing to undo"):
@@ -121,7 +121,7 @@ def test_an_approval_left_alone_publishes_once_its_grace_has_passed(
     daemon, clock = held
     task = in_review(daemon, "Plum Cake")
     daemon.client.approve(task["id"], 1)
-    time.sleep(1.5)  # the publisher polls meanwhile; the grace holds it back
+    daemon.decision_worker_looked()  # the grace holds it back
     assert cdn.upload_count == 0 and daemon.client.task(task["id"])["status"] == "approved"
     clock.advance(GRACE + 1)
     published = daemon.wait_status(task["id"], "published")
@@ -142,7 +142,7 @@ def test_an_undone_rejection_deletes_nothing(
     back = daemon.client.undo(task["id"])["task"]
     assert back["status"] == "review" and files(back) == [True, True]
     clock.advance(GRACE * 2)
-    time.sleep(1.5)
+    daemon.decision_worker_looked()
     assert files(daemon.client.task(task["id"])) == [True, True]
 
 
@@ -234,13 +234,16 @@ def test_kill_9_during_the_grace_publishes_once_after_restart(cdn: FakeCloudinar
         daemon = start()
         wait_until(lambda: answers(client), timeout=60)
         wait_until(lambda: client.task(task_id)["status"] == "published", timeout=60)
-        time.sleep(1.5)  # a second run of the job would upload again by now
         published = client.task(task_id)
+        daemon.send_signal(signal.SIGTERM)  # stopped, it uploads nothing more
+        assert daemon.wait(timeout=60) == 0
+        with Store.open(root / "state" / "gladtui.duckdb") as store:
+            left = store.jobs.pending_for_task(task_id)  # what a later daemon would run
     finally:
         daemon.kill()
         daemon.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
-    assert cdn.upload_count == 1 and len(cdn.assets) == 1
+    assert cdn.upload_count == 1 and len(cdn.assets) == 1 and left == []
     assert published["selected_variation"] == 2 and published["post"] is not None
 
 
