@@ -43,11 +43,6 @@ def submit(d: ApiDaemon, title: str, **fields: Any) -> dict[str, Any]:
     return task
 
 
-def reviewed(d: ApiDaemon, title: str, **fields: Any) -> dict[str, Any]:
-    """A task submitted and generated, waiting for review."""
-    return d.wait_status(submit(d, title, **fields)["id"], "review")
-
-
 # -- reading --------------------------------------------------------------------------------
 
 
@@ -145,7 +140,7 @@ def test_oversized_body_is_refused_with_413(tmp_path: Path) -> None:
 
 
 def test_approve_selects_publishes_and_is_idempotent(live: ApiDaemon) -> None:
-    task = reviewed(live, "Approve me")
+    task = live.in_review("Approve me")
     assert [v["index"] for v in task["variations"]] == [1, 2, 3]
     assert all(Path(v["path"]).is_file() for v in task["variations"])
 
@@ -168,13 +163,13 @@ def test_approving_what_does_not_exist_or_is_not_ready(parked: ApiDaemon, live: 
     queued = submit(parked, "Still queued")
     status, body = parked.raw("POST", f"/api/tasks/{queued['id']}/approve", {"variation": 1})
     assert status == 409 and "status: queued" in body["error"]["message"]
-    task = reviewed(live, "Ready", variations=1)
+    task = live.in_review("Ready", variations=1)
     status, body = live.raw("POST", f"/api/tasks/{task['id']}/approve", {"variation": 7})
     assert status == 404 and "has no variation 7 (it has: 1)" in body["error"]["message"]
 
 
 def test_two_clients_approving_at_once_make_one_approval(live: ApiDaemon) -> None:
-    task = reviewed(live, "Race", variations=2)
+    task = live.in_review("Race", variations=2)
     barrier = threading.Barrier(4)
     answers: list[tuple[int, Any]] = []
 
@@ -199,7 +194,7 @@ def test_two_clients_approving_at_once_make_one_approval(live: ApiDaemon) -> Non
 
 
 def test_reject_deletes_the_files_and_a_new_prompt_regenerates(live: ApiDaemon) -> None:
-    task = reviewed(live, "Reject me", variations=2)
+    task = live.in_review("Reject me", variations=2)
     paths = [Path(v["path"]) for v in task["variations"]]
     thumbs = [Path(v["thumbnail"]) for v in task["variations"]]
     status, body = live.raw("POST", f"/api/tasks/{task['id']}/reject", {})
@@ -221,14 +216,14 @@ def test_reject_deletes_the_files_and_a_new_prompt_regenerates(live: ApiDaemon) 
 
 
 def test_reject_can_keep_the_files(live: ApiDaemon) -> None:
-    task = reviewed(live, "Keep them", variations=1)
+    task = live.in_review("Keep them", variations=1)
     status, body = live.raw("POST", f"/api/tasks/{task['id']}/reject", {"keep_files": True})
     assert status == 200 and body["task"]["status"] == "rejected"
     assert Path(task["variations"][0]["path"]).is_file()
 
 
 def test_more_variations_and_the_original_route(live: ApiDaemon) -> None:
-    task = reviewed(live, "More", variations=1)
+    task = live.in_review("More", variations=1)
     status, body = live.raw("POST", f"/api/tasks/{task['id']}/generate", {"count": 2})
     assert status == 200 and "queued variation(s) 2-3" in body["message"]
     assert len(live.wait_status(task["id"], "review")["variations"]) == 3

@@ -17,7 +17,7 @@ import pytest
 
 from daemon.generation.models import LoadedModel
 from gladtui.shapes import EventKind, TaskStatus
-from tests.apidaemon import ApiDaemon, task_yaml, wait_until
+from tests.apidaemon import ApiDaemon, wait_until
 from tests.fakecloudinary import FakeCloudinary
 
 FOLDER = "glad-labs"
@@ -62,17 +62,6 @@ def make_daemon(tiny: LoadedModel, cdn: FakeCloudinary) -> Iterator[MakeDaemon]:
     yield make
     for daemon in started:
         daemon.cleanup()
-
-
-def in_review(d: ApiDaemon, title: str) -> dict[str, Any]:
-    task_id = d.submit(task_yaml(title, variations=2), "task.yaml")
-    return d.wait_status(task_id, "review")
-
-
-def approve(d: ApiDaemon, task_id: str, variation: int = 2) -> dict[str, Any]:
-    status, body = d.raw("POST", f"/api/tasks/{task_id}/approve", {"variation": variation})
-    assert status == 200, body
-    return d.wait_status(task_id, "published", "failed")
 
 
 def history(d: ApiDaemon, task_id: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -135,9 +124,9 @@ def test_http_500_twice_then_one_asset_and_one_post(
     make_daemon: MakeDaemon, cdn: FakeCloudinary
 ) -> None:
     d = make_daemon()
-    task = in_review(d, "Server errors")
+    task = d.in_review("Server errors", variations=2)
     cdn.fail(500, times=2)
-    approve(d, task["id"])
+    d.approve_and_wait(task["id"], 2)
     detail = assert_published_once(d, cdn, task, uploads=3)
     assert detail["asset_existed"] is False  # the 500s stored nothing
     failures, notes = history(d, task["id"])
@@ -149,11 +138,11 @@ def test_rate_limited_429_is_retried_by_the_daemon_not_behind_its_back(
     make_daemon: MakeDaemon, cdn: FakeCloudinary
 ) -> None:
     d = make_daemon()
-    task = in_review(d, "Throttled")
+    task = d.in_review("Throttled", variations=2)
     # Retry-After on a 429 is what urllib3 may act on by itself; for a POST it must not,
     # or an upload would be repeated without the daemon knowing: one request per attempt.
     cdn.rate_limit(times=2, retry_after=1)
-    approve(d, task["id"])
+    d.approve_and_wait(task["id"], 2)
     assert_published_once(d, cdn, task, uploads=3)
     failures, notes = history(d, task["id"])
     assert len(failures) == 2
@@ -165,9 +154,9 @@ def test_a_timeout_after_the_cdn_stored_the_asset_reuses_it(
 ) -> None:
     # A timeout a loaded machine cannot hit by accident, a stall well past it.
     d = make_daemon(timeout=1.5)
-    task = in_review(d, "Slow answer")
+    task = d.in_review("Slow answer", variations=2)
     cdn.stall_after_store(5)  # stored at once, answered after the client gave up
-    approve(d, task["id"])
+    d.approve_and_wait(task["id"], 2)
     detail = assert_published_once(d, cdn, task, uploads=2)
     assert detail["asset_existed"] is True  # the retry found the first attempt's upload
     failures, notes = history(d, task["id"])
@@ -182,7 +171,7 @@ def test_connection_refused_until_the_cdn_comes_back(
     # Enough attempts that the outage cannot outlast them: the count of refusals is up to
     # the clock, so the test waits for two, brings the CDN back and counts what happened.
     d = make_daemon(attempts=10)
-    task = in_review(d, "CDN down")
+    task = d.in_review("CDN down", variations=2)
     cdn.go_down()
     assert d.raw("POST", f"/api/tasks/{task['id']}/approve", {"variation": 2})[0] == 200
     wait_until(lambda: len(history(d, task["id"])[0]) >= 2)
@@ -201,9 +190,9 @@ def test_faults_outlasting_max_attempts_fail_then_approving_again_publishes_once
     make_daemon: MakeDaemon, cdn: FakeCloudinary
 ) -> None:
     d = make_daemon(attempts=3)
-    task = in_review(d, "Long outage")
+    task = d.in_review("Long outage", variations=2)
     cdn.fail(503, times=3)
-    failed = approve(d, task["id"])
+    failed = d.approve_and_wait(task["id"], 2)
     assert failed["status"] == "failed"
     assert failed["error"] == "Cloudinary is busy or failing (503): injected 503"
     failures, notes = history(d, task["id"])
@@ -213,7 +202,7 @@ def test_faults_outlasting_max_attempts_fail_then_approving_again_publishes_once
     assert d.raw("GET", "/api/posts")[1]["total"] == 0
 
     # The CDN has recovered (no faults left): the reviewer approves again.
-    approve(d, task["id"])
+    d.approve_and_wait(task["id"], 2)
     assert_published_once(d, cdn, task, uploads=4)
     status, again = d.raw("POST", f"/api/tasks/{task['id']}/approve", {"variation": 2})
     assert status == 200 and again["changed"] is False

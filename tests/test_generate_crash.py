@@ -3,12 +3,7 @@ with exactly the variations it asked for, and no temporary or orphan files."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from daemon.store import Store
@@ -16,31 +11,13 @@ from gladtui.atomicfiles import is_temp_name
 from gladtui.client import DaemonUnreachable, client_for
 from gladtui.config import load_config
 from gladtui.shapes import TaskStatus
+from tests.apidaemon import start_daemon, wait_until
 
-GLADTUI = Path(sys.executable).parent / "gladtui"
 VARIATIONS = 6
-
-
-def start_daemon(config: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}
-    return subprocess.Popen(
-        [str(GLADTUI), "--config", str(config), "daemon", "--log-level", "debug"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def pngs(previews: Path) -> list[Path]:
     return sorted(previews.glob("sdxl-slow-variation-*.png")) if previews.exists() else []
-
-
-def wait_until(condition: object, timeout: float, what: Callable[[], str] = lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in time {what()}")
-        time.sleep(0.02)
 
 
 def test_kill_9_mid_job_then_restart_completes_exactly_the_requested_variations(
@@ -58,7 +35,7 @@ def test_kill_9_mid_job_then_restart_completes_exactly_the_requested_variations(
     )
     previews = tmp_path / "previews"
 
-    first = start_daemon(config)
+    first = start_daemon(config, "--log-level", "debug")
     try:
         wait_until(lambda: len(pngs(previews)) >= 2, timeout=120)
     finally:
@@ -66,7 +43,7 @@ def test_kill_9_mid_job_then_restart_completes_exactly_the_requested_variations(
         first.wait()
     assert len(pngs(previews)) < VARIATIONS, "the kill came too late to test anything"
 
-    second = start_daemon(config)
+    second = start_daemon(config, "--log-level", "debug")
     try:
         # Done when the daemon says so: the last row is committed with the status.
         client = client_for(load_config(config, env={}))
@@ -80,7 +57,7 @@ def test_kill_9_mid_job_then_restart_completes_exactly_the_requested_variations(
 
         seen: list[str] = []
 
-        wait_until(reviewed, timeout=240, what=lambda: f"statuses seen: {seen[-3:]}")
+        wait_until(reviewed, timeout=240, explain=lambda: f"statuses seen: {seen[-3:]}")
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=60) == 0

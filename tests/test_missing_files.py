@@ -30,8 +30,7 @@ from gladtui.client import ApiError
 from gladtui.tui.app import ReviewApp
 from gladtui.tui.gallery import Thumbnail
 from gladtui.tui.modals import ApproveScreen
-from tests.apidaemon import ApiDaemon, task_yaml
-from tests.test_publish_crash import GLADTUI
+from tests.apidaemon import GLADTUI, ApiDaemon
 from tests.test_undo import GRACE, MovableClock
 from tests.tuitools import detail_text, gallery, until
 
@@ -45,11 +44,6 @@ def live(tiny: LoadedModel) -> Iterator[ApiDaemon]:
     daemon = ApiDaemon(tiny).start()
     yield daemon
     daemon.cleanup()
-
-
-def in_review(daemon: ApiDaemon, title: str, variations: int = 3) -> dict[str, Any]:
-    task_id = daemon.submit(task_yaml(title, variations=variations), f"{title}.yaml")
-    return daemon.wait_status(task_id, "review", timeout=SLOW)
 
 
 def move_away(variation: dict[str, Any]) -> Path:
@@ -80,7 +74,7 @@ def store_of(daemon: ApiDaemon) -> Store:
 
 
 def test_show_and_the_task_json_mark_a_missing_file(live: ApiDaemon) -> None:
-    task = in_review(live, "Moved Muffins")
+    task = live.in_review("Moved Muffins", timeout=SLOW)
     task_id = task["id"]
     assert [v["missing"] for v in task["variations"]] == [False, False, False]
     moved = move_away(task["variations"][1])
@@ -105,7 +99,9 @@ def test_show_and_the_task_json_mark_a_missing_file(live: ApiDaemon) -> None:
 
 
 def test_removed_variations_are_deleted_not_missing(live: ApiDaemon) -> None:
-    task = in_review(live, "Rejected Muffins", variations=2)
+    task = live.in_review(
+        "Rejected Muffins", name="Rejected Muffins.yaml", variations=2, timeout=SLOW
+    )
     live.client.reject(task["id"], None, False)
     rejected = live.client.task(task["id"])
     assert all(v["removed_at"] and not v["missing"] for v in rejected["variations"])
@@ -119,7 +115,7 @@ def test_removed_variations_are_deleted_not_missing(live: ApiDaemon) -> None:
 def test_approving_a_missing_variation_is_refused_with_the_file_and_the_fix(
     live: ApiDaemon,
 ) -> None:
-    task = in_review(live, "Refused Muffins")
+    task = live.in_review("Refused Muffins", timeout=SLOW)
     task_id, path = task["id"], task["variations"][1]["path"]
     moved = move_away(task["variations"][1])
 
@@ -149,7 +145,7 @@ def test_a_file_gone_after_its_approval_fails_the_publish_at_once(tiny: LoadedMo
     settings = {"publishing": {"grace_seconds": GRACE, "retry_base_seconds": 0.05}}
     daemon = ApiDaemon(tiny, settings=settings, clock=clock).start()
     try:
-        task = in_review(daemon, "Vanished Muffins")
+        task = daemon.in_review("Vanished Muffins", timeout=SLOW)
         task_id, path = task["id"], task["variations"][1]["path"]
         daemon.client.approve(task_id, 2)
         moved = move_away(task["variations"][1])
@@ -210,8 +206,10 @@ async def gallery_shows(pilot: Pilot[None], app: ReviewApp, task_id: str, count:
 async def test_the_tui_marks_a_missing_file_and_will_not_approve_it(
     live: ApiDaemon, confirm: bool
 ) -> None:
-    older = in_review(live, "Older Muffins")
-    task = in_review(live, "Newer Muffins")  # newest first: under the cursor at start
+    older = live.in_review("Older Muffins", timeout=SLOW)
+    task = live.in_review(
+        "Newer Muffins", name="Newer Muffins.yaml", timeout=SLOW
+    )  # newest first: under the cursor at start
     task_id, path = task["id"], task["variations"][1]["path"]
     app = ReviewApp(live.client, stream_timeout=3.0, confirm=confirm)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from daemon.generation.models import LoadedModel
-from tests.apidaemon import ApiDaemon, http_get, task_yaml
+from tests.apidaemon import ApiDaemon, http_get
 from tests.privileges import run_unprivileged
 
 
@@ -25,8 +25,7 @@ from tests.privileges import run_unprivileged
 def reviewed(tiny: LoadedModel) -> Iterator[tuple[ApiDaemon, dict[str, Any]]]:
     """One daemon with one task of two 96x64 variations, waiting for review."""
     d = ApiDaemon(tiny).start()
-    task_id = d.submit(task_yaml("Pictures", variations=2, width=96, height=64))
-    task = d.wait_status(task_id, "review")
+    task = d.in_review("Pictures", variations=2, width=96, height=64)
     yield d, task
     d.cleanup()
 
@@ -127,7 +126,7 @@ def test_the_narrowest_thumbnail_asked_for_is_16_pixels(reviewed: tuple[ApiDaemo
 def test_a_rejected_tasks_pictures_are_gone(tiny: LoadedModel) -> None:
     d = ApiDaemon(tiny).start()
     try:
-        task = d.wait_status(d.submit(task_yaml("Gone", variations=1)), "review")
+        task = d.in_review("Gone", variations=1)
         assert get(d, url(task, 1, "image"))[0] == 200
         d.client.reject(task["id"])
         d.wait_status(task["id"], "rejected")

@@ -35,16 +35,6 @@ def start(tiny: LoadedModel, folder: Path, policy: str = "suffix", **markdown: A
     return ApiDaemon(tiny, settings=settings).start()
 
 
-def publish(d: ApiDaemon, title: str, name: str, **fields: Any) -> dict[str, Any]:
-    task_id = d.submit(task_yaml(title, variations=1, **fields), name)
-    d.wait_status(task_id, "review")
-    status, body = d.raw("POST", f"/api/tasks/{task_id}/approve", {"variation": 1})
-    assert status == 200, body
-    done = d.wait_status(task_id, "published", "failed")
-    assert done["status"] == "published", done["error"]
-    return done
-
-
 @pytest.fixture
 def site() -> Iterator[Path]:
     folder = short_dir("gt-site-") / "content" / "posts"
@@ -97,7 +87,7 @@ def test_a_slug_said_in_front_matter_or_a_page_bundle_is_taken(
     (site / "tart.md").write_text('+++\ntitle = "Tart"\nslug = "apple-pie-3"\n+++\nTart.\n')
     d = start(tiny, site, image_key="featured_image")
     try:
-        post = publish(d, "Apple Pie", "p.yaml")["post"]
+        post = d.published(d.in_review("Apple Pie", name="p.yaml", variations=1)["id"])["post"]
     finally:
         d.cleanup()
     assert post["slug"] == "apple-pie-4"
@@ -113,7 +103,9 @@ def test_update_and_skip_against_a_file_the_site_already_had(
     existing.write_text(EXISTING)
     d = start(tiny, site, policy)
     try:
-        post = publish(d, MUFFINS, "m.yaml", content="New words.")["post"]
+        post = d.published(
+            d.in_review(MUFFINS, name="m.yaml", variations=1, content="New words.")["id"]
+        )["post"]
     finally:
         d.cleanup()
     assert [p.name for p in site.iterdir()] == ["making-delicious-muffins.md"]

@@ -58,18 +58,6 @@ def start(tiny: LoadedModel, policy: str = "suffix", **kwargs: Any) -> ApiDaemon
     return ApiDaemon(tiny, settings=settings, **kwargs).start()
 
 
-def reviewed(d: ApiDaemon, title: str, name: str, **fields: Any) -> dict[str, Any]:
-    return d.wait_status(d.submit(task_yaml(title, variations=1, **fields), name), "review")
-
-
-def publish(d: ApiDaemon, task_id: str) -> dict[str, Any]:
-    status, body = d.raw("POST", f"/api/tasks/{task_id}/approve", {"variation": 1})
-    assert status == 200, body
-    done = d.wait_status(task_id, "published", "failed")
-    assert done["status"] == "published", done["error"]
-    return done
-
-
 @pytest.fixture
 def live(tiny: LoadedModel, blog: str) -> Iterator[ApiDaemon]:
     running = start(tiny)
@@ -81,16 +69,16 @@ def live(tiny: LoadedModel, blog: str) -> Iterator[ApiDaemon]:
 
 
 def test_the_same_title_twice_makes_two_rows_the_second_with_2(live: ApiDaemon, blog: str) -> None:
-    first = reviewed(live, MUFFINS, "a.yaml", content="first batch")
-    second = reviewed(live, MUFFINS, "b.yaml", seed=7)
-    one = publish(live, first["id"])["post"]
+    first = live.in_review(MUFFINS, name="a.yaml", variations=1, content="first batch")
+    second = live.in_review(MUFFINS, name="b.yaml", variations=1, seed=7)
+    one = live.published(first["id"])["post"]
     preview = live.raw("GET", f"/api/tasks/{second['id']}")[1]
     assert (preview["slug"], preview["slug_outcome"], preview["slug_taken_by"]) == (
         "making-delicious-muffins-2",
         "suffixed",
         first["id"],
     )
-    two = publish(live, second["id"])["post"]
+    two = live.published(second["id"])["post"]
     table = rows(blog)
     assert [(r["title"], r["slug"]) for r in table] == [
         (MUFFINS, "making-delicious-muffins"),
@@ -114,13 +102,13 @@ def test_a_post_the_blog_already_had_gives_2_to_the_first_gladtui_post(
     live: ApiDaemon, blog: str
 ) -> None:
     insert(blog, MUFFINS, "making-delicious-muffins")
-    task = reviewed(live, MUFFINS, "a.yaml")
+    task = live.in_review(MUFFINS, name="a.yaml", variations=1)
     assert (task["slug"], task["slug_outcome"], task["slug_taken_by"]) == (
         "making-delicious-muffins-2",
         "suffixed",
         None,  # not a gladtui post: no task holds it
     )
-    post = publish(live, task["id"])["post"]
+    post = live.published(task["id"])["post"]
     assert post["slug"] == "making-delicious-muffins-2"
     before, after = rows(blog)
     assert (before["slug"], before["content"]) == ("making-delicious-muffins", "written in the CMS")
@@ -137,10 +125,10 @@ def test_update_and_skip_against_a_row_the_blog_already_had(
     insert(blog, "Muffins, the old way", "making-delicious-muffins")
     d = start(tiny, policy)
     try:
-        task = reviewed(d, MUFFINS, "a.yaml", content="new words")
+        task = d.in_review(MUFFINS, name="a.yaml", variations=1, content="new words")
         expected = "takes_over" if policy == "update" else "links"
         assert (task["slug"], task["slug_outcome"]) == ("making-delicious-muffins", expected)
-        done = publish(d, task["id"])
+        done = d.published(task["id"])
     finally:
         d.cleanup()
     [row] = rows(blog)  # never a second row
@@ -187,9 +175,9 @@ def test_a_slug_taken_between_the_check_and_the_insert_gets_the_next_free_one(
     rival = RivalBeforeInsert(PostgresPostsConfig(), blog)
     d = start(tiny, destination=rival)
     try:
-        task = reviewed(d, MUFFINS, "a.yaml")
+        task = d.in_review(MUFFINS, name="a.yaml", variations=1)
         assert task["slug"] == "making-delicious-muffins"  # free when looked at
-        done = publish(d, task["id"])
+        done = d.published(task["id"])
     finally:
         d.cleanup()
     assert rival.raced == ["making-delicious-muffins"]

@@ -106,14 +106,6 @@ def start(
     return ApiDaemon(tiny, settings=settings).start()
 
 
-def approved(d: ApiDaemon, title: str, name: str, **fields: Any) -> str:
-    task_id = d.submit(task_yaml(title, variations=1, **fields), name)
-    d.wait_status(task_id, "review")
-    status, body = d.raw("POST", f"/api/tasks/{task_id}/approve", {"variation": 1})
-    assert status == 200, body
-    return task_id
-
-
 def test_two_500s_then_200_make_one_post_with_the_same_key_and_body(
     tiny: LoadedModel, receiver: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -121,8 +113,8 @@ def test_two_500s_then_200_make_one_post_with_the_same_key_and_body(
     state.script = [500, 500]
     d = start(tiny, url, monkeypatch)
     try:
-        task_id = approved(d, MUFFINS, "m.yaml")
-        done = d.wait_status(task_id, "published", "failed")
+        task_id = d.in_review(MUFFINS, name="m.yaml", variations=1)["id"]
+        done = d.approve_and_wait(task_id)
         events = d.raw("GET", "/api/status")[1]["publishing"]
     finally:
         d.cleanup()
@@ -156,7 +148,7 @@ def test_a_409_sends_the_next_free_slug(
     state.slugs.add("making-delicious-muffins")  # a post the blog made itself
     d = start(tiny, url, monkeypatch)
     try:
-        done = d.wait_status(approved(d, MUFFINS, "m.yaml"), "published", "failed")
+        done = d.approve_and_wait(d.in_review(MUFFINS, name="m.yaml", variations=1)["id"])
     finally:
         d.cleanup()
     assert [r["slug"] for r in state.requests] == [
@@ -172,7 +164,7 @@ def test_a_retry_after_a_lost_answer_gets_the_post_already_made(
     state, url = receiver
     d = start(tiny, url, monkeypatch)
     try:
-        first = d.wait_status(approved(d, MUFFINS, "a.yaml"), "published")
+        first = d.published(d.in_review(MUFFINS, name="a.yaml", variations=1)["id"])
         # The receiver made the second post under -2, but its answer never arrived:
         second_id = d.submit(task_yaml(MUFFINS, variations=1, seed=3), "b.yaml")
         state.posts[second_id] = {"slug": "making-delicious-muffins-7", "id": 99}
@@ -194,7 +186,7 @@ def test_update_sends_replace_and_skip_sends_nothing_more(
     state.slugs.add("making-delicious-muffins")
     d = start(tiny, url, monkeypatch, policy="update")
     try:
-        done = d.wait_status(approved(d, MUFFINS, "m.yaml"), "published", "failed")
+        done = d.approve_and_wait(d.in_review(MUFFINS, name="m.yaml", variations=1)["id"])
     finally:
         d.cleanup()
     assert [(r["slug"], r["replace"]) for r in state.requests] == [
@@ -205,9 +197,9 @@ def test_update_sends_replace_and_skip_sends_nothing_more(
     state.requests.clear()
     d = start(tiny, url, monkeypatch, policy="skip")
     try:
-        linked = d.wait_status(approved(d, "Apple Pie", "p.yaml"), "published", "failed")
+        linked = d.approve_and_wait(d.in_review("Apple Pie", name="p.yaml", variations=1)["id"])
         state.slugs.add("pear-tart")
-        skipped = d.wait_status(approved(d, "Pear Tart", "t.yaml"), "published", "failed")
+        skipped = d.approve_and_wait(d.in_review("Pear Tart", name="t.yaml", variations=1)["id"])
     finally:
         d.cleanup()
     assert linked["post"]["slug"] == "apple-pie"
@@ -227,7 +219,7 @@ def test_a_refused_signature_fails_the_task_at_once_with_the_answer(
     d.stop()
     d.start()  # restarted with the wrong secret
     try:
-        failed = d.wait_status(approved(d, MUFFINS, "m.yaml"), "failed", "published")
+        failed = d.approve_and_wait(d.in_review(MUFFINS, name="m.yaml", variations=1)["id"])
     finally:
         d.cleanup()
     assert state.bad_signatures == 1 and not state.posts
@@ -272,8 +264,8 @@ def test_the_readme_receiver_speaks_the_protocol(
     url = f"http://127.0.0.1:{server.server_port}/hooks/gladtui"
     d = start(tiny, url, monkeypatch)
     try:
-        first = d.wait_status(approved(d, MUFFINS, "a.yaml"), "published", "failed")
-        second = d.wait_status(approved(d, MUFFINS, "b.yaml", seed=5), "published", "failed")
+        first = d.approve_and_wait(d.in_review(MUFFINS, name="a.yaml", variations=1)["id"])
+        second = d.approve_and_wait(d.in_review(MUFFINS, name="b.yaml", variations=1, seed=5)["id"])
     finally:
         d.cleanup()
         server.shutdown()

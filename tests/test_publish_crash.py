@@ -3,11 +3,8 @@ after a restart, still one asset and one post."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,27 +12,14 @@ import pytest
 import yaml
 
 from gladtui.client import Client
-from tests.apidaemon import answers, short_dir, task_yaml, wait_until
+from tests.apidaemon import answers, short_dir, start_daemon, task_yaml, wait_until
 from tests.fakecloudinary import FakeCloudinary
-
-GLADTUI = Path(sys.executable).parent / "gladtui"
 
 
 @pytest.fixture
 def cdn() -> Iterator[FakeCloudinary]:
     with FakeCloudinary() as fake:
         yield fake
-
-
-def start_daemon(config: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}
-    env.pop("CLOUDINARY_URL", None)
-    return subprocess.Popen(
-        [str(GLADTUI), "--config", str(config), "daemon"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def test_kill_9_between_upload_and_commit_makes_one_asset_and_one_post(

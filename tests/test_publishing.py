@@ -22,7 +22,7 @@ from daemon.publishing.publishers.local import LocalPublisher
 from daemon.store import NewTask, NewVariation, Store
 from gladtui.config import Config, ConfigError
 from gladtui.shapes import TaskStatus
-from tests.apidaemon import ApiDaemon, task_yaml, wait_until
+from tests.apidaemon import ApiDaemon, wait_until
 from tests.fakecloudinary import API_SECRET, FakeCloudinary
 
 CDN = "https://cdn.example.com/images"
@@ -40,16 +40,6 @@ def live(tiny: LoadedModel) -> Iterator[ApiDaemon]:
     running.cleanup()
 
 
-def reviewed(d: ApiDaemon, title: str, name: str, **fields: Any) -> dict[str, Any]:
-    return d.wait_status(d.submit(task_yaml(title, **fields), name), "review")
-
-
-def approve(d: ApiDaemon, task_id: str, variation: int) -> dict[str, Any]:
-    status, body = d.raw("POST", f"/api/tasks/{task_id}/approve", {"variation": variation})
-    assert status == 200, body
-    return d.wait_status(task_id, "published", "failed")
-
-
 def cdn_files(d: ApiDaemon) -> list[Path]:
     folder = d.root / "cdn"
     return sorted(folder.iterdir()) if folder.exists() else []
@@ -59,7 +49,7 @@ def cdn_files(d: ApiDaemon) -> list[Path]:
 
 
 def test_three_variations_are_saved_with_task_id_and_timestamp(live: ApiDaemon) -> None:
-    task = reviewed(live, "Three", "three.yaml")
+    task = live.in_review("Three", name="three.yaml")
     names = [Path(v["path"]).name for v in task["variations"]]
     assert len(names) == 3 and all(Path(v["path"]).is_file() for v in task["variations"])
     for n, name in enumerate(names, start=1):
@@ -68,9 +58,9 @@ def test_three_variations_are_saved_with_task_id_and_timestamp(live: ApiDaemon) 
 
 
 def test_approving_variation_2_uploads_its_bytes_and_stores_the_cdn_url(live: ApiDaemon) -> None:
-    task = reviewed(live, "Choose two", "two.yaml")
+    task = live.in_review("Choose two", name="two.yaml")
     chosen = Path(task["variations"][1]["path"]).read_bytes()
-    published = approve(live, task["id"], 2)
+    published = live.approve_and_wait(task["id"], 2)
     assert published["status"] == "published", published["error"]
     [uploaded] = cdn_files(live)
     assert uploaded.read_bytes() == chosen
@@ -87,28 +77,28 @@ def test_approving_variation_2_uploads_its_bytes_and_stores_the_cdn_url(live: Ap
 
 
 def test_the_same_title_twice_never_fails_and_gets_a_suffix(live: ApiDaemon) -> None:
-    first = reviewed(live, "Making Delicious Muffins", "a.yaml", variations=1)
-    second = reviewed(live, "Making Delicious Muffins", "b.yaml", variations=1, seed=7)
-    assert approve(live, first["id"], 1)["post"]["slug"] == "making-delicious-muffins"
+    first = live.in_review("Making Delicious Muffins", name="a.yaml", variations=1)
+    second = live.in_review("Making Delicious Muffins", name="b.yaml", variations=1, seed=7)
+    assert live.approve_and_wait(first["id"], 1)["post"]["slug"] == "making-delicious-muffins"
     preview = live.raw("GET", f"/api/tasks/{second['id']}")[1]
     assert (preview["slug"], preview["slug_outcome"], preview["slug_taken_by"]) == (
         "making-delicious-muffins-2",
         "suffixed",
         first["id"],
     )
-    assert approve(live, second["id"], 1)["post"]["slug"] == "making-delicious-muffins-2"
+    assert live.approve_and_wait(second["id"], 1)["post"]["slug"] == "making-delicious-muffins-2"
     status, again = live.raw("POST", f"/api/tasks/{second['id']}/approve", {"variation": 1})
     assert status == 200 and again["changed"] is False  # a retry returns what it made
     assert live.raw("GET", "/api/posts")[1]["total"] == 2
 
 
 def test_reject_removes_the_files_and_a_new_prompt_regenerates(live: ApiDaemon) -> None:
-    task = reviewed(live, "Not this", "not.yaml", variations=2)
+    task = live.in_review("Not this", name="not.yaml", variations=2)
     assert live.raw("POST", f"/api/tasks/{task['id']}/reject", {"prompt": "figs"})[0] == 200
     assert not any(Path(v["path"]).exists() for v in task["variations"])
     again = live.wait_status(task["id"], "review")
     assert [v["prompt"] for v in again["variations"] if not v["removed_at"]] == ["figs", "figs"]
-    assert approve(live, task["id"], 3)["status"] == "published"
+    assert live.approve_and_wait(task["id"], 3)["status"] == "published"
 
 
 # -- duplicate-slug policies ----------------------------------------------------------------
@@ -123,16 +113,16 @@ def test_update_and_skip_policies(
 ) -> None:
     d = start(tiny, on_duplicate_slug=policy)
     try:
-        first = reviewed(d, "Same title", "1.yaml", variations=1, content="first")
-        second = reviewed(d, "Same title", "2.yaml", variations=1, seed=9, content="second")
-        approve(d, first["id"], 1)
+        first = d.in_review("Same title", name="1.yaml", variations=1, content="first")
+        second = d.in_review("Same title", name="2.yaml", variations=1, seed=9, content="second")
+        d.approve_and_wait(first["id"], 1)
         preview = d.raw("GET", f"/api/tasks/{second['id']}")[1]
         expected_outcome = "takes_over" if policy == "update" else "links"
         assert (preview["slug_outcome"], preview["slug_taken_by"]) == (
             expected_outcome,
             first["id"],
         )
-        done = approve(d, second["id"], 1)
+        done = d.approve_and_wait(second["id"], 1)
         assert done["status"] == "published" and done["post"]["slug"] == second_slug
         assert d.raw("GET", "/api/posts")[1]["total"] == posts
         assert d.daemon is not None
@@ -148,11 +138,11 @@ def test_update_and_skip_policies(
 
 
 def test_an_upload_done_before_a_crash_is_reused_not_repeated(live: ApiDaemon) -> None:
-    task = reviewed(live, "Uploaded once", "once.yaml", variations=1)
+    task = live.in_review("Uploaded once", name="once.yaml", variations=1)
     path = Path(task["variations"][0]["path"])
     # What the attempt that died after its upload left behind, under the same id.
     LocalPublisher(live.root / "cdn", CDN).upload(path, asset_id_for(task["id"], path.read_bytes()))
-    published = approve(live, task["id"], 1)
+    published = live.approve_and_wait(task["id"], 1)
     assert published["status"] == "published" and len(cdn_files(live)) == 1
     assert live.daemon is not None
     [event] = [e for e in live.daemon.store.events.for_task(task["id"]) if e.kind == "published"]
@@ -160,11 +150,11 @@ def test_an_upload_done_before_a_crash_is_reused_not_repeated(live: ApiDaemon) -
 
 
 def test_a_different_file_under_the_asset_id_fails_at_once(live: ApiDaemon) -> None:
-    task = reviewed(live, "Clash", "clash.yaml", variations=1)
+    task = live.in_review("Clash", name="clash.yaml", variations=1)
     data = Path(task["variations"][0]["path"]).read_bytes()
     (live.root / "cdn").mkdir()
     (live.root / "cdn" / f"{asset_id_for(task['id'], data)}.png").write_bytes(b"other")
-    failed = approve(live, task["id"], 1)
+    failed = live.approve_and_wait(task["id"], 1)
     assert failed["status"] == "failed" and "different content" in failed["error"]
     assert (live.root / "cdn" / f"{asset_id_for(task['id'], data)}.png").read_bytes() == b"other"
 
@@ -190,14 +180,14 @@ def test_a_cdn_that_keeps_failing_fails_the_task_then_approve_retries(tiny: Load
     d = start(tiny, max_attempts=2, retry_base_seconds=0.01)
     try:
         (d.root / "cdn").write_text("a file where the CDN folder should be")
-        task = reviewed(d, "Flaky CDN", "flaky.yaml", variations=1)
+        task = d.in_review("Flaky CDN", name="flaky.yaml", variations=1)
         assert d.daemon is not None
-        failed = approve(d, task["id"], 1)
+        failed = d.approve_and_wait(task["id"], 1)
         assert failed["status"] == "failed" and "cannot copy to" in failed["error"]
         kinds = [e.kind for e in d.daemon.store.events.for_task(task["id"])]
         assert kinds.count("publish_failed") == 2  # one retry, then the end
         (d.root / "cdn").unlink()  # the condition clears
-        assert approve(d, task["id"], 1)["status"] == "published"
+        assert d.approve_and_wait(task["id"], 1)["status"] == "published"
     finally:
         d.cleanup()
 
@@ -205,8 +195,8 @@ def test_a_cdn_that_keeps_failing_fails_the_task_then_approve_retries(tiny: Load
 def test_delete_local_after_publish(tiny: LoadedModel) -> None:
     d = start(tiny, delete_local_after_publish=True)
     try:
-        task = reviewed(d, "Tidy", "tidy.yaml", variations=2)
-        approve(d, task["id"], 1)
+        task = d.in_review("Tidy", name="tidy.yaml", variations=2)
+        d.approve_and_wait(task["id"], 1)
         # The file goes after the post is committed (never before): wait for it.
         wait_until(lambda: d.client.task(task["id"])["variations"][0]["removed_at"])
         first, second = d.client.task(task["id"])["variations"]
@@ -261,8 +251,8 @@ def test_wrong_cloudinary_credentials_fail_the_task_saying_what_to_fix(
             tiny, settings={"publishing": {"publisher": "cloudinary", "cloudinary": publishing}}
         ).start()
         try:
-            task = reviewed(d, "Wrong key", "wrong.yaml", variations=1)
-            failed = approve(d, task["id"], 1)
+            task = d.in_review("Wrong key", name="wrong.yaml", variations=1)
+            failed = d.approve_and_wait(task["id"], 1)
             assert failed["status"] == "failed" and "check CLOUDINARY_URL" in failed["error"]
             shown = str(d.raw("GET", f"/api/tasks/{task['id']}")) + str(d.raw("GET", "/api/status"))
             assert "wrong-secret-value" not in shown + caplog.text

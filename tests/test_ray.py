@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +18,11 @@ import pytest
 from daemon.store import Store
 from gladtui.client import Client
 from gladtui.shapes import TaskStatus
-from tests.apidaemon import ApiDaemon, answers, task_yaml, wait_until
+from tests.apidaemon import ApiDaemon, answers, start_daemon, task_yaml, wait_until
 
 # Ray's start (a head, workers, a replica loading the model) took over 180 s on this
 # 2-core machine with both cores busy: the deadlines below bound a wait, nothing more.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
-
-GLADTUI = Path(sys.executable).parent / "gladtui"
 
 
 @pytest.fixture(scope="module")
@@ -112,15 +108,6 @@ def descendants(pid: int) -> set[int]:
 
 def alive(pids: set[int]) -> set[int]:
     return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
-
-
-def start_daemon(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [str(GLADTUI), "--config", str(config), "daemon"],
-        env={**os.environ, "TRANSFORMERS_VERBOSITY": "error"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def test_kill_9_then_restart_makes_exactly_the_missing_variations_and_leaves_no_ray(

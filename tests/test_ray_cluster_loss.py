@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import pytest
 
 from gladtui.client import Client
 from tests.apidaemon import answers, task_yaml, wait_until
+from tests.ports import free_port
 
 # Heads started, a daemon joining through them and a replica loaded, under the load
 # of a shared machine: minutes, past the suite's 300 s per test.
@@ -43,13 +43,6 @@ QUICK_CLIENT = {
     "RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S": "1",
     "RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S": "2",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def processes_under(folder: str) -> list[int]:

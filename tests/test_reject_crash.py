@@ -29,8 +29,7 @@ import yaml
 
 from gladtui.client import Client, ClientError
 from gladtui.shapes import TaskJSON
-from tests.apidaemon import answers, short_dir, task_yaml, wait_until
-from tests.test_publish_crash import GLADTUI
+from tests.apidaemon import GLADTUI, answers, short_dir, task_yaml, wait_until
 
 pytestmark = pytest.mark.slow
 

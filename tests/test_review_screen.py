@@ -48,12 +48,6 @@ def app_for(daemon: ApiDaemon, **options: Any) -> ReviewApp:
     return ReviewApp(daemon.client, stream_timeout=3.0, **options)
 
 
-def in_review(daemon: ApiDaemon, title: str, variations: int = 3, **fields: Any) -> str:
-    task_id = daemon.submit(task_yaml(title, variations=variations, **fields), f"{title}.yaml")
-    daemon.wait_status(task_id, "review")
-    return task_id
-
-
 def shown_thumbnails(app: ReviewApp) -> list[Thumbnail]:
     return list(app.review.query(Thumbnail))
 
@@ -97,8 +91,10 @@ def dialog_text(app: ReviewApp) -> str:
 async def test_after_approving_the_12th_the_next_task_shows_its_first_variation(
     live: ApiDaemon, size: tuple[int, int]
 ) -> None:
-    four = in_review(live, "Four Pictures", variations=4, seed=500)
-    twelve = in_review(live, "Twelve Pictures", variations=12, seed=100)  # newest: on top
+    four = live.in_review("Four Pictures", variations=4, seed=500)["id"]
+    twelve = live.in_review(
+        "Twelve Pictures", name="Twelve Pictures.yaml", variations=12, seed=100
+    )["id"]  # newest: on top
     app = app_for(live)
     async with app.run_test(size=size) as pilot:
         await gallery_of(pilot, app, twelve, 3)
@@ -132,7 +128,7 @@ async def test_after_approving_the_12th_the_next_task_shows_its_first_variation(
 
 
 async def test_three_thumbnails_fit_side_by_side_at_80_columns(live: ApiDaemon) -> None:
-    task_id = in_review(live, "Many Pictures", variations=8)
+    task_id = live.in_review("Many Pictures", variations=8)["id"]
     app = app_for(live)
     async with app.run_test(size=(80, 24)) as pilot:
         await gallery_of(pilot, app, task_id, 3)
@@ -149,7 +145,7 @@ async def test_three_thumbnails_fit_side_by_side_at_80_columns(live: ApiDaemon) 
 
 
 async def test_larger_terminals_get_larger_pictures(live: ApiDaemon) -> None:
-    task_id = in_review(live, "Big Pictures", variations=3)
+    task_id = live.in_review("Big Pictures", variations=3)["id"]
     areas = {}
     for size in [(120, 40), (200, 60)]:
         app = app_for(live)
@@ -163,7 +159,7 @@ async def test_larger_terminals_get_larger_pictures(live: ApiDaemon) -> None:
 
 async def test_size_and_seeds_are_in_view_at_80x24(live: ApiDaemon) -> None:
     long_prompt = "a very long prompt " * 12
-    task_id = in_review(live, "Detailed", variations=3, prompt=long_prompt)
+    task_id = live.in_review("Detailed", variations=3, prompt=long_prompt)["id"]
     app = app_for(live)
     async with app.run_test(size=(80, 24)) as pilot:
         await gallery_of(pilot, app, task_id, 3)
@@ -179,8 +175,10 @@ async def test_size_and_seeds_are_in_view_at_80x24(live: ApiDaemon) -> None:
 
 
 async def test_c_right_after_g_cancels_that_task(live: ApiDaemon) -> None:
-    other = in_review(live, "Other Task", variations=1)
-    slow = in_review(live, "Slow Task", variations=1, steps=40, width=256, height=256)
+    other = live.in_review("Other Task", variations=1)["id"]
+    slow = live.in_review(
+        "Slow Task", name="Slow Task.yaml", variations=1, steps=40, width=256, height=256
+    )["id"]
     app = app_for(live)
     async with app.run_test(size=(80, 24)) as pilot:
         await gallery_of(pilot, app, slow, 1)
@@ -224,8 +222,10 @@ async def test_same_titles_tell_apart_and_the_list_has_a_header(live: ApiDaemon)
 
 
 async def test_tab_gives_the_details_the_arrows_and_says_so(live: ApiDaemon) -> None:
-    first = in_review(live, "First", variations=1)
-    second = in_review(live, "Second", variations=1, prompt="a long prompt " * 40)
+    first = live.in_review("First", variations=1)["id"]
+    second = live.in_review(
+        "Second", name="Second.yaml", variations=1, prompt="a long prompt " * 40
+    )["id"]
     app = app_for(live)
     async with app.run_test(size=(80, 24)) as pilot:
         await gallery_of(pilot, app, second, 1)
@@ -258,7 +258,7 @@ async def test_tab_gives_the_details_the_arrows_and_says_so(live: ApiDaemon) -> 
 
 async def test_esc_in_the_list_drops_a_kept_search(live: ApiDaemon) -> None:
     for title in ("Blueberry Muffins", "Banana Bread"):
-        in_review(live, title, variations=1)
+        live.in_review(title, variations=1)
     app = app_for(live)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: len(titles(app)) == 2, what="two tasks")
@@ -274,7 +274,7 @@ async def test_esc_in_the_list_drops_a_kept_search(live: ApiDaemon) -> None:
 
 
 async def test_the_reject_dialog_says_what_it_will_do(live: ApiDaemon) -> None:
-    task_id = in_review(live, "Rejectable", variations=1)
+    task_id = live.in_review("Rejectable", variations=1)["id"]
     app = app_for(live)
     async with app.run_test(size=(80, 24)) as pilot:
         await gallery_of(pilot, app, task_id, 1)
@@ -330,7 +330,7 @@ async def test_a_failed_task_can_be_approved_again_and_more_follows_the_limits(
     settings = {"limits": {"max_variations": 5}, "generation": {"variations": 2}}
     daemon = ApiDaemon(tiny, settings=settings).start()
     try:
-        task_id = in_review(daemon, "Failing", variations=2)
+        task_id = daemon.in_review("Failing", variations=2)["id"]
         assert daemon.daemon is not None
         # A publish that failed leaves the task failed, with its variations.
         failed = TaskStatus.FAILED
@@ -354,8 +354,8 @@ async def test_a_failed_task_can_be_approved_again_and_more_follows_the_limits(
 async def test_one_key_decisions_and_undo(tiny: LoadedModel) -> None:
     daemon = ApiDaemon(tiny, settings={"publishing": {"grace_seconds": 600}}).start()
     try:
-        older = in_review(daemon, "Older", variations=2)
-        newer = in_review(daemon, "Newer", variations=2)
+        older = daemon.in_review("Older", variations=2)["id"]
+        newer = daemon.in_review("Newer", variations=2)["id"]
         app = app_for(daemon, confirm=False)
         async with app.run_test(size=(80, 24)) as pilot:
             await gallery_of(pilot, app, newer, 2)

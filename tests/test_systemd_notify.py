@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,9 +25,8 @@ from daemon.service.systemd.pulse import Pulse
 from daemon.store import JobStatus, Store
 from gladtui.client import Client
 from gladtui.shapes import TaskStatus
-from tests.apidaemon import answers, short_dir, wait_until
+from tests.apidaemon import answers, short_dir, start_daemon, wait_until
 
-GLADTUI = Path(sys.executable).parent / "gladtui"
 LONG = 6  # variations of the long task, at 100 steps each: several seconds of work
 
 
@@ -87,19 +84,6 @@ def workspace() -> Iterator[Path]:
     subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
-def start_daemon(root: Path, **env: str) -> subprocess.Popen[bytes]:
-    full_env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", **env}
-    for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
-        if key not in env:
-            full_env.pop(key, None)
-    return subprocess.Popen(
-        [str(GLADTUI), "--config", str(root / "config.yaml"), "daemon"],
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def stop(process: subprocess.Popen[bytes]) -> int:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -112,7 +96,7 @@ def api_answers(root: Path) -> bool:
 
 def test_ready_only_once_the_store_and_the_socket_are_up(workspace: Path) -> None:
     manager = FakeServiceManager(str(workspace / "notify.sock"), lambda: api_answers(workspace))
-    daemon = start_daemon(workspace, NOTIFY_SOCKET=manager.address)
+    daemon = start_daemon(workspace / "config.yaml", NOTIFY_SOCKET=manager.address)
     try:
         wait_until(lambda: manager.with_key("READY"), timeout=120)
         ready = manager.with_key("READY")[0]
@@ -139,7 +123,7 @@ def test_watchdog_during_a_long_generation_then_sigterm_hands_the_job_back(
     deadline = 1.0  # WatchdogSec: systemd kills a daemon silent for this long
     manager = FakeServiceManager(f"@gladtui-test-{uuid.uuid4().hex}")  # the abstract form
     watchdog = {"WATCHDOG_USEC": str(int(deadline * 1_000_000))}
-    daemon = start_daemon(workspace, NOTIFY_SOCKET=manager.address, **watchdog)
+    daemon = start_daemon(workspace / "config.yaml", NOTIFY_SOCKET=manager.address, **watchdog)
     try:
         wait_until(lambda: manager.with_key("READY"), timeout=120)
         (workspace / "drop" / "long.yaml").write_text(
@@ -181,7 +165,9 @@ def test_watchdog_during_a_long_generation_then_sigterm_hands_the_job_back(
         made = len(store.variations.list("long"))
     assert 1 <= made < LONG
 
-    again = start_daemon(workspace)  # the next start resumes it: nothing lost, nothing twice
+    again = start_daemon(
+        workspace / "config.yaml"
+    )  # the next start resumes it: nothing lost, nothing twice
     try:
         # Five images of 100 steps: generous, the machine may be busy with other tests.
         wait_until(lambda: len(list(previews.glob("*.png"))) >= LONG, timeout=300)

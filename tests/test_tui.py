@@ -144,7 +144,7 @@ async def test_an_invalid_file_shows_its_name_and_error(live: ApiDaemon) -> None
 
 async def test_search_and_filters_narrow_the_list(live: ApiDaemon) -> None:
     for title in ["Blueberry Muffins", "Banana Bread", "Muffin Tops"]:
-        live.wait_status(live.submit(task_yaml(title, variations=1)), "review")
+        live.in_review(title, variations=1)
     app = make_app(live)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: len(titles(app)) == 3, what="three tasks")

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.traceback import Traceback
 
 from daemon.generation.models import LoadedModel
-from tests.apidaemon import ApiDaemon, task_yaml
+from tests.apidaemon import ApiDaemon
 from tests.privileges import run_as
 from tests.test_reviewers_group import Reviewers, reviewers  # noqa: F401  (the fixture)
 from tests.tuitools import gallery, make_app, until
@@ -41,7 +41,7 @@ def test_a_reviewer_who_cannot_read_the_previews_sees_the_pictures(
 ) -> None:
     d = ApiDaemon(tiny, settings={"api": {"group": reviewers.group}}).start()
     try:
-        task = d.wait_status(d.submit(task_yaml("Private", variations=2)), "review")
+        task = d.in_review("Private", variations=2)
         d.config.preview_dir.chmod(0o700)
         css = _readable_copies(make_app(d).css_path, d.root)
         _load_crash_report()

@@ -51,14 +51,6 @@ def app_for(daemon: ApiDaemon, **options: Any) -> ReviewApp:
     return ReviewApp(daemon.client, stream_timeout=3.0, **options)
 
 
-def in_review(
-    daemon: ApiDaemon, title: str, variations: int = 3, timeout: float = 60, **fields: Any
-) -> str:
-    task_id = daemon.submit(task_yaml(title, variations=variations, **fields), f"{title}.yaml")
-    daemon.wait_status(task_id, "review", timeout=timeout)
-    return task_id
-
-
 def shown(app: ReviewApp) -> list[int]:
     return [t.variation["index"] for t in app.review.query(Thumbnail)]
 
@@ -121,7 +113,7 @@ def test_the_border_names_the_page_and_the_round() -> None:
 async def test_after_a_reject_with_a_new_prompt_the_border_says_round_2(
     live: ApiDaemon, size: tuple[int, int]
 ) -> None:
-    task_id = in_review(live, "Second Round", variations=4)
+    task_id = live.in_review("Second Round", variations=4)["id"]
     live.client.reject(task_id, prompt="blueberry muffins, golden crust")
     task = live.wait_status(task_id, "review")
     rounds = {v["index"]: (v["round"], v["removed_at"] is None) for v in task["variations"]}
@@ -146,8 +138,8 @@ async def test_after_a_reject_with_a_new_prompt_the_border_says_round_2(
 async def test_the_review_count_includes_decisions_in_their_grace_period(tiny: LoadedModel) -> None:
     daemon = ApiDaemon(tiny, settings={"publishing": {"grace_seconds": 600}}).start()
     try:
-        kept = in_review(daemon, "Still Waiting", variations=1)
-        decided = in_review(daemon, "Decided Now", variations=1)  # newest: on top
+        kept = daemon.in_review("Still Waiting", variations=1)["id"]
+        decided = daemon.in_review("Decided Now", variations=1)["id"]  # newest: on top
         app = app_for(daemon)
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: " Review 2 " in drawn(app, app.review.filter_bar))
@@ -218,7 +210,7 @@ async def test_after_g_the_page_follows_to_the_new_variations(
     held: tuple[ApiDaemon, StepGate],
 ) -> None:
     daemon, gate = held
-    task_id = in_review(daemon, "Three More", variations=3, steps=10, timeout=300)
+    task_id = daemon.in_review("Three More", variations=3, steps=10, timeout=300)["id"]
     app = app_for(daemon)
     async with app.run_test(size=(80, 24)) as pilot:  # a page of 3: the 4th on the next
         await pictures_of(pilot, app, task_id, [1, 2, 3])
@@ -249,7 +241,7 @@ async def test_after_g_the_page_follows_to_the_new_variations(
 async def test_the_reject_button_reads_reject_and_regenerate_whole(
     live: ApiDaemon, size: tuple[int, int]
 ) -> None:
-    task_id = in_review(live, "Rejectable", variations=1)
+    task_id = live.in_review("Rejectable", variations=1)["id"]
     app = app_for(live)
     async with app.run_test(size=size) as pilot:
         await pictures_of(pilot, app, task_id, [1])
@@ -278,7 +270,7 @@ async def test_same_titles_show_the_title_and_what_tells_them_apart(
 ) -> None:
     muffins = "Making Delicious Muffins"
     for n in (1, 2):
-        in_review(live, muffins, variations=1, id=f"muffins-00{n}", seed=n)
+        live.in_review(muffins, variations=1, id=f"muffins-00{n}", seed=n)
     app = app_for(live)
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: len(titles(app)) == 2, what="both rows")

@@ -277,7 +277,7 @@ SELECTED_LABEL = re.compile(r"┃\s*(\d+)\b[^┃]*┃")  # the label inside the 
 
 def test_what_is_outlined_is_what_a_approves(live: ApiDaemon, tmux: Tmux) -> None:
     """Approve the 12th of 12; the next task's outlined variation is the one `a` offers."""
-    live.wait_status(live.submit(task_yaml("Four", variations=4), "four.yaml"), "review")
+    live.in_review("Four", name="four.yaml", variations=4)
     twelve = live.submit(task_yaml("Twelve", variations=12), "twelve.yaml")
     live.wait_status(twelve, "review")
     open_tui(tmux, live.config_file)

@@ -9,12 +9,10 @@ purpose, on the real clock.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -29,9 +27,8 @@ from daemon.publishing.publishers.base import ASSET_HASH_CHARS
 from daemon.store import JobStatus, Store, utc_now
 from gladtui.client import ApiError, Client
 from gladtui.shapes import GenerateRequest
-from tests.apidaemon import ApiDaemon, answers, short_dir, task_yaml, wait_until
+from tests.apidaemon import ApiDaemon, answers, short_dir, start_daemon, task_yaml, wait_until
 from tests.fakecloudinary import FakeCloudinary
-from tests.test_publish_crash import GLADTUI
 
 GRACE = 10.0
 
@@ -73,11 +70,6 @@ def held(tiny: LoadedModel, cdn: FakeCloudinary) -> Iterator[tuple[ApiDaemon, Mo
     daemon.cleanup()
 
 
-def in_review(daemon: ApiDaemon, title: str, variations: int = 3) -> dict[str, Any]:
-    task_id = daemon.submit(task_yaml(title, variations=variations))
-    return daemon.wait_status(task_id, "review")
-
-
 def files(task: dict[str, Any]) -> list[bool]:
     return [Path(v["path"]).exists() for v in task["variations"]]
 
@@ -86,7 +78,7 @@ def test_an_undone_approval_uploads_nothing_and_restores_the_task(
     held: tuple[ApiDaemon, MovableClock], cdn: FakeCloudinary
 ) -> None:
     daemon, clock = held
-    before = in_review(daemon, "Lemon Tart")
+    before = daemon.in_review("Lemon Tart")
     answer = daemon.client.approve(before["id"], 2)
     task = answer["task"]
     assert task["status"] == "approved" and task["actions"] == ["undo"]
@@ -119,7 +111,7 @@ def test_an_approval_left_alone_publishes_once_its_grace_has_passed(
     held: tuple[ApiDaemon, MovableClock], cdn: FakeCloudinary
 ) -> None:
     daemon, clock = held
-    task = in_review(daemon, "Plum Cake")
+    task = daemon.in_review("Plum Cake")
     daemon.client.approve(task["id"], 1)
     daemon.decision_worker_looked()  # the grace holds it back
     assert cdn.upload_count == 0 and daemon.client.task(task["id"])["status"] == "approved"
@@ -135,7 +127,7 @@ def test_an_undone_rejection_deletes_nothing(
     held: tuple[ApiDaemon, MovableClock],
 ) -> None:
     daemon, clock = held
-    task = in_review(daemon, "Fig Salad", variations=2)
+    task = daemon.in_review("Fig Salad", variations=2)
     answer = daemon.client.reject(task["id"])
     assert answer["task"]["status"] == "rejected" and answer["task"]["actions"] == ["undo"]
     assert files(answer["task"]) == [True, True]
@@ -150,8 +142,8 @@ def test_a_rejection_takes_effect_after_its_grace(
     held: tuple[ApiDaemon, MovableClock],
 ) -> None:
     daemon, clock = held
-    plain = in_review(daemon, "Burnt Toast", variations=2)
-    renewed = in_review(daemon, "Pale Bread", variations=2)
+    plain = daemon.in_review("Burnt Toast", variations=2)
+    renewed = daemon.in_review("Pale Bread", variations=2)
     daemon.client.reject(plain["id"])
     daemon.client.reject(renewed["id"], prompt="golden bread, crisp crust")
     clock.advance(GRACE + 1)
@@ -173,7 +165,7 @@ def test_undo_of_a_failed_task_approved_again_restores_its_error(
     settings = {"publishing": {**publishing(cdn, GRACE), "max_attempts": 1}}
     daemon = ApiDaemon(tiny, settings=settings, clock=clock).start()
     try:
-        task = in_review(daemon, "Quince Jam")
+        task = daemon.in_review("Quince Jam")
         cdn.fail(500)
         daemon.client.approve(task["id"], 1)
         clock.advance(GRACE + 1)
@@ -191,7 +183,7 @@ def test_a_list_can_keep_undoable_decisions_and_the_reviewers_task(
     held: tuple[ApiDaemon, MovableClock],
 ) -> None:
     daemon, _clock = held
-    a, b, c = (in_review(daemon, title, variations=1) for title in ("A", "B", "C"))
+    a, b, c = (daemon.in_review(title, variations=1) for title in ("A", "B", "C"))
     daemon.client.approve(a["id"], 1)
     daemon.client.generate(b["id"], GenerateRequest(count=1))  # queued: no longer in review
     client = daemon.client
@@ -213,16 +205,7 @@ def test_kill_9_during_the_grace_publishes_once_after_restart(cdn: FakeCloudinar
     }  # fmt: skip
     (root / "config.yaml").write_text(yaml.safe_dump(settings))
     client = Client(root / "run" / "d.sock", timeout=30)
-    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}
-    env.pop("CLOUDINARY_URL", None)
-    command = [str(GLADTUI), "--config", str(root / "config.yaml"), "daemon"]
-
-    def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-
-    daemon = start()
+    daemon = start_daemon(root / "config.yaml")
     try:
         wait_until(lambda: answers(client), timeout=60)
         task_id = client.submit(task_yaml("Killed While Waiting"), "k.yaml")["task"]["id"]
@@ -231,7 +214,7 @@ def test_kill_9_during_the_grace_publishes_once_after_restart(cdn: FakeCloudinar
         daemon.send_signal(signal.SIGKILL)  # inside the 3 s grace: nothing uploaded yet
         daemon.wait(timeout=30)
         assert cdn.upload_count == 0
-        daemon = start()
+        daemon = start_daemon(root / "config.yaml")
         wait_until(lambda: answers(client), timeout=60)
         wait_until(lambda: client.task(task_id)["status"] == "published", timeout=60)
         published = client.task(task_id)
@@ -258,7 +241,7 @@ def test_undo_racing_the_start_of_publishing(tiny: LoadedModel, cdn: FakeCloudin
     rng = random.Random(16)
     answered: dict[str, str] = {}
     try:
-        tasks = [in_review(daemon, f"Race {n}", variations=1) for n in range(6)]
+        tasks = [daemon.in_review(f"Race {n}", variations=1) for n in range(6)]
         for task in tasks:
             daemon.client.approve(task["id"], 1)
             time.sleep(grace + rng.uniform(-0.1, 0.9))  # the publisher polls every second
