@@ -3,7 +3,7 @@
     python -m daemon.api.apidoc README.md           # rewrite the table between the markers
     python -m daemon.api.apidoc --check README.md   # exit 1 if the README differs
 
-scripts/apidoc runs the first; tests/test_openapi.py fails when the README's
+scripts/apidoc runs the first; tests/daemon/api/test_openapi.py fails when the README's
 table is not what this writes, so the README cannot drift from the API.
 """
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from gladtui import __version__
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 GLADTUI = Path(sys.executable).parent / "gladtui"
 
 

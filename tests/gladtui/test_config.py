@@ -12,10 +12,10 @@ import yaml
 from pydantic import BaseModel
 
 from gladtui.config import Config, ConfigError, load_config
+from tests.paths import CONFIGS, REPO
 from tests.privileges import run_unprivileged
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = Path(__file__).resolve().parent / "configs"
+ROOT = REPO
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.gladtui.tui.test_tui_tmux import Tmux
+from tests.paths import REPO
 from tests.test_imports import loaded_after
-from tests.test_tui_tmux import Tmux
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 SAMPLE_IDS = ("muffins-001", "muffins-002", "autumn-hike", "sourdough-basics")
@@ -117,7 +118,7 @@ def test_without_a_terminal_it_refuses_and_creates_nothing(tmp_path: Path) -> No
 
 def test_without_the_examples_it_says_where_they_were_looked_for(tmp_path: Path) -> None:
     # The package alone, as an install without the repository has it.
-    shutil.copytree(Path(__file__).parents[1] / "gladtui", tmp_path / "gladtui")
+    shutil.copytree(REPO / "gladtui", tmp_path / "gladtui")
     probe = (
         "from gladtui.demo import run_demo; raise SystemExit(run_demo(keep=False, headless=True))"
     )

@@ -19,8 +19,8 @@ from gladtui.config import Config, ConfigError, load_config
 from gladtui.shapes import GenerateRequest
 from gladtui.taskfile import TaskFileError, parse_task
 from tests.apidaemon import ApiDaemon, task_yaml
+from tests.daemon.generation.test_prompts import LONG
 from tests.lorahelpers import write_tiny_lora
-from tests.test_prompts import LONG
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 PRESETS = {

@@ -27,8 +27,8 @@ from daemon.generation.models import LoadedModel
 from gladtui import cli, exits
 from gladtui.sshforward import Target, parse_target
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
+from tests.gladtui.tui.test_tui_tmux import Tmux, half_block_lines
 from tests.sshd import Sshd, free_port, why_sshd_cannot_run
-from tests.test_tui_tmux import Tmux, half_block_lines
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 TIMEOUT = 30.0

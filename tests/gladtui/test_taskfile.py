@@ -34,11 +34,12 @@ from gladtui.taskfile import (
     parse_task,
     read_task_file,
 )
+from tests.paths import REPO, TASKFILES
 from tests.privileges import run_unprivileged
 
-ROOT = Path(__file__).resolve().parent.parent
-GOOD_DIR = ROOT / "tests" / "taskfiles" / "good"
-HOSTILE_DIR = ROOT / "tests" / "taskfiles" / "hostile"
+ROOT = REPO
+GOOD_DIR = TASKFILES / "good"
+HOSTILE_DIR = TASKFILES / "hostile"
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 RULES = TaskRules()
 # The config allows raising the size cap to 16 MB; with it, the nesting guard
@@ -639,7 +640,7 @@ def _stripped(strategy: st.SearchStrategy[str], max_size: int) -> st.SearchStrat
     return strategy.map(str.strip).filter(lambda s: 0 < len(s) <= max_size)
 
 
-# Prompts use A1111's weighting syntax (tests/test_promptsyntax.py): these have none.
+# Prompts use A1111's weighting syntax (tests/gladtui/test_promptsyntax.py): these have none.
 _NO_SYNTAX = str.maketrans("", "", "()[]\\<")
 _PROMPT_TEXT = _MULTILINE_TEXT.map(lambda s: s.translate(_NO_SYNTAX))
 

@@ -3,7 +3,7 @@ placeholders, the queries and their answers (on a real pty), the facts they give
 the choice made from them and what it says, the thumbnail width.
 
 The whole path, through a real tmux to a terminal the test plays, is in
-tests/test_pictures_tmux.py.
+tests/gladtui/tui/test_pictures_tmux.py.
 """
 
 from __future__ import annotations

@@ -29,11 +29,12 @@ from gladtui.client import ApiError, Client
 from gladtui.config import ApiConfig
 from tests.apidaemon import ApiDaemon, answers, short_dir, task_yaml, wait_until
 from tests.flood import Flood, connect, request
+from tests.paths import REPO
 from tests.privileges import NOBODY, run_as
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to flood as another user")
 GLADTUI = Path(sys.executable).parent / "gladtui"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 LONG = 600.0  # deadlines that must not close the flood's connections during a test
 
 

@@ -1,6 +1,6 @@
 """The API's OpenAPI description: served, valid, the same routes as the app, in the README.
 
-The fuzzing against it is tests/test_api_fuzz.py.
+The fuzzing against it is tests/daemon/api/test_api_fuzz.py.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from daemon.api.description import OPERATIONS
 from daemon.api.openapi import check_routes, describe
 from gladtui.client import UnixHTTPConnection
 from tests.apidaemon import ApiDaemon, http_get
+from tests.paths import REPO
 from tests.privileges import run_unprivileged
 from tests.storedpictures import add_review_task
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = REPO / "README.md"
 
 
 @pytest.fixture(scope="module")

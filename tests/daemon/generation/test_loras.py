@@ -18,8 +18,8 @@ from daemon.generation.models import LoadedModel
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import TaskFileError, parse_task
+from tests.daemon.generation.test_generate import Running, pixels
 from tests.lorahelpers import write_tiny_lora
-from tests.test_generate import Running, pixels
 
 _ids = itertools.count()
 

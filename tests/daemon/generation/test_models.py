@@ -37,8 +37,9 @@ from daemon.generation.models import (
 )
 from gladtui.config import GenerationConfig
 from tests.model_helpers import pipeline_to_original, write_original_checkpoint
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 COMPONENTS = ("unet", "vae", "text_encoder", "text_encoder_2")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from daemon.generation.models import LoadedModel
 from daemon.generation.progress import Progress
 from gladtui.shapes import TaskStatus
-from tests.test_generate import Running
+from tests.daemon.generation.test_generate import Running
 
 STEPS = 3
 

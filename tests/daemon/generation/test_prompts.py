@@ -15,7 +15,7 @@ from daemon.generation.models import LoadedModel
 from daemon.generation.prompts import cap_prompt
 from gladtui.promptsyntax import parse_prompt
 from gladtui.shapes import TaskStatus
-from tests.test_generate import Running, pixels
+from tests.daemon.generation.test_generate import Running, pixels
 
 _ids = itertools.count()
 # About 200 tokens for SDXL's CLIP tokenizer (the tiny model's spends one per byte).

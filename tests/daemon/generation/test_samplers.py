@@ -13,7 +13,8 @@ from gladtui.config import Config, ConfigError, load_config
 from gladtui.samplers import SAMPLERS, canonical_sampler
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import TaskFileError, TaskRules, parse_task
-from tests.test_generate import Running
+from tests.daemon.generation.test_generate import Running
+from tests.paths import REPO
 
 # What A1111 writes for each: (Sampler, Schedule type or None).
 RECORDED = {
@@ -181,7 +182,7 @@ def test_sampler_is_another_name_for_scheduler_and_both_at_once_is_refused(
 
 
 def test_the_readme_table_lists_every_sampler_as_recorded() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     section = readme[readme.index("### Samplers") : readme.index("### LoRAs")]
     rows = {
         line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()

@@ -13,7 +13,7 @@ from daemon.generation.images import parse_a1111_parameters, read_parameters
 from daemon.generation.models import LoadedModel, ModelError, load_model
 from gladtui.config import GenerationConfig
 from gladtui.shapes import TaskStatus
-from tests.test_generate import Running, pixels
+from tests.daemon.generation.test_generate import Running, pixels
 
 
 def tiny_folder(tiny: LoadedModel) -> str:

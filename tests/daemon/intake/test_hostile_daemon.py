@@ -3,10 +3,10 @@
 One real daemon subprocess for the module (a process, so its memory can be
 read from /proc), the tiny model, real files, raw HTTP on the Unix socket; no
 mocks. The hostile corpus and the words each refusal must contain come from
-tests/test_taskfile.py; what cannot be committed (a symlink, a FIFO, a folder
+tests/gladtui/test_taskfile.py; what cannot be committed (a symlink, a FIFO, a folder
 named x.yaml, an oversized file, names that are not UTF-8) is made here.
 
-tests/test_api.py already covers, in-process: malformed JSON, a list body, an
+tests/daemon/api/test_api.py already covers, in-process: malformed JSON, a list body, an
 unknown field and wrong types on approve, 413 on POST /api/tasks, 404 for an
 unknown task or endpoint, 405 (status only), approving a missing variation or
 a queued task, bad list filters. This file covers the rest, end to end.
@@ -31,7 +31,7 @@ import pytest
 
 from daemon.intake.dropfolder import DropFolder
 from tests.apidaemon import http_json, short_dir, task_yaml
-from tests.test_taskfile import HOSTILE, HOSTILE_DIR
+from tests.gladtui.test_taskfile import HOSTILE, HOSTILE_DIR
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 ROUNDS = 5  # each: the 74 corpus files, 6 odd ones, a good file after every GOOD_EVERY

@@ -14,8 +14,9 @@ from daemon.store import JobStatus, Store
 from daemon.store.jobkinds import GENERATE
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import TaskRules
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 MUFFINS = (ROOT / "examples" / "muffins.yaml").read_bytes()
 
 

@@ -20,15 +20,16 @@ from daemon.intake.ingest import CRASHED_BEFORE, Ingestor
 from daemon.store import Store
 from gladtui.shapes import TaskStatus
 from gladtui.taskfile import TaskRules
+from tests.paths import HARNESS, REPO
 from tests.privileges import NOBODY, run_unprivileged
 
-HARNESS = Path(__file__).resolve().parent / "harness" / "ingest_once.py"
-ROOT = HARNESS.parent.parent.parent
+INGEST_ONCE = HARNESS / "ingest_once.py"
+ROOT = REPO
 
 
 def run_ingest(database: Path, drop: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(HARNESS), str(database), str(drop), *flags],
+        [sys.executable, str(INGEST_ONCE), str(database), str(drop), *flags],
         capture_output=True,
         text=True,
         timeout=60,

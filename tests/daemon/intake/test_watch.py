@@ -22,8 +22,9 @@ from gladtui.shapes import TaskStatus
 from gladtui.submit import submit_file
 from gladtui.taskfile import TaskRules
 from tests.apidaemon import wait_until
+from tests.paths import TASKFILES
 
-HOSTILE = Path(__file__).resolve().parent / "taskfiles" / "hostile"
+HOSTILE = TASKFILES / "hostile"
 
 
 def make_config(root: Path, *, polling: bool, stable: float = 0.25) -> Config:

@@ -1,6 +1,6 @@
 """CDN faults end to end: a real daemon, the real Cloudinary SDK, a fake Cloudinary that fails.
 
-tests/test_cloudinary.py pins how the publisher classifies each fault (one
+tests/daemon/publishing/test_cloudinary.py pins how the publisher classifies each fault (one
 upload, no daemon); these tests drive an approval through the API while the
 CDN fails, and check what the reviewer and the CDN end up with: the task
 `published`, one asset holding the chosen variation's bytes, one post, as many

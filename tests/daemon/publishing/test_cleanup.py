@@ -4,7 +4,7 @@ Real DuckDB, real files. The states a kill can leave are made directly (the
 decision committed, a file deleted or not, its row marked or not); then the
 daemon's own recovery runs, in a real daemon's start: before its API first
 answers, every recorded deletion is done and recorded done, in either state.
-tests/test_reject_crash.py reaches the same states by killing a daemon.
+tests/daemon/review/test_reject_crash.py reaches the same states by killing a daemon.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from gladtui.tui.app import ReviewApp
 from gladtui.tui.gallery import Thumbnail
 from gladtui.tui.modals import ApproveScreen
 from tests.apidaemon import GLADTUI, ApiDaemon
-from tests.test_undo import GRACE, MovableClock
+from tests.daemon.review.test_undo import GRACE, MovableClock
 from tests.tuitools import detail_text, gallery, until
 
 pytestmark = pytest.mark.slow

@@ -22,9 +22,10 @@ from daemon.store import Store
 from gladtui.client import Client
 from gladtui.config import load_config
 from tests.apidaemon import answers, short_dir, task_yaml, wait_until
+from tests.paths import REPO
 from tests.pgserver import PgServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 GLADTUI = Path(sys.executable).parent / "gladtui"
 
 

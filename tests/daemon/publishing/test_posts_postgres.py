@@ -2,7 +2,7 @@
 
 The server is Debian's PostgreSQL started by the session (tests/pgserver.py);
 each test gets a fresh database with the seed's `posts` table (slug UNIQUE as
-`posts_slug_key`). The crash test is tests/test_posts_crash.py.
+`posts_slug_key`). The crash test is tests/daemon/publishing/test_posts_crash.py.
 """
 
 from __future__ import annotations

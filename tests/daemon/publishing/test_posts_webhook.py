@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ from daemon.publishing.destinations.webhook import WebhookDestination
 from daemon.service.process import Daemon
 from gladtui.config import WebhookPostsConfig, load_config
 from tests.apidaemon import ApiDaemon, task_yaml
+from tests.paths import REPO
 
 SECRET = "whsec-test-2f9c81"
 MUFFINS = "Making Delicious Muffins"
@@ -243,7 +243,7 @@ def test_no_secret_refuses_the_start(tmp_path: Any, monkeypatch: pytest.MonkeyPa
 
 def readme_receiver() -> Any:
     """The receiver the README shows, run as it is written there."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     start = readme.index("```python", readme.index("A receiver in a few lines"))
     code = readme[start + len("```python") : readme.index("```", start + 3)]
     namespace: dict[str, Any] = {"__name__": "readme_receiver"}

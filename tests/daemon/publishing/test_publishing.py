@@ -2,7 +2,8 @@
 
 A real daemon (tiny model, real DuckDB, real files); the CDN is the local
 publisher's folder. The Cloudinary publisher has its own tests
-(tests/test_cloudinary.py) and the crash test (tests/test_publish_crash.py).
+(tests/daemon/publishing/test_cloudinary.py) and the crash test
+(tests/daemon/publishing/test_publish_crash.py).
 """
 
 from __future__ import annotations

@@ -31,10 +31,11 @@ from gladtui.taskfile import TaskRules
 from tests.apidaemon import short_dir
 from tests.fakecloudinary import FakeCloudinary
 from tests.harness.soak import MOMENTS, Soak
+from tests.paths import HARNESS, REPO
 
 KILLS = 8  # two per moment
-CUT_MOVE = Path(__file__).resolve().parent / "harness" / "cut_move.py"
-ROOT = CUT_MOVE.parent.parent.parent
+CUT_MOVE = HARNESS / "cut_move.py"
+ROOT = REPO
 
 
 # Eight kills and restarts, each waiting for its moment: about 30 s a round on a

@@ -4,7 +4,7 @@ Issue 29: started from a shell (umask 022), the daemon wrote preview PNGs (their
 text holds the prompt), processed task files, Markdown posts and the database
 0644 in 0755 folders, so another local user could copy the database and read
 every title and prompt. Here each writer runs under umask 000, where nothing
-but an explicit mode keeps a file private; tests/test_file_modes_daemon.py
+but an explicit mode keeps a file private; tests/daemon/service/test_file_modes_daemon.py
 runs the whole daemon under 022 and 000 and walks what it made.
 """
 

@@ -38,8 +38,9 @@ from daemon.store import (
     utc_now,
 )
 from gladtui.shapes import EventKind, TaskStatus
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901)
 
 
@@ -895,6 +896,7 @@ _CRASHING_WRITER = """
 import sys, time
 from pathlib import Path
 from daemon.store import NewTask, Store
+from tests.paths import REPO
 store = Store.open(Path(sys.argv[1]))
 store.tasks.create(NewTask(id="survivor", title="Survivor", prompt="p", variations=1,
                            steps=1, guidance_scale=1.0, width=64, height=64))

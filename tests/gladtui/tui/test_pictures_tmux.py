@@ -24,10 +24,10 @@ from PIL import Image, ImageChops, ImageStat
 
 from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon, task_yaml
+from tests.gladtui.tui.test_tui_tmux import HEIGHT, WIDTH, Tmux, words
 from tests.kittybytes import graphics, placeholder_cells
 from tests.outerterminal import OuterTerminal
 from tests.storedpictures import add_review_task, coordinates
-from tests.test_tui_tmux import HEIGHT, WIDTH, Tmux, words
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
 CELL = (12, 24)  # the outer terminal's cell in pixels (tmux guesses 16x32 in the pane)

@@ -3,7 +3,7 @@
 A real daemon in this process (tiny model), the real app under Textual's pilot
 at 80x24 and 120x40. What the reviewer sees (the mounted thumbnails, their
 outline, the dialog's words) is checked against what the keys then do, read
-back from the daemon. tests/test_tui_tmux.py checks the same screen in a
+back from the daemon. tests/gladtui/tui/test_tui_tmux.py checks the same screen in a
 real terminal.
 """
 

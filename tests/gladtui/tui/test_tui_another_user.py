@@ -28,8 +28,8 @@ from rich.traceback import Traceback
 
 from daemon.generation.models import LoadedModel
 from tests.apidaemon import ApiDaemon
+from tests.daemon.api.test_reviewers_group import Reviewers, reviewers  # noqa: F401  (the fixture)
 from tests.privileges import run_as
-from tests.test_reviewers_group import Reviewers, reviewers  # noqa: F401  (the fixture)
 from tests.tuitools import gallery, make_app, until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")

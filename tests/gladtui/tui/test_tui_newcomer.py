@@ -1,7 +1,7 @@
 """What a new user tripped on in the review TUI (issue 28, item 5), finding by finding.
 
 A real daemon in this process (tiny model), the real app under Textual's
-pilot at 80x24 and 120x40, as tests/test_review_screen.py does: what the
+pilot at 80x24 and 120x40, as tests/gladtui/tui/test_review_screen.py does: what the
 screen says is read from the widgets as drawn, and what the keys do is read
 back from the daemon.
 """

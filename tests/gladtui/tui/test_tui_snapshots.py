@@ -1,10 +1,11 @@
-"""Snapshots of the TUI's main screens at 80x24, 120x40 and 200x60 (tests/__snapshots__),
-and of the large view (the loupe, the compare) in half blocks at 80x24 and 120x40.
+"""Snapshots of the TUI's main screens at 80x24, 120x40 and 200x60
+(tests/gladtui/tui/__snapshots__), and of the large view (the loupe, the compare) in half
+blocks at 80x24 and 120x40.
 
 The daemon is real (tiny model) but pinned: a fixed clock for the store and
 for the TUI, fixed seeds, and a fixed workspace path, so every run draws the
 same screen. After a deliberate change to the look, review the new pictures
-and accept them with `./scripts/test tests/test_tui_snapshots.py --snapshot-update`.
+and accept them with `./scripts/test tests/gladtui/tui/test_tui_snapshots.py --snapshot-update`.
 """
 
 from __future__ import annotations
