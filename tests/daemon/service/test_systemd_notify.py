@@ -222,6 +222,10 @@ def pulse_for(
     return thread
 
 
+def pings_after(manager: FakeServiceManager, index: int) -> int:
+    return sum("WATCHDOG" in m.fields for m in list(manager.messages)[index + 1 :])
+
+
 def test_start_timeout_is_extended_while_the_model_loads(tmp_path: Path) -> None:
     manager = FakeServiceManager(str(tmp_path / "n.sock"))
     stop, settled = threading.Event(), threading.Event()
@@ -232,7 +236,9 @@ def test_start_timeout_is_extended_while_the_model_loads(tmp_path: Path) -> None
         settled.set()
         wait_until(lambda: manager.with_key("READY"), timeout=10)
         ready_at = manager.with_key("READY")[0].at
-        time.sleep(0.3)
+        ready = next(i for i, m in enumerate(manager.messages) if "READY" in m.fields)
+        # Two watchdog pings after READY: the loop has gone round twice since.
+        wait_until(lambda: pings_after(manager, ready) >= 2, timeout=10)
     finally:
         stop.set()
         thread.join(5)
@@ -248,16 +254,20 @@ def test_a_dead_thread_stops_the_pings_so_systemd_restarts_the_daemon(tmp_path: 
     manager = FakeServiceManager(str(tmp_path / "n.sock"))
     stop, settled = threading.Event(), threading.Event()
     settled.set()
-    broken = threading.Event()
-    thread = pulse_for(
-        manager, stop, settled, lambda: "the generator died" if broken.is_set() else None
-    )
+    broken, asked = threading.Event(), list[None]()
+
+    def problem() -> str | None:
+        asked.append(None)  # each ping decision asks first
+        return "the generator died" if broken.is_set() else None
+
+    thread = pulse_for(manager, stop, settled, problem)
     try:
         wait_until(lambda: len(manager.with_key("WATCHDOG")) >= 2, timeout=10)
         broken.set()
         wait_until(lambda: any("unhealthy" in m.fields.get("STATUS", "") for m in manager.messages))
         pings = len(manager.with_key("WATCHDOG"))
-        time.sleep(0.3)  # six ping intervals
+        decided = len(asked)
+        wait_until(lambda: len(asked) >= decided + 2, timeout=10)  # two more decisions made
         assert len(manager.with_key("WATCHDOG")) == pings
     finally:
         stop.set()
