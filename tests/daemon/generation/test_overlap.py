@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
+from types import FrameType
 
+from daemon.generation import writeback
 from daemon.generation.models import LoadedModel
 from daemon.generation.progress import Progress
 from gladtui.shapes import TaskStatus
+from tests.apidaemon import wait_until
 from tests.daemon.generation.test_generate import Running
 
 STEPS = 3
+
+
+def blocked_handing_over() -> bool:
+    """Is a thread waiting on a lock inside BatchWriter.put (the writer's one slot)?"""
+    for top in sys._current_frames().values():
+        frame: FrameType | None = top
+        while frame is not None and frame.f_code.co_filename == threading.__file__:
+            frame = frame.f_back  # the lock's own frames, up to its caller
+        if frame is not top and frame is not None:
+            code = frame.f_code
+            if code.co_name == "put" and code.co_filename == writeback.__file__:
+                return True
+    return False
 
 
 def test_the_next_batch_denoises_while_the_last_is_saved_and_one_batch_at_most_waits(
@@ -43,7 +60,9 @@ def test_the_next_batch_denoises_while_the_last_is_saved_and_one_batch_at_most_w
             assert time.monotonic() < deadline, f"batch 2 did not run: {steps_seen}"
             time.sleep(0.02)
         assert store.variations.list("overlap") == []
-        time.sleep(0.5)  # room for a wrong implementation to go on to batch 3
+        # The generator waits to hand batch 2 over (a wrong implementation would go on to
+        # batch 3 instead, and never wait there: this then times out).
+        wait_until(blocked_handing_over)
         # Batch 1 waits for its commit, batch 2 waits for the writer: batch 3 has not begun.
         assert max(steps_seen) == 2 * STEPS
         assert len(list(previews.glob("sdxl-overlap-variation-1-*.png"))) == 1
