@@ -22,7 +22,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = Path("daemon/store/jobs.py")
-TESTS = ["tests/test_undo_window.py", "tests/test_store.py"]
+TESTS = [
+    "tests/daemon/review/test_undo_window.py",
+    "tests/daemon/store/test_store.py",
+    "tests/daemon/store/test_migrations.py",
+    "tests/daemon/store/test_tasks.py",
+    "tests/daemon/store/test_variations.py",
+    "tests/daemon/store/test_jobs.py",
+    "tests/daemon/store/test_posts.py",
+    "tests/daemon/store/test_intents.py",
+    "tests/daemon/store/test_events.py",
+]
 COPIED = ["daemon", "gladtui", "tests", "pyproject.toml"]
 
 _CLAIM_WHERE = " WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_after <= ?\""

@@ -1,4 +1,5 @@
-"""The API's Acceptor alone, in a process short of files, for tests/test_connection_limits.py.
+"""The API's Acceptor alone, in a process short of files, for
+tests/daemon/api/test_connection_limits.py.
 
     python -m tests.acceptorserver SOCKET SPARE_FILES
 

@@ -10,7 +10,10 @@ pytest's long tmp_path.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,6 +30,25 @@ from daemon.service.process import Daemon
 from daemon.store import Clock, utc_now
 from gladtui.client import Client, DaemonUnreachable, UnixHTTPConnection
 from gladtui.config import Config, load_config
+
+GLADTUI = Path(sys.executable).parent / "gladtui"
+
+# A daemon under test talks to no outer service: the notify socket of a systemd the
+# suite may run under, a Cloudinary account in the caller's environment.
+OUTER_SERVICES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "CLOUDINARY_URL")
+
+
+def start_daemon(config: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    """`gladtui --config CONFIG daemon ARGS` in its own process, its output discarded;
+    `env` adds to this process's environment (less OUTER_SERVICES unless given there)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in OUTER_SERVICES}
+    full_env.update(TRANSFORMERS_VERBOSITY="error", **env)
+    return subprocess.Popen(
+        [str(GLADTUI), "--config", str(config), "daemon", *args],
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_until(
@@ -191,9 +213,42 @@ class ApiDaemon:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
+    def decision_worker_looked(self) -> None:
+        """Returns once the decision worker has claimed, after this call began, and
+        found nothing due: what it would do now (the clock moved past a grace) it did."""
+        assert self.daemon is not None, "the daemon is not started"
+        worker = self.daemon.decision_worker
+        before = worker.idle_rounds
+        worker.wake()  # rather than wait out its idle poll
+        wait_until(lambda: worker.idle_rounds >= before + 2)
+
     def submit(self, data: bytes, name: str = "task.yaml") -> str:
         """Submit over the API; the new task's id."""
         return self.client.submit(data, name)["task"]["id"]
+
+    def in_review(
+        self, title: str, *, name: str | None = None, timeout: float = 60, **fields: Any
+    ) -> dict[str, Any]:
+        """Submit task_yaml(title, **fields) as `name` (else `<title>.yaml`); the task once
+        generated, waiting for review."""
+        task_id = self.submit(task_yaml(title, **fields), name or f"{title}.yaml")
+        return self.wait_status(task_id, "review", timeout=timeout)
+
+    def approve(self, task_id: str, variation: int = 1) -> None:
+        """Approve over the wire, as any client does; the decision is accepted (200)."""
+        status, body = self.raw("POST", f"/api/tasks/{task_id}/approve", {"variation": variation})
+        assert status == 200, body
+
+    def approve_and_wait(self, task_id: str, variation: int = 1) -> dict[str, Any]:
+        """Approve; the task once its publishing ended, published or failed."""
+        self.approve(task_id, variation)
+        return self.wait_status(task_id, "published", "failed")
+
+    def published(self, task_id: str, variation: int = 1) -> dict[str, Any]:
+        """Approve; the task once published (a failure fails the test with its error)."""
+        done = self.approve_and_wait(task_id, variation)
+        assert done["status"] == "published", done["error"]
+        return done
 
     def wait_status(self, task_id: str, *statuses: str, timeout: float = 60) -> dict[str, Any]:
         found: dict[str, Any] = {}

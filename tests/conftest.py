@@ -35,8 +35,8 @@ if (
 
 if TYPE_CHECKING:
     from daemon.generation.models import LoadedModel
+    from tests.gladtui.tui.test_tui_tmux import Tmux
     from tests.pgserver import PgServer
-    from tests.test_tui_tmux import Tmux
 
 
 @pytest.fixture
@@ -102,8 +102,8 @@ def pg_server() -> Iterator[PgServer]:
 
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
-    """A private tmux server (tests/test_tui_tmux.py Tmux), killed afterwards."""
-    from tests.test_tui_tmux import Tmux
+    """A private tmux server (tests/gladtui/tui/test_tui_tmux.py Tmux), killed afterwards."""
+    from tests.gladtui.tui.test_tui_tmux import Tmux
 
     server = Tmux()
     try:

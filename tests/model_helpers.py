@@ -4,7 +4,7 @@ diffusers ships only the original -> diffusers conversion (used by
 `from_single_file`); this is its inverse, written from the source of
 `diffusers.loaders.single_file_utils` (0.42): `convert_ldm_unet_checkpoint`,
 `convert_ldm_vae_checkpoint`, `convert_ldm_clip_checkpoint` and
-`convert_open_clip_checkpoint`. tests/test_models.py checks it by running those
+`convert_open_clip_checkpoint`. tests/daemon/generation/test_models.py checks it by running those
 functions on its output and getting the original weights back.
 
 Layout written (as in sd_xl_base_1.0.safetensors):

@@ -27,6 +27,8 @@ from typing import Any
 
 import boto3
 
+from tests.ports import free_port
+
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 BUCKET = "gladtui-images"
 REGION = "us-east-1"
@@ -35,12 +37,6 @@ _ALLOW_S3 = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class MotoS3:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from tests.apidaemon import short_dir
+from tests.ports import free_port
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVSEP_DIR = Path("/run/sshd")  # Debian's sshd refuses to start without it
@@ -36,13 +37,6 @@ def why_sshd_cannot_run() -> str | None:
     except OSError as exc:
         return f"sshd needs its privilege separation folder {PRIVSEP_DIR}: {exc}"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def keygen(path: Path) -> Path:

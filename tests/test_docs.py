@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from gladtui.config import reference
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 

@@ -3,7 +3,7 @@
     python -m daemon.api.apidoc docs/api.md           # rewrite the table between the markers
     python -m daemon.api.apidoc --check docs/api.md   # exit 1 if the page differs
 
-scripts/apidoc runs the first; tests/test_openapi.py fails when the page's
+scripts/apidoc runs the first; tests/daemon/api/test_openapi.py fails when the page's
 table is not what this writes, so the API reference cannot drift from the API.
 """
 

@@ -54,6 +54,11 @@ class DecisionWorker:
         """A decision was queued: look now rather than at the next poll."""
         self._jobs.wake()
 
+    @property
+    def idle_rounds(self) -> int:
+        """Rounds that found no job due (JobLoop.idle_rounds)."""
+        return self._jobs.idle_rounds
+
     def run(self) -> None:
         """Run jobs until stopped. Blocks; run it in its own thread."""
         self._jobs.run(self._run_any, each_round=self._sweep_when_due)

@@ -46,6 +46,17 @@ class JobLoop:
         self._stop = stop
         self._wake = threading.Condition()
         self._wakes = 0  # counts wake() calls, so one made during a claim is not lost
+        self._idle_rounds = 0
+
+    @property
+    def idle_rounds(self) -> int:
+        """How many claims, by any of the loop's threads, have found nothing to run.
+
+        What an onlooker waits on to know the loop looked and let a job be: two
+        more than it read means one claim began wholly after the read (the first
+        may have been under way already)."""
+        with self._wake:
+            return self._idle_rounds
 
     def wake(self) -> None:
         """Work was queued (or stop was set): idle threads look now, not at the next poll."""
@@ -74,6 +85,7 @@ class JobLoop:
 
     def _idle(self, seen: int) -> None:
         with self._wake:
+            self._idle_rounds += 1
             if self._wakes == seen:  # else work was queued after the claim looked
                 self._wake.wait(IDLE_POLL_SECONDS)
 

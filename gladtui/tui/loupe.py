@@ -1,6 +1,6 @@
 """The large view's geometry: pictures fitted to panels, and the loupe's crop at 100 %.
 
-No Textual here: plain arithmetic, tested on its own (tests/test_loupe.py).
+No Textual here: plain arithmetic, tested on its own (tests/gladtui/tui/test_loupe.py).
 
 100 % means one image pixel per pixel the terminal draws. A cell shows
 `cell.width` x `cell.height` of them with kitty graphics, sixel and iTerm2's

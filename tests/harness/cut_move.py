@@ -1,6 +1,6 @@
 """Ingest a drop folder once, dying with SIGKILL inside the move out of it.
 
-Run as a subprocess by tests/test_crash_soak.py, for the crash windows the
+Run as a subprocess by tests/daemon/service/test_crash_soak.py, for the crash windows the
 soak found, each made certain here instead of left to a random kill:
 
   --kill-at-move       after the commit, before the file is moved at all

@@ -1,6 +1,6 @@
 """Ingest everything in a drop folder once, optionally dying at a chosen point.
 
-Run as a subprocess by tests/test_ingest_crash.py. The ways to die are injected
+Run as a subprocess by tests/daemon/intake/test_ingest_crash.py. The ways to die are injected
 collaborators (a parser, a drop folder), not branches in the daemon's code:
 
   --kill-on-parse MARKER   SIGKILL itself while parsing a file containing MARKER

@@ -1,6 +1,6 @@
 """A real daemon whose posts go to PostgreSQL, dying with SIGKILL around the INSERT.
 
-Run as a subprocess by tests/test_posts_crash.py, with the config file and
+Run as a subprocess by tests/daemon/publishing/test_posts_crash.py, with the config file and
 GLADTUI_POSTS_DSN in the environment. The way to die is an injected
 destination (a subclass of the real one), not a branch in the daemon's code:
 
