@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from gladtui import cliformat
+from gladtui import cliformat, humanize
 from gladtui.client import ApiError, Client, ClientError, DaemonUnreachable
 from gladtui.eventstream import (
     HeartbeatEvent,
@@ -200,7 +200,7 @@ def status_json() -> StatusJSON:
     ],
 )
 def test_durations_use_the_largest_whole_unit(seconds: float, text: str) -> None:
-    assert cliformat.duration(seconds) == text
+    assert humanize.duration(seconds) == text
 
 
 def test_task_table_fits_the_width_and_cuts_long_titles() -> None:

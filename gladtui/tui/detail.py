@@ -11,7 +11,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from gladtui.cliformat import format_progress
+from gladtui.humanize import format_progress
 from gladtui.shapes import TaskJSON, TaskStatus, TaskSummaryJSON
 from gladtui.tui.rows import STATUS_STYLES, countdown
 
