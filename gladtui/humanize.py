@@ -1,7 +1,7 @@
 """The API's times, ages and progress in words, as the TUI and the CLI both say them.
 
 Pure functions of the JSON of gladtui/shapes.py (and `now`), so the two clients
-cannot drift apart: the CLI's human output (gladtui/cliformat.py) and the TUI's
+cannot drift apart: the CLI's human output (gladtui/cli/cliformat.py) and the TUI's
 rows and detail pane import these, and the TUI imports nothing of the CLI.
 """
 

@@ -31,7 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from gladtui import cliformat, humanize
+from gladtui import humanize
+from gladtui.cli import cliformat
 from gladtui.client import ApiError, Client, ClientError, DaemonUnreachable
 from gladtui.eventstream import (
     HeartbeatEvent,

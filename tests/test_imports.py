@@ -45,7 +45,7 @@ def loaded_after(statement: str) -> dict[str, bool]:
 
 @pytest.mark.parametrize(
     "module",
-    ["gladtui", "gladtui.cli", "gladtui.config", "gladtui.taskfile", "gladtui.shapes"],
+    ["gladtui", "gladtui.cli.main", "gladtui.config", "gladtui.taskfile", "gladtui.shapes"],
 )
 def test_gladtui_modules_load_neither_textual_nor_torch(module: str) -> None:
     loaded = loaded_after(f"import {module}")
