@@ -45,6 +45,40 @@ class EventKind(StrEnum):
     RESYNC = "resync"
 
 
+class SlugOutcome(StrEnum):
+    """The slug a task gets, and why: a task's `slug_outcome` (daemon/publishing/slugs.py).
+
+    The first four are what `publishing.on_duplicate_slug` chooses; a published task
+    says so once its post exists (the event of its status change to published says
+    it in the past tense: `recorded`)."""
+
+    FREE = "free"
+    SUFFIXED = "suffixed"  # the base slug is taken: -2, -3, … (policy suffix)
+    TAKES_OVER = "takes_over"  # the post holding it gets this task's image (policy update)
+    LINKS = "links"  # the post holding it is this task's result (policy skip)
+    PUBLISHED = "published"
+    NONE = "none"  # a refused task file: never published
+
+    @property
+    def recorded(self) -> str:
+        """The word for it once done: the `outcome` in the detail of the task's status
+        change to published, and what a post intent stores (new, took_over, …)."""
+        return _RECORDED.get(self, self.value)
+
+    @classmethod
+    def from_recorded(cls, word: str) -> SlugOutcome:
+        """The outcome that `recorded` gave `word` (a post intent read back)."""
+        return next((outcome for outcome in cls if outcome.recorded == word), cls(word))
+
+
+_RECORDED = {
+    SlugOutcome.FREE: "new",
+    SlugOutcome.TAKES_OVER: "took_over",
+    SlugOutcome.LINKS: "linked",
+    SlugOutcome.PUBLISHED: "existing",  # published before a crash ate the status change
+}
+
+
 # The statuses of a task being made: waiting for the generator, or generating. A
 # reviewer cancels these; the TUI shows them apart, with their live previews.
 IN_GENERATION = (TaskStatus.QUEUED, TaskStatus.GENERATING)
@@ -143,9 +177,7 @@ class TaskSummaryJSON(TypedDict):
     prompt: str
     negative_prompt: str
     slug: str  # the slug it has (published) or would get if approved now
-    # free | suffixed (base slug taken: gets -2, -3, …) | takes_over (policy update) |
-    # links (policy skip) | published | none (a refused task file: never published)
-    slug_outcome: str
+    slug_outcome: SlugOutcome  # why that slug; compare with == like `status`
     # the task whose post holds the base slug, if another's; null also when the
     # post holding it was not made by gladtui (already on the blog)
     slug_taken_by: str | None
