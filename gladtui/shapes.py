@@ -364,9 +364,29 @@ class ResyncJSON(TypedDict):
     reason: str
 
 
+class ErrorCode(StrEnum):
+    """An API error's `code`: why, in one word (the message says it in words). A newer
+    daemon may add codes: clients read `code` as a string and compare it with these."""
+
+    NOT_FOUND = "not_found"  # 404: no such task or variation, or no such endpoint
+    CONFLICT = "conflict"  # 409: the task's status does not allow the action
+    INVALID = "invalid"  # 422: the request, or the task file, is not valid
+    REFUSED = "refused"  # 400: an action refused for another reason
+    FORBIDDEN = "forbidden"  # 403: this user may not use the daemon (api.allowed_*)
+    TOO_LARGE = "too_large"  # 413: the body is over api.max_request_bytes
+    METHOD_NOT_ALLOWED = "method_not_allowed"  # 405: the Allow header says what is
+    TIMEOUT = "timeout"  # 408: the request did not arrive in time
+    INCOMPLETE = "incomplete"  # 400: the connection closed before the body ended
+    MALFORMED = "malformed"  # 400: not valid HTTP
+    BUSY = "busy"  # 503: every connection slot is taken; Retry-After says when
+    INTERNAL = "internal"  # 500: the daemon failed; its log says why
+    # Any other HTTP error; also what a client says of an error answer without this body
+    HTTP_ERROR = "http_error"
+
+
 class ErrorBodyJSON(TypedDict):
     status: int
-    code: str  # not_found | conflict | invalid | too_large | forbidden | …
+    code: str  # an ErrorCode (a newer daemon may send codes this one does not know)
     message: str
 
 
