@@ -26,9 +26,9 @@ from daemon.api.context import ApiContext
 from daemon.api.imageserving import PictureRoutes, VariationPictures
 from daemon.api.params import flag, optional_number, whole_number
 from daemon.api.peers import Peers
-from daemon.api.present import Widening, post_json
 from daemon.api.previewserving import PreviewRoutes
 from daemon.api.status import status_json
+from daemon.api.taskjson import Widening, post_json
 from daemon.api.unixsocket import peer_credentials
 from daemon.generation.previews import PreviewBoard
 from daemon.review.outcomes import InvalidRequest, Outcome, TaskNotFound

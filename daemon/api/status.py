@@ -6,7 +6,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from daemon.api.present import iso
+from daemon.api.taskjson import iso
 from daemon.publishing.publishers.factory import describe_destination
 from gladtui import __version__
 from gladtui.shapes import StatusJSON
