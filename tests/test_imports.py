@@ -94,7 +94,7 @@ def test_psycopg_loads_only_when_posts_go_to_postgres(to: str) -> None:
 
 def test_cli_help_loads_nothing_heavy() -> None:
     loaded = loaded_after(
-        "import contextlib, io, gladtui.cli as c\n"
+        "import contextlib, io, gladtui.cli.main as c\n"
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
         "    c.main(['--help'])\n"
     )
