@@ -286,7 +286,9 @@ class ModelJSON(TypedDict):
 
 class PublishingJSON(TypedDict):
     publisher: str  # local | cloudinary | s3
-    destination: str  # where approved images go, in words (no secrets)
+    # Where the publisher puts approved images, in words (no secrets). Named before
+    # "destination" came to mean where posts go (posts_to); fields are never renamed.
+    destination: str
     on_duplicate_slug: str  # suffix | update | skip
     grace_seconds: float  # a decision takes effect this long after it is made
     posts_to: str  # where posts go (publishing.posts.to): local | postgres | markdown | webhook

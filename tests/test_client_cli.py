@@ -333,7 +333,9 @@ def test_status_lines() -> None:
     assert "jobs:     2 pending, 1 running" in text
     assert "socket:   /run/user/1000/gladtui/daemon.sock" in text
     assert "drop:     /home/me/gladtui/drop" in text
-    assert "posts:    PostgreSQL table posts in database blog (user gladtui)" in text
+    assert "images:   Cloudinary cloud demo, folder glad-labs\n" in text
+    posts = "PostgreSQL table posts in database blog (user gladtui) (duplicate slugs: suffix)"
+    assert f"posts:    {posts}" in text
 
 
 def test_status_shows_each_ray_replica_and_what_it_is_doing() -> None:

@@ -185,10 +185,10 @@ def format_status(status: StatusJSON) -> str:
     jobs = status["jobs"]
     lines.append(f"jobs:     {jobs.get('pending', 0)} pending, {jobs.get('running', 0)} running")
     publishing = status["publishing"]
+    posts = publishing.get("posts_destination", "gladtui posts")  # a daemon before posts.to
     lines += [
-        f"publish:  {publishing['destination']} "
-        f"(duplicate slugs: {publishing['on_duplicate_slug']})",
-        f"posts:    {publishing.get('posts_destination', 'gladtui posts')}",
+        f"images:   {publishing['destination']}",  # the publisher's (the field's old name)
+        f"posts:    {posts} (duplicate slugs: {publishing['on_duplicate_slug']})",
         f"socket:   {status['socket']}",
         f"drop:     {status['drop_dir']}",
         f"previews: {status['preview_dir']}",
