@@ -374,7 +374,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"  # 409: the task's status does not allow the action
     INVALID = "invalid"  # 422: the request, or the task file, is not valid
     REFUSED = "refused"  # 400: an action refused for another reason
-    FORBIDDEN = "forbidden"  # 403: this user may not use the daemon (api.allowed_*)
+    FORBIDDEN = "forbidden"  # 403: this user may not use the daemon (api.allowed_users)
     TOO_LARGE = "too_large"  # 413: the body is over api.max_request_bytes
     METHOD_NOT_ALLOWED = "method_not_allowed"  # 405: the Allow header says what is
     TIMEOUT = "timeout"  # 408: the request did not arrive in time
