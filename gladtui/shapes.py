@@ -68,7 +68,10 @@ class SlugOutcome(StrEnum):
     @classmethod
     def from_recorded(cls, word: str) -> SlugOutcome:
         """The outcome that `recorded` gave `word` (a post intent read back)."""
-        return next((outcome for outcome in cls if outcome.recorded == word), cls(word))
+        for outcome in cls:
+            if outcome.recorded == word:
+                return outcome
+        raise ValueError(f"{word!r} is not a slug outcome as recorded")
 
 
 _RECORDED = {
