@@ -55,7 +55,7 @@ def command(source: Path | None) -> list[str]:
     """`gladtui` from this checkout, or from `source`."""
     if source is None:
         return [str(Path(sys.executable).parent / "gladtui")]
-    code = f"import sys; sys.path.insert(0, {str(source)!r}); from gladtui.cli import main; "
+    code = f"import sys; sys.path.insert(0, {str(source)!r}); from gladtui.cli.main import main; "
     return [sys.executable, "-c", code + "sys.exit(main())"]
 
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from daemon.generation.models import LoadedModel, ModelError
 from daemon.service.process import Daemon
+from gladtui.cli.submit import submit_file
 from gladtui.config import Config
-from gladtui.submit import submit_file
 from gladtui.taskfile import TaskRules, parse_task
 
 ROOT = Path(__file__).resolve().parent.parent

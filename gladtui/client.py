@@ -28,7 +28,7 @@ from urllib.parse import quote, urlencode
 
 from gladtui.clienterrors import ApiError, ClientError, DaemonUnreachable
 from gladtui.eventstream import EventStream
-from gladtui.shapes import thumbnail_step
+from gladtui.shapes import ErrorCode, thumbnail_step
 
 if TYPE_CHECKING:
     from gladtui.config import Config
@@ -369,13 +369,16 @@ def _decode(body: bytes) -> Any:
 
 def _api_error(status: int, reason: str, body: bytes) -> ApiError:
     """`{"error": {"status", "code", "message"}}`, else the status line."""
+    unexplained = ApiError(
+        status, ErrorCode.HTTP_ERROR, f"the daemon answered {status} {reason}".rstrip()
+    )
     try:
         error = json.loads(body)["error"]
         code, message = error["code"], error["message"]
     except (ValueError, TypeError, KeyError):
-        return ApiError(status, "http_error", f"the daemon answered {status} {reason}".rstrip())
+        return unexplained
     if not isinstance(code, str) or not isinstance(message, str):
-        return ApiError(status, "http_error", f"the daemon answered {status} {reason}".rstrip())
+        return unexplained
     return ApiError(status, code, message)
 
 

@@ -22,5 +22,5 @@ class ApiError(ClientError):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status = status
-        self.code = code
+        self.code = code  # a shapes.ErrorCode's value, or one a newer daemon added
         self.message = message

@@ -10,7 +10,7 @@ The exceptions, each for a reader that is not the daemon's user:
 - the local CDN's copies, 0644 in folders made 0755 (daemon/publishing/publishers/local.py):
   a web server serves them, and they are published;
 - the socket's folder and the socket, opened to `api.group` (daemon/api/unixsocket.py);
-- `gladtui submit`'s task file, 0644 less the umask (gladtui/submit.py): a daemon
+- `gladtui submit`'s task file, 0644 less the umask (gladtui/cli/submit.py): a daemon
   of another user (the system service) must read it; the daemon closes it once it
   has moved it (daemon/intake/dropfolder.py).
 

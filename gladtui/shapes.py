@@ -45,6 +45,43 @@ class EventKind(StrEnum):
     RESYNC = "resync"
 
 
+class SlugOutcome(StrEnum):
+    """The slug a task gets, and why: a task's `slug_outcome` (daemon/publishing/slugs.py).
+
+    The first four are what `publishing.on_duplicate_slug` chooses; a published task
+    says so once its post exists (the event of its status change to published says
+    it in the past tense: `recorded`)."""
+
+    FREE = "free"
+    SUFFIXED = "suffixed"  # the base slug is taken: -2, -3, … (policy suffix)
+    TAKES_OVER = "takes_over"  # the post holding it gets this task's image (policy update)
+    LINKS = "links"  # the post holding it is this task's result (policy skip)
+    PUBLISHED = "published"
+    NONE = "none"  # a refused task file: never published
+
+    @property
+    def recorded(self) -> str:
+        """The word for it once done: the `outcome` in the detail of the task's status
+        change to published, and what a post intent stores (new, took_over, …)."""
+        return _RECORDED.get(self, self.value)
+
+    @classmethod
+    def from_recorded(cls, word: str) -> SlugOutcome:
+        """The outcome that `recorded` gave `word` (a post intent read back)."""
+        for outcome in cls:
+            if outcome.recorded == word:
+                return outcome
+        raise ValueError(f"{word!r} is not a slug outcome as recorded")
+
+
+_RECORDED = {
+    SlugOutcome.FREE: "new",
+    SlugOutcome.TAKES_OVER: "took_over",
+    SlugOutcome.LINKS: "linked",
+    SlugOutcome.PUBLISHED: "existing",  # published before a crash ate the status change
+}
+
+
 # The statuses of a task being made: waiting for the generator, or generating. A
 # reviewer cancels these; the TUI shows them apart, with their live previews.
 IN_GENERATION = (TaskStatus.QUEUED, TaskStatus.GENERATING)
@@ -143,9 +180,7 @@ class TaskSummaryJSON(TypedDict):
     prompt: str
     negative_prompt: str
     slug: str  # the slug it has (published) or would get if approved now
-    # free | suffixed (base slug taken: gets -2, -3, …) | takes_over (policy update) |
-    # links (policy skip) | published | none (a refused task file: never published)
-    slug_outcome: str
+    slug_outcome: SlugOutcome  # why that slug; compare with == like `status`
     # the task whose post holds the base slug, if another's; null also when the
     # post holding it was not made by gladtui (already on the blog)
     slug_taken_by: str | None
@@ -254,7 +289,9 @@ class ModelJSON(TypedDict):
 
 class PublishingJSON(TypedDict):
     publisher: str  # local | cloudinary | s3
-    destination: str  # where approved images go, in words (no secrets)
+    # Where the publisher puts approved images, in words (no secrets). Named before
+    # "destination" came to mean where posts go (posts_to); fields are never renamed.
+    destination: str
     on_duplicate_slug: str  # suffix | update | skip
     grace_seconds: float  # a decision takes effect this long after it is made
     posts_to: str  # where posts go (publishing.posts.to): local | postgres | markdown | webhook
@@ -332,9 +369,29 @@ class ResyncJSON(TypedDict):
     reason: str
 
 
+class ErrorCode(StrEnum):
+    """An API error's `code`: why, in one word (the message says it in words). A newer
+    daemon may add codes: clients read `code` as a string and compare it with these."""
+
+    NOT_FOUND = "not_found"  # 404: no such task or variation, or no such endpoint
+    CONFLICT = "conflict"  # 409: the task's status does not allow the action
+    INVALID = "invalid"  # 422: the request, or the task file, is not valid
+    REFUSED = "refused"  # 400: an action refused for another reason
+    FORBIDDEN = "forbidden"  # 403: this user may not use the daemon (api.allowed_users)
+    TOO_LARGE = "too_large"  # 413: the body is over api.max_request_bytes
+    METHOD_NOT_ALLOWED = "method_not_allowed"  # 405: the Allow header says what is
+    TIMEOUT = "timeout"  # 408: the request did not arrive in time
+    INCOMPLETE = "incomplete"  # 400: the connection closed before the body ended
+    MALFORMED = "malformed"  # 400: not valid HTTP
+    BUSY = "busy"  # 503: every connection slot is taken; Retry-After says when
+    INTERNAL = "internal"  # 500: the daemon failed; its log says why
+    # Any other HTTP error; also what a client says of an error answer without this body
+    HTTP_ERROR = "http_error"
+
+
 class ErrorBodyJSON(TypedDict):
     status: int
-    code: str  # not_found | conflict | invalid | too_large | forbidden | …
+    code: str  # an ErrorCode (a newer daemon may send codes this one does not know)
     message: str
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gladtui.config import defaults
-from gladtui.config.presets import Preset, merge_loras
+from gladtui.config.presets import Preset, merge_loras, over_defaults
 from gladtui.taskcheck import FieldChecker, kind, one_line
 from gladtui.taskid import derive_task_id, is_safe_task_id
 from gladtui.yamlsafe import YamlError, load_yaml
@@ -187,15 +187,12 @@ def _parse(data: bytes, file_name: str, rules: TaskRules) -> TaskSpec:
     preset_name = c.preset("preset", rules.presets)
     preset = rules.presets.get(preset_name or "", Preset())
     variations = c.number("variations", rules.variations, 1, rules.max_variations)
-    default_steps = rules.steps if preset.steps is None else preset.steps
-    steps = c.number("steps", default_steps, 1, rules.max_steps)
-    default_guidance = (
-        rules.guidance_scale if preset.guidance_scale is None else preset.guidance_scale
-    )
-    guidance = c.scale("guidance_scale", default_guidance, rules.max_guidance_scale)
-    scheduler = c.sampler(c.sampler_field(), preset.scheduler or rules.scheduler)
+    default = over_defaults(preset, rules)
+    steps = c.number("steps", default.steps, 1, rules.max_steps)
+    guidance = c.scale("guidance_scale", default.guidance_scale, rules.max_guidance_scale)
+    scheduler = c.sampler(c.sampler_field(), default.scheduler)
     task_loras = c.loras("loras")
-    loras = merge_loras(rules.loras, preset.loras, task_loras)
+    loras = merge_loras(default.loras, task_loras)
     c.loras_exist("loras", loras, rules.lora_dir)
     width = c.number("width", rules.width, rules.min_size, rules.max_width, step=8)
     height = c.number("height", rules.height, rules.min_size, rules.max_height, step=8)

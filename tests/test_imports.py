@@ -45,7 +45,7 @@ def loaded_after(statement: str) -> dict[str, bool]:
 
 @pytest.mark.parametrize(
     "module",
-    ["gladtui", "gladtui.cli", "gladtui.config", "gladtui.taskfile", "gladtui.shapes"],
+    ["gladtui", "gladtui.cli.main", "gladtui.config", "gladtui.taskfile", "gladtui.shapes"],
 )
 def test_gladtui_modules_load_neither_textual_nor_torch(module: str) -> None:
     loaded = loaded_after(f"import {module}")
@@ -94,7 +94,7 @@ def test_psycopg_loads_only_when_posts_go_to_postgres(to: str) -> None:
 
 def test_cli_help_loads_nothing_heavy() -> None:
     loaded = loaded_after(
-        "import contextlib, io, gladtui.cli as c\n"
+        "import contextlib, io, gladtui.cli.main as c\n"
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
         "    c.main(['--help'])\n"
     )

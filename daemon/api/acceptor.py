@@ -28,6 +28,7 @@ from daemon.api.connections import raw_error
 from daemon.api.connlimits import ConnectionGate, Slot
 from daemon.api.lograte import RateLimitedLog
 from daemon.api.unixsocket import peer_credentials
+from gladtui.shapes import ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ ProtocolFactory = Callable[[Slot], asyncio.Protocol]
 
 
 def refusal(message: str) -> bytes:
-    return raw_error(503, "Service Unavailable", "busy", message, "Retry-After: 1")
+    return raw_error(503, "Service Unavailable", ErrorCode.BUSY, message, "Retry-After: 1")
 
 
 class Acceptor:

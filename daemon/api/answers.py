@@ -16,16 +16,27 @@ import orjson
 from aiohttp import web
 
 from daemon.review.outcomes import ActionError
-from gladtui.shapes import ErrorJSON
+from gladtui.shapes import ErrorCode, ErrorJSON
 from gladtui.taskfile import TaskFileError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_STATUS_OF_CODE = {"not_found": 404, "conflict": 409, "invalid": 422, "refused": 400}
+_STATUS_OF_CODE = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.INVALID: 422,
+    ErrorCode.REFUSED: 400,
+}
+_CODE_OF_STATUS = {
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    408: ErrorCode.TIMEOUT,
+    413: ErrorCode.TOO_LARGE,
+}
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
+def error_response(status: int, code: ErrorCode, message: str) -> web.Response:
     body: ErrorJSON = {"error": {"status": status, "code": code, "message": message}}
     return json_response(body, status=status)
 
@@ -46,23 +57,23 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except ActionError as exc:
         return error_response(_STATUS_OF_CODE.get(exc.code, 400), exc.code, str(exc))
     except TaskFileError as exc:
-        return error_response(422, "invalid", str(exc))
+        return error_response(422, ErrorCode.INVALID, str(exc))
     except web.HTTPException as exc:  # aiohttp's own: unknown route, method, body too large
         return _http_error(request, exc)
     except ConnectionResetError:
         # The client hung up before its body ended (a lying Content-Length, a killed
         # client): its fault, not the daemon's, and nobody is left to read an answer.
         log.info("a client hung up during %s %s", request.method, request.path)
-        return error_response(400, "incomplete", "the connection closed before the body ended")
+        message = "the connection closed before the body ended"
+        return error_response(400, ErrorCode.INCOMPLETE, message)
     except Exception:
         log.exception("the API failed on %s %s", request.method, request.path)
-        return error_response(500, "internal", "the daemon failed on this request; see its log")
+        message = "the daemon failed on this request; see its log"
+        return error_response(500, ErrorCode.INTERNAL, message)
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
-    code = {404: "not_found", 405: "method_not_allowed", 408: "timeout", 413: "too_large"}.get(
-        exc.status, "http_error"
-    )
+    code = _CODE_OF_STATUS.get(exc.status, ErrorCode.HTTP_ERROR)
     if exc.status == 404:
         return error_response(404, code, f"no such endpoint: {request.method} {request.path}")
     if isinstance(exc, web.HTTPMethodNotAllowed):
@@ -88,7 +99,7 @@ def size_check(limit: int) -> Callable[..., Awaitable[web.StreamResponse]]:
         if size is not None and size > limit:
             response = error_response(
                 413,
-                "too_large",
+                ErrorCode.TOO_LARGE,
                 f"the request body is {size:,} bytes; the limit is {limit:,} "
                 "(api.max_request_bytes)",
             )

@@ -46,6 +46,7 @@ from aiohttp.web_protocol import RequestHandler
 from daemon.api.answers import Handler, encode, error_response
 from daemon.api.connlimits import Slot
 from daemon.api.lograte import RateLimitedLog
+from gladtui.shapes import ErrorCode, ErrorJSON
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class GuardedConnection(asyncio.Protocol):
             f"the request's line and headers did not all arrive within {seconds:g} s "
             "(api.header_seconds); the connection is closed"
         )
-        transport.write(raw_error(408, "Request Timeout", "timeout", message))
+        transport.write(raw_error(408, "Request Timeout", ErrorCode.TIMEOUT, message))
         transport.close()  # after the answer: close() sends what is buffered first
         self._notes.note(
             "head", f"closed an API connection whose request was not in within {seconds:g} s"
@@ -226,12 +227,12 @@ class JsonErrorsHandler(RequestHandler):
             detail = " ".join((message or str(exc) or "malformed").split())[:MAX_DETAIL]
             self._notes.note("malformed", f"refused a request that is not valid HTTP: {detail}")
             response = error_response(
-                status, "malformed", f"the request is not valid HTTP: {detail}"
+                status, ErrorCode.MALFORMED, f"the request is not valid HTTP: {detail}"
             )
         else:
             log.error("the API failed outside its handlers", exc_info=exc)
             response = error_response(
-                status, "internal", "the daemon failed on this request; see its log"
+                status, ErrorCode.INTERNAL, "the daemon failed on this request; see its log"
             )
         response.force_close()
         return response
@@ -257,10 +258,11 @@ def make_protocol(
     return protocol
 
 
-def raw_error(status: int, reason: str, code: str, message: str, *extra: str) -> bytes:
+def raw_error(status: int, reason: str, code: ErrorCode, message: str, *extra: str) -> bytes:
     """A whole HTTP answer with the API's JSON error, for a connection aiohttp does not
     serve (refused, or late): the connection closes after it. `extra`: header lines."""
-    body = encode({"error": {"status": status, "code": code, "message": message}})
+    error: ErrorJSON = {"error": {"status": status, "code": code, "message": message}}
+    body = encode(error)
     head = [
         f"HTTP/1.1 {status} {reason}",
         "Content-Type: application/json",

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from daemon.api.eventstream import EventStreamServer
 from daemon.api.peers import Peers
-from daemon.api.present import TaskViews
+from daemon.api.taskjson import TaskViews
 from daemon.generation.generator import GeneratorState
 from daemon.generation.previews import PreviewBoard
 from daemon.publishing.destinations.base import Destination

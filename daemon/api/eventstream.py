@@ -30,7 +30,7 @@ from collections.abc import Callable
 import orjson
 from aiohttp import web
 
-from daemon.api.present import TaskViews, iso, progress_event_json
+from daemon.api.taskjson import TaskViews, iso, progress_event_json
 from daemon.generation.progress import Progress
 from daemon.store import Store
 from gladtui.shapes import EventJSON, EventKind, HeartbeatJSON, ProgressEventJSON, ResyncJSON

@@ -26,14 +26,14 @@ from daemon.api.context import ApiContext
 from daemon.api.imageserving import PictureRoutes, VariationPictures
 from daemon.api.params import flag, optional_number, whole_number
 from daemon.api.peers import Peers
-from daemon.api.present import Widening, post_json
 from daemon.api.previewserving import PreviewRoutes
 from daemon.api.status import status_json
+from daemon.api.taskjson import Widening, post_json
 from daemon.api.unixsocket import peer_credentials
 from daemon.generation.previews import PreviewBoard
 from daemon.review.outcomes import InvalidRequest, Outcome, TaskNotFound
 from gladtui import __version__
-from gladtui.shapes import MAX_PAGE, ActionJSON, PostPageJSON, TaskStatus
+from gladtui.shapes import MAX_PAGE, ActionJSON, ErrorCode, PostPageJSON, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _peer_check(peers: Peers) -> Callable[..., Awaitable[web.StreamResponse]]:
         peer = peers.identify(uid, gid)
         if not peer.admitted:
             log.warning("refused an API request from %s (uid %d)", peer.name, uid)
-            return error_response(403, "forbidden", peers.refusal(peer))
+            return error_response(403, ErrorCode.FORBIDDEN, peers.refusal(peer))
         request[ACTOR] = peer.name
         return await handler(request)
 

@@ -28,8 +28,8 @@ from daemon.api.context import ApiContext
 from daemon.api.eventstream import EventHub, EventStreamServer
 from daemon.api.lograte import RateLimitedLog
 from daemon.api.peers import Group, Peers
-from daemon.api.present import TaskViews
 from daemon.api.routes import build_app
+from daemon.api.taskjson import TaskViews
 from daemon.api.unixsocket import (
     bind_socket,
     closed_to_group,

@@ -6,8 +6,8 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from daemon.api.present import iso
-from daemon.publishing.publishers.factory import describe_destination
+from daemon.api.taskjson import iso
+from daemon.publishing.publishers.factory import describe_publisher
 from gladtui import __version__
 from gladtui.shapes import StatusJSON
 
@@ -56,7 +56,7 @@ def status_json(ctx: ApiContext) -> StatusJSON:
         "last_event_id": ctx.store.events.last_id(),
         "publishing": {
             "publisher": ctx.config.publishing.publisher,
-            "destination": describe_destination(ctx.config),
+            "destination": describe_publisher(ctx.config),  # the images' (a field's old name)
             "on_duplicate_slug": ctx.config.publishing.on_duplicate_slug,
             "grace_seconds": ctx.config.publishing.grace_seconds,
             "posts_to": ctx.destination.kind,

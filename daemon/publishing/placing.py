@@ -26,6 +26,7 @@ from daemon.publishing.destinations.base import Destination, DestinationError, P
 from daemon.publishing.publishers import Asset
 from daemon.publishing.slugs import SlugChoice, base_slug, choose, slugs_of
 from daemon.store import Store, TaskRecord
+from gladtui.shapes import SlugOutcome
 
 MAX_TRIES = 20  # slugs taken meanwhile, one after another, before giving up for now
 
@@ -35,7 +36,7 @@ class Placement:
     """A post at its destination, ready to be recorded in gladtui's table."""
 
     slug: str
-    outcome: str  # new | suffixed | took_over | linked
+    outcome: SlugOutcome
     location: str | None
     title: str | None = None  # a linked post's own title and image, when known
     image_url: str | None = None
@@ -85,7 +86,7 @@ class Placer:
         placed = self.destination.find(intent.slug, intent.image_url)
         if placed is None:  # the write never committed: place afresh
             return None
-        return Placement(placed.slug, intent.outcome, placed.location)
+        return Placement(placed.slug, SlugOutcome.from_recorded(intent.outcome), placed.location)
 
     def _taken(self, base: str) -> set[str]:
         own = self.store.posts.slugs_with_prefix(base, self.destination.kind)
@@ -102,7 +103,7 @@ class Placer:
                 self.destination.kind,
                 choice.slug,
                 action=choice.action,
-                outcome=choice.outcome,
+                outcome=choice.outcome.recorded,
                 image_url=asset.url,
             )
         draft = PostDraft(

@@ -38,7 +38,7 @@ from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store
 from daemon.store.jobkinds import published_variation
 from daemon.store.jobworker import next_attempt_at
 from gladtui.config import Config
-from gladtui.shapes import EventKind, TaskStatus
+from gladtui.shapes import EventKind, SlugOutcome, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -130,15 +130,15 @@ class PublishStep:
     def _record(self, task: TaskRecord, asset: Asset, placed: Placement) -> PostRecord:
         """gladtui's record of the placed post: a new one, or the post taken over or linked."""
         posts, kind = self.store.posts, self.destination.kind
-        if placed.outcome in ("took_over", "linked"):
+        if placed.outcome in (SlugOutcome.TAKES_OVER, SlugOutcome.LINKS):
             owner = posts.by_slug(placed.slug, kind)
             if owner is not None and owner.task_id != task.id:
-                if placed.outcome == "linked":
+                if placed.outcome is SlugOutcome.LINKS:
                     return owner
                 return posts.update_content(
                     owner.id, task.title, task.content, asset.url, asset.asset_id, placed.location
                 )
-        if placed.outcome == "linked":  # a post gladtui never made: recorded as it is there
+        if placed.outcome is SlugOutcome.LINKS:  # a post gladtui never made: recorded as is
             return posts.create(
                 task.id,
                 placed.slug,
@@ -166,12 +166,13 @@ class PublishStep:
         task: TaskRecord,
         post: PostRecord | None,
         asset: Asset | None,
-        outcome: str = "existing",
+        outcome: SlugOutcome = SlugOutcome.PUBLISHED,
     ) -> None:
         with self.store.transaction():
             if post is not None:
                 self.store.tasks.set_post(task.id, post.id)
-            self.store.tasks.set_status(task.id, TaskStatus.PUBLISHED, detail={"outcome": outcome})
+            detail = {"outcome": outcome.recorded}  # new, suffixed, took_over, linked, existing
+            self.store.tasks.set_status(task.id, TaskStatus.PUBLISHED, detail=detail)
             self.store.events.add(
                 EventKind.PUBLISHED,
                 task.id,

@@ -20,6 +20,7 @@ from slugify import slugify
 
 from daemon.publishing.destinations.base import Destination, DestinationError
 from daemon.store import Store, TaskSummaryRecord
+from gladtui.shapes import SlugOutcome
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +51,18 @@ class SlugChoice:
 
     slug: str
     action: str  # create | update | link
-    outcome: str  # new | suffixed | took_over | linked
+    outcome: SlugOutcome  # free | suffixed | takes_over | links
 
 
 def choose(base: str, taken: Collection[str], policy: str) -> SlugChoice:
     """The duplicate-slug policy, in one place for every destination."""
     if base not in taken:
-        return SlugChoice(base, "create", "new")
+        return SlugChoice(base, "create", SlugOutcome.FREE)
     if policy == "update":
-        return SlugChoice(base, "update", "took_over")
+        return SlugChoice(base, "update", SlugOutcome.TAKES_OVER)
     if policy == "skip":
-        return SlugChoice(base, "link", "linked")
-    return SlugChoice(next_free(base, taken), "create", "suffixed")
+        return SlugChoice(base, "link", SlugOutcome.LINKS)
+    return SlugChoice(next_free(base, taken), "create", SlugOutcome.SUFFIXED)
 
 
 def slugs_of(base: str, slugs: Iterable[str]) -> set[str]:
@@ -88,12 +89,8 @@ class SlugPreview:
     """The slug a task would get if approved now, and why."""
 
     slug: str
-    outcome: str  # free | suffixed | takes_over | links
+    outcome: SlugOutcome
     taken_by: str | None  # the task whose post has the base slug, when another's
-
-
-_PREVIEW_OUTCOME = {"new": "free", "suffixed": "suffixed", "took_over": "takes_over"}
-_PREVIEW_OUTCOME["linked"] = "links"
 
 
 class SlugPreviewer:
@@ -126,11 +123,12 @@ class SlugPreviewer:
         for task_id, base in wanted.items():
             owner = owners.get(base)
             if owner is not None and owner.task_id == task_id:
-                found[task_id] = SlugPreview(base, "free", None)
+                found[task_id] = SlugPreview(base, SlugOutcome.FREE, None)
                 continue
             choice = choose(base, slugs_of(base, taken.get(base, ())), self.policy)
-            taken_by = None if choice.outcome == "new" or owner is None else owner.task_id
-            found[task_id] = SlugPreview(choice.slug, _PREVIEW_OUTCOME[choice.outcome], taken_by)
+            free = choice.outcome is SlugOutcome.FREE
+            taken_by = None if free or owner is None else owner.task_id
+            found[task_id] = SlugPreview(choice.slug, choice.outcome, taken_by)
         return found
 
     def _destination_taken(self, bases: Collection[str]) -> dict[str, set[str]]:

@@ -27,7 +27,7 @@ from daemon.review.outcomes import (
 from daemon.store import JobStatus, Store, TaskRecord
 from daemon.store.jobkinds import GENERATE, Overrides, PresetSettings
 from gladtui.config import Config
-from gladtui.config.presets import merge_loras, missing_lora_problem
+from gladtui.config.presets import merge_loras, missing_lora_problem, over_defaults
 from gladtui.shapes import GenerateRequest, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -132,18 +132,17 @@ class Actions:
         if found is None:
             known = ", ".join(sorted(gen.presets)) or "none (add them under generation.presets)"
             raise InvalidRequest(f"preset: unknown preset {preset!r}; the config has: {known}")
-        loras = merge_loras(gen.loras, found.loras, task.file_loras)
+        settings = over_defaults(found.preset(), gen)
+        loras = merge_loras(settings.loras, task.file_loras)
         for name in loras:
             problem = missing_lora_problem(gen.lora_dir, name)
             if problem:
                 raise InvalidRequest(f"preset {preset}: {problem}")
         return PresetSettings(
             preset=preset,
-            steps=steps or found.steps or gen.steps,
-            guidance_scale=gen.guidance_scale
-            if found.guidance_scale is None
-            else found.guidance_scale,
-            scheduler=found.scheduler or gen.scheduler,
+            steps=steps or settings.steps,
+            guidance_scale=settings.guidance_scale,
+            scheduler=settings.scheduler,
             loras=loras,
         )
 

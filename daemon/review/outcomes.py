@@ -8,27 +8,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from daemon.store import TaskRecord
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import ErrorCode, TaskStatus
 
 
 class ActionError(Exception):
     """The action was refused; `code` says why in one word, the message in words."""
 
-    code = "refused"
+    code = ErrorCode.REFUSED
 
 
 class TaskNotFound(ActionError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
 
 
 class Conflict(ActionError):
     """The task is not in a state that allows the action."""
 
-    code = "conflict"
+    code = ErrorCode.CONFLICT
 
 
 class InvalidRequest(ActionError):
-    code = "invalid"
+    code = ErrorCode.INVALID
 
 
 @dataclass(frozen=True, slots=True)

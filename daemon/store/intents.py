@@ -27,7 +27,7 @@ class PostIntent:
     destination: str
     slug: str
     action: str  # create | update
-    outcome: str  # new | suffixed | took_over: what the post will say once recorded
+    outcome: str  # a SlugOutcome as `recorded` says it: new | suffixed | took_over
     image_url: str
     started_at: datetime
 

@@ -22,6 +22,14 @@ PUBLISH = "publish"
 REJECT = "reject"
 DECISIONS = (PUBLISH, REJECT)  # the kinds a reviewer can undo before they run
 
+# A job not yet due nor claimed, as SQL over the jobs table (the ? is now): queued,
+# never started (a claim counts an attempt) and its run_after still ahead. Such a job
+# can still be cancelled as if it had never been queued.
+UNCLAIMED_SQL = "status = 'pending' AND attempts = 0 AND run_after > ?"
+# A reviewer's decision that waits out its grace period: its task can still be put
+# back as it was (daemon/review/decisions.py). The kinds are this module's constants.
+UNDOABLE_SQL = f"{UNCLAIMED_SQL} AND list_contains({list(DECISIONS)!r}, kind)"
+
 
 @dataclass(frozen=True, slots=True)
 class Undo:

@@ -14,6 +14,7 @@ from typing import Any
 
 from daemon.store.db import Database, naive_utc
 from daemon.store.errors import NotFoundError
+from daemon.store.jobkinds import UNCLAIMED_SQL
 from daemon.store.records import JobRecord, JobStatus, column_list, dump_json
 from daemon.store.tasks import TasksRepository
 from gladtui.shapes import TaskStatus
@@ -279,9 +280,8 @@ class JobsRepository:
         row = (
             self._db.cursor()
             .execute(
-                f"{_SELECT} WHERE task_id = ? AND status = 'pending' AND attempts = 0"
-                " AND run_after > ? AND list_contains(?::VARCHAR[], kind)"
-                " ORDER BY id DESC LIMIT 1",
+                f"{_SELECT} WHERE task_id = ? AND {UNCLAIMED_SQL}"
+                " AND list_contains(?::VARCHAR[], kind) ORDER BY id DESC LIMIT 1",
                 [task_id, self._db.now(), list(kinds)],
             )
             .fetchone()
@@ -294,8 +294,7 @@ class JobsRepository:
         with self._db.transaction() as cursor:
             row = cursor.execute(
                 "UPDATE jobs SET status = 'cancelled', updated_at = ?"
-                " WHERE id = ? AND status = 'pending' AND attempts = 0 AND run_after > ?"
-                " RETURNING id",
+                f" WHERE id = ? AND {UNCLAIMED_SQL} RETURNING id",
                 [now, job_id, now],
             ).fetchone()
         return row is not None

@@ -19,7 +19,7 @@ from daemon.store.errors import (
     StoreError,
 )
 from daemon.store.events import EventsRepository
-from daemon.store.jobkinds import DECISIONS
+from daemon.store.jobkinds import UNDOABLE_SQL
 from daemon.store.records import NewTask, TaskRecord, TaskSummaryRecord, column_list, dump_json
 from gladtui.shapes import EventKind, TaskStatus
 
@@ -70,12 +70,6 @@ def status_list(statuses: TaskStatus | Collection[TaskStatus]) -> list[str]:
 
 
 _ISO = "'%Y-%m-%dT%H:%M:%S.%gZ'"
-# A reviewer's decision that waits out its grace period: queued, never claimed, and
-# not yet due (the ? is now). Its task can still be put back as it was (daemon/review/decisions.py).
-_UNDOABLE = (
-    "status = 'pending' AND attempts = 0 AND run_after > ?"
-    f" AND list_contains({list(DECISIONS)!r}, kind)"
-)
 # One page of tasks, then the variation counts and pending decisions of that page
 # only (not of the whole table), in one statement. {where} is a clause from `_filter`.
 _SUMMARIES = (
@@ -84,7 +78,7 @@ _SUMMARIES = (
     " counts AS (SELECT task_id, count(*) FILTER (WHERE removed_at IS NULL) AS present,"
     " max(idx) FILTER (WHERE selected) AS selected FROM variations"
     " WHERE task_id IN (SELECT id FROM page) GROUP BY task_id),"
-    f" decisions AS (SELECT task_id, max(run_after) AS due FROM jobs WHERE {_UNDOABLE}"
+    f" decisions AS (SELECT task_id, max(run_after) AS due FROM jobs WHERE {UNDOABLE_SQL}"
     " AND task_id IN (SELECT id FROM page) GROUP BY task_id)"
     " SELECT p.id, p.title, p.status, p.prompt, p.negative_prompt, p.variations, p.steps,"
     " p.guidance_scale, p.width, p.height, p.seed, p.error, p.source_file, p.post_id,"
@@ -116,7 +110,7 @@ def _filter(
         clauses.append("list_contains(?::VARCHAR[], id)")
         params.append(list(ids))
     if status is not None:
-        either = " OR id IN (SELECT task_id FROM jobs WHERE " + _UNDOABLE + ")"
+        either = f" OR id IN (SELECT task_id FROM jobs WHERE {UNDOABLE_SQL})"
         clauses.append(f"(list_contains(?::VARCHAR[], status){either if undoable else ''})")
         params.append(status_list(status))
         if undoable is not None:

@@ -19,16 +19,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 __all__ = [
     "LORA_SUFFIX",
     "MAX_LORA_WEIGHT",
+    "Defaults",
     "Preset",
+    "Settings",
     "lora_file",
     "lora_name_problem",
     "lora_weight_problem",
     "merge_loras",
     "missing_lora_problem",
+    "over_defaults",
     "preset_name_problem",
 ]
 
@@ -48,6 +52,44 @@ class Preset:
     guidance_scale: float | None = None
     scheduler: str | None = None
     loras: Mapping[str, float] = field(default_factory=dict)
+
+
+class Defaults(Protocol):
+    """What a preset leaves to the config: `generation`'s settings, or a task
+    file's rules drawn from them (gladtui/taskfile.py's TaskRules)."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def guidance_scale(self) -> float: ...
+    @property
+    def scheduler(self) -> str | None: ...
+    @property
+    def loras(self) -> Mapping[str, float]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A preset's settings resolved: each one it gives, else the config's default."""
+
+    steps: int
+    guidance_scale: float
+    scheduler: str | None  # None: the model's own
+    loras: dict[str, float]
+
+
+def over_defaults(preset: Preset, defaults: Defaults) -> Settings:
+    """`preset`'s values over the config's defaults, in the one place that says how:
+    a setting the preset gives wins, the LoRAs add up (the preset's re-weight the
+    config's). A task file's own values and a request's `steps` go over these."""
+    return Settings(
+        steps=defaults.steps if preset.steps is None else preset.steps,
+        guidance_scale=(
+            defaults.guidance_scale if preset.guidance_scale is None else preset.guidance_scale
+        ),
+        scheduler=preset.scheduler or defaults.scheduler,
+        loras=merge_loras(defaults.loras, preset.loras),
+    )
 
 
 def preset_name_problem(name: str) -> str | None:

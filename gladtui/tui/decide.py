@@ -68,7 +68,7 @@ class DecisionKeys(_Base):
         decided: list[str]
         chosen: dict[str, int]
         reselect: tuple[str, int] | None
-        destination: str  # where the image and the post go, in words, one line each
+        publish_to: str  # where the image and the post go, in words, one line each
         pictures: Pictures
         status: StatusJSON | None
         tasks: TaskList
@@ -118,7 +118,7 @@ class DecisionKeys(_Base):
         if self.confirm or dialog or variation.get("missing"):
             picture = self.pictures.get(task["id"], variation)
             note = self.approve_note(index)
-            screen = ApproveScreen(task, variation, picture, self.destination, note=note)
+            screen = ApproveScreen(task, variation, picture, self.publish_to, note=note)
             self.app.push_screen(screen, send)
         else:
             send()

@@ -11,8 +11,8 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from gladtui.cliformat import format_progress
-from gladtui.shapes import TaskJSON, TaskStatus, TaskSummaryJSON
+from gladtui.humanize import format_progress
+from gladtui.shapes import SlugOutcome, TaskJSON, TaskStatus, TaskSummaryJSON
 from gladtui.tui.rows import STATUS_STYLES, countdown
 
 LABEL = "bold"
@@ -21,15 +21,15 @@ LABEL = "bold"
 def slug_line(task: TaskSummaryJSON) -> str:
     """The slug approving would give, and why it is that one."""
     slug, taken_by, outcome = task["slug"], task["slug_taken_by"], task["slug_outcome"]
-    base = slug.rsplit("-", 1)[0] if outcome == "suffixed" else slug
+    base = slug.rsplit("-", 1)[0] if outcome == SlugOutcome.SUFFIXED else slug
     other = f"task {taken_by}" if taken_by else "another post"
-    if outcome == "published":
+    if outcome == SlugOutcome.PUBLISHED:
         return f"{slug} (published)"
-    if outcome == "suffixed":
+    if outcome == SlugOutcome.SUFFIXED:
         return f"{slug}  ('{base}' is taken by {other}'s post)"
-    if outcome == "takes_over":
+    if outcome == SlugOutcome.TAKES_OVER:
         return f"{slug}  (replaces the image of {other}'s post: on_duplicate_slug update)"
-    if outcome == "links":
+    if outcome == SlugOutcome.LINKS:
         return f"{slug}  (already {other}'s post: approving links to it, on_duplicate_slug skip)"
     return f"{slug}  (free)"
 

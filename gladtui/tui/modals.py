@@ -56,7 +56,7 @@ class ApproveScreen(ModalScreen[bool]):
         task: TaskSummaryJSON,
         variation: VariationJSON,
         picture: PILImage.Image | None,
-        destination: str,
+        publish_to: str,
         *,
         note: str = "",
     ) -> None:
@@ -66,7 +66,7 @@ class ApproveScreen(ModalScreen[bool]):
         self.variation = variation
         self.missing = bool(variation.get("missing"))
         self.picture = None if self.missing else picture
-        self.destination = destination
+        self.publish_to = publish_to
         self.note = note
 
     def compose(self) -> ComposeResult:
@@ -90,7 +90,7 @@ class ApproveScreen(ModalScreen[bool]):
                         yield Static(self._missing_text(), markup=False, classes="problem")
                     else:
                         yield Static(f"slug: {slug_line(self.task_summary)}", markup=False)
-                        yield Static(self.destination, markup=False)
+                        yield Static(self.publish_to, markup=False)
             hint = "y / Enter: approve and publish    n / Esc: back"
             yield Label("n / Esc: back" if self.missing else hint, classes="hint")
 

@@ -123,7 +123,7 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
         self.filter = FILTERS[0]
         self.counts: Counts | None = None
         self.status: StatusJSON | None = None
-        self.destination = "image: the configured publisher"  # until the status arrives
+        self.publish_to = "image: the configured publisher"  # until the status arrives
         self.full: TaskJSON | None = None  # the cursor's task with its variations
         self.pictures = pictures or Pictures(client)
         self.ahead = Lookahead()
@@ -331,7 +331,9 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
         self.status = status
         self.counts = counts_of(status)
         publishing = status["publishing"]
-        self.destination = (
+        # `destination` is the image's publisher in words (a field named before the word
+        # came to mean where posts go; fields are never renamed)
+        self.publish_to = (
             f"image: {publishing['destination']}\npost:  {publishing['posts_destination']}"
         )
         self._show_filter()

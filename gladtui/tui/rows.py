@@ -13,7 +13,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 
-from gladtui.cliformat import age, parse_time
+from gladtui.humanize import age, parse_time
 from gladtui.shapes import ProgressJSON, TaskStatus, TaskSummaryJSON
 
 STATUS_WIDTH = 12  # "● generating", or the progress bar that replaces it

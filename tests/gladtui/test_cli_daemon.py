@@ -51,7 +51,9 @@ def test_status(live: ApiDaemon) -> None:
     assert "model:    builtin:tiny-sdxl" in human.stdout
     assert f"socket:   {live.socket}" in human.stdout
     cdn = live.config.local_cdn_dir
-    assert f"publish:  the local folder {cdn} (duplicate slugs: suffix)" in human.stdout
+    assert f"images:   the local folder {cdn}\n" in human.stdout
+    posts = "gladtui's own posts table (gladtui posts) (duplicate slugs: suffix)"
+    assert f"posts:    {posts}\n" in human.stdout
     data = as_json(live, "status")
     assert data["socket"] == str(live.socket) and "review" in data["tasks"]
 

@@ -31,7 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from gladtui import cliformat
+from gladtui import humanize
+from gladtui.cli import cliformat
 from gladtui.client import ApiError, Client, ClientError, DaemonUnreachable
 from gladtui.eventstream import (
     HeartbeatEvent,
@@ -200,7 +201,7 @@ def status_json() -> StatusJSON:
     ],
 )
 def test_durations_use_the_largest_whole_unit(seconds: float, text: str) -> None:
-    assert cliformat.duration(seconds) == text
+    assert humanize.duration(seconds) == text
 
 
 def test_task_table_fits_the_width_and_cuts_long_titles() -> None:
@@ -332,7 +333,9 @@ def test_status_lines() -> None:
     assert "jobs:     2 pending, 1 running" in text
     assert "socket:   /run/user/1000/gladtui/daemon.sock" in text
     assert "drop:     /home/me/gladtui/drop" in text
-    assert "posts:    PostgreSQL table posts in database blog (user gladtui)" in text
+    assert "images:   Cloudinary cloud demo, folder glad-labs\n" in text
+    posts = "PostgreSQL table posts in database blog (user gladtui) (duplicate slugs: suffix)"
+    assert f"posts:    {posts}" in text
 
 
 def test_status_shows_each_ray_replica_and_what_it_is_doing() -> None:

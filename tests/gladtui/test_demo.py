@@ -120,7 +120,8 @@ def test_without_the_examples_it_says_where_they_were_looked_for(tmp_path: Path)
     # The package alone, as an install without the repository has it.
     shutil.copytree(REPO / "gladtui", tmp_path / "gladtui")
     probe = (
-        "from gladtui.demo import run_demo; raise SystemExit(run_demo(keep=False, headless=True))"
+        "from gladtui.cli.demo import run_demo; "
+        "raise SystemExit(run_demo(keep=False, headless=True))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],
@@ -175,7 +176,7 @@ def test_interrupted_it_still_stops_the_daemon_and_cleans_up(
 
 
 def test_importing_the_demo_loads_neither_textual_nor_torch() -> None:
-    loaded = loaded_after("import gladtui.demo")
+    loaded = loaded_after("import gladtui.cli.demo")
     assert not any(loaded.values()), loaded
 
 

@@ -16,8 +16,9 @@ from sd_parsers import ParserManager
 
 from daemon.generation.models import LoadedModel
 from gladtui.config import Config, ConfigError, load_config
+from gladtui.config.presets import Preset, Settings, over_defaults
 from gladtui.shapes import GenerateRequest
-from gladtui.taskfile import TaskFileError, parse_task
+from gladtui.taskfile import TaskFileError, TaskRules, parse_task
 from tests.apidaemon import ApiDaemon, task_yaml
 from tests.daemon.generation.test_prompts import LONG
 from tests.lorahelpers import write_tiny_lora
@@ -208,4 +209,17 @@ def test_check_says_what_a_task_file_would_render_with(live: ApiDaemon, tmp_path
     assert result.stdout.strip() == (
         f"ok: {task}: task 'drafted', 3 variation(s) of 1024x1024, 2 steps, guidance 1, "
         "sampler lcm, preset draft, LoRA fast 1, LoRA brand-style 0.5: Checked"
+    )
+
+
+def test_a_presets_values_go_over_the_defaults_and_its_loras_add_up() -> None:
+    defaults = TaskRules(
+        steps=30, guidance_scale=7.0, scheduler="euler", loras={"a": 1.0, "b": 0.5}
+    )
+    preset = Preset(steps=4, loras={"b": 0.0, "c": 1.0})
+    assert over_defaults(preset, defaults) == Settings(
+        steps=4, guidance_scale=7.0, scheduler="euler", loras={"a": 1.0, "b": 0.0, "c": 1.0}
+    )
+    assert over_defaults(Preset(guidance_scale=0.0, scheduler="lcm"), defaults) == Settings(
+        steps=30, guidance_scale=0.0, scheduler="lcm", loras={"a": 1.0, "b": 0.5}
     )

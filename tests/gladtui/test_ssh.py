@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from daemon.generation.models import LoadedModel
-from gladtui import cli, exits
+from gladtui.cli import exits
+from gladtui.cli import main as cli
 from gladtui.sshforward import Target, parse_target
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml, wait_until
 from tests.gladtui.tui.test_tui_tmux import Tmux, half_block_lines

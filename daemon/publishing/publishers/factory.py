@@ -45,8 +45,9 @@ def _s3_publisher(config: Config) -> Publisher:
         raise ConfigError(f"publishing.s3.profile: {exc}") from None
 
 
-def describe_destination(config: Config) -> str:
-    """Where approved images go, in words a reviewer can check (never a secret)."""
+def describe_publisher(config: Config) -> str:
+    """Where the publisher puts approved images, in words a reviewer can check (never a
+    secret): the status JSON's `publishing.destination`, `gladtui status`'s `images:`."""
     publishing = config.publishing
     if publishing.publisher == "local":
         where = f"the local folder {config.local_cdn_dir}"

@@ -8,7 +8,7 @@ import pytest
 
 from daemon.intake.dropfolder import DropFolder, is_candidate_name
 from daemon.intake.readiness import Snapshot
-from gladtui.submit import submit_file
+from gladtui.cli.submit import submit_file
 from gladtui.taskfile import TaskFileError, TaskRules
 
 GOOD = b"title: Muffins\nprompt: muffins on a table\n"

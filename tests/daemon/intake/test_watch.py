@@ -17,9 +17,9 @@ from daemon.intake.ingest import Ingestor
 from daemon.intake.watcher import DropWatcher, polling_requested
 from daemon.service.process import Daemon
 from daemon.store import Store
+from gladtui.cli.submit import submit_file
 from gladtui.config import Config
 from gladtui.shapes import TaskStatus
-from gladtui.submit import submit_file
 from gladtui.taskfile import TaskRules
 from tests.apidaemon import wait_until
 from tests.paths import TASKFILES

@@ -27,6 +27,7 @@ from daemon.publishing.slugs import (
     slugs_of,
 )
 from daemon.store import NewTask, Store
+from gladtui.shapes import SlugOutcome
 
 # --- titles to slugs ----------------------------------------------------------------------
 
@@ -82,19 +83,34 @@ def test_next_free_takes_the_first_gap_from_2() -> None:
 
 @pytest.mark.parametrize("policy", ["suffix", "update", "skip"])
 def test_a_free_slug_is_created_whatever_the_policy(policy: str) -> None:
-    assert choose("pie", {"pie-2", "tart"}, policy) == SlugChoice("pie", "create", "new")
+    assert choose("pie", {"pie-2", "tart"}, policy) == SlugChoice("pie", "create", "free")
 
 
 @pytest.mark.parametrize(
     ("policy", "choice"),
     [
         ("suffix", SlugChoice("pie-3", "create", "suffixed")),
-        ("update", SlugChoice("pie", "update", "took_over")),
-        ("skip", SlugChoice("pie", "link", "linked")),
+        ("update", SlugChoice("pie", "update", "takes_over")),
+        ("skip", SlugChoice("pie", "link", "links")),
     ],
 )
 def test_a_taken_slug_follows_the_policy(policy: str, choice: SlugChoice) -> None:
     assert choose("pie", {"pie", "pie-2"}, policy) == choice
+
+
+def test_an_outcome_done_is_recorded_in_the_words_published_events_and_intents_use() -> None:
+    # The status change to published says these (its detail's `outcome`) and post
+    # intents store them: words clients and databases already hold, never to change.
+    recorded = {outcome.value: outcome.recorded for outcome in SlugOutcome}
+    assert recorded == {
+        "free": "new",
+        "suffixed": "suffixed",
+        "takes_over": "took_over",
+        "links": "linked",
+        "published": "existing",
+        "none": "none",
+    }
+    assert all(SlugOutcome.from_recorded(o.recorded) is o for o in SlugOutcome)
 
 
 def test_slugs_of_keeps_the_base_and_what_starts_with_base_dash() -> None:

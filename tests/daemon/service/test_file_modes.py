@@ -27,9 +27,9 @@ from daemon.publishing.publishers.local import LocalPublisher
 from daemon.service.folders import prepare_folders, privacy_warnings
 from daemon.service.statelock import StateLock
 from daemon.store import Store
+from gladtui.cli.submit import submit_file
 from gladtui.config import Config
 from gladtui.filemodes import close_to_others, make_folders
-from gladtui.submit import submit_file
 from gladtui.taskfile import TaskRules
 from tests.privileges import run_unprivileged
 

@@ -23,6 +23,7 @@ from gladtui.shapes import (
     PreviewStepJSON,
     ProgressEventJSON,
     ProgressJSON,
+    SlugOutcome,
     TaskJSON,
     TaskPageJSON,
     TaskStatus,
@@ -113,13 +114,12 @@ def summary_json(
     slug: SlugPreview | None,
 ) -> TaskSummaryJSON:
     if post is not None:
-        slug = SlugPreview(
-            post.slug, "published", None if post.task_id == task.id else post.task_id
-        )
+        holder = None if post.task_id == task.id else post.task_id
+        slug = SlugPreview(post.slug, SlugOutcome.PUBLISHED, holder)
     elif task.status is TaskStatus.INVALID:  # a refused file is never published
-        slug = SlugPreview(base_slug(task.title), "none", None)
+        slug = SlugPreview(base_slug(task.title), SlugOutcome.NONE, None)
     elif slug is None:  # not asked for: the base slug, as if free
-        slug = SlugPreview(base_slug(task.title), "free", None)
+        slug = SlugPreview(base_slug(task.title), SlugOutcome.FREE, None)
     return {
         "id": task.id,
         "title": task.title,

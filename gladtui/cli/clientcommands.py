@@ -2,7 +2,7 @@
 their calls through `gladtui.client`, and their output.
 
 Each command is a `_call_*` run by `run_client`, which turns the client's
-failures into the exit codes of gladtui/cli.py. Imported when the parser is
+failures into the exit codes of gladtui/cli/main.py. Imported when the parser is
 built: only argparse and the standard library at the top, the rest lazily.
 """
 
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gladtui.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, daemon_socket
+from gladtui.cli.exits import EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, daemon_socket
 from gladtui.shapes import MAX_PAGE, TaskStatus  # the daemon's largest page
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def _call_tasks(client: Client, args: argparse.Namespace) -> None:
         return
     from datetime import UTC, datetime
 
-    from gladtui.cliformat import format_tasks, paging_note
+    from gladtui.cli.cliformat import format_tasks, paging_note
 
     page = client.tasks(statuses, args.search, limit, args.offset)
     print(format_tasks(page, datetime.now(UTC), _width()))
@@ -186,10 +186,10 @@ def _call_tasks(client: Client, args: argparse.Namespace) -> None:
 
 
 def _call_show(client: Client, args: argparse.Namespace) -> None:
-    from gladtui.cliformat import format_task
+    from gladtui.cli.cliformat import format_task
 
     if args.watch:
-        from gladtui.watchtask import watch_task
+        from gladtui.cli.watchtask import watch_task
 
         watch_task(client, args.task, as_json=args.json)
         return
@@ -198,7 +198,7 @@ def _call_show(client: Client, args: argparse.Namespace) -> None:
 
 
 def _call_posts(client: Client, args: argparse.Namespace) -> None:
-    from gladtui.cliformat import format_posts, paging_note
+    from gladtui.cli.cliformat import format_posts, paging_note
 
     page = client.posts(args.limit or MAX_PAGE, args.offset)
     _output(page, args, format_posts)
@@ -210,7 +210,7 @@ def _call_posts(client: Client, args: argparse.Namespace) -> None:
 
 
 def _call_status(client: Client, args: argparse.Namespace) -> None:
-    from gladtui.cliformat import format_status
+    from gladtui.cli.cliformat import format_status
     from gladtui.config import load_config
     from gladtui.pictureprotocol import choose
 
@@ -241,7 +241,7 @@ def _call_approve(client: Client, args: argparse.Namespace) -> None:
     if args.json:
         _output(answer, args, str)
         return
-    from gladtui.cliformat import format_approval
+    from gladtui.cli.cliformat import format_approval
 
     task = answer["task"]
     deadline = time.monotonic() + PUBLISH_WAIT_SECONDS
@@ -267,6 +267,6 @@ def _call_cancel(client: Client, args: argparse.Namespace) -> None:
 
 
 def _print_action(action: ActionJSON, args: argparse.Namespace) -> None:
-    from gladtui.cliformat import format_action
+    from gladtui.cli.cliformat import format_action
 
     _output(action, args, format_action)

@@ -1,6 +1,6 @@
 """The `gladtui` command: one entry point for the TUI, the daemon and the CLI.
 
-Exit codes: gladtui/exits.py.
+Exit codes: gladtui/cli/exits.py.
 
 Only argparse and the shared modules are imported at start, so `gladtui --help`
 answers at once; each command imports what it needs when it runs.
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gladtui import __version__
-from gladtui.exits import (
+from gladtui.cli.exits import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_UNREACHABLE,
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_demo_command(commands)
     _add_service_command(commands, common)
-    from gladtui.clientcommands import add_client_commands
+    from gladtui.cli.clientcommands import add_client_commands
 
     add_client_commands(commands, common)
     return parser
@@ -205,7 +205,7 @@ def _check_ssh_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from gladtui.demo import run_demo
+    from gladtui.cli.demo import run_demo
 
     return run_demo(keep=args.keep, headless=args.headless)
 
@@ -275,8 +275,8 @@ def _run_tui(args: argparse.Namespace) -> int:
 
 
 def _run_submit(args: argparse.Namespace) -> int:
+    from gladtui.cli.submit import submit_file
     from gladtui.config import load_config
-    from gladtui.submit import submit_file
     from gladtui.taskfile import TaskFileError
 
     if args.ssh is not None:

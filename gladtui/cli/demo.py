@@ -26,16 +26,16 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
+from gladtui.cli.submit import submit_file
 from gladtui.client import Client, ClientError, client_for
 from gladtui.config import Config, load_config
 from gladtui.shapes import TaskStatus
-from gladtui.submit import submit_file
 from gladtui.taskfile import TaskFileError
 
 if TYPE_CHECKING:
     from gladtui.shapes import TaskSummaryJSON
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 INVALID_SAMPLE = EXAMPLES / "invalid" / "typo.yaml"
 FIRST_SAMPLE = "muffins.yaml"  # submitted and approved first: its twin then gets `-2`
 SIZE, STEPS = 256, 4  # the tiny model draws noise at any size; small keeps the demo quick
@@ -134,7 +134,7 @@ def _socket_path(workspace: Path) -> Path:
 
 def _start_daemon(workspace: Path) -> subprocess.Popen[bytes]:
     script = Path(sys.executable).parent / "gladtui"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "gladtui.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "gladtui.cli.main"]
     (temp := workspace / "tmp").mkdir()
     with (workspace / "daemon.log").open("wb") as log:
         return subprocess.Popen(

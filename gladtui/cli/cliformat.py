@@ -1,15 +1,17 @@
 """What the CLI prints without `--json`: pure functions from the API's JSON to text.
 
 Each takes the dicts of gladtui/shapes.py (and `now`, `width` where the output
-depends on them), so the output is tested without a daemon or a terminal.
+depends on them), so the output is tested without a daemon or a terminal. What
+the TUI says the same way (ages, times, progress) is in gladtui/humanize.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from gladtui.humanize import age, duration, format_progress
 from gladtui.shapes import TaskStatus
 
 if TYPE_CHECKING:
@@ -17,7 +19,6 @@ if TYPE_CHECKING:
         ActionJSON,
         PostJSON,
         PostPageJSON,
-        ProgressJSON,
         ReplicaJSON,
         StatusJSON,
         TaskJSON,
@@ -27,25 +28,6 @@ if TYPE_CHECKING:
 
 MIN_TITLE = 10  # a narrow terminal still shows this much of a title
 GAP = "  "
-
-
-def parse_time(text: str) -> datetime:
-    """An API time (ISO 8601, UTC, "Z") as an aware datetime."""
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def duration(seconds: float) -> str:
-    """The largest whole unit: 5s, 3m, 2h, 4d."""
-    seconds = max(0, int(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def age(created_at: str, now: datetime) -> str:
-    return duration((now - parse_time(created_at)).total_seconds())
 
 
 def truncate(text: str, width: int) -> str:
@@ -90,13 +72,6 @@ def paging_note(shown: int, total: int, offset: int, what: str, command: str) ->
     return (
         f"showing {what} {offset + 1}-{offset + shown} of {total}; for more: "
         f"gladtui {command} --offset {offset + shown} [--limit N]"
-    )
-
-
-def format_progress(progress: ProgressJSON) -> str:
-    return (
-        f"step {progress['step']}/{progress['steps']}, "
-        f"{progress['images_done']}/{progress['images_total']} images done"
     )
 
 
@@ -210,10 +185,10 @@ def format_status(status: StatusJSON) -> str:
     jobs = status["jobs"]
     lines.append(f"jobs:     {jobs.get('pending', 0)} pending, {jobs.get('running', 0)} running")
     publishing = status["publishing"]
+    posts = publishing.get("posts_destination", "gladtui posts")  # a daemon before posts.to
     lines += [
-        f"publish:  {publishing['destination']} "
-        f"(duplicate slugs: {publishing['on_duplicate_slug']})",
-        f"posts:    {publishing.get('posts_destination', 'gladtui posts')}",
+        f"images:   {publishing['destination']}",  # the publisher's (the field's old name)
+        f"posts:    {posts} (duplicate slugs: {publishing['on_duplicate_slug']})",
         f"socket:   {status['socket']}",
         f"drop:     {status['drop_dir']}",
         f"previews: {status['preview_dir']}",

@@ -24,7 +24,7 @@ STREAM_TIMEOUT = 120.0  # s without a byte (heartbeats included): the daemon is 
 
 def watch_task(client: Client, task_id: str, *, as_json: bool, out: TextIO = sys.stdout) -> None:
     """Print progress lines until the task leaves generating. Raises ClientError."""
-    from gladtui.cliformat import format_task
+    from gladtui.cli.cliformat import format_task
 
     with client.events(timeout=STREAM_TIMEOUT) as stream:
         task = client.task(task_id)
