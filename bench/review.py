@@ -127,6 +127,18 @@ def pictures_of(app: Any, task_id: str) -> bool:
     )
 
 
+def state(app: Any) -> str:
+    """What the screen shows instead, for a failure's message."""
+    from textual_image.widget import Image
+
+    gallery, current = app.review.gallery, app.review.tasks.current
+    return (
+        f"cursor on {current and current['id']}, gallery of {gallery.task_id}, "
+        f"{'stale, ' if gallery.has_class('-stale') else ''}{len(gallery.query(Image))} pictures, "
+        f"screen {type(app.screen).__name__}; notes: {[n.message for n in app._notifications]}"
+    )
+
+
 async def loop(config: Any, size: tuple[int, int], decisions: int) -> tuple[list[float], int]:
     """Decide `decisions` times; seconds from the last key of each to the next task's
     pictures on screen, and the keys sent in all."""
@@ -148,7 +160,8 @@ async def loop(config: Any, size: tuple[int, int], decisions: int) -> tuple[list
             if app.review.confirm:
                 send(app, "a")
                 keys += 1
-                await until(pilot, lambda: isinstance(app.screen, ApproveScreen), "the dialog")
+                dialog = f"the dialog (before it: {state(app)})"
+                await until(pilot, lambda: isinstance(app.screen, ApproveScreen), dialog)
                 await _quiet(frames)  # the reviewer reads it: y comes to a settled dialog
                 last = "y"
             else:
@@ -157,7 +170,7 @@ async def loop(config: Any, size: tuple[int, int], decisions: int) -> tuple[list
             started = time.perf_counter()
             send(app, last)
             keys += 1
-            [when] = await painted([shown], f"the pictures of {following}")
+            [when] = await painted([shown], f"the pictures of {following} ({state(app)})")
             times.append(when - started)
     return times, keys
 
