@@ -1,7 +1,9 @@
 """Reading kitty graphics back out of the bytes a terminal received.
 
 What a kitty terminal would do with them: transmissions reassembled from their
-chunks (the first chunk has the keys, the rest only `m` and `q`), virtual
+chunks (the first chunk has the keys, the rest only `m` and `q`) and decoded
+as their keys say (a PNG, f=100; raw RGB or RGBA pixels, f=24 or f=32, s×v of
+them, zlib-compressed with o=z), virtual
 placements, deletions, in the order they came. And the screen they land on,
 through pyte (a VT emulator), where Unicode placeholder cells name an image by
 their colour and diacritics.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -26,7 +29,8 @@ STRING_COMMANDS = re.compile(rb"\x1b[_P].*?\x1b\\", re.DOTALL)  # APC, DCS: pyte
 
 @dataclass
 class Graphics:
-    images: dict[int, bytes] = field(default_factory=dict)  # id -> the last PNG sent
+    images: dict[int, bytes] = field(default_factory=dict)  # id -> the last data sent
+    formats: dict[int, dict[str, str]] = field(default_factory=dict)  # id -> its keys
     transmissions: Counter[int] = field(default_factory=Counter)
     placements: dict[int, tuple[int, int]] = field(default_factory=dict)  # id -> (c, r)
     deleted: list[int] = field(default_factory=list)
@@ -34,7 +38,17 @@ class Graphics:
     order: list[tuple[str, int]] = field(default_factory=list)  # ("t"|"p"|"d", id)
 
     def image(self, image_id: int) -> Image.Image:
-        return Image.open(io.BytesIO(self.images[image_id]))
+        """The picture as kitty decodes it; an unknown format fails the test."""
+        keys, data = self.formats[image_id], self.images[image_id]
+        if keys.get("o") == "z":
+            data = zlib.decompress(data)
+        bits = keys.get("f", "32")  # kitty's default is 32-bit RGBA
+        if bits == "100":
+            return Image.open(io.BytesIO(data))
+        mode = {"24": "RGB", "32": "RGBA"}[bits]
+        size = (int(keys["s"]), int(keys["v"]))
+        assert len(data) == size[0] * size[1] * len(mode), f"{len(data)} bytes for {size} {mode}"
+        return Image.frombytes(mode, size, data)
 
 
 def keys_of(raw: bytes) -> dict[str, str]:
@@ -59,6 +73,7 @@ def graphics(output: bytes) -> Graphics:
             found.queries += 1
         elif action in ("t", "T"):
             found.transmissions[image_id] += 1
+            found.formats[image_id] = keys
             found.order.append(("t", image_id))
             chunks = [payload]
             if keys.get("m", "0") == "1":

@@ -53,6 +53,7 @@ def add_review_task(
     size: tuple[int, int],
     count: int,
     paint: Callable[[tuple[int, int], int], Image.Image] = noise,
+    prompt: str = "bread",
 ) -> list[Path]:
     """A task awaiting review with `count` variations of `size`, painted by `paint`
     (by default each different noise)."""
@@ -69,7 +70,7 @@ def add_review_task(
                          negative_prompt="", width=size[0], height=size[1], steps=2,
                          guidance_scale=7.0, model="test")
         )  # fmt: skip
-    task = NewTask(id=task_id, title=task_id, prompt="bread", variations=count, steps=2,
+    task = NewTask(id=task_id, title=task_id, prompt=prompt, variations=count, steps=2,
                    guidance_scale=7.0, width=size[0], height=size[1], seed=1)  # fmt: skip
     with store.transaction():
         store.tasks.create_many([task], status=TaskStatus.REVIEW)

@@ -103,7 +103,7 @@ class ReviewApp(App[None]):
 
     def on_unmount(self) -> None:
         self.follower.stop()
-        kittypicture.delete_all_held(self)  # the widgets are gone; their images go too
+        kittypicture.delete_all_sent(self)  # the widgets are gone; their images go too
 
     def action_help(self) -> None:
         if self.screen is self.review:

@@ -25,6 +25,7 @@ from gladtui.tui.modals import (
     RejectChoice,
     RejectScreen,
 )
+from gladtui.tui.tasklist import TaskList
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from gladtui.shapes import StatusJSON
     from gladtui.tui.gallery import Gallery
     from gladtui.tui.pictures import Pictures
-    from gladtui.tui.tasklist import TaskList
 
     _Base = Screen[None]
 else:
@@ -74,6 +74,7 @@ class DecisionKeys(_Base):
         tasks: TaskList
         gallery: Gallery
 
+        def _highlighted(self, message: TaskList.Highlighted) -> None: ...  # review.py
         def approve_note(self, index: int) -> str: ...  # viewkeys.py: which one, in a compare
         def close_large_view(self) -> None: ...
 
@@ -214,6 +215,10 @@ class DecisionKeys(_Base):
         """Send a decision and move on to the next task awaiting review at once."""
         self.decided.append(task_id)
         self._advance_from(task_id)
+        # The next task's details and pictures now, in the frame that moves the cursor:
+        # the list's own message would come after a frame of the cursor alone (its
+        # second announcement then finds them shown already).
+        self._highlighted(TaskList.Highlighted(self.tasks.current))
         # Sent once the next task is painted: the request's thread would compete
         # with that frame for the interpreter, and a few ms later change nothing.
         self.call_after_refresh(self._send_decision, task_id, verb, lambda: call(task_id, *args))

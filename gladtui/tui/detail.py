@@ -102,7 +102,20 @@ def _field(text: Text, label: str, value: str, style: str = "") -> None:
 
 
 class TaskDetail(Static):
-    """Shows `detail_text` of the task it is given."""
+    """Shows `detail_text` of the task it is given.
+
+    A layout of the screen only when the text's height changed: the next task's
+    details mostly have as many lines, and a layout is most of what a decision's
+    frame costs (bench/review.py)."""
+
+    _shown: Text | None = None
 
     def show(self, task: TaskSummaryJSON | TaskJSON | None, now: datetime | None = None) -> None:
-        self.update(detail_text(task, now))
+        text = detail_text(task, now)
+        if text == self._shown:
+            return
+        self._shown = text
+        self.update(text, layout=False)
+        width = self.size.width
+        if not width or self.get_content_height(self.size, self.size, width) != self.size.height:
+            self.refresh(layout=True)

@@ -115,4 +115,6 @@ class FilterBar(Static):
     """`Review 3  All 12  Generating 1 …`, the current filter highlighted."""
 
     def show(self, current: TaskFilter, counts: Counts | None, query: str) -> None:
-        self.update(bar_text(current, counts, query))
+        # one line, the screen's width (gladtui.tcss): a recount needs no layout of the
+        # screen, which would compete with the reviewer's next key
+        self.update(bar_text(current, counts, query), layout=False)

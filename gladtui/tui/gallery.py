@@ -32,7 +32,7 @@ from textual.widgets import Label, Static
 
 from gladtui.shapes import VariationJSON
 from gladtui.tui.livepreviews import PreviewBox, PreviewShot
-from gladtui.tui.picturewidget import PictureBase, picture_widget
+from gladtui.tui.picturewidget import PictureBase, picture_widget, repicture
 
 PER_PAGE = 3  # thumbnails side by side at least, from 80 columns up
 COLUMNS_PER_EXTRA = 60  # a wide gallery shows one more thumbnail per this many columns
@@ -120,7 +120,7 @@ class Thumbnail(Vertical):
             self.pinned = pinned
             labels = self.query(Label)  # none yet before compose, which reads `pinned`
             if labels:
-                labels.first().update(self._caption())
+                labels.first().update(self._caption(), layout=False)  # one line, 100 % wide
 
     def _picture_widget(self) -> Widget:
         # Both sides set: textual-image's "auto" reads the widget's size before layout.
@@ -137,11 +137,11 @@ class Thumbnail(Vertical):
     def show(self, variation: VariationJSON, picture: PILImage.Image | None) -> None:
         """Another variation in this box: cheaper than a new box (no mount, no layout)."""
         self.variation = variation
-        self.query_one(Label).update(self._caption())
+        self.query_one(Label).update(self._caption(), layout=False)  # one line, 100 % wide
         picture = None if variation.get("missing") else picture
         if picture is not None and self.picture is not None:
             self.picture = picture
-            self.query_one(".picture", PictureBase).image = picture
+            repicture(self.query_one(".picture", PictureBase), picture)
             return
         old, self.picture = self.children[0], picture
         old.remove()

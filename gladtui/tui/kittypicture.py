@@ -13,7 +13,7 @@ TUI runs inside tmux, so they never split one of Textual's sequences.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -25,7 +25,7 @@ from rich.style import Style
 from textual.app import App
 from textual.app import RenderResult as WidgetRenderResult
 from textual_image._geometry import ImageSize
-from textual_image._pixeldata import PixelData
+from textual_image._pixeldata import PixelData, ensure_image
 from textual_image._terminal import get_cell_size
 from textual_image._utils import StrOrBytesPath
 from textual_image.renderable.halfcell import Image as HalfcellRenderable
@@ -33,18 +33,20 @@ from textual_image.widget._base import Image as PictureBase
 
 from gladtui.passthrough import Wrap, unwrapped
 from gladtui.tui import kittyescapes
-from gladtui.tui.kittyescapes import ImageIds, Ticket
+from gladtui.tui.kittyescapes import Encoded, ImageIds, Ticket
 
 Picture = StrOrBytesPath | IO[bytes] | PILImage.Image  # what textual-image draws
 
 
 @dataclass(slots=True)
 class KittyOutput:
-    """Where the escapes go: wrapped or not, and whether 24-bit colours reach the
-    terminal as such (through tmux only when its terminal has the RGB feature)."""
+    """Where the escapes go: wrapped or not, whether 24-bit colours reach the
+    terminal as such (through tmux only when its terminal has the RGB feature),
+    and how a picture is encoded (bench/loupe.py compares the encodings)."""
 
     wrap: Wrap = unwrapped
     rgb_reaches: bool = True
+    encode: Callable[[PILImage.Image], Encoded] = kittyescapes.zlib_pixels
 
     def send(self, app: App[Any], escapes: list[str]) -> None:
         driver = app._driver  # Textual's writer queue; None before start and after exit
@@ -55,13 +57,17 @@ class KittyOutput:
 OUTPUT = KittyOutput()
 IDS = ImageIds()
 HELD: dict[int, Ticket] = {}  # every image sent and not yet deleted, by id
+SENT: set[int] = set()  # every id this process ever sent an image under
 
 
-def delete_all_held(app: App[Any]) -> None:
-    """Delete what the terminal still holds: called as the app unmounts, after its
-    widgets, so an image sent by a render that raced a widget's removal is not
-    left in the terminal's memory (ids are global to it: a leak outlives the TUI)."""
-    OUTPUT.send(app, [kittyescapes.delete(image_id) for image_id in HELD])
+def delete_all_sent(app: App[Any]) -> None:
+    """Delete every image this process sent, once more: called as the app unmounts,
+    after its widgets. Ids are global to the terminal, so a leak outlives the TUI,
+    and a delete can be lost on the way: tmux drops passthrough while its terminal
+    is behind on output (a slow SSH link, a big picture just before; measured on
+    a loaded machine: one delete in a loupe session never arrived). Deleting an
+    id that is gone already is a no-op for the terminal (q=2: no answer)."""
+    OUTPUT.send(app, [kittyescapes.delete(image_id) for image_id in sorted(SENT)])
     for ticket in HELD.values():
         IDS.give_back(ticket)
     HELD.clear()
@@ -122,10 +128,10 @@ class KittyPicture(PictureBase, Renderable=HalfcellRenderable):
             return None
         true_colour = self.app.console.color_system == "truecolor" and OUTPUT.rgb_reaches
         image_id = kittyescapes.image_id(ticket.colour, ticket.high, true_colour=true_colour)
-        data = PixelData(picture).scaled(*pixels).to_base64()
-        escapes = kittyescapes.transmit(image_id, data)
+        escapes = kittyescapes.transmit(image_id, OUTPUT.encode(_at_size(picture, pixels)))
         OUTPUT.send(self.app, [*escapes, kittyescapes.place(image_id, *cells)])
         HELD[image_id] = ticket
+        SENT.add(image_id)
         if self._shown is not None:
             self._retire(self._shown)
         self._shown = Shown(picture, cells, pixels, ticket, image_id)
@@ -142,9 +148,18 @@ class KittyPicture(PictureBase, Renderable=HalfcellRenderable):
 
     def _delete(self, shown: Shown) -> None:
         if HELD.pop(shown.image_id, None) is None:
-            return  # deleted already, by delete_all_held
+            return  # deleted already, by delete_all_sent
         OUTPUT.send(self.app, [kittyescapes.delete(shown.image_id)])
         IDS.give_back(shown.ticket)
+
+
+def _at_size(picture: Picture, pixels: tuple[int, int]) -> PILImage.Image:
+    """The picture scaled to `pixels`; itself when it has that size already (the loupe's
+    crops do: no copy, no resampling)."""
+    if isinstance(picture, PILImage.Image) and picture.size == pixels:
+        return picture
+    with ensure_image(picture) as image:
+        return PixelData(image).scaled(*pixels).pil_image
 
 
 class _Cells:

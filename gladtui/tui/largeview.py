@@ -36,7 +36,7 @@ from textual.worker import get_current_worker
 from gladtui.client import ClientError
 from gladtui.shapes import VariationJSON
 from gladtui.tui.loupe import PANEL_GAP, Crop, Point, fit, loupe, pan, panels
-from gladtui.tui.picturewidget import PictureBase, drawn_cell, picture_widget
+from gladtui.tui.picturewidget import PictureBase, drawn_cell, picture_widget, repicture
 from gladtui.tui.screens import HelpScreen, help_rows
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class Panel(Vertical):
             self._waiting = (label, picture, cells)
             return
         self._waiting = None
-        self.label.update(label)
+        self.label.update(label, layout=False)  # one line, 100 % wide
         widget = self.picture
         if picture is None:
             if not isinstance(widget, Static):
@@ -98,7 +98,7 @@ class Panel(Vertical):
             return
         if isinstance(widget, PictureBase) and self.cells == cells:
             if widget.image is not picture:
-                widget.image = picture
+                repicture(widget, picture)
             return
         self._replace(picture_widget(picture), cells)
 
@@ -234,7 +234,7 @@ class LargeView(Screen[None]):
             panel.styles.margin = (0, 0, 0, PANEL_GAP if n else 0)
             panel.set_class(len(shown) > 1 and n == len(shown) - 1, "-selected")
             panel.show(label, drawn, cells)
-        self.caption.update(self._caption(places, bool(shown)))
+        self.caption.update(self._caption(places, bool(shown)), layout=False)  # one line
 
     def _picture_for(
         self, panel: Panel, picture: PILImage.Image | None, room: tuple[int, int]

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from PIL import Image as PILImage
 from textual.app import ComposeResult
+from textual.css.scalar import Unit
 from textual.widget import Widget
 from textual_image import _terminal
 from textual_image.renderable.halfcell import Image as HalfcellRenderable
@@ -74,7 +75,7 @@ _chosen: list[Callable[..., Widget]] = [DetectedImage]
 _choice: list[Choice | None] = [None]
 
 
-__all__ = ["PictureBase", "chosen", "drawn_cell", "picture_widget", "use"]
+__all__ = ["PictureBase", "chosen", "drawn_cell", "picture_widget", "repicture", "use"]
 
 
 def use(choice: Choice) -> None:
@@ -124,3 +125,16 @@ def drawn_cell() -> tuple[int, int]:
 def picture_widget(picture: PILImage.Image, *, id: str | None = None) -> Widget:
     """A widget drawing `picture` to fill its box, by the protocol in use."""
     return _chosen[0](picture, id=id, classes="picture")
+
+
+def repicture(widget: PictureBase, picture: PILImage.Image) -> None:
+    """Another picture in `widget`: a repaint only, when its width and height are set in
+    cells (as gallery.py and largeview.py set them). textual-image's setter asks for a
+    layout of the whole screen, for widgets sized by their picture; for these that is
+    the most of what showing the next task costs, and changes nothing."""
+    styles = widget.styles
+    fixed = all(s is not None and s.unit is Unit.CELLS for s in (styles.width, styles.height))
+    pending = widget._layout_required  # a layout asked for by something else stays
+    widget.image = picture
+    if fixed and not pending:
+        widget._layout_required = False

@@ -8,8 +8,6 @@ tests/gladtui/tui/test_pictures_tmux.py.
 
 from __future__ import annotations
 
-import base64
-import io
 import os
 import re
 import select
@@ -53,18 +51,34 @@ def test_tmux_wrap_doubles_every_escape_inside() -> None:
 
 
 def test_a_large_picture_goes_in_chunks_a_kitty_terminal_reassembles() -> None:
-    picture = Image.effect_noise((300, 200), 60).convert("RGB")  # noise: a large PNG
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    data = base64.b64encode(buffer.getvalue()).decode()
-    escapes = kittyescapes.transmit(7, data)
-    assert len(escapes) == -(-len(data) // 4096) > 2
-    assert escapes[0].startswith("\x1b_Ga=t,f=100,i=7,q=2,m=1;")
+    picture = Image.effect_noise((300, 200), 60).convert("RGB")  # noise: compresses badly
+    encoded = kittyescapes.zlib_pixels(picture)
+    escapes = kittyescapes.transmit(7, encoded)
+    assert len(escapes) == -(-len(encoded.data) // 4096) > 2
+    assert escapes[0].startswith("\x1b_Ga=t,f=24,s=300,v=200,o=z,i=7,q=2,m=1;")
     assert all(re.match(r"\x1b_Gm=1,q=2;", e) for e in escapes[1:-1])
     assert escapes[-1].startswith("\x1b_Gm=0,q=2;")
     decoded = graphics("".join(escapes).encode())
     assert decoded.transmissions == {7: 1}
     assert decoded.image(7).tobytes() == picture.tobytes()
+
+
+def test_pixels_go_as_the_terminal_decodes_them_in_every_mode() -> None:
+    """RGB as f=24, alpha kept as f=32, other modes as RGB; a PNG (f=100) decodes too."""
+    rgba = Image.new("RGBA", (5, 3), (10, 20, 30, 40))
+    grey = Image.new("L", (4, 4), 99)
+    for picture, keys, expected in (
+        (rgba, "f=32,s=5,v=3,o=z", rgba),
+        (grey, "f=24,s=4,v=4,o=z", grey.convert("RGB")),
+    ):
+        encoded = kittyescapes.zlib_pixels(picture)
+        assert encoded.keys == keys
+        decoded = graphics("".join(kittyescapes.transmit(3, encoded)).encode()).image(3)
+        assert decoded.mode == expected.mode and decoded.tobytes() == expected.tobytes()
+    as_png = kittyescapes.png(rgba)
+    assert as_png.keys == "f=100"
+    decoded = graphics("".join(kittyescapes.transmit(4, as_png)).encode()).image(4)
+    assert decoded.tobytes() == rgba.tobytes()
 
 
 def test_placement_deletion_and_cells_name_the_image() -> None:

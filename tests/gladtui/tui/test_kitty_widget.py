@@ -9,13 +9,17 @@ import asyncio
 from PIL import Image
 from textual.app import App, ComposeResult
 
-from gladtui.tui import kittypicture
+from gladtui.passthrough import unwrapped
+from gladtui.tui import kittyescapes, kittypicture
 from gladtui.tui.kittypicture import HELD, IDS, KittyPicture
 
 
 class OnePicture(App[None]):
     def compose(self) -> ComposeResult:
         yield KittyPicture(Image.new("RGB", (64, 64), (200, 40, 40)), id="picture")
+
+    def on_unmount(self) -> None:
+        kittypicture.delete_all_sent(self)  # as the review app does
 
 
 def test_a_removed_widget_deletes_its_image_and_a_late_render_sends_nothing() -> None:
@@ -41,9 +45,36 @@ def test_the_app_deletes_what_is_still_held_and_nothing_twice() -> None:
         async with app.run_test(size=(40, 12)) as pilot:
             await pilot.pause()
             assert len(HELD) == 1
-            kittypicture.delete_all_held(app)
+            kittypicture.delete_all_sent(app)
             assert HELD == {} and IDS.free == free
         # the widget's own unmount came after: its ticket was not given back twice
         assert IDS.free == free
 
     asyncio.run(scenario())
+
+
+def test_on_exit_every_image_ever_sent_is_deleted_again() -> None:
+    """tmux drops passthrough while its terminal is behind on output: a delete sent
+    once may never arrive, so the app deletes every id it used once more at exit."""
+    written: list[str] = []
+
+    def recording(escape: str) -> str:
+        written.append(escape)
+        return escape
+
+    async def scenario() -> None:
+        kittypicture.configure(recording, rgb_reaches=True)
+        app = OnePicture()
+        async with app.run_test(size=(40, 12)) as pilot:
+            await pilot.pause()
+            [image_id] = HELD
+            await app.query_one(KittyPicture).remove()
+            deletes = [e for e in written if e == kittyescapes.delete(image_id)]
+            assert len(deletes) == 1  # deleted as its widget went
+        deletes = [e for e in written if e == kittyescapes.delete(image_id)]
+        assert len(deletes) == 2  # and again as the app went
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        kittypicture.configure(unwrapped, rgb_reaches=True)
