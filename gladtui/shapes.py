@@ -289,13 +289,20 @@ class ModelJSON(TypedDict):
 
 class PublishingJSON(TypedDict):
     publisher: str  # local | cloudinary | s3
-    # Where the publisher puts approved images, in words (no secrets). Named before
-    # "destination" came to mean where posts go (posts_to); fields are never renamed.
+    images_to: str  # where the publisher puts approved images, in words (no secrets)
+    # images_to under its old name, from before "destination" came to mean where posts
+    # go (posts_to): kept for clients older than images_to (fields are never renamed).
     destination: str
     on_duplicate_slug: str  # suffix | update | skip
     grace_seconds: float  # a decision takes effect this long after it is made
     posts_to: str  # where posts go (publishing.posts.to): local | postgres | markdown | webhook
     posts_destination: str  # the same in words: the table, the folder, the URL (no secrets)
+
+
+def images_to(publishing: PublishingJSON) -> str:
+    """Where approved images go, in words, from a daemon of any age (before images_to,
+    a daemon sent it only as `destination`)."""
+    return publishing.get("images_to") or publishing["destination"]
 
 
 class LimitsJSON(TypedDict):

@@ -56,7 +56,8 @@ def status_json(ctx: ApiContext) -> StatusJSON:
         "last_event_id": ctx.store.events.last_id(),
         "publishing": {
             "publisher": ctx.config.publishing.publisher,
-            "destination": describe_publisher(ctx.config),  # the images' (a field's old name)
+            "images_to": describe_publisher(ctx.config),
+            "destination": describe_publisher(ctx.config),  # images_to's old name, for old clients
             "on_duplicate_slug": ctx.config.publishing.on_duplicate_slug,
             "grace_seconds": ctx.config.publishing.grace_seconds,
             "posts_to": ctx.destination.kind,

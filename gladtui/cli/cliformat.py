@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from gladtui.humanize import age, duration, format_progress
-from gladtui.shapes import TaskStatus
+from gladtui.shapes import TaskStatus, images_to
 
 if TYPE_CHECKING:
     from gladtui.shapes import (
@@ -187,7 +187,7 @@ def format_status(status: StatusJSON) -> str:
     publishing = status["publishing"]
     posts = publishing.get("posts_destination", "gladtui posts")  # a daemon before posts.to
     lines += [
-        f"images:   {publishing['destination']}",  # the publisher's (the field's old name)
+        f"images:   {images_to(publishing)}",
         f"posts:    {posts} (duplicate slugs: {publishing['on_duplicate_slug']})",
         f"socket:   {status['socket']}",
         f"drop:     {status['drop_dir']}",

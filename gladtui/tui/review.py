@@ -28,6 +28,7 @@ from gladtui.shapes import (
     TaskJSON,
     TaskStatus,
     TaskSummaryJSON,
+    images_to,
 )
 from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
@@ -334,7 +335,7 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
         # `destination` is the image's publisher in words (a field named before the word
         # came to mean where posts go; fields are never renamed)
         self.publish_to = (
-            f"image: {publishing['destination']}\npost:  {publishing['posts_destination']}"
+            f"image: {images_to(publishing)}\npost:  {publishing['posts_destination']}"
         )
         self._show_filter()
         self._show_empty_text()

@@ -59,6 +59,7 @@ def test_health_and_status(parked: ApiDaemon) -> None:
     cdn = parked.root / "state" / "cdn"
     assert body["publishing"] == {
         "publisher": "local",
+        "images_to": f"the local folder {cdn}",
         "destination": f"the local folder {cdn}",
         "on_duplicate_slug": "suffix",
         "grace_seconds": 0.0,

@@ -218,7 +218,7 @@ def test_review_and_approve_in_a_terminal(live: ApiDaemon, tmux: Tmux) -> None:
     # Where the image and the post go, as the daemon describes them.
     publishing = live.client.status()["publishing"]
     for label, said in [
-        ("image:", publishing["destination"]),
+        ("image:", publishing["images_to"]),
         ("post:", publishing["posts_destination"]),
     ]:
         first_words = " ".join(said.split()[:3])  # the rest may wrap
