@@ -52,7 +52,7 @@ def test_six_tasks_reach_review_with_their_seeds_and_files_on_two_replicas(
         for n in range(1, 7)
     ]
     for n, task_id in enumerate(ids, start=1):
-        task = cluster_daemon.wait_status(task_id, "review", "failed", timeout=120)
+        task = cluster_daemon.wait_status(task_id, "review", "failed", timeout=600)
         assert task["status"] == "review", task["error"]
         assert [v["seed"] for v in task["variations"]] == [100 * n, 100 * n + 1]
         for variation in task["variations"]:
@@ -63,12 +63,12 @@ def test_six_tasks_reach_review_with_their_seeds_and_files_on_two_replicas(
 
 def test_cancel_interrupts_the_remote_step_loop(cluster_daemon: ApiDaemon) -> None:
     slow = cluster_daemon.submit(task_yaml("Ray slow", steps=150, width=256, height=256))
-    wait_until(lambda: cluster_daemon.client.task(slow).get("progress") is not None, 120)
+    wait_until(lambda: cluster_daemon.client.task(slow).get("progress") is not None, 600)
     cluster_daemon.client.cancel(slow)
-    task = cluster_daemon.wait_status(slow, "failed", "review", timeout=60)
+    task = cluster_daemon.wait_status(slow, "failed", "review", timeout=600)
     assert task["status"] == "failed" and "cancelled" in task["error"]
     assert task["variations"] == []
-    wait_until(lambda: all(r["state"] == "idle" for r in replicas(cluster_daemon)), 60)
+    wait_until(lambda: all(r["state"] == "idle" for r in replicas(cluster_daemon)), 600)
 
 
 def test_a_killed_replica_fails_its_job_for_a_retry_that_completes(
@@ -77,11 +77,11 @@ def test_a_killed_replica_fails_its_job_for_a_retry_that_completes(
     assert cluster_daemon.daemon is not None
     task_id = cluster_daemon.submit(task_yaml("Ray victim", steps=60, width=256, height=256))
     states = cluster_daemon.daemon.generator.state.replicas
-    wait_until(lambda: any(r.task_id == task_id and r.pid for r in states), 60)
+    wait_until(lambda: any(r.task_id == task_id and r.pid for r in states), 600)
     victim = next(r for r in states if r.task_id == task_id)
     assert victim.pid is not None
     os.kill(victim.pid, signal.SIGKILL)
-    task = cluster_daemon.wait_status(task_id, "review", "failed", timeout=150)
+    task = cluster_daemon.wait_status(task_id, "review", "failed", timeout=600)
     assert task["status"] == "review", task["error"]
     assert [v["index"] for v in task["variations"]] == [1, 2, 3]
     events = cluster_daemon.client.task(task_id)
