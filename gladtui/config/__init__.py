@@ -5,29 +5,27 @@
 the preset and LoRA rules that task files share. Callers import from here.
 """
 
+from gladtui.config.fields import BUILTIN_MODEL_PREFIX, ConfigError, expand_path
+from gladtui.config.generation import GenerationConfig, PresetConfig, RayConfig
 from gladtui.config.model import (
     APP_NAME,
-    BUILTIN_MODEL_PREFIX,
     CONFIG_ENV,
     MAX_CONFIG_BYTES,
     ApiConfig,
-    CloudinaryConfig,
     Config,
-    ConfigError,
-    GenerationConfig,
     LimitsConfig,
-    PostgresPostsConfig,
-    PresetConfig,
-    PublishingConfig,
-    RayConfig,
-    S3Config,
-    WebhookPostsConfig,
-    check_cloudinary_url,
     default_config_file,
-    expand_path,
     find_config_file,
     format_errors,
     load_config,
+)
+from gladtui.config.publishing import (
+    CloudinaryConfig,
+    PostgresPostsConfig,
+    PublishingConfig,
+    S3Config,
+    WebhookPostsConfig,
+    check_cloudinary_url,
 )
 
 __all__ = [

@@ -23,19 +23,13 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validat
 
 from gladtui.config import defaults
 from gladtui.config.fields import (
-    BUILTIN_MODEL_PREFIX,
     ConfigError,
     ConfigPath,
     Section,
-    expand_path,
 )
-from gladtui.config.generation import GenerationConfig, PresetConfig, RayConfig
+from gladtui.config.generation import GenerationConfig
 from gladtui.config.publishing import (
-    CloudinaryConfig,
-    PostgresPostsConfig,
     PublishingConfig,
-    S3Config,
-    WebhookPostsConfig,
     check_cloudinary_url,
 )
 from gladtui.yamlsafe import YamlError, load_yaml
@@ -43,30 +37,6 @@ from gladtui.yamlsafe import YamlError, load_yaml
 if TYPE_CHECKING:
     from gladtui.taskfile import TaskRules
 
-# The sections live in their own modules; these are re-exported so a caller
-# needs only `gladtui.config`.
-__all__ = [
-    "APP_NAME",
-    "BUILTIN_MODEL_PREFIX",
-    "CONFIG_ENV",
-    "CloudinaryConfig",
-    "Config",
-    "ConfigError",
-    "GenerationConfig",
-    "LimitsConfig",
-    "PostgresPostsConfig",
-    "PresetConfig",
-    "PublishingConfig",
-    "RayConfig",
-    "S3Config",
-    "WebhookPostsConfig",
-    "check_cloudinary_url",
-    "default_config_file",
-    "expand_path",
-    "find_config_file",
-    "format_errors",
-    "load_config",
-]
 
 APP_NAME = "gladtui"
 CONFIG_ENV = "GLADTUI_CONFIG"
