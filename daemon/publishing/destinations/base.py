@@ -26,6 +26,8 @@ class PostDraft:
     content: str
     image_url: str
     created_at: datetime  # aware UTC
+    alt: str = ""  # the image's alt text, for destinations that have a place for it
+    caption: str = ""  # the image's caption; empty: none
 
 
 @dataclass(frozen=True, slots=True)
