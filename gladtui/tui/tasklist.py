@@ -8,9 +8,11 @@ repaints two lines. Events from the daemon update rows in place (`apply`).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.segment import Segment
+from rich.style import Style
 from textual import work
 from textual.binding import Binding
 from textual.geometry import Region, Size
@@ -32,6 +34,17 @@ MIN_PAGE = 100
 AGE_REFRESH = 10.0  # seconds between redraws of the ages
 COUNTDOWN_REFRESH = 1.0  # seconds between redraws of undo countdowns on screen
 SCROLLBAR = 1  # the list's vertical scrollbar, which the header does not have
+
+
+@dataclass(frozen=True, slots=True)
+class _PaintFacts:
+    """What every line of one repaint shares."""
+
+    top: int  # the first row on screen
+    width: int
+    base: Style
+    cursor: Style  # the cursor row's, over `base`
+    now: datetime
 
 
 def aware_now() -> datetime:
@@ -94,6 +107,7 @@ class TaskList(ScrollView, can_focus=True):
         # No page is read before the event stream is up (`reload`): a page read
         # earlier could miss a change made before the stream started.
         self.active = False
+        self._painting: _PaintFacts | None = None  # during render_lines only
 
     def on_mount(self) -> None:
         # Ages ("5m") and undo countdowns are drawn from the clock: redraw so they move.
@@ -153,10 +167,32 @@ class TaskList(ScrollView, can_focus=True):
 
     # -- drawing ----------------------------------------------------------------------
 
-    def render_line(self, y: int) -> Strip:
-        position = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """One look at the styles and the geometry for every line of a repaint.
+
+        `rich_style` walks every ancestor's background: asked once per line it was
+        half of the list's repaint (bench/review.py under cProfile), and a decision
+        repaints every row below the one that left.
+        """
+        self._painting = self._paint_facts()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting = None
+
+    def _paint_facts(self) -> _PaintFacts:
         base = self.rich_style
+        return _PaintFacts(
+            top=self.scroll_offset.y,
+            width=self.scrollable_content_region.width,
+            base=base,
+            cursor=base + self.get_component_rich_style("tasklist--cursor"),
+            now=self.clock(),
+        )
+
+    def render_line(self, y: int) -> Strip:
+        facts = self._painting or self._paint_facts()
+        position, width, base = facts.top + y, facts.width, facts.base
         if position >= len(self.window):
             if position == 0 and self.window.loaded:
                 style = base + self.get_component_rich_style("tasklist--empty")
@@ -165,12 +201,12 @@ class TaskList(ScrollView, can_focus=True):
         task = self.window.get(position)
         if position == self.cursor:
             # Under the row's own colours, so a status keeps its colour on the cursor.
-            base = base + self.get_component_rich_style("tasklist--cursor")
+            base = facts.cursor
         if task is None:
             segments = placeholder_segments(width)
         else:
             tell_apart = self.window.tell_apart(task)
-            segments = row_segments(task, width, self.clock(), tell_apart=tell_apart)
+            segments = row_segments(task, width, facts.now, tell_apart=tell_apart)
         return Strip(segments).apply_style(base).adjust_cell_length(width, base)
 
     # -- keys -------------------------------------------------------------------------
