@@ -127,9 +127,9 @@ def drawn(screen: Any, crops: int) -> bool:
     from gladtui.tui.kittypicture import KittyPicture
     from gladtui.tui.largeview import LargeView
 
-    if not isinstance(screen, LargeView) or not screen.zoomed or len(screen.panels) != crops:
+    if not isinstance(screen, LargeView) or not screen.zoomed or len(screen.shown_panels) != crops:
         return False
-    for panel in screen.panels:
+    for panel in screen.shown_panels:
         widget = panel.picture
         if not isinstance(widget, KittyPicture) or panel.cropped is None:
             return False

@@ -15,7 +15,7 @@ from gladtui.tui import picturewidget
 from gladtui.tui.app import ReviewApp
 from gladtui.tui.detail import TaskDetail
 from gladtui.tui.gallery import Gallery
-from gladtui.tui.largeview import LargeView, Panel
+from gladtui.tui.largeview import LargeView
 from gladtui.tui.tasklist import Clock, TaskList
 from tests.apidaemon import ApiDaemon
 
@@ -92,5 +92,5 @@ def large_view_shows(app: ReviewApp, count: int, *, zoomed: bool) -> bool:
     screen = app.screen
     if not isinstance(screen, LargeView) or screen.zoomed != zoomed:
         return False
-    shown = [panel.picture for panel in screen.query(Panel)]
+    shown = [panel.picture for panel in screen.shown_panels]
     return len(shown) == count and all(isinstance(p, picturewidget.PictureBase) for p in shown)

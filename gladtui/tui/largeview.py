@@ -100,6 +100,10 @@ class Panel(Vertical):
             if widget.image is not picture:
                 repicture(widget, picture)
             return
+        if isinstance(widget, PictureBase):  # another size (a compare on or off): resized
+            widget.styles.width, widget.styles.height = cells  # in place, no mount
+            self.cells, widget.image = cells, picture
+            return
         self._replace(picture_widget(picture), cells)
 
     def crop(self, picture: PILImage.Image, box: tuple[int, int, int, int]) -> PILImage.Image:
@@ -210,17 +214,14 @@ class LargeView(Screen[None]):
         if not self.is_mounted:
             return
         shown = self.shown()
-        if len(self.panels) != len(shown):
-            self.row.remove_children()
-            self.panels = [Panel() for _ in shown]
-            self.row.mount_all(self.panels)
+        self._panels_for(len(shown))
         columns, height = self.app.size
         columns, rows = max(columns - RIGHT_MARGIN, 1), max(height - CHROME_ROWS, 1)
         widths = panels(columns, len(shown)) if shown else []
         task_id = self.gallery.task_id or ""
         self.sights = []
         places = []
-        rows_of = zip(self.panels, shown, widths, strict=True)
+        rows_of = zip(self.panels, shown, widths, strict=False)  # the panels shown
         for n, (panel, (variation, label), width) in enumerate(rows_of):
             # a missing file's copy kept on this side would be stale: it is not shown
             missing = bool(variation.get("missing"))
@@ -235,6 +236,22 @@ class LargeView(Screen[None]):
             panel.set_class(len(shown) > 1 and n == len(shown) - 1, "-selected")
             panel.show(label, drawn, cells)
         self.caption.update(self._caption(places, bool(shown)), layout=False)  # one line
+
+    @property
+    def shown_panels(self) -> list[Panel]:
+        """The panels on screen, left to right (one over from a compare stays hidden)."""
+        return [panel for panel in self.panels if panel.display]
+
+    def _panels_for(self, count: int) -> None:
+        """`count` panels shown: those missing are mounted, those over are hidden, not
+        removed, so `p` toggling the compare mounts nothing after its first time (a
+        mount restyles and lays out the screen: most of what a toggle cost)."""
+        if len(self.panels) < count:
+            added = [Panel() for _ in range(count - len(self.panels))]
+            self.panels += added
+            self.row.mount_all(added)
+        for n, panel in enumerate(self.panels):
+            panel.display = n < count
 
     def _picture_for(
         self, panel: Panel, picture: PILImage.Image | None, room: tuple[int, int]

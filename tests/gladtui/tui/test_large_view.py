@@ -22,7 +22,7 @@ from textual.widget import Widget
 
 from gladtui.tui.app import ReviewApp
 from gladtui.tui.gallery import Thumbnail
-from gladtui.tui.largeview import LargeView, Panel
+from gladtui.tui.largeview import LargeView
 from gladtui.tui.modals import ApproveScreen
 from gladtui.tui.screens import HelpScreen
 from tests.apidaemon import ApiDaemon
@@ -95,11 +95,11 @@ def place(app: ReviewApp) -> tuple[int, int, int, int]:
 
 
 def pictures(app: ReviewApp) -> list[Widget]:
-    return [panel.picture for panel in view(app).query(Panel)]
+    return [panel.picture for panel in view(app).shown_panels]
 
 
 def labels(app: ReviewApp) -> list[str]:
-    return [str(panel.label.render()) for panel in view(app).query(Panel)]
+    return [str(panel.label.render()) for panel in view(app).shown_panels]
 
 
 async def reviewing(pilot: Any, app: ReviewApp, task_id: str) -> None:
