@@ -76,7 +76,14 @@ def ray_address() -> Iterator[str]:
     ray = pytest.importorskip("ray")
     temp = tempfile.mkdtemp(prefix="gtray-", dir="/tmp")
     ray.init(
-        address="local", _temp_dir=temp, num_cpus=2, include_dashboard=False, log_to_driver=False
+        address="local",
+        _temp_dir=temp,
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        # Workers as nice as the tests (Ray's default: 15 nicer), as the daemon's own Ray
+        # does: else a busy machine starves the replicas past every deadline (CI run 5).
+        _system_config={"worker_niceness": 0},
     )
     try:
         yield ray.get_runtime_context().gcs_address

@@ -110,6 +110,14 @@ def alive(pids: set[int]) -> set[int]:
     return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
 
 
+def niceness(pid: int) -> int | None:
+    """The process's nice value (field 19 of /proc/PID/stat); None once it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+    except (OSError, IndexError):
+        return None
+
+
 def test_kill_9_then_restart_makes_exactly_the_missing_variations_and_leaves_no_ray(
     tmp_path: Path, tiny_cache: Path, tiny: Any
 ) -> None:
@@ -135,6 +143,9 @@ def test_kill_9_then_restart_makes_exactly_the_missing_variations_and_leaves_no_
     try:
         wait_until(lambda: made() >= 2, timeout=600)
         ray_processes = descendants(first.pid)
+        # Its Ray's processes, the replica generating included, run as nice as it does.
+        nice = {niceness(pid) for pid in ray_processes} - {None}
+        assert nice == {niceness(first.pid)}, nice
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()

@@ -70,7 +70,9 @@ class Head:
             [str(BIN / "ray"), "start", "--head", f"--port={self.port}",
              f"--temp-dir={self.folder}", "--num-cpus=2", "--include-dashboard=false",
              f"--ray-client-server-port={self.client_port}",
-             f"--dashboard-agent-listen-port={free_port()}", "--disable-usage-stats"],
+             f"--dashboard-agent-listen-port={free_port()}", "--disable-usage-stats",
+             # workers as nice as the tests, not 15 nicer (Ray's default): see conftest.py
+             '--system-config={"worker_niceness": 0}'],
             env={**os.environ, **NO_AUTH}, check=True, capture_output=True, timeout=120,
         )  # fmt: skip
         return self
