@@ -32,6 +32,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -47,6 +48,7 @@ MARIADBD = Path("/usr/sbin/mariadbd")
 INSTALL_DB = Path("/usr/bin/mariadb-install-db")
 UNPRIVILEGED = "nobody"
 START_TIMEOUT = 120.0
+UPLOAD_LIMIT = "2M"  # PHP's limit on a request's body: a test sends a larger image
 
 ROUTER = """<?php
 // What Apache's rewrite rules do for WordPress: a file is served as it is,
@@ -60,6 +62,42 @@ $_SERVER['SCRIPT_NAME'] = '/index.php';
 $_SERVER['PHP_SELF'] = '/index.php';
 $_SERVER['SCRIPT_FILENAME'] = $_SERVER['DOCUMENT_ROOT'] . '/index.php';
 require $_SERVER['DOCUMENT_ROOT'] . '/index.php';
+"""
+
+# A must-use plugin of the test site: a test chooses a moment by a request the site
+# really receives. `gate.json` ({"method", "route": a PCRE}) holds the answer to the
+# first matching REST request, after WordPress handled it, until `gate.release`
+# exists (`gate.reached` says it is held); `fail.json` ({"method", "route",
+# "status", "times"}) answers matching requests with a plugin's error instead.
+MU_PLUGIN = """<?php
+function gladtui_test_matches($file, $request) {
+    if (!is_file($file)) { return null; }
+    $rule = json_decode(file_get_contents($file), true);
+    $ok = $request->get_method() === $rule['method']
+        && preg_match($rule['route'], $request->get_route());
+    return $ok ? $rule : null;
+}
+add_filter('rest_pre_dispatch', function ($result, $server, $request) {
+    $file = WP_CONTENT_DIR . '/fail.json';
+    $rule = gladtui_test_matches($file, $request);
+    if ($rule === null) { return $result; }
+    if (--$rule['times'] <= 0) { @unlink($file); }
+    else { file_put_contents($file, json_encode($rule)); }
+    return new WP_Error('test_plugin_failed', 'A plugin failed while handling this',
+        ['status' => $rule['status']]);
+}, 10, 3);
+add_filter('rest_post_dispatch', function ($response, $server, $request) {
+    $file = WP_CONTENT_DIR . '/gate.json';
+    if (gladtui_test_matches($file, $request) === null || !@rename($file, "$file.held")) {
+        return $response;
+    }
+    file_put_contents(WP_CONTENT_DIR . '/gate.reached', '1');
+    $deadline = time() + 600;
+    while (!is_file(WP_CONTENT_DIR . '/gate.release') && time() < $deadline) {
+        usleep(20000);
+    }
+    return $response;
+}, 10, 3);
 """
 
 THEME_CSS = "/*\nTheme Name: gladtui test\n*/\n"
@@ -146,6 +184,10 @@ class WordPressSite:
         return site
 
     def stop(self) -> None:
+        if self._php is not None and self._php.poll() is None:
+            # php -S forks its workers (PHP_CLI_SERVER_WORKERS); they outlive their
+            # parent unless the whole group, led by the server's pid, is stopped.
+            os.killpg(self._php.pid, signal.SIGTERM)
         for process in (self._php, self._db):
             if process is not None and process.poll() is None:
                 process.terminate()
@@ -178,6 +220,22 @@ class WordPressSite:
         if result.returncode != 0:
             raise RuntimeError(f"php failed ({result.returncode}): {result.stderr[-2000:]}")
         return result.stdout
+
+    @property
+    def content(self) -> Path:
+        return self.docroot / "wp-content"
+
+    def hold(self, method: str, route: str) -> Gate:
+        """Hold the answer to the next `method` `route` (a PCRE) request; see MU_PLUGIN."""
+        for name in ("gate.reached", "gate.release", "gate.json.held"):
+            (self.content / name).unlink(missing_ok=True)
+        (self.content / "gate.json").write_text(json.dumps({"method": method, "route": route}))
+        return Gate(self.content)
+
+    def fail(self, method: str, route: str, status: int, times: int = 1) -> None:
+        """Answer the next `times` matching requests with a plugin's error `status`."""
+        rule = {"method": method, "route": route, "status": status, "times": times}
+        (self.content / "fail.json").write_text(json.dumps(rule))
 
     def _start_database(self) -> None:
         owner = pwd.getpwnam(UNPRIVILEGED) if os.geteuid() == 0 else None
@@ -215,6 +273,8 @@ class WordPressSite:
         (theme / "style.css").write_text(THEME_CSS)
         (theme / "index.php").write_text(THEME_INDEX)
         (docroot / "wp-content" / "plugins").mkdir()
+        (docroot / "wp-content" / "mu-plugins").mkdir()
+        (docroot / "wp-content" / "mu-plugins" / "gladtui-test.php").write_text(MU_PLUGIN)
         self.uploads.mkdir()
         (docroot / "wp-config.php").write_text(self._config())
         (self.root / "router.php").write_text(ROUTER)
@@ -250,10 +310,13 @@ class WordPressSite:
         log = (self.root / "php.log").open("wb")
         with log:
             self._php = subprocess.Popen(
-                ["php", "-S", f"127.0.0.1:{self.port}", "-t", str(self.docroot),
+                ["php", "-d", f"post_max_size={UPLOAD_LIMIT}",
+                 "-d", f"upload_max_filesize={UPLOAD_LIMIT}",
+                 "-S", f"127.0.0.1:{self.port}", "-t", str(self.docroot),
                  str(self.root / "router.php")],
                 stdout=log, stderr=subprocess.STDOUT, cwd=self.docroot,
                 env={**os.environ, "PHP_CLI_SERVER_WORKERS": "4"},
+                start_new_session=True,  # its workers are its group: stopped together
             )  # fmt: skip
         self._wait(lambda: _accepts_tcp(self.port), self._php, "php -S", "php.log")
 
@@ -265,6 +328,20 @@ class WordPressSite:
                 tail = path.read_text(errors="replace")[-2000:] if path.exists() else ""
                 raise RuntimeError(f"{name} did not start: {tail}")
             time.sleep(0.05)
+
+
+@dataclass
+class Gate:
+    """A request the site holds until `release()`; `reached()` once it is held."""
+
+    content: Path
+
+    def reached(self) -> bool:
+        return (self.content / "gate.reached").exists()
+
+    def release(self) -> None:
+        (self.content / "gate.json").unlink(missing_ok=True)
+        (self.content / "gate.release").write_text("go")
 
 
 def _accepts_unix(path: Path) -> bool:
