@@ -145,3 +145,21 @@ def publish_one(destination: WordPressDestination, scratch: Path, n: int) -> Non
         image_url=asset.url, created_at=datetime.now(UTC),
     )  # fmt: skip
     assert destination.create(draft) is not None
+
+
+def main() -> int:
+    from bench.posts import blog_slugs, fill_tasks
+    from bench.report import add_json_option, write_rows
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--page", type=int, default=100)
+    parser.add_argument("--blog", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=11)
+    add_json_option(parser)
+    args = parser.parse_args()
+    write_rows(args.json, measure(args, blog_slugs, fill_tasks))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from PIL import Image
 
 from daemon.generation.models import LoadedModel
@@ -29,10 +33,11 @@ from daemon.publishing.publishers import PublishError, asset_id_for
 from daemon.publishing.publishers.wordpress import WordPressPublisher
 from gladtui.cli.cliformat import format_status, format_task
 from gladtui.config import WordPressPostsConfig
-from tests.apidaemon import ApiDaemon
+from tests.apidaemon import ApiDaemon, short_dir
 from tests.wordpress import WordPressSite, available
 
 MUFFINS = "Making Delicious Muffins"
+GLADTUI = Path(sys.executable).parent / "gladtui"
 
 pytestmark = pytest.mark.skipif(
     not available(),
@@ -413,3 +418,37 @@ def test_pretty_permalinks_move_the_rest_root_and_it_is_found(site: WordPressSit
     insert_post(site, "Pie", "pie")
     made.check()
     assert made.taken(["pie"]) == {"pie": {"pie"}}
+
+
+def test_the_daemon_refuses_to_start_with_a_wrong_password_and_never_prints_it(
+    site: WordPressSite,
+) -> None:
+    wrong = site.password("admin")[::-1]
+    root = short_dir()
+    config = {
+        "drop_dir": "drop", "state_dir": "state", "preview_dir": "previews",
+        "cache_dir": "cache", "socket": "run/d.sock",
+        "generation": {"model": "builtin:tiny-sdxl", "device": "cpu"},
+        "publishing": {
+            "publisher": "wordpress",
+            "posts": {"to": "wordpress", "wordpress": {"url": site.url, "user": "admin"}},
+        },
+    }  # fmt: skip
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "GLADTUI_WORDPRESS_PASSWORD": wrong}
+    try:
+        result = subprocess.run(
+            [str(GLADTUI), "--config", str(root / "config.yaml"), "daemon", "--log-level", "debug"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    output = result.stdout + result.stderr
+    assert "refused user 'admin' (401" in result.stderr
+    assert "GLADTUI_WORDPRESS_PASSWORD" in result.stderr
+    assert wrong not in output and "API listening" not in output
