@@ -17,8 +17,12 @@ noise hits each alike), the preview of one page of tasks against:
 
 Also the whole `GET /api/tasks` page over the socket, local vs postgres.
 Target: a page of 100 against 10,000 blog posts previews in ≤ 20 ms (postgres).
+Then a real WordPress holding --blog posts (bench/wpposts.py; skipped with
+--no-wordpress or when it is not installed): the preview asking the site, the
+same page with the answers kept (target ≤ 50 ms), and upload + draft.
 
     .venv/bin/python bench/posts.py [--page 100] [--blog 10000] [--runs 21] [--json PATH]
+                                    [--no-wordpress]
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from bench import wpposts  # noqa: E402
 from bench.report import Row, add_json_option, row, write_rows  # noqa: E402
 from daemon.publishing.destinations import mdfiles  # noqa: E402
 from daemon.publishing.destinations.base import Destination  # noqa: E402
@@ -100,6 +105,7 @@ def main() -> int:
     parser.add_argument("--page", type=int, default=100)
     parser.add_argument("--blog", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--no-wordpress", dest="wordpress", action="store_false")
     add_json_option(parser)
     args = parser.parse_args()
 
@@ -165,7 +171,8 @@ def main() -> int:
         print(f"  {name:<20} {ms:8.2f} ms   ({ms / figures['local']:.1f}x local)")
     met = figures["postgres"] <= TARGET_MS
     print(f"target postgres <= {TARGET_MS:.0f} ms: {'met' if met else 'MISSED'}")
-    write_rows(args.json, rows(args, figures))
+    wordpress = wpposts.measure(args, blog_slugs, fill_tasks) if args.wordpress else []
+    write_rows(args.json, rows(args, figures) + wordpress)
     return 0
 
 

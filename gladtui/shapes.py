@@ -295,7 +295,7 @@ class PublishingJSON(TypedDict):
     destination: str
     on_duplicate_slug: str  # suffix | update | skip
     grace_seconds: float  # a decision takes effect this long after it is made
-    posts_to: str  # where posts go (publishing.posts.to): local | postgres | markdown | webhook
+    posts_to: str  # where posts go (publishing.posts.to): local|postgres|markdown|webhook|wordpress
     posts_destination: str  # the same in words: the table, the folder, the URL (no secrets)
 
 

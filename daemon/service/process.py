@@ -128,7 +128,9 @@ class Daemon:
         self.decision_worker = DecisionWorker(
             self.store,
             config,
-            publish=PublishStep(self.store, config, make_publisher(config), self.destination),
+            publish=PublishStep(
+                self.store, config, make_publisher(config, self.destination), self.destination
+            ),
             decisions=self.actions.decisions,
             stop=self.stop_event,
         )

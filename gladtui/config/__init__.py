@@ -25,6 +25,7 @@ from gladtui.config.publishing import (
     PublishingConfig,
     S3Config,
     WebhookPostsConfig,
+    WordPressPostsConfig,
     check_cloudinary_url,
 )
 
@@ -45,6 +46,7 @@ __all__ = [
     "RayConfig",
     "S3Config",
     "WebhookPostsConfig",
+    "WordPressPostsConfig",
     "check_cloudinary_url",
     "default_config_file",
     "expand_path",

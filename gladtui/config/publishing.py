@@ -164,17 +164,62 @@ class WebhookPostsConfig(Section):
         return self
 
 
+class WordPressPostsConfig(Section):
+    """A WordPress site over its REST API: the post there, the image in its media library. The
+    user's Application Password comes from $GLADTUI_WORDPRESS_PASSWORD, never from here."""
+
+    url: str | None = None
+    """the site's address, e.g. `https://blog.example.com`; its REST API is found as the site
+    advertises it (pretty permalinks or not); required when `to` is `wordpress`
+    """
+    user: str | None = None
+    """the WordPress user posts are made as (an Author or above may upload images; a
+    Contributor may not); required when `to` is `wordpress`
+    """
+    status: Literal["draft", "pending", "publish"] = "draft"
+    """a new post's status: `draft` (you publish it in WordPress), `pending` (for review) or
+    `publish`
+    """
+    categories: list[str] = Field(default_factory=list)
+    """category names every new post gets; created when missing if the user may
+    (`manage_categories`), else refused at start naming which
+    """
+    tags: list[str] = Field(default_factory=list)
+    """tag names every new post gets; created when missing (as categories)"""
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    """each request's timeout (an upload included)"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_here(cls, data: Any) -> Any:
+        if isinstance(data, dict) and {"password", "application_password"} & set(data):
+            raise ValueError(
+                "the WordPress password is never read from the config file: set "
+                "GLADTUI_WORDPRESS_PASSWORD (an Application Password of the user) in the "
+                "daemon's environment"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _check_url(self) -> WordPressPostsConfig:
+        if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValueError("publishing.posts.wordpress.url must be an http(s) URL")
+        return self
+
+
 class PostsConfig(Section):
     """Where a published post goes; gladtui keeps its own record of each in any case."""
 
-    to: Literal["local", "postgres", "markdown", "webhook"] = "local"
+    to: Literal["local", "postgres", "markdown", "webhook", "wordpress"] = "local"
     """where a published post goes: `local` (only gladtui's own record), `postgres` (the blog's
-    table), `markdown` (files for a static site), `webhook` (a signed POST); see [Where posts
+    table), `markdown` (files for a static site), `webhook` (a signed POST), `wordpress` (a
+    WordPress site, with `publisher: wordpress`); see [Where posts
     go](publishing.md#where-posts-go-the-blogs-postgresql-a-static-site-a-webhook)
     """
     postgres: PostgresPostsConfig = PostgresPostsConfig()
     markdown: MarkdownPostsConfig = MarkdownPostsConfig()
     webhook: WebhookPostsConfig = WebhookPostsConfig()
+    wordpress: WordPressPostsConfig = WordPressPostsConfig()
 
     @model_validator(mode="after")
     def _destination_is_complete(self) -> PostsConfig:
@@ -186,12 +231,21 @@ class PostsConfig(Section):
             raise ValueError(
                 "publishing.posts.webhook.url is required when publishing.posts.to is webhook"
             )
+        if self.to == "wordpress":
+            for key in ("url", "user"):
+                if getattr(self.wordpress, key) is None:
+                    raise ValueError(
+                        f"publishing.posts.wordpress.{key} is required when publishing.posts.to "
+                        "is wordpress"
+                    )
         return self
 
 
 class PublishingConfig(Section):
-    publisher: Literal["local", "cloudinary", "s3"] = "local"
-    """`local` (copy into a folder), `cloudinary`, or `s3` (AWS or any S3-compatible service)"""
+    publisher: Literal["local", "cloudinary", "s3", "wordpress"] = "local"
+    """`local` (copy into a folder), `cloudinary`, `s3` (AWS or any S3-compatible service), or
+    `wordpress` (the media library of the site in `posts.wordpress`, with `posts.to: wordpress`)
+    """
     on_duplicate_slug: Literal["suffix", "update", "skip"] = "suffix"
     """another task's post has the slug: `suffix` (`-2`), `update` (take over that post), `skip`
     (link it)
@@ -216,6 +270,23 @@ class PublishingConfig(Section):
     def _s3_needs_a_bucket(self) -> PublishingConfig:
         if self.publisher == "s3" and not self.s3.bucket:
             raise ValueError("publishing.s3.bucket is required when publishing.publisher is s3")
+        return self
+
+    @model_validator(mode="after")
+    def _wordpress_goes_together(self) -> PublishingConfig:
+        wp_posts, wp_images = self.posts.to == "wordpress", self.publisher == "wordpress"
+        if wp_posts and not wp_images:
+            raise ValueError(
+                "publishing.posts.to is wordpress, so publishing.publisher must be wordpress: "
+                "a WordPress post's featured image is an attachment in the site's own media "
+                f"library (an image on {self.publisher} cannot be one without a plugin)"
+            )
+        if wp_images and not wp_posts:
+            raise ValueError(
+                "publishing.publisher is wordpress, so publishing.posts.to must be wordpress: "
+                "the image goes into the media library of the site its post goes to "
+                "(publishing.posts.wordpress)"
+            )
         return self
 
 

@@ -110,11 +110,24 @@ BAD = {
     "top_level_list.yaml": "expected a mapping of settings, got a list",
     "unset_env_var.yaml": "drop_dir: environment variable $GLADTUI_SURELY_UNSET_VAR is not set",
     "bad_cloudinary_url.yaml": "must look like cloudinary://API_KEY:API_SECRET@CLOUD_NAME",
-    "bad_publisher.yaml": "publishing.publisher: 'local', 'cloudinary' or 's3', got 's4'",
+    "bad_publisher.yaml": (
+        "publishing.publisher: 'local', 'cloudinary', 's3' or 'wordpress', got 's4'"
+    ),
     "s3_without_bucket.yaml": "publishing.s3.bucket is required when publishing.publisher is s3",
     "s3_endpoint_not_url.yaml": "publishing.s3.endpoint_url must be an http(s) URL",
     "bad_posts_to.yaml": (
-        "publishing.posts.to: 'local', 'postgres', 'markdown' or 'webhook', got 'wordpress'"
+        "publishing.posts.to: 'local', 'postgres', 'markdown', 'webhook' or 'wordpress', got "
+        "'ghost'"
+    ),
+    "wordpress_without_user.yaml": (
+        "publishing.posts.wordpress.user is required when publishing.posts.to is wordpress"
+    ),
+    "wordpress_posts_cloudinary_images.yaml": (
+        "publishing.posts.to is wordpress, so publishing.publisher must be wordpress: a "
+        "WordPress post's featured image is an attachment in the site's own media library"
+    ),
+    "wordpress_password_in_file.yaml": (
+        "the WordPress password is never read from the config file: set GLADTUI_WORDPRESS_PASSWORD"
     ),
     "markdown_without_dir.yaml": (
         "publishing.posts.markdown.dir is required when publishing.posts.to is markdown"

@@ -7,7 +7,11 @@ from collections.abc import Mapping
 
 from daemon.publishing.destinations.base import Destination
 from daemon.publishing.destinations.local import LocalDestination
-from daemon.publishing.destinations.secrets import DSN_ENV, WEBHOOK_SECRET_ENV
+from daemon.publishing.destinations.secrets import (
+    DSN_ENV,
+    WEBHOOK_SECRET_ENV,
+    WORDPRESS_PASSWORD_ENV,
+)
 from gladtui.config import Config
 
 
@@ -33,4 +37,8 @@ def make_destination(config: Config, env: Mapping[str, str] | None = None) -> De
         from daemon.publishing.destinations.webhook import WebhookDestination
 
         return WebhookDestination(posts.webhook, env.get(WEBHOOK_SECRET_ENV, ""))
+    if posts.to == "wordpress":
+        from daemon.publishing.destinations.wordpress import WordPressDestination
+
+        return WordPressDestination(posts.wordpress, env.get(WORDPRESS_PASSWORD_ENV, ""))
     return LocalDestination()

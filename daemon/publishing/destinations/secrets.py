@@ -16,8 +16,9 @@ from urllib.parse import unquote, urlsplit
 
 DSN_ENV = "GLADTUI_POSTS_DSN"
 WEBHOOK_SECRET_ENV = "GLADTUI_WEBHOOK_SECRET"
+WORDPRESS_PASSWORD_ENV = "GLADTUI_WORDPRESS_PASSWORD"  # the user's Application Password
 # Environment variables whose whole value is a secret.
-SECRET_ENV = (DSN_ENV, "PGPASSWORD", WEBHOOK_SECRET_ENV)
+SECRET_ENV = (DSN_ENV, "PGPASSWORD", WEBHOOK_SECRET_ENV, WORDPRESS_PASSWORD_ENV)
 REDACTED = "***"
 
 _KEY_VALUE_PASSWORD = re.compile(r"""password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)""", re.IGNORECASE)

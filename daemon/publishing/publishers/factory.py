@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from daemon.publishing.destinations.base import Destination
 from daemon.publishing.publishers.base import Publisher
 from daemon.publishing.publishers.local import LocalPublisher
 from gladtui.config import Config, ConfigError
 
 
-def make_publisher(config: Config) -> Publisher:
-    """ConfigError when the chosen publisher cannot work (no Cloudinary credentials)."""
+def make_publisher(config: Config, destination: Destination | None = None) -> Publisher:
+    """ConfigError when the chosen publisher cannot work (no Cloudinary credentials).
+
+    `destination`: where posts go; the `wordpress` publisher uploads into the
+    media library of that destination's site, and tells it the attachment.
+    """
     publishing = config.publishing
     if publishing.publisher == "local":
         return LocalPublisher(config.local_cdn_dir, publishing.local.base_url)
+    if publishing.publisher == "wordpress":
+        return _wordpress_publisher(destination)
     if publishing.publisher == "s3":
         return _s3_publisher(config)
     url = config.cloudinary_url()
@@ -32,6 +39,18 @@ def make_publisher(config: Config) -> Publisher:
         upload_prefix=cloudinary.upload_prefix,
         timeout=cloudinary.timeout_seconds,
     )
+
+
+def _wordpress_publisher(destination: Destination | None) -> Publisher:
+    from daemon.publishing.destinations.wordpress import WordPressDestination
+    from daemon.publishing.publishers.wordpress import WordPressPublisher
+
+    if not isinstance(destination, WordPressDestination):
+        raise ConfigError(
+            "publishing.publisher is wordpress but posts do not go to a WordPress site: set "
+            "publishing.posts.to: wordpress (the image goes into that site's media library)"
+        )
+    return WordPressPublisher(destination)
 
 
 def _s3_publisher(config: Config) -> Publisher:
@@ -58,6 +77,9 @@ def describe_publisher(config: Config) -> str:
         where = f"S3 bucket {s3.bucket}, prefix {s3.prefix or '(none)'}"
         where += f", at {s3.endpoint_url}" if s3.endpoint_url else ""
         return f"{where}, served at {s3.public_base_url}" if s3.public_base_url else where
+    if publishing.publisher == "wordpress":
+        site = publishing.posts.wordpress.url or "(no url)"
+        return f"the media library of WordPress at {site.rstrip('/')}"
     url = config.cloudinary_url()
     # cloudinary://KEY:SECRET@CLOUD: only the cloud's name is shown
     cloud = url.rsplit("@", 1)[-1].split("?", 1)[0] if url else "(no credentials)"
