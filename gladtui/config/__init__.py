@@ -20,7 +20,9 @@ from gladtui.config.model import (
     load_config,
 )
 from gladtui.config.publishing import (
+    IMAGE_FORMATS,
     CloudinaryConfig,
+    MarkdownPostsConfig,
     PostgresPostsConfig,
     PublishingConfig,
     S3Config,
@@ -32,6 +34,7 @@ __all__ = [
     "APP_NAME",
     "BUILTIN_MODEL_PREFIX",
     "CONFIG_ENV",
+    "IMAGE_FORMATS",
     "MAX_CONFIG_BYTES",
     "ApiConfig",
     "CloudinaryConfig",
@@ -39,6 +42,7 @@ __all__ = [
     "ConfigError",
     "GenerationConfig",
     "LimitsConfig",
+    "MarkdownPostsConfig",
     "PostgresPostsConfig",
     "PresetConfig",
     "PublishingConfig",

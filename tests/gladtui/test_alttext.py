@@ -11,7 +11,9 @@ def test_a_title_of_three_words_or_more_is_the_alt_text_alone() -> None:
 
 def test_a_short_title_gains_the_prompt_without_its_weighting_syntax() -> None:
     prompt = "(blueberry muffins:1.3) on a [rustic] table BREAK soft light"
-    assert derived_alt("Muffins", prompt) == "Muffins: blueberry muffins on a rustic table soft light"
+    assert (
+        derived_alt("Muffins", prompt) == "Muffins: blueberry muffins on a rustic table soft light"
+    )
     assert derived_alt("  Two   words ", "a cat") == "Two words: a cat"
 
 
