@@ -189,8 +189,8 @@ class MarkdownPostsConfig(Section):
     alt_key: str | None = Field("alt", min_length=1)
     """the front-matter key of the image's alt text; null: not written"""
     caption_key: str | None = Field("caption", min_length=1)
-    """the front-matter key of the image's caption (only when the task has one); null: not
-    written
+    """the front-matter key of the image's caption (empty text when the task has none; Astro's
+    starter: `description`); null: not written
     """
     social_image_key: str | None = Field("og_image", min_length=1)
     """the front-matter key of the social card (`publishing.social_card`); null: not written"""
