@@ -47,7 +47,7 @@ def test_kill_9_after_the_card_was_stored_uploads_no_second_card(cdn: FakeCloudi
         wait_until(lambda: answers(client), timeout=60)
         task = task_yaml("Card mid publish", variations=1, focus="0.3,0.6")
         task_id = client.submit(task, "c.yaml")["task"]["id"]
-        wait_until(lambda: client.task(task_id)["status"] == "review", timeout=120)
+        wait_until(lambda: client.task(task_id)["status"] == "review", timeout=300)
         cdn.let_through()  # the image
         cdn.stall_after_store(120)  # the card is stored, its answer never comes in time
         client.approve(task_id, 1)
@@ -57,7 +57,7 @@ def test_kill_9_after_the_card_was_stored_uploads_no_second_card(cdn: FakeCloudi
         assert not answers(client)
         daemon = start_daemon(config)
         wait_until(lambda: answers(client), timeout=60)
-        wait_until(lambda: client.task(task_id)["status"] == "published", timeout=120)
+        wait_until(lambda: client.task(task_id)["status"] == "published", timeout=300)
         posts = client.posts()
     finally:
         daemon.kill()

@@ -64,7 +64,7 @@ def test_kill_9_around_the_bundles_rename_leaves_one_whole_bundle(moment: str) -
     try:
         wait_until(lambda: answers(client), timeout=60)
         task_id = client.submit(task_yaml("Crash mid bundle", variations=1), "c.yaml")["task"]["id"]
-        wait_until(lambda: client.task(task_id)["status"] == "review", timeout=120)
+        wait_until(lambda: client.task(task_id)["status"] == "review", timeout=300)
         client.approve(task_id, 1)
         assert daemon.wait(timeout=120) == -signal.SIGKILL
         with Store.open(config.database_path) as store:
@@ -79,7 +79,7 @@ def test_kill_9_around_the_bundles_rename_leaves_one_whole_bundle(moment: str) -
             assert left == []
         daemon = spawn([str(GLADTUI), "--config", str(config_file), "daemon"])
         wait_until(lambda: answers(client), timeout=60)
-        wait_until(lambda: client.task(task_id)["status"] == "published", timeout=120)
+        wait_until(lambda: client.task(task_id)["status"] == "published", timeout=300)
         post = client.task(task_id)["post"]
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=60)
