@@ -1,9 +1,10 @@
 """The modes of what gladtui creates: owner only, whatever the umask.
 
-Task files, previews (their PNG text holds the prompt), thumbnails, posts and
-the database all carry what a user has not published yet, so every file the
-daemon writes is 0600 and every folder it makes 0700, set exactly rather than
-left to the umask (a shell's 022 made them readable by every local user).
+Task files, previews (their PNG text holds the prompt), thumbnails, posts (a
+page bundle too: daemon/publishing/destinations/bundles.py) and the database
+all carry what a user has not published yet, so every file the daemon writes
+is 0600 and every folder it makes 0700, set exactly rather than left to the
+umask (a shell's 022 made them readable by every local user).
 Reviewers need none of them: they get pictures through the API.
 
 The exceptions, each for a reader that is not the daemon's user:

@@ -216,6 +216,12 @@ class TaskJSON(TaskSummaryJSON):
     """One task in full: the summary plus its variations (removed ones included)."""
 
     content: str
+    # The alt text its post's image carries: the task file's `alt:`
+    # (`alt_from_task`), else derived from the title (gladtui/alttext.py).
+    alt: str
+    alt_from_task: bool
+    caption: str  # empty: none
+    focus: list[float] | None  # [x, y] in 0..1, the social card's centre; null: the middle
     variations: list[VariationJSON]
 
 

@@ -22,7 +22,7 @@ from gladtui.taskid import derive_task_id, task_id_problem
 FIELDS = (
     "id", "title", "prompt", "negative_prompt", "variations", "steps",
     "guidance_scale", "width", "height", "seed", "content", "scheduler", "sampler", "loras",
-    "preset",
+    "preset", "alt", "caption", "focus",
 )  # fmt: skip
 # `sampler` (the docs' word, and A1111's `Sampler:`) is another name for `scheduler`.
 SAMPLER_NAMES = ("sampler", "scheduler")
@@ -91,6 +91,19 @@ def _blank_problem(text: str) -> str:
     )
 
 
+def _fraction(value: object) -> float | None:
+    """A number from 0 to 1, written as a number or as text ("0.25")."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and 0.0 <= number <= 1.0 else None
+
+
 def _excerpt(text: str, position: int, width: int = 24) -> str:
     """The text around a 1-based character position, the position marked with ⟨⟩."""
     at = position - 1
@@ -134,6 +147,36 @@ class FieldChecker:
         # Content is markdown, where leading whitespace means something; the rest
         # are single values where stray spaces only make duplicates look different.
         return raw if name == "content" else raw.strip()
+
+    def words(self, name: str, *, max_chars: int) -> str:
+        """Optional one-line text (alt, caption): given, it must show something."""
+        raw = self.doc.get(name, MISSING)
+        text = self.text(name, max_chars=max_chars, required=False, line=True)
+        if text is None or raw is MISSING or raw is None:
+            return ""
+        if _is_blank(text):
+            self.add(name, f"{_blank_problem(text)}; leave the line out if there is none")
+            return ""
+        return text
+
+    def focus(self, name: str) -> tuple[float, float] | None:
+        """`focus: 0.3,0.6` (or `[0.3, 0.6]`): a point as fractions of width and height."""
+        raw = self.doc.get(name, MISSING)
+        if raw is MISSING or raw is None:
+            return None
+        parts = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(parts, list) or len(parts) != 2:
+            self.add(name, f"expected two fractions x,y (e.g. 0.5,0.3), got {show(raw)}")
+            return None
+        x, y = _fraction(parts[0]), _fraction(parts[1])
+        if x is None or y is None:
+            self.add(
+                name,
+                "x and y must be numbers from 0 to 1 (fractions of the width and the height; "
+                f"0,0 is the top left corner), got {show(raw)}",
+            )
+            return None
+        return (x, y)
 
     def prompt(self, name: str, *, max_chars: int, required: bool) -> str | None:
         """Prompt text whose weighting syntax parses (gladtui/promptsyntax.py)."""

@@ -40,6 +40,8 @@ __all__ = [
 
 MAX_TITLE_CHARS = 200
 MAX_PROMPT_CHARS = 2000
+MAX_ALT_CHARS = 500  # a screen reader reads it whole: ~125 is the usual advice
+MAX_CAPTION_CHARS = 1000
 # Seeds travel as JSON numbers; above 2**53 a JavaScript client silently rounds them.
 MAX_SEED = 2**53 - 1
 _SHOWN_PROBLEMS = 50  # more than this is noise; the count still says how many
@@ -109,6 +111,9 @@ class TaskSettings:
     loras: Mapping[str, float] = field(default_factory=dict)  # config + preset + task
     file_loras: Mapping[str, float] = field(default_factory=dict)  # the task file's own
     preset: str | None = None
+    alt: str = ""  # the image's alt text; empty: derived from the title (gladtui/alttext.py)
+    caption: str = ""  # shown under the image where the destination has a place; empty: none
+    focus: tuple[float, float] | None = None  # x, y in 0..1: the social card's centre
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,6 +203,9 @@ def _parse(data: bytes, file_name: str, rules: TaskRules) -> TaskSpec:
     height = c.number("height", rules.height, rules.min_size, rules.max_height, step=8)
     seed = c.number("seed", None, 0, MAX_SEED)
     content = c.text("content", max_chars=rules.max_file_bytes, required=False, line=False)
+    alt = c.words("alt", max_chars=MAX_ALT_CHARS)
+    caption = c.words("caption", max_chars=MAX_CAPTION_CHARS)
+    focus = c.focus("focus")
     if c.problems:
         raise TaskFileError(c.problems, file_name, title=title)
     # No problems means every required value is set; the asserts tell mypy so.
@@ -221,6 +229,9 @@ def _parse(data: bytes, file_name: str, rules: TaskRules) -> TaskSpec:
         loras=loras,
         file_loras=task_loras,
         preset=preset_name,
+        alt=alt,
+        caption=caption,
+        focus=focus,
     )
 
 

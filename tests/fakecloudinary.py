@@ -108,6 +108,11 @@ class FakeCloudinary:
         with self._lock:
             self._faults.append(("stall", seconds))
 
+    def let_through(self, times: int = 1) -> None:
+        """The next uploads are answered as usual: a fault queued after them waits its turn."""
+        with self._lock:
+            self._faults.extend([("pass", None)] * times)
+
     def close_without_answer(self) -> None:
         with self._lock:
             self._faults.append(("close", None))

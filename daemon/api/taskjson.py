@@ -17,6 +17,7 @@ from daemon.publishing.slugs import SlugPreview, SlugPreviewer, base_slug
 from daemon.review.rules import allowed_actions
 from daemon.store import EventRecord, PostRecord, Store, TaskSummaryRecord, VariationRecord
 from daemon.store.jobkinds import GENERATE, round_of, round_starts
+from gladtui.alttext import image_alt
 from gladtui.shapes import (
     EventJSON,
     PostJSON,
@@ -180,6 +181,10 @@ class TaskViews:
         return {
             **found[0],
             "content": record.content,
+            "alt": image_alt(record.alt, record.title, record.prompt),
+            "alt_from_task": bool(record.alt),
+            "caption": record.caption,
+            "focus": None if record.focus is None else list(record.focus),
             "variations": [variation_json(v, starts) for v in variations],
         }
 

@@ -288,6 +288,9 @@ class Ingestor:
             loras=spec.loras,
             file_loras=spec.file_loras,
             preset=spec.preset,
+            alt=spec.alt,
+            caption=spec.caption,
+            focus=spec.focus,
         )
 
     def _invalid_task(self, item: _Dropped) -> NewTask:

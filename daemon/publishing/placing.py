@@ -19,13 +19,15 @@ For `local` there is nothing to write: the record is the post, so no intent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from daemon.publishing.destinations.base import Destination, DestinationError, Placed, PostDraft
 from daemon.publishing.publishers import Asset
 from daemon.publishing.slugs import SlugChoice, base_slug, choose, slugs_of
 from daemon.store import Store, TaskRecord
+from gladtui.alttext import image_alt
 from gladtui.shapes import SlugOutcome
 
 MAX_TRIES = 20  # slugs taken meanwhile, one after another, before giving up for now
@@ -42,6 +44,14 @@ class Placement:
     image_url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Card:
+    """The social card (publishing.social_card): on the CDN, and its local file."""
+
+    asset: Asset
+    path: Path
+
+
 class Placer:
     def __init__(self, store: Store, destination: Destination, policy: str) -> None:
         self.store = store
@@ -49,12 +59,22 @@ class Placer:
         self.policy = policy
         self._remote = destination.kind != "local"
 
-    def place(self, task: TaskRecord, asset: Asset, approved_at: datetime) -> Placement:
+    def place(
+        self,
+        task: TaskRecord,
+        asset: Asset,
+        approved_at: datetime,
+        *,
+        image_path: Path | None = None,
+        card: Card | None = None,
+    ) -> Placement:
         """The task's post at the destination; DestinationError if it cannot be now.
 
         `approved_at` (naive UTC) dates the post: the same on every retry, so a
-        retried request is the same request.
+        retried request is the same request. `image_path`, `card`: the approved
+        image's file and the social card, for destinations that copy them.
         """
+        draft = self._draft(task, asset, approved_at, image_path, card)
         found = self._found_again(task)
         if found is not None:
             return found
@@ -67,7 +87,7 @@ class Placer:
                 return Placement(
                     held.slug, choice.outcome, held.location, held.title, held.image_url
                 )
-            placed = self._write(task, asset, choice, approved_at)
+            placed = self._write(task, replace(draft, slug=choice.slug), choice)
             if placed is not None:
                 return Placement(placed.slug, choice.outcome, placed.location)
             refused.add(choice.slug)
@@ -93,9 +113,30 @@ class Placer:
         there = self.destination.taken([base]).get(base, set())
         return slugs_of(base, own | there)
 
-    def _write(
-        self, task: TaskRecord, asset: Asset, choice: SlugChoice, approved_at: datetime
-    ) -> Placed | None:
+    @staticmethod
+    def _draft(
+        task: TaskRecord,
+        asset: Asset,
+        approved_at: datetime,
+        image_path: Path | None,
+        card: Card | None,
+    ) -> PostDraft:
+        """The post to write, its slug still to be chosen."""
+        return PostDraft(
+            task_id=task.id,
+            title=task.title,
+            slug="",
+            content=task.content,
+            image_url=asset.url,
+            created_at=approved_at.replace(tzinfo=UTC),
+            alt=image_alt(task.alt, task.title, task.prompt),
+            caption=task.caption,
+            social_image_url="" if card is None else card.asset.url,
+            image_path=image_path,
+            social_image_path=None if card is None else card.path,
+        )
+
+    def _write(self, task: TaskRecord, draft: PostDraft, choice: SlugChoice) -> Placed | None:
         """Create or update under `choice.slug`; None if the slug was taken meanwhile."""
         if self._remote:
             self.store.post_intents.record(
@@ -104,16 +145,8 @@ class Placer:
                 choice.slug,
                 action=choice.action,
                 outcome=choice.outcome.recorded,
-                image_url=asset.url,
+                image_url=draft.image_url,
             )
-        draft = PostDraft(
-            task_id=task.id,
-            title=task.title,
-            slug=choice.slug,
-            content=task.content,
-            image_url=asset.url,
-            created_at=approved_at.replace(tzinfo=UTC),
-        )
         if choice.action == "update":
             # The post to take over may have gone meanwhile (deleted in the CMS):
             # then it is made again under its slug.

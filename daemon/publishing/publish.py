@@ -23,6 +23,7 @@ surfacing an error.
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 from daemon.publishing.cleanup import (
@@ -32,8 +33,15 @@ from daemon.publishing.cleanup import (
 from daemon.publishing.destinations.base import Destination, DestinationError
 from daemon.publishing.destinations.local import LocalDestination
 from daemon.publishing.missingfiles import cannot_read
-from daemon.publishing.placing import Placement, Placer
-from daemon.publishing.publishers import Asset, Publisher, PublishError, asset_id_for
+from daemon.publishing.placing import Card, Placement, Placer
+from daemon.publishing.publishers import (
+    Asset,
+    Publisher,
+    PublishError,
+    asset_id_for,
+    card_asset_id_for,
+)
+from daemon.publishing.socialcard import render_card
 from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store, TaskRecord
 from daemon.store.jobkinds import published_variation
 from daemon.store.jobworker import next_attempt_at
@@ -71,6 +79,12 @@ class PublishStep:
             self._mark_published(job, task, self.store.posts.get(task.post_id), None)
             self._after_publish(task)
             return
+        # The social card's file lives as long as this step: the publisher copies it, and
+        # a page bundle copies it beside its post.
+        with tempfile.TemporaryDirectory(prefix="gladtui-card-") as scratch:
+            self._publish(job, task, Path(scratch))
+
+    def _publish(self, job: JobRecord, task: TaskRecord, scratch: Path) -> None:
         try:
             index = published_variation(job.payload)
             path = self._selected_image(task, index)
@@ -82,15 +96,31 @@ class PublishStep:
                 expected=[TaskStatus.APPROVED, TaskStatus.PUBLISHING],
             )
             asset = self.publisher.upload(path, asset_id_for(task.id, image))
+            card = self._card(task, path, image, scratch)
         except PublishError as exc:
             self._after_failure(job, task, str(exc), exc.retryable)
             return
         try:
-            self._commit(job, task, asset)
+            self._commit(job, task, asset, path, card)
         except DestinationError as exc:
             self._after_failure(job, task, str(exc), exc.retryable, step="post")
             return
         self._after_publish(task)
+
+    def _card(self, task: TaskRecord, path: Path, image: bytes, scratch: Path) -> Card | None:
+        """The social card (publishing.social_card), rendered and uploaded; None when off."""
+        size = self.config.publishing.social_card_size()
+        if size is None:
+            return None
+        asset_id = card_asset_id_for(task.id, image, size, task.focus)
+        card_path = scratch / f"{asset_id}.png"
+        try:
+            card_path.write_bytes(render_card(path, size, task.focus))
+        except OSError as exc:  # Pillow cannot read it (UnidentifiedImageError is one)
+            raise PublishError(
+                f"cannot make the social card of {path}: {exc}", retryable=False
+            ) from None
+        return Card(self.publisher.upload(card_path, asset_id), card_path)
 
     def _selected_image(self, task: TaskRecord, index: int) -> Path:
         variation = self.store.variations.get(task.id, index)
@@ -112,16 +142,18 @@ class PublishStep:
                 cannot_read(task.id, index, str(path), reason), retryable=False
             ) from None
 
-    def _commit(self, job: JobRecord, task: TaskRecord, asset: Asset) -> PostRecord:
+    def _commit(
+        self, job: JobRecord, task: TaskRecord, asset: Asset, path: Path, card: Card | None
+    ) -> PostRecord:
         """Place the post, then record it with the task's new status, the event and
         the job, together."""
         for attempt in range(1, SLUG_RACE_RETRIES + 1):
-            placement = self.placer.place(task, asset, job.created_at)
+            placement = self.placer.place(task, asset, job.created_at, image_path=path, card=card)
             try:
                 with self.store.transaction():
                     post = self._record(task, asset, placement)
                     self.store.post_intents.clear(task.id)
-                    self._mark_published(job, task, post, asset, placement.outcome)
+                    self._mark_published(job, task, post, asset, placement.outcome, card)
                 return post
             except SlugTakenError:  # the UNIQUE constraint caught a race: look again
                 log.warning("task %s: slug taken meanwhile (try %d); retrying", task.id, attempt)
@@ -167,6 +199,7 @@ class PublishStep:
         post: PostRecord | None,
         asset: Asset | None,
         outcome: SlugOutcome = SlugOutcome.PUBLISHED,
+        card: Card | None = None,
     ) -> None:
         with self.store.transaction():
             if post is not None:
@@ -184,6 +217,7 @@ class PublishStep:
                     "url": None if post is None else post.featured_image_url,
                     "asset_id": None if asset is None else asset.asset_id,
                     "asset_existed": None if asset is None else asset.existed,
+                    "social_image_url": None if card is None else card.asset.url,
                     "outcome": outcome,
                 },
             )

@@ -238,6 +238,16 @@ _V5_REMOVALS = Migration(
     ),
 )
 
+_V6_IMAGE_TEXT = Migration(
+    6,
+    "tasks: the image's alt text, caption and focus",
+    (
+        "ALTER TABLE tasks ADD COLUMN alt VARCHAR NOT NULL DEFAULT ''",  # '': from the title
+        "ALTER TABLE tasks ADD COLUMN caption VARCHAR NOT NULL DEFAULT ''",
+        "ALTER TABLE tasks ADD COLUMN focus VARCHAR",  # JSON [x, y] in 0..1; NULL: the centre
+    ),
+)
+
 # Append new migrations here, versions strictly increasing by one.
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_INITIAL,
@@ -245,6 +255,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _V3_POST_DESTINATIONS,
     _V4_GENERATION_SETTINGS,
     _V5_REMOVALS,
+    _V6_IMAGE_TEXT,
 )
 
 

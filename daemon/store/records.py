@@ -34,6 +34,7 @@ __all__ = [
     "VariationRecord",
     "column_list",
     "dump_json",
+    "dump_point",
     "load_json",
     "load_list",
     "load_weights",
@@ -60,6 +61,18 @@ def dump_json(value: Mapping[str, Any] | None) -> str | None:
     if value is None:
         return None
     return json.dumps(dict(value), ensure_ascii=False, sort_keys=True, allow_nan=False)
+
+
+def dump_point(point: tuple[float, float] | None) -> str | None:
+    """A point (a task's focus) as a JSON list for a VARCHAR column; None stays NULL."""
+    return None if point is None else json.dumps(list(point))
+
+
+def load_point(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    x, y = json.loads(text)
+    return (float(x), float(y))
 
 
 def load_weights(text: str | None) -> dict[str, float]:
@@ -266,6 +279,7 @@ _TASK_DECODERS: Decoders = {
     "loras": load_weights,
     "file_loras": load_weights,
     "warnings": load_list,
+    "focus": load_point,
 }
 _JOB_DECODERS: Decoders = {"payload": lambda text: load_json(text) or {}, "status": JobStatus}
 _EVENT_DECODERS: Decoders = {

@@ -20,7 +20,14 @@ from daemon.store.errors import (
 )
 from daemon.store.events import EventsRepository
 from daemon.store.jobkinds import UNDOABLE_SQL
-from daemon.store.records import NewTask, TaskRecord, TaskSummaryRecord, column_list, dump_json
+from daemon.store.records import (
+    NewTask,
+    TaskRecord,
+    TaskSummaryRecord,
+    column_list,
+    dump_json,
+    dump_point,
+)
 from gladtui.shapes import EventKind, TaskStatus
 
 __all__ = ["TasksRepository", "status_list"]
@@ -32,18 +39,20 @@ _SELECT = f"SELECT {_COLUMNS} FROM tasks"
 # thousands of dropped files quick to store.
 _INSERT_MANY = (
     "INSERT INTO tasks (id, title, prompt, negative_prompt, content, variations, steps,"
-    " guidance_scale, width, height, seed, scheduler, loras, file_loras, preset, status, error,"
-    " source_file, source_sha256, post_id, created_at, updated_at)"
+    " guidance_scale, width, height, seed, scheduler, loras, file_loras, preset, alt, caption,"
+    " focus, status, error, source_file, source_sha256, post_id, created_at, updated_at)"
     " SELECT UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]),"
     " UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::INTEGER[]), UNNEST(?::INTEGER[]),"
     " UNNEST(?::DOUBLE[]), UNNEST(?::INTEGER[]), UNNEST(?::INTEGER[]), UNNEST(?::BIGINT[]),"
     " UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]),"
+    " UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]),"
     " ?, ?, UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), NULL, ?, ?"
     f" RETURNING {_COLUMNS}"
 )
 _TASK_COLUMNS = (
     "id", "title", "prompt", "negative_prompt", "content", "variations", "steps",
     "guidance_scale", "width", "height", "seed", "scheduler", "loras", "file_loras", "preset",
+    "alt", "caption", "focus",
 )  # fmt: skip
 _SET_STATUS = (
     f"UPDATE tasks SET status = ?, error = ?, updated_at = ? WHERE id = ? RETURNING {_COLUMNS}"
@@ -56,6 +65,8 @@ _DUPLICATE_ID = re.compile(r'Duplicate key "id: (?P<id>.*)" violates')
 
 def _column(task: NewTask, name: str) -> Any:
     value = getattr(task, name)
+    if name == "focus":
+        return dump_point(value)
     return dump_json(value) if name in ("loras", "file_loras") else value
 
 

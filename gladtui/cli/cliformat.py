@@ -110,6 +110,7 @@ def format_task(task: TaskJSON) -> str:
         fields.append(("preset", task["preset"]))
     if task["loras"]:
         fields.append(("loras", format_loras(task["loras"])))
+    fields += image_text(task)
     fields += [
         ("created", task["created_at"]),
         ("updated", task["updated_at"]),
@@ -125,6 +126,18 @@ def format_task(task: TaskJSON) -> str:
     if missing:
         fields.append(("missing", missing_note(task["id"], missing)))
     return "\n".join([_fields(fields), *(format_variation(v) for v in task["variations"])])
+
+
+def image_text(task: TaskJSON) -> list[tuple[str, object]]:
+    """The image's alt text (and where it came from), caption and focus, as `show` lists them."""
+    source = "" if task.get("alt_from_task", True) else " (from the title)"
+    shown: list[tuple[str, object]] = [("alt text", f"{task.get('alt', '')}{source}")]
+    if task.get("caption"):
+        shown.append(("caption", task["caption"]))
+    focus = task.get("focus")
+    if focus:
+        shown.append(("focus", f"{focus[0]:g},{focus[1]:g}"))
+    return shown
 
 
 def missing_note(task_id: str, indexes: list[int]) -> str:

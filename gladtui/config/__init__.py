@@ -20,7 +20,9 @@ from gladtui.config.model import (
     load_config,
 )
 from gladtui.config.publishing import (
+    IMAGE_FORMATS,
     CloudinaryConfig,
+    MarkdownPostsConfig,
     PostgresPostsConfig,
     PublishingConfig,
     S3Config,
@@ -33,6 +35,7 @@ __all__ = [
     "APP_NAME",
     "BUILTIN_MODEL_PREFIX",
     "CONFIG_ENV",
+    "IMAGE_FORMATS",
     "MAX_CONFIG_BYTES",
     "ApiConfig",
     "CloudinaryConfig",
@@ -40,6 +43,7 @@ __all__ = [
     "ConfigError",
     "GenerationConfig",
     "LimitsConfig",
+    "MarkdownPostsConfig",
     "PostgresPostsConfig",
     "PresetConfig",
     "PublishingConfig",

@@ -106,6 +106,12 @@ class PostgresColumns(Section):
     """its body (Markdown); null: left to the column's default"""
     featured_image_url: ColumnName = "featured_image_url"
     """the CDN URL of the approved image"""
+    alt: ColumnName | None = None
+    """the image's alt text (the task file's `alt:`, else from its title); null: not written"""
+    caption: ColumnName | None = None
+    """the image's caption (the task file's `caption:`, empty if none); null: not written"""
+    social_image_url: ColumnName | None = None
+    """the social card's URL (`publishing.social_card`; empty when off); null: not written"""
     created_at: ColumnName | None = "created_at"
     """set to `now()` on insert; null: left to the column's default"""
     updated_at: ColumnName | None = "updated_at"
@@ -135,16 +141,59 @@ class PostgresPostsConfig(Section):
         return data
 
 
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def _image_name(value: str) -> str:
+    suffix = "." + value.rpartition(".")[2].lower() if "." in value else ""
+    plain = value not in ("", ".", "..") and "/" not in value and not value.startswith(".")
+    if not plain or suffix not in IMAGE_FORMATS or value.lower() == "index.md":
+        raise ValueError(
+            f"{value!r} must be a plain file name ending in .png, .jpg, .jpeg or .webp "
+            "(the format it is written in), e.g. featured.webp"
+        )
+    return value
+
+
+def _front_matter_key(value: str | list[str]) -> str | list[str]:
+    keys = [value] if isinstance(value, str) else value
+    if len(keys) != 1 or not keys[0].strip():
+        raise ValueError(
+            f"{value!r} must be one front-matter key (image) or one key in brackets ([images]) "
+            "for a list of one URL"
+        )
+    return value
+
+
 class MarkdownPostsConfig(Section):
     """One Markdown file per post, {slug}.md with YAML front matter, for a static site
-    (Hugo, Jekyll, Eleventy, Astro)."""
+    (Hugo, Jekyll, Eleventy, Astro); or a page bundle, {slug}/index.md with the image beside it."""
 
     dir: ConfigPath | None = None
     """the folder of `{slug}.md` files (e.g. Hugo's `content/posts`); required when `to` is
     `markdown`
     """
-    image_key: str = Field("image", min_length=1)
-    """the front-matter key that holds the image URL (`featured_image`, `cover`, …)"""
+    layout: Literal["file", "bundle"] = "file"
+    """`file`: `{slug}.md`, the image on the CDN; `bundle`: `{slug}/index.md` with the image
+    copied beside it as `image_name`, named in the front matter, so the site deploys without
+    reaching the CDN (Hugo's page bundles)
+    """
+    image_key: Annotated[str | list[str], AfterValidator(_front_matter_key)] = "image"
+    """the front-matter key that holds the image (`featured_image`, `heroImage`, …); in
+    brackets, `[images]`, it holds a list of one (Hugo's `images:`)
+    """
+    image_name: Annotated[str, AfterValidator(_image_name)] = "featured.webp"
+    """`bundle` layout: the image's file name in the bundle; its suffix says the format (png,
+    jpg/jpeg, webp)
+    """
+    alt_key: str | None = Field("alt", min_length=1)
+    """the front-matter key of the image's alt text; null: not written"""
+    caption_key: str | None = Field("caption", min_length=1)
+    """the front-matter key of the image's caption (empty text when the task has none; Astro's
+    starter: `description`); null: not written
+    """
+    social_image_key: str | None = Field("og_image", min_length=1)
+    """the front-matter key of the social card (`publishing.social_card`); null: not written"""
 
 
 class WebhookPostsConfig(Section):
@@ -265,6 +314,17 @@ class PublishingConfig(Section):
     cloudinary: CloudinaryConfig = CloudinaryConfig()
     s3: S3Config = S3Config()
     posts: PostsConfig = PostsConfig()
+    social_card: Annotated[str | None, AfterValidator(_card_size)] = None
+    """`WIDTHxHEIGHT`, e.g. `1200x630` (OpenGraph): a second rendition cropped around the image's
+    centre (or the task file's `focus`), published beside it, its URL in the post; null: none
+    """
+
+    def social_card_size(self) -> tuple[int, int] | None:
+        """`social_card` as (width, height); None when off."""
+        if self.social_card is None:
+            return None
+        width, _, height = self.social_card.lower().partition("x")
+        return int(width), int(height)
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> PublishingConfig:
@@ -288,6 +348,23 @@ class PublishingConfig(Section):
                 "(publishing.posts.wordpress)"
             )
         return self
+
+
+_CARD_SIZE = re.compile(r"([0-9]{1,5})[xX]([0-9]{1,5})")
+MAX_CARD_SIDE = 4096
+
+
+def _card_size(value: str | None) -> str | None:
+    if value is None:
+        return None
+    found = _CARD_SIZE.fullmatch(value.strip())
+    sides = [int(side) for side in found.groups()] if found else []
+    if not sides or not all(16 <= side <= MAX_CARD_SIDE for side in sides):
+        raise ValueError(
+            f"publishing.social_card must be WIDTHxHEIGHT in pixels, each 16..{MAX_CARD_SIDE}, "
+            f"e.g. 1200x630 (OpenGraph's size), or null for none; got {value!r}"
+        )
+    return value.strip()
 
 
 def check_cloudinary_url(url: str, *, source: str = "publishing.cloudinary.url") -> None:

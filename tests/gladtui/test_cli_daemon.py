@@ -8,6 +8,7 @@ are exactly what a person or a script gets.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -74,6 +75,25 @@ def test_tasks_show_and_search(live: ApiDaemon) -> None:
     assert shown["slug"] == "listed-muffins" and len(shown["variations"]) == 1
     human = gladtui(live, "show", task_id).stdout
     assert "Listed Muffins" in human and shown["variations"][0]["path"] in human
+    derived = "Listed Muffins: blueberry muffins on a rustic table (from the title)"
+    assert re.search(rf"^alt text: +{re.escape(derived)}$", human, re.MULTILINE)
+
+
+def test_show_names_the_alt_text_caption_and_focus_the_task_file_gave(live: ApiDaemon) -> None:
+    task = task_yaml(
+        "Captioned", variations=1, steps=1, alt="Two plums", caption="Ripe", focus="0.2,0.8"
+    )
+    task_id = live.submit(task, "captioned.yaml")
+    shown = live.wait_status(task_id, "review")
+    assert (shown["alt"], shown["alt_from_task"], shown["caption"], shown["focus"]) == (
+        "Two plums",
+        True,
+        "Ripe",
+        [0.2, 0.8],
+    )
+    human = gladtui(live, "show", task_id).stdout
+    for line in ("alt text: +Two plums", "caption: +Ripe", "focus: +0.2,0.8"):
+        assert re.search(rf"^{line}$", human, re.MULTILINE), line
 
 
 def test_generate_approve_and_refusals(live: ApiDaemon) -> None:

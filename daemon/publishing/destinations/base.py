@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 
@@ -28,6 +29,11 @@ class PostDraft:
     created_at: datetime  # aware UTC
     alt: str = ""  # the image's alt text, for destinations that have a place for it
     caption: str = ""  # the image's caption; empty: none
+    social_image_url: str = ""  # the social card's URL (publishing.social_card); empty: none
+    # The local files behind those URLs, for destinations that copy the image (a page
+    # bundle); None where the publish step has none to give.
+    image_path: Path | None = None
+    social_image_path: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

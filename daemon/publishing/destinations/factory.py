@@ -31,8 +31,7 @@ def make_destination(config: Config, env: Mapping[str, str] | None = None) -> De
     if posts.to == "markdown":
         from daemon.publishing.destinations.markdown import MarkdownDestination
 
-        assert posts.markdown.dir is not None  # the config refuses markdown without a dir
-        return MarkdownDestination(posts.markdown.dir, posts.markdown.image_key)
+        return MarkdownDestination.from_config(posts.markdown)
     if posts.to == "webhook":
         from daemon.publishing.destinations.webhook import WebhookDestination
 

@@ -198,8 +198,8 @@ class PostgresDestination:
             columns.slug: sql.Placeholder("slug"),
             columns.featured_image_url: sql.Placeholder("image_url"),
         }
-        if columns.content is not None:
-            values[columns.content] = sql.Placeholder("content")
+        for field, mapped in self._optional():
+            values[mapped] = sql.Placeholder(field)
         for column in (columns.created_at, columns.updated_at):
             if column is not None:
                 values[column] = sql.SQL("now()")
@@ -223,8 +223,10 @@ class PostgresDestination:
             sql.SQL("{} = %(title)s").format(sql.Identifier(columns.title)),
             sql.SQL("{} = %(image_url)s").format(sql.Identifier(columns.featured_image_url)),
         ]
-        if columns.content is not None:
-            assignments.append(sql.SQL("{} = %(content)s").format(sql.Identifier(columns.content)))
+        assignments += [
+            sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(field))
+            for field, column in self._optional()
+        ]
         if columns.updated_at is not None:
             assignments.append(sql.SQL("{} = now()").format(sql.Identifier(columns.updated_at)))
         query = sql.SQL(
@@ -271,6 +273,17 @@ class PostgresDestination:
             row = cursor.execute(query, [slug, image_url]).fetchone()
         return None if row is None else self._placed(slug, row)
 
+    def _optional(self) -> list[tuple[str, str]]:
+        """(draft field, column) of the mapped columns a null setting leaves out."""
+        columns = self.settings.columns
+        mapped = [
+            ("content", columns.content),
+            ("alt", columns.alt),
+            ("caption", columns.caption),
+            ("social_image_url", columns.social_image_url),
+        ]
+        return [(field, column) for field, column in mapped if column is not None]
+
     def _returned(self) -> sql.Composable:
         key = self._shape.key or self.settings.columns.slug
         return sql.Identifier(key)
@@ -291,6 +304,9 @@ def _params(draft: PostDraft) -> dict[str, str]:
         "slug": draft.slug,
         "content": draft.content,
         "image_url": draft.image_url,
+        "alt": draft.alt,
+        "caption": draft.caption,
+        "social_image_url": draft.social_image_url,
     }
 
 

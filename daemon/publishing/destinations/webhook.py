@@ -3,8 +3,8 @@
 The protocol (docs/publishing.md, "Webhook: the protocol", is the reference for receivers):
 
 - `POST <url>` with `Content-Type: application/json` and the body
-  `{"task_id", "title", "slug", "content", "featured_image_url", "created_at",
-  "replace"}`.
+  `{"task_id", "title", "slug", "content", "featured_image_url", "alt", "caption",
+  "social_image_url", "created_at", "replace"}`.
 - `X-Gladtui-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, keyed with
   `GLADTUI_WEBHOOK_SECRET`.
 - `Idempotency-Key: <task id>`: a receiver that already made a post for this
@@ -134,6 +134,9 @@ class WebhookDestination:
                 "slug": draft.slug,
                 "content": draft.content,
                 "featured_image_url": draft.image_url,
+                "alt": draft.alt,
+                "caption": draft.caption,
+                "social_image_url": draft.social_image_url or None,
                 "created_at": draft.created_at.isoformat().replace("+00:00", "Z"),
                 "replace": replace,
             },

@@ -9,7 +9,20 @@ one and imports only its SDK.
 
 from __future__ import annotations
 
-from daemon.publishing.publishers.base import Asset, Publisher, PublishError, asset_id_for
+from daemon.publishing.publishers.base import (
+    Asset,
+    Publisher,
+    PublishError,
+    asset_id_for,
+    card_asset_id_for,
+)
 from daemon.publishing.publishers.factory import make_publisher
 
-__all__ = ["Asset", "PublishError", "Publisher", "asset_id_for", "make_publisher"]
+__all__ = [
+    "Asset",
+    "PublishError",
+    "Publisher",
+    "asset_id_for",
+    "card_asset_id_for",
+    "make_publisher",
+]

@@ -68,6 +68,17 @@ def asset_id_for(task_id: str, image: bytes) -> str:
     return f"{task_id}-{digest}"
 
 
+def card_asset_id_for(
+    task_id: str, image: bytes, card_size: tuple[int, int], focus: tuple[float, float] | None
+) -> str:
+    """`{task_id}-card-{16 hex}` (the social card, daemon/publishing/socialcard.py): of the
+    image's bytes, the card's size and focus, so the same card always has the same id and
+    another size or focus another."""
+    digest = hashlib.sha256(image)
+    digest.update(f"|{card_size[0]}x{card_size[1]}|{focus}".encode())
+    return f"{task_id}-card-{digest.hexdigest()[:ASSET_HASH_CHARS]}"
+
+
 def md5_of(path: Path) -> str:
     """The file's MD5 hex digest: what Cloudinary reports as an asset's etag."""
     digest = hashlib.md5(usedforsecurity=False)

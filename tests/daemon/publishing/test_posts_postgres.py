@@ -23,7 +23,7 @@ from daemon.publishing.destinations.base import Placed, PostDraft
 from daemon.publishing.destinations.postgres import PostgresDestination
 from gladtui.config import PostgresPostsConfig
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml
-from tests.pgserver import ROLE_PASSWORD, PgServer
+from tests.pgserver import ROLE_PASSWORD, SEED_DDL, PgServer
 
 MUFFINS = "Making Delicious Muffins"
 GLADTUI = Path(sys.executable).parent / "gladtui"
@@ -319,3 +319,30 @@ def test_taken_slugs_are_grouped_by_base_and_matched_literally(pg_server: PgServ
         "a.b": {"a.b", "a.b-3"},  # the dot is a dot, not any character
         "c++": {"c++", "c++-2"},
     }
+
+
+def test_alt_caption_and_card_columns_are_written_when_mapped(
+    tiny: LoadedModel, pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = pg_server.blog(
+        SEED_DDL.replace(
+            "featured_image_url TEXT,",
+            "featured_image_url TEXT, image_alt TEXT, image_caption TEXT, og_image TEXT,",
+        )
+    )
+    monkeypatch.setenv("GLADTUI_POSTS_DSN", dsn)
+    columns = {"alt": "image_alt", "caption": "image_caption", "social_image_url": "og_image"}
+    posts = {"to": "postgres", "postgres": {"columns": columns}}
+    settings = {"publishing": {"posts": posts, "social_card": "1200x630"}}
+    d = ApiDaemon(tiny, settings=settings).start()
+    try:
+        task = d.in_review(MUFFINS, name="a.yaml", variations=1, alt="Three muffins")
+        done = d.published(task["id"])
+    finally:
+        d.cleanup()
+    with psycopg.connect(dsn) as connection:
+        [(alt, caption, card)] = connection.execute(
+            "SELECT image_alt, image_caption, og_image FROM posts"
+        ).fetchall()
+    assert (alt, caption) == ("Three muffins", "")
+    assert f"/{task['id']}-card-" in card and card != done["post"]["featured_image_url"]

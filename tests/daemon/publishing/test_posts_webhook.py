@@ -289,3 +289,23 @@ def test_the_readme_receiver_speaks_the_protocol(
     finally:
         server.shutdown()
     assert again == Placed("making-delicious-muffins", "127.0.0.1 id 1")
+
+
+def test_the_body_carries_alt_text_caption_and_the_social_card(
+    tiny: LoadedModel, receiver: tuple[Receiver, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, url = receiver
+    monkeypatch.setenv("GLADTUI_WEBHOOK_SECRET", SECRET)
+    posts = {"to": "webhook", "webhook": {"url": url}}
+    settings = {"publishing": {"posts": posts, "social_card": "1200x630"}}
+    d = ApiDaemon(tiny, settings=settings).start()
+    try:
+        task_id = d.in_review("Muffins", name="m.yaml", variations=1, caption="Warm")["id"]
+        done = d.published(task_id)
+    finally:
+        d.cleanup()
+    [body] = state.requests
+    assert body["alt"] == "Muffins: blueberry muffins on a rustic table"  # title + prompt
+    assert body["caption"] == "Warm"
+    card = body["social_image_url"]
+    assert f"/{task_id}-card-" in card and card != done["post"]["featured_image_url"]

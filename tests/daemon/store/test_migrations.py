@@ -142,3 +142,26 @@ def test_tasks_and_variations_of_schema_2_gain_the_generation_settings(db_path: 
         assert summary.loras == {} and summary.warnings == []
         updated = store.tasks.set_warnings("old", ["prompt: cut"])
         assert updated.warnings == ["prompt: cut"]
+
+
+def test_tasks_of_schema_5_gain_alt_caption_and_focus(db_path: Path) -> None:
+    """A database written before alt text existed opens with none (derived from the title)."""
+    Store.open(db_path, migrations=MIGRATIONS[:5]).close()
+    connection = duckdb.connect(str(db_path))
+    connection.execute(
+        "INSERT INTO tasks (id, title, prompt, variations, steps, guidance_scale, width, height,"
+        " status, created_at, updated_at) VALUES ('old', 'Old', 'p', 1, 30, 7.0, 64, 64,"
+        " 'review', ?, ?)",
+        [T0, T0],
+    )
+    connection.close()
+    with Store.open(db_path) as store:
+        old = store.tasks.get("old")
+        assert old is not None and (old.alt, old.caption, old.focus) == ("", "", None)
+        store.tasks.create(new_task("new", alt="Three muffins", caption="Warm", focus=(0.25, 0.75)))
+        new = store.tasks.get("new")
+        assert new is not None and (new.alt, new.caption, new.focus) == (
+            "Three muffins",
+            "Warm",
+            (0.25, 0.75),
+        )
