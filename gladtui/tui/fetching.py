@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from gladtui.client import Client
     from gladtui.shapes import TaskJSON, TaskPageJSON, TaskSummaryJSON
     from gladtui.tui.gallery import Gallery
+    from gladtui.tui.livepreviews import PreviewTracker
     from gladtui.tui.lookahead import Lookahead
     from gladtui.tui.pictures import Pictures
     from gladtui.tui.tasklist import TaskList
@@ -58,6 +59,7 @@ class FetchWorkers(_Base):
         ahead: Lookahead
         full: TaskJSON | None
         reselect: tuple[str, int] | None  # after an undo: select that variation again
+        preview_tracker: PreviewTracker
 
         def _show_detail(self, task: TaskSummaryJSON | TaskJSON | None) -> None: ...
 
@@ -96,7 +98,9 @@ class FetchWorkers(_Base):
         pictures = {v["index"]: self.pictures.get(task["id"], v) for v in shown}
         note = NO_IMAGES.get(task["status"], "")
         self.gallery.show(task["id"], task["variations"], pictures, note)
-        if task["status"] != TaskStatus.GENERATING:
+        if task["status"] == TaskStatus.GENERATING:
+            self._previews_now(task)
+        else:
             self.gallery.show_previews(task["id"], {})  # cancelled or failed: none to come
         if self.reselect is not None and self.reselect[0] == task["id"]:
             self.gallery.select(self.reselect[1])  # after an undo: the variation approved
@@ -116,6 +120,16 @@ class FetchWorkers(_Base):
             self.app.call_from_thread(
                 self.gallery.picture_arrived, task["id"], variation["index"], picture
             )
+
+    def _previews_now(self, task: TaskJSON) -> None:
+        """A generation's latest previews as its gallery is shown. The progress events
+        that announced them may all have come while the cursor was on another task,
+        and none may come for a while (a slow step; CI saw a test wait 60 s)."""
+        progress = task["progress"]
+        if progress is not None:
+            wanted = self.preview_tracker.wanted(task["id"], progress)
+            if wanted:
+                self._fetch_previews(task["id"], wanted)
 
     @work(thread=True, exclusive=True, group="previews")
     def _fetch_previews(self, task_id: str, indexes: list[int]) -> None:

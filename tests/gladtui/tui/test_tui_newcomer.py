@@ -206,6 +206,43 @@ async def test_a_task_being_generated_shows_in_review_with_its_preview(
     daemon.wait_status(task_id, "failed")
 
 
+async def test_a_preview_announced_while_the_cursor_was_elsewhere_shows_when_it_comes(
+    held: tuple[ApiDaemon, StepGate],
+) -> None:
+    """Every progress event of a generation held at step 3 reaches the app while the
+    cursor is on another task; moving onto it then shows the preview it already has,
+    with no further event to announce it (CI once waited 60 s for one in tmux)."""
+    daemon, gate = held
+    daemon.in_review("Already Made", variations=1, timeout=300)
+    app = app_for(daemon)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: titles(app) == ["Already Made"], what="the task in review")
+        gate.hold_at(3)
+        task_id = daemon.submit(task_yaml("Forming Meanwhile", variations=1, steps=10), "m.yaml")
+        await asyncio.to_thread(gate.wait_held)
+        tasks = app.review.tasks
+
+        def at_step_3() -> bool:  # the list has drawn what the events said
+            position = tasks.window.position_of(task_id)
+            row = None if position is None else tasks.window.get(position)
+            return row is not None and (row["progress"] or {}).get("step") == 3
+
+        await until(pilot, at_step_3, what="the held step in the list")
+        current = tasks.current
+        assert current is not None and current["title"] == "Already Made"
+        assert forming(app) == []
+        await pilot.press("k")  # onto the generation, above
+        await until(
+            pilot,
+            lambda: gallery(app).task_id == task_id and forming(app) == [1],
+            what="its preview, without another event",
+        )
+        await pilot.press("c")
+        await until(pilot, lambda: daemon.progress.cancel_requested(task_id), what="the cancel")
+        gate.move_on()
+    daemon.wait_status(task_id, "failed")
+
+
 async def test_after_g_the_page_follows_to_the_new_variations(
     held: tuple[ApiDaemon, StepGate],
 ) -> None:
