@@ -127,9 +127,13 @@ def drawn(screen: Any, crops: int) -> bool:
     from gladtui.tui.kittypicture import KittyPicture
     from gladtui.tui.largeview import LargeView
 
-    if not isinstance(screen, LargeView) or not screen.zoomed or len(screen.shown_panels) != crops:
+    if not isinstance(screen, LargeView) or not screen.zoomed:
         return False
-    for panel in screen.shown_panels:
+    # A tree measured by --against from before hidden panels has `panels` only.
+    shown = getattr(screen, "shown_panels", screen.panels)
+    if len(shown) != crops:
+        return False
+    for panel in shown:
         widget = panel.picture
         if not isinstance(widget, KittyPicture) or panel.cropped is None:
             return False
