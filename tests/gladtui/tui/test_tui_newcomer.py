@@ -198,7 +198,12 @@ async def test_a_task_being_generated_shows_in_review_with_its_preview(
             what="the task in the Review list, its preview in the gallery",
         )
         assert app.review.filter.key == "review"  # no filter change
-        assert " Review 0+1 " in drawn(app, app.review.filter_bar)  # 1 being generated
+        # The counts are read again soon after an event; the preview may come first.
+        await until(
+            pilot,
+            lambda: " Review 0+1 " in drawn(app, app.review.filter_bar),
+            what="the count: 1 being generated",
+        )
         assert "forming 1" in drawn(app, gallery(app))
         await pilot.press("c")
         await until(pilot, lambda: daemon.progress.cancel_requested(task_id), what="the cancel")
