@@ -23,6 +23,7 @@ surfacing an error.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -46,11 +47,27 @@ from daemon.store import JobRecord, JobStatus, PostRecord, SlugTakenError, Store
 from daemon.store.jobkinds import published_variation
 from daemon.store.jobworker import next_attempt_at
 from gladtui.config import Config
+from gladtui.filemodes import make_folders
 from gladtui.shapes import EventKind, SlugOutcome, TaskStatus
 
 log = logging.getLogger(__name__)
 
 SLUG_RACE_RETRIES = 5
+
+
+def card_workshop(config: Config) -> Path:
+    """Where social cards are made: in the daemon's own cache, not the shared /tmp, so a
+    card that a kill -9 left behind is the daemon's to clear (`clear_card_workshop`)."""
+    return config.cache_dir / "cards"
+
+
+def clear_card_workshop(config: Config) -> int:
+    """At start, before any publish: remove the cards the last stop left; how many."""
+    workshop = card_workshop(config)
+    left = sorted(workshop.iterdir()) if workshop.is_dir() else []
+    for folder in left:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(left)
 
 
 class PublishStep:
@@ -81,7 +98,9 @@ class PublishStep:
             return
         # The social card's file lives as long as this step: the publisher copies it, and
         # a page bundle copies it beside its post.
-        with tempfile.TemporaryDirectory(prefix="gladtui-card-") as scratch:
+        workshop = card_workshop(self.config)
+        make_folders(workshop)
+        with tempfile.TemporaryDirectory(prefix="card-", dir=workshop) as scratch:
             self._publish(job, task, Path(scratch))
 
     def _publish(self, job: JobRecord, task: TaskRecord, scratch: Path) -> None:

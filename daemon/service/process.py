@@ -27,7 +27,7 @@ from daemon.intake.watcher import DropWatcher, polling_requested
 from daemon.publishing.cleanup import finish_interrupted
 from daemon.publishing.destinations.base import Destination, DestinationUnusable
 from daemon.publishing.destinations.factory import make_destination
-from daemon.publishing.publish import PublishStep
+from daemon.publishing.publish import PublishStep, clear_card_workshop
 from daemon.publishing.publishers import make_publisher
 from daemon.review.actions import Actions
 from daemon.review.decisionworker import DecisionWorker
@@ -180,6 +180,8 @@ class Daemon:
         for folder in (self.config.preview_dir, self.config.thumbnail_dir):
             for stray in remove_stray_temp_files(folder):
                 log.info("removed %s, a partial image left by the last stop", stray.name)
+        if cards := clear_card_workshop(self.config):
+            log.info("removed %d social card(s) the last stop left half made", cards)
         generator = threading.Thread(target=self.generator.run, name="generator", daemon=True)
         generator.start()
         watcher = threading.Thread(target=self._run_watcher, name="watcher", daemon=True)

@@ -197,7 +197,7 @@ class Config(Section):
     cache_dir: ConfigPath = Field(
         default_factory=_default_cache_dir, json_schema_extra={"shown": "~/.cache/gladtui"}
     )
-    """thumbnails and the built-in tiny model"""
+    """thumbnails, the built-in tiny model, and social cards while they are made (`cards/`)"""
     socket: ConfigPath | None = None
     """the daemon's API socket; null: `$XDG_RUNTIME_DIR/gladtui/daemon.sock`, else
     `/tmp/gladtui-<uid>/daemon.sock`

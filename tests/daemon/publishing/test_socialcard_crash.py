@@ -1,5 +1,5 @@
 """kill -9 after Cloudinary stored the social card but before the daemon committed the post:
-after a restart, still one image, one card and one post."""
+after a restart, still one image, one card and one post, and no half-made card left."""
 
 from __future__ import annotations
 
@@ -55,10 +55,13 @@ def test_kill_9_after_the_card_was_stored_uploads_no_second_card(cdn: FakeCloudi
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(timeout=30)
         assert not answers(client)
+        workshop = root / "cache" / "cards"
+        left = [p.name for p in workshop.rglob("*.png")]  # the killed step's card
         daemon = start_daemon(config)
         wait_until(lambda: answers(client), timeout=60)
         wait_until(lambda: client.task(task_id)["status"] == "published", timeout=300)
         posts = client.posts()
+        after = list(workshop.iterdir())
     finally:
         daemon.kill()
         daemon.wait(timeout=30)
@@ -71,3 +74,5 @@ def test_kill_9_after_the_card_was_stored_uploads_no_second_card(cdn: FakeCloudi
     assert posts["total"] == 1 and posts["posts"][0]["task_id"] == task_id
     with Image.open(io.BytesIO(cdn.assets[card])) as picture:
         assert picture.size == (1200, 630)
+    assert left == [f"{card.rsplit('/', 1)[-1]}.png"]  # made in the daemon's cache, not /tmp
+    assert after == []  # the restart cleared it, and the retry's own is gone once it is done
