@@ -274,10 +274,13 @@ class TaskList(ScrollView, can_focus=True):
 
     def _arrived(self, request: PageRequest, answer: TaskPageJSON) -> None:
         self._asked.discard((request.offset, request.version))
+        looked_at = self.current
         if not self.window.fill(request, answer, keep_near=self.cursor):
             self.load_visible()  # the list moved while this page was on its way
             return
-        if self.cursor >= len(self.window):
+        # A page read after a task left or came above the cursor, before its event: the
+        # rows shifted under the cursor, which stays on the task the reviewer looks at.
+        if not self._stay_on(looked_at) and self.cursor >= len(self.window):
             self.set_reactive(TaskList.cursor, max(len(self.window) - 1, 0))
         self._resize()
         self.refresh()
@@ -297,14 +300,21 @@ class TaskList(ScrollView, can_focus=True):
 
     def _keep_cursor_on(self, task: TaskSummaryJSON | None, applied: Applied) -> None:
         """A row came or went above the cursor: the cursor stays on its task."""
-        if task is not None:
-            position = self.window.position_of(task["id"])
-            if position is not None:
-                self.set_reactive(TaskList.cursor, position)
-                return
+        if self._stay_on(task):
+            return
         if applied.change is Change.REMOVED and applied.position is not None:
             stay = min(applied.position, max(len(self.window) - 1, 0))
             self.set_reactive(TaskList.cursor, stay)
+
+    def _stay_on(self, task: TaskSummaryJSON | None) -> bool:
+        """The cursor to `task`'s row, wherever it is now; False when no row holds it."""
+        position = None if task is None else self.window.position_of(task["id"])
+        if position is None:
+            return False
+        if position != self.cursor:
+            self.set_reactive(TaskList.cursor, position)
+            self.scroll_to_region(Region(0, position, 1, 1), animate=False, immediate=True)
+        return True
 
     def _announce(self) -> None:
         """Tell the screen when the cursor's task, or what is known of it, changed.
