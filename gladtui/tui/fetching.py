@@ -105,7 +105,9 @@ class FetchWorkers(_Base):
         if self.reselect is not None and self.reselect[0] == task["id"]:
             self.gallery.select(self.reselect[1])  # after an undo: the variation approved
             self.reselect = None
-        if any(not self.pictures.has(task["id"], v) for v in shown):
+        # From the same look as what was drawn: a picture the look-ahead stores between
+        # that look and this line would otherwise be neither drawn nor fetched.
+        if any(picture is None for picture in pictures.values()):
             self._fetch_pictures(task)
         self.call_after_refresh(self._look_ahead)  # after this task is painted
 

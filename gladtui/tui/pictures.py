@@ -71,10 +71,6 @@ class Pictures:
                 return self._cache[key]
         return None
 
-    def has(self, task_id: str, variation: VariationJSON) -> bool:
-        with self._lock:
-            return key_of(task_id, variation) in self._cache
-
     def get_full(self, task_id: str, variation: VariationJSON) -> PILImage.Image | None:
         """The full-size picture if it is in memory; never blocks."""
         key = key_of(task_id, variation)
