@@ -210,8 +210,9 @@ class Gallery(Vertical, can_focus=False):
         same_task = task_id == self.task_id
         unchanged = [_looks(v) for v in live] == [_looks(v) for v in self.variations]
         if same_task and unchanged and note == self.note:
-            for index, picture in pictures.items():  # known since it was drawn: shown now
-                if picture is not None and self.pictures.get(index) is None:
+            came = {n: p for n, p in pictures.items() if self.pictures.get(n) is None}
+            for index, picture in came.items():  # known since it was drawn: shown now
+                if task_id is not None and picture is not None:
                     self.picture_arrived(task_id, index, picture)
             return
         keep = self.selected if same_task else None
