@@ -178,6 +178,12 @@ class MarkdownPostsConfig(Section):
     copied beside it as `image_name`, named in the front matter, so the site deploys without
     reaching the CDN (Hugo's page bundles)
     """
+    file_name: Literal["slug", "date-slug"] = "slug"
+    """`slug`: `{slug}.md` (a bundle: `{slug}/`); `date-slug`: the post's date first,
+    `2026-12-07-{slug}.md`, as Jekyll's `_posts` want
+    """
+    date_key: str = Field("date", min_length=1)
+    """the front-matter key of the post's date and time (Astro's blog starter: `pubDate`)"""
     image_key: Annotated[str | list[str], AfterValidator(_front_matter_key)] = "image"
     """the front-matter key that holds the image (`featured_image`, `heroImage`, …); in
     brackets, `[images]`, it holds a list of one (Hugo's `images:`)

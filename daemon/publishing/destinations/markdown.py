@@ -1,6 +1,7 @@
 """`markdown`: one file per post in a static site's folder (Hugo, Jekyll, Eleventy, Astro).
 
-`{slug}.md` with YAML front matter (`title`, `slug`, `date`, the image URL under
+`{slug}.md` (or `{date}-{slug}.md`, as Jekyll wants) with YAML front matter (`title`,
+`slug`, `date` or the key `date_key` names, the image URL under
 `publishing.posts.markdown.image_key`, a list of one for `[images]`, its alt
 text, caption and social card) and the content as the body. Layout `bundle`
 writes `{slug}/index.md` with the image (and the card) copied beside it, the
@@ -73,12 +74,13 @@ class MarkdownDestination:
     def describe(self) -> str:
         key = self.style.image_key
         shown = f"[{self.image_key}]" if isinstance(key, list) else self.image_key
+        stem = "{date}-{slug}" if self.style.file_name == "date-slug" else "{slug}"
         if self.style.layout == "bundle":
             return (
-                f"Markdown page bundles in {self.folder} ({{slug}}/index.md, the image beside it "
+                f"Markdown page bundles in {self.folder} ({stem}/index.md, the image beside it "
                 f"as {self.style.image_name}, under {shown!r})"
             )
-        return f"Markdown files in {self.folder} (image under {shown!r})"
+        return f"Markdown files in {self.folder} ({stem}.md, image under {shown!r})"
 
     def check(self) -> None:
         if not self.folder.is_dir():
@@ -105,13 +107,14 @@ class MarkdownDestination:
 
     def create(self, draft: PostDraft) -> Placed | None:
         bundle = self.style.layout == "bundle"
-        name = draft.slug if bundle else f"{draft.slug}.md"
+        stem = self._stem(draft)
+        name = stem if bundle else f"{stem}.md"
         with self._failures(f"writing {name}"):
             if draft.slug in self._index.slugs():  # another file's front matter says it
                 return None
-            meta = {"title": draft.title, "slug": draft.slug, "date": draft.created_at}
+            meta = {"title": draft.title, "slug": draft.slug, self.style.date_key: draft.created_at}
             if bundle:
-                target = self.folder / draft.slug
+                target = self.folder / stem
                 if not self._write_bundle(target, meta, draft, replace=False):
                     return None
                 return Placed(draft.slug, str(target / bundles.INDEX))
@@ -120,6 +123,13 @@ class MarkdownDestination:
             if not self._write(target, mdfiles.render(meta, draft.content), replace=False):
                 return None
         return Placed(draft.slug, str(target))
+
+    def _stem(self, draft: PostDraft) -> str:
+        """The post's file name without `.md` (a bundle's folder): its slug, the date first
+        for `file_name: date-slug` (Jekyll finds the slug after the date again)."""
+        if self.style.file_name == "date-slug":
+            return f"{draft.created_at:%Y-%m-%d}-{draft.slug}"
+        return draft.slug
 
     def update(self, draft: PostDraft) -> Placed | None:
         with self._failures(f"updating the post {draft.slug}"):

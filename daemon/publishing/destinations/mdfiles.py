@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 import tomllib
@@ -28,6 +29,7 @@ from gladtui.yamlsafe import YamlError, load_yaml
 
 MAX_FRONT_MATTER_BYTES = 64 * 1024  # read this much of a file to find its front matter
 SUFFIXES = (".md", ".markdown")
+_DATED = re.compile(r"\d{4}-\d{2}-\d{2}-(.+)")  # Jekyll's post names: the date, then the slug
 _DELIMITERS = {"---": "yaml", "+++": "toml"}
 
 
@@ -88,18 +90,27 @@ def _head(path: Path) -> str:
         return stream.read(MAX_FRONT_MATTER_BYTES).decode("utf-8", errors="replace")
 
 
-def name_slug(entry: os.DirEntry[str]) -> tuple[str, str] | None:
-    """The slug a folder entry's name gives and the Markdown file behind it, if any."""
+def name_slugs(entry: os.DirEntry[str]) -> tuple[list[str], str] | None:
+    """The slugs a folder entry's name gives and the Markdown file behind it, if any.
+
+    A name that starts with a date (`2026-12-07-pie.md`) gives Jekyll's slug, `pie`,
+    as well as the whole name: taking both can only make a new slug more careful.
+    """
     name = entry.name
     if name.startswith((".", "_", "#", "~")):
         return None  # hidden, temporary, or Hugo's section page (_index.md)
     if entry.is_dir():
         bundle = Path(entry.path) / "index.md"
-        return (name, str(bundle)) if bundle.is_file() else None
+        return (_with_undated(name), str(bundle)) if bundle.is_file() else None
     stem, dot, extension = name.rpartition(".")
     if dot and f".{extension}" in SUFFIXES and entry.is_file():
-        return stem, entry.path
+        return _with_undated(stem), entry.path
     return None
+
+
+def _with_undated(stem: str) -> list[str]:
+    dated = _DATED.fullmatch(stem)
+    return [stem, dated.group(1)] if dated else [stem]
 
 
 _Stamp = tuple[int, int, int]
@@ -140,12 +151,13 @@ class SlugIndex:
         seen: dict[str, tuple[_Stamp, str | None]] = {}
         with os.scandir(self.folder) as entries:
             for entry in entries:
-                named = name_slug(entry)
+                named = name_slugs(entry)
                 if named is None:
                     continue
-                name, path = named
+                names, path = named
                 said = self._front_matter_slug(path, seen)
-                found.setdefault(name, path)
+                for name in names:
+                    found.setdefault(name, path)
                 if said:
                     found.setdefault(said, path)
         self._known = seen

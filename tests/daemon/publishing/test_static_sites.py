@@ -27,8 +27,8 @@ from gladtui.config import MarkdownPostsConfig
 from tests.apidaemon import ApiDaemon, short_dir, task_yaml
 
 HUGO = {"layout": "bundle", "image_key": ["images"], "image_name": "featured.webp"}
-ASTRO = {"image_key": "heroImage", "caption_key": "description"}
-JEKYLL = {"image_key": "image"}
+ASTRO = {"image_key": "heroImage", "caption_key": "description", "date_key": "pubDate"}
+JEKYLL = {"image_key": "image", "file_name": "date-slug"}
 
 
 def front_matter(path: Path) -> dict[str, Any]:
@@ -111,7 +111,14 @@ def test_astro_and_jekyll_read_the_cdn_image_under_their_key(
 ) -> None:
     done, _ = publish(tiny, site, settings, caption="A caption")
     post = done["post"]
-    meta = front_matter(site / "making-delicious-muffins.md")
+    [written] = site.iterdir()
+    meta = front_matter(written)
+    date_key = settings.get("date_key", "date")
+    assert isinstance(meta[date_key], datetime) and meta["slug"] == "making-delicious-muffins"
+    if generator == "jekyll":  # _posts/2026-12-07-making-delicious-muffins.md
+        assert written.name == f"{meta['date']:%Y-%m-%d}-making-delicious-muffins.md"
+    else:
+        assert written.name == "making-delicious-muffins.md" and "date" not in meta
     assert meta[settings["image_key"]] == post["featured_image_url"]
     assert meta["alt"] == "Making Delicious Muffins"  # no alt: in the task, so the title
     assert meta[settings.get("caption_key", "caption")] == "A caption"
@@ -157,6 +164,26 @@ def test_files_and_bundles_take_slugs_from_each_other(site: Path, tmp_path: Path
     )
     assert bundle.find("pie-2", "https://cdn/red.png") == placed  # found again after a crash
     assert bundle.find("pie-2", "https://cdn/blue.png") is None
+
+
+def test_jekyll_names_are_dated_and_their_slugs_are_found_after_the_date(
+    site: Path, tmp_path: Path
+) -> None:
+    red = png(tmp_path / "red.png", (255, 0, 0))
+    (site / "2025-03-01-pie.md").write_text("---\ntitle: Pie\n---\n")  # Jekyll's own: no slug:
+    posts = MarkdownDestination.from_config(
+        MarkdownPostsConfig(dir=site, image_key="image", file_name="date-slug")
+    )
+    assert posts.taken(["pie"]) == {"pie": {"pie"}}
+    assert posts.create(draft("pie", red)) is None
+    pie2 = draft("pie-2", red)
+    placed = posts.create(pie2)
+    name = f"{pie2.created_at:%Y-%m-%d}-pie-2.md"
+    assert placed is not None and placed.location == str(site / name)
+    assert front_matter(site / name)["slug"] == "pie-2"
+    assert posts.create(draft("pie-2", red)) is None  # its front matter holds the slug
+    assert posts.find("pie-2", "https://cdn/red.png") == placed  # found again after a crash
+    assert "{date}-{slug}.md" in posts.describe()
 
 
 def test_a_bundle_dir_that_exists_is_never_overwritten(site: Path, tmp_path: Path) -> None:
