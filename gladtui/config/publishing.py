@@ -241,6 +241,12 @@ class WordPressPostsConfig(Section):
     """
     tags: list[str] = Field(default_factory=list)
     """tag names every new post gets; created when missing (as categories)"""
+    social_image_meta: str | None = Field(None, min_length=1)
+    """the post-meta field your SEO plugin reads the social card's URL from
+    (`publishing.social_card`), e.g. Rank Math's `rank_math_facebook_image`, Yoast's
+    `_yoast_wpseo_opengraph-image`; it must be open to the REST API (checked at start); null:
+    the card stays in the media library only
+    """
     timeout_seconds: float = Field(30.0, gt=0, le=600)
     """each request's timeout (an upload included)"""
 

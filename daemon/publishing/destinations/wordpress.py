@@ -20,11 +20,15 @@ first (so a retry after a crash sets them again), then:
 
 Categories and tags are names, resolved to ids at start (`check`), created
 when missing if the user may (`manage_categories`), else refused naming which.
+The social card's URL goes into the post-meta field an SEO plugin reads
+(`social_image_meta`), checked at start to be one the REST API accepts:
+WordPress drops an unknown meta field without a word.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -49,6 +53,8 @@ PREVIEW_MAX_AGE_SECONDS = 5.0
 SUFFIXES_PER_ASK = 8  # `-2` … `-9` asked together; more only when all of them are taken
 PAGE = 100  # WordPress's largest per_page
 POSTS = "/wp/v2/posts"
+
+log = logging.getLogger(__name__)
 
 
 class WordPressDestination:
@@ -111,6 +117,7 @@ class WordPressDestination:
                 ("tags", self.settings.tags),
             ):
                 self._term_ids[kind] = [self._term_id(kind, name) for name in names]
+            self._check_social_field()
         except WordPressError as exc:
             raise DestinationUnusable(str(exc)) from None
 
@@ -145,6 +152,7 @@ class WordPressDestination:
                 "featured_media": media,
                 "categories": self._term_ids["categories"],
                 "tags": self._term_ids["tags"],
+                **self._card_meta(draft),
             }
             need = "publish_posts" if self.settings.status == "publish" else "edit_posts"
             post = self.site.call("POST", POSTS, body=body, need=need).body
@@ -167,6 +175,7 @@ class WordPressDestination:
                 "featured_media": media,
                 "categories": _union(target.get("categories"), self._term_ids["categories"]),
                 "tags": _union(target.get("tags"), self._term_ids["tags"]),
+                **self._card_meta(draft),
             }
             post = self.site.call(
                 "POST", f"{POSTS}/{target['id']}", body=body, need="edit_others_posts"
@@ -295,6 +304,39 @@ class WordPressDestination:
             f"{self.site.host}: reject the task and approve it again to upload it anew",
             retryable=False,
         )
+
+    # -- the social card -----------------------------------------------------------------
+
+    def _card_meta(self, draft: PostDraft) -> dict[str, Any]:
+        """The post's `meta` with the card's URL, in the SEO plugin's field if one is set."""
+        field = self.settings.social_image_meta
+        if not draft.social_image_url:
+            return {}
+        if field is None:
+            log.info(
+                "the social card of %r is in the media library (%s), not in the post: set "
+                "publishing.posts.wordpress.social_image_meta to your SEO plugin's field",
+                draft.slug,
+                draft.social_image_url,
+            )
+            return {}
+        return {"meta": {field: draft.social_image_url}}
+
+    def _check_social_field(self) -> None:
+        """The SEO plugin's field is one the REST API takes: WordPress drops others silently."""
+        field = self.settings.social_image_meta
+        if field is None:
+            return
+        schema = self.site.call("OPTIONS", POSTS, need="edit_posts").body.get("schema") or {}
+        meta = ((schema.get("properties") or {}).get("meta") or {}).get("properties") or {}
+        if field not in meta:
+            raise DestinationUnusable(
+                f"publishing.posts.wordpress.social_image_meta is {field!r}, but WordPress at "
+                f"{self.site.host} does not take that post-meta field through its REST API, so "
+                "the social card would be dropped: open the field to the REST API (a few lines "
+                "of PHP, register_post_meta with show_in_rest: see docs/publishing.md, "
+                "'WordPress'), correct its name, or set the key to null"
+            )
 
     # -- small things -------------------------------------------------------------------
 
