@@ -12,7 +12,9 @@ files, and a grace period long enough that no decision takes effect during
 the run (what is measured is the TUI, not the publisher). The app is built as
 `gladtui tui` builds it and runs headless under Textual's pilot; a frame is
 timed as bench/tui.py times it (`Frames`). Each decision starts from a
-settled screen.
+settled screen, once the screen's fetches are done: the reviewer looks at a
+task for longer than the next ones take to be fetched ahead (one decision a
+second is fast), which is when the issue asks the loop to be quick.
 
 Then the large view (bench/loupe.py, which runs alone too): a loupe pan and
 the compare toggled, with kitty graphics forced on a 1024² variation, p95 at
@@ -127,6 +129,14 @@ def pictures_of(app: Any, task_id: str) -> bool:
     )
 
 
+FETCHES = {"ahead", "pictures", "detail", "pages"}  # the review screen's fetch workers
+
+
+def fetching(app: Any) -> bool:
+    """A fetch of the review screen is still running (the look-ahead, the cursor's task)."""
+    return any(w.group in FETCHES and not w.is_finished for w in app.workers)
+
+
 def state(app: Any) -> str:
     """What the screen shows instead, for a failure's message."""
     from textual_image.widget import Image
@@ -156,6 +166,8 @@ async def loop(config: Any, size: tuple[int, int], decisions: int) -> tuple[list
             if current is None or following is None:
                 break
             await until(pilot, lambda c=current: pictures_of(app, c["id"]), "the cursor's task")
+            # The reviewer looks at this task: meanwhile the next ones are fetched ahead.
+            await until(pilot, lambda: not fetching(app), "the look-ahead's fetches")
             await _quiet(frames)
             if app.review.confirm:
                 send(app, "a")

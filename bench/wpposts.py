@@ -8,7 +8,9 @@ through WordPress's own `$wpdb`, a third of the page's titles among them.
   site asked: one request for the page's slugs, one for the `-N` of those taken);
 - preview, kept: the same page again within 5 s (the answers kept for the page);
 - publish: the approved image uploaded to the media library and the draft made
-  (the publish step's upload and placement, in process), median of --publishes.
+  (the publish step's upload and placement, in process), median of 5;
+- approve → post: through a daemon (tests.apidaemon.ApiDaemon, grace 0), from
+  `approve` on its API to the task `published` (the post made on the site), p50 of 5.
 
     .venv/bin/python bench/wpposts.py [--page 100] [--blog 10000] [--runs 11]
 """
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -113,17 +116,19 @@ def measure(
                 kept.append(timed(lambda: previewer.preview(page)))
                 alone.append(timed(lambda: local.preview(page)))  # gladtui's table only
         publish = [timed(lambda n=n: publish_one(destination, scratch, n)) for n in range(5)]
+        approve = approve_to_published(site, 5)
     finally:
         site.stop()
         shutil.rmtree(scratch, ignore_errors=True)
-    first_ms, kept_ms, local_ms, publish_ms = (
-        statistics.median(x) * 1000 for x in (first, kept, alone, publish)
+    first_ms, kept_ms, local_ms, publish_ms, approve_ms = (
+        statistics.median(x) * 1000 for x in (first, kept, alone, publish, approve)
     )
     print(
         f"wordpress preview of {args.page}: first look {first_ms:.1f} ms, kept {kept_ms:.2f} ms"
         f" (local, gladtui's table only: {local_ms:.2f} ms)"
     )
     print(f"wordpress upload + draft: {publish_ms:.0f} ms (median of 5)")
+    print(f"wordpress approve → published through the daemon: {approve_ms:.0f} ms (p50 of 5)")
     what = f"slug preview, page of {args.page}, {held:,} posts on a WordPress site"
     return [
         row("posts", f"{what}: answers kept for the page (median; local alone "
@@ -133,6 +138,8 @@ def measure(
             first_ms),
         row("posts", "WordPress: image uploaded + draft made (approve → post visible, minus "
             "the grace and the queue; median of 5)", f"{publish_ms:.0f} ms", publish_ms),
+        row("posts", "WordPress: approve → post made, through the daemon (grace 0; p50 of 5)",
+            f"{approve_ms:.0f} ms", approve_ms),
     ]  # fmt: skip
 
 
@@ -154,6 +161,51 @@ def publish_one(destination: WordPressDestination, scratch: Path, n: int) -> Non
         image_url=asset.url, created_at=datetime.now(UTC),
     )  # fmt: skip
     assert destination.create(draft) is not None
+
+
+def approve_to_published(site: WordPressSite, runs: int) -> list[float]:
+    """Seconds from `approve` on a daemon's API to its task `published` on the site."""
+    from daemon.store import NewTask, NewVariation
+    from gladtui.shapes import TaskStatus
+    from tests.apidaemon import ApiDaemon
+
+    wordpress = {"url": site.url, "user": "admin"}
+    publishing = {"grace_seconds": 0, "publisher": "wordpress",
+                  "posts": {"to": "wordpress", "wordpress": wordpress}}  # fmt: skip
+    made = WordPressDestination(WordPressPostsConfig(**wordpress), site.password("admin"))
+    d = ApiDaemon(None, settings={"publishing": publishing}, destination=made).start()
+    try:
+        assert d.daemon is not None
+        folder = d.root / "approved"
+        folder.mkdir()
+        ids = [f"approve-{n}" for n in range(runs)]
+        tasks, variations = [], []
+        for n, task_id in enumerate(ids):
+            path = folder / f"{task_id}.png"
+            Image.frombytes("RGB", (512, 512), os.urandom(512 * 512 * 3)).save(path)
+            tasks.append(NewTask(id=task_id, title=f"Approved to a post {n}", prompt="bread",
+                                 variations=1, steps=30, guidance_scale=7.0, width=512,
+                                 height=512, seed=n))  # fmt: skip
+            variation = NewVariation(task_id=task_id, idx=1, path=str(path),
+                                     thumbnail=str(path), seed=n, prompt="bread",
+                                     negative_prompt="", width=512, height=512, steps=30,
+                                     guidance_scale=7.0, model="bench")  # fmt: skip
+            variations.append(variation)
+        with d.daemon.store.transaction():
+            d.daemon.store.tasks.create_many(tasks, status=TaskStatus.REVIEW)
+            d.daemon.store.variations.add_many(variations)
+        return [timed(lambda t=task_id: approve_one(d.client, t)) for task_id in ids]
+    finally:
+        d.cleanup()
+
+
+def approve_one(client: Any, task_id: str) -> None:
+    client.approve(task_id, 1)
+    deadline = time.monotonic() + 120
+    while client.task(task_id)["status"] != "published":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{task_id} not published within 120 s: {client.task(task_id)}")
+        time.sleep(0.01)
 
 
 def main() -> int:
