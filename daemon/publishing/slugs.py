@@ -108,27 +108,25 @@ class SlugPreviewer:
         self._lock = threading.Lock()
 
     def preview(self, tasks: Iterable[TaskSummaryRecord]) -> dict[str, SlugPreview]:
-        """For tasks not yet published: their previews, in two queries of gladtui's
+        """For tasks not yet published: their previews, in one query of gladtui's
         store and one round trip to the destination for the whole page."""
         wanted = {task.id: base_slug(task.title) for task in tasks if task.post_id is None}
         if not wanted:
             return {}
         bases = set(wanted.values())
-        kind = self.destination.kind
-        owners = self.store.posts.by_slugs(bases, kind)
-        taken = self.store.posts.slugs_with_prefixes(bases, kind)
+        holders = self.store.posts.slug_holders(bases, self.destination.kind)
+        taken = {base: set(held) for base, held in holders.items()}
         for base, slugs in self._destination_taken(bases).items():
             taken[base] = taken.get(base, set()) | slugs
         found = {}
         for task_id, base in wanted.items():
-            owner = owners.get(base)
-            if owner is not None and owner.task_id == task_id:
+            owner = holders.get(base, {}).get(base)  # the task whose post has the base itself
+            if owner == task_id:
                 found[task_id] = SlugPreview(base, SlugOutcome.FREE, None)
                 continue
             choice = choose(base, slugs_of(base, taken.get(base, ())), self.policy)
             free = choice.outcome is SlugOutcome.FREE
-            taken_by = None if free or owner is None else owner.task_id
-            found[task_id] = SlugPreview(choice.slug, choice.outcome, taken_by)
+            found[task_id] = SlugPreview(choice.slug, choice.outcome, None if free else owner)
         return found
 
     def _destination_taken(self, bases: Collection[str]) -> dict[str, set[str]]:

@@ -152,21 +152,29 @@ class PostsRepository:
     ) -> dict[str, set[str]]:
         """`slugs_with_prefix` for many bases in one query: base → its slugs (bases
         with none are left out)."""
+        return {base: set(held) for base, held in self.slug_holders(bases, destination).items()}
+
+    def slug_holders(
+        self, bases: Iterable[str], destination: str = LOCAL
+    ) -> dict[str, dict[str, str]]:
+        """For many bases in one query: base → {slug starting with it: the task whose post
+        has it} (bases with none are left out). A page's slug previews need both the
+        slugs taken and who holds each base; a query costs more than its rows here."""
         wanted = sorted(set(bases))
         if not wanted:
             return {}
         rows = (
             self._db.cursor()
             .execute(
-                "SELECT b.base, p.slug FROM unnest(?::VARCHAR[]) AS b(base)"
+                "SELECT b.base, p.slug, p.task_id FROM unnest(?::VARCHAR[]) AS b(base)"
                 " JOIN posts p ON starts_with(p.slug, b.base) WHERE p.destination = ?",
                 [wanted, destination],
             )
             .fetchall()
         )
-        found: dict[str, set[str]] = {}
-        for base, slug in rows:
-            found.setdefault(str(base), set()).add(str(slug))
+        found: dict[str, dict[str, str]] = {}
+        for base, slug, task_id in rows:
+            found.setdefault(str(base), {})[str(slug)] = str(task_id)
         return found
 
     def list(self, limit: int | None = None, offset: int = 0) -> list[PostRecord]:

@@ -77,6 +77,9 @@ def test_a_slug_is_unique_per_destination_not_across_them(task_store: Store) -> 
         "muffins": {"muffins", "muffins-2"}
     }
     assert posts.slugs_with_prefixes(["muffins"]) == {"muffins": {"muffins"}}
+    assert posts.slug_holders(["muffins", "pies"], "postgres") == {
+        "muffins": {"muffins": "b", "muffins-2": "c"}  # who holds each: the previews' owner
+    }
     moved = posts.update_content(blog.id, "New", "", "https://cdn/d.png", None)
     assert moved.location == "posts id 7"  # kept unless a new one is given
 
