@@ -141,8 +141,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST",
         "/api/tasks/{task_id}/reject",
-        "`rejected` and the files deleted (unless `keep_files`); with a prompt, back to "
-        "`queued` for a new round",
+        "`rejected` and the files deleted (unless `keep_files`); with a prompt (or `again`: "
+        "the same one), back to `queued` for a new round, with the words the `reasons` add "
+        "(review.reject_reasons; 422 naming them for an unknown one)",
         shapes.ActionJSON,
         body=bodies.RejectBody,
         params=(TASK_ID,),
@@ -229,6 +230,24 @@ OPERATIONS: tuple[Operation, ...] = (
         "a page of posts, newest first",
         shapes.PostPageJSON,
         params=_page("posts"),
+        errors=(422,),
+    ),
+    Operation(
+        "GET",
+        "/api/stats",
+        "the review desk's figures from the audit trail: decisions per reviewer per hour, "
+        "the wait from the last variation to the decision (p50, p90), rounds per published "
+        "post, the approval rate, which place in its round wins, reasons by count, "
+        "generation seconds per post",
+        shapes.StatsJSON,
+        params=(
+            Param(
+                "since",
+                {"type": "string"},
+                "the decisions since then: a span back from now (`30m`, `12h`, `7d`, `2w`) or "
+                "an ISO 8601 UTC time; left out: all the history",
+            ),
+        ),
         errors=(422,),
     ),
     Operation(
