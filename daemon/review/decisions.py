@@ -112,11 +112,20 @@ class Decisions:
 
     # -- reject -------------------------------------------------------------------------
 
-    def reject(self, task_id: str, request: RejectRequest, *, actor: str | None = None) -> Outcome:
+    def reject(
+        self,
+        task_id: str,
+        request: RejectRequest | None = None,
+        *,
+        prompt: str | None = None,
+        keep_files: bool = False,
+        actor: str | None = None,
+    ) -> Outcome:
         """Reject the variations; with a prompt (or `again`), a new round follows once it
-        takes effect, with what the request's reasons add to its prompts."""
+        takes effect, with what the request's reasons add to its prompts. Without a
+        `request`, `prompt` and `keep_files` make one (no reasons)."""
+        request = request or RejectRequest(prompt=prompt, keep_files=keep_files)
         reasons = self._reasons(request.reasons)
-        prompt = request.prompt
         with self.store.transaction():
             task = self.task(task_id)
             repeated = task.status is TaskStatus.REJECTED and not request.new_round

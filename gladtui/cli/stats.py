@@ -57,7 +57,5 @@ def write_report(path: Path, figures: StatsJSON) -> None:
     from gladtui.filemodes import PRIVATE_FILE
     from gladtui.statsreport import report_html
 
-    text = report_html(figures)
-    write_atomically(
-        path, lambda stream: stream.write(text.encode()), overwrite=True, permissions=PRIVATE_FILE
-    )
+    data = report_html(figures).encode()
+    write_atomically(path, data, overwrite=True, permissions=PRIVATE_FILE)

@@ -127,7 +127,7 @@ class NextRound:
 
 
 def apply_additions(
-    reasons: Mapping[str, RejectReason] | Mapping[str, Mapping[str, str]],
+    reasons: Mapping[str, RejectReason] | Mapping[str, Mapping[str, object]],
     names: Sequence[str],
     prompt: str,
     negative_prompt: str,
@@ -145,7 +145,7 @@ def apply_additions(
     return NextRound(new_prompt, new_negative, Additions(tuple(names), added, negative_added))
 
 
-def _field(reason: RejectReason | Mapping[str, str], name: str) -> str:
+def _field(reason: RejectReason | Mapping[str, object], name: str) -> str:
     if isinstance(reason, RejectReason):
         return str(getattr(reason, name))
     return str(reason.get(name, ""))

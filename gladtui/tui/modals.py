@@ -122,7 +122,8 @@ class ChoiceDialog(ModalScreen[T | None]):
         self.task_summary = task
 
     def on_mount(self) -> None:
-        self.query_one(f"#{self.FIRST_FIELD}", Input).focus()
+        if self.FIRST_FIELD:  # none: the dialog's own keys first (the reject dialog)
+            self.query_one(f"#{self.FIRST_FIELD}", Input).focus()
 
     def on_input_submitted(self) -> None:
         self._choose()
@@ -164,7 +165,7 @@ class RejectScreen(ChoiceDialog[RejectChoice]):
     daemon's reasons have arrived yet or not: the same keys always do the same.
     """
 
-    FIRST_FIELD = "prompt"
+    FIRST_FIELD = ""  # no field focused: the letters are the dialog's keys
     AUTO_FOCUS = None
 
     def __init__(self, task: TaskSummaryJSON, reasons: Sequence[RejectReasonJSON] = ()) -> None:

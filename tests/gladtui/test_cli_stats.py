@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -55,16 +56,20 @@ def test_json_is_the_api_shape_with_the_hand_computed_figures(desk: ApiDaemon) -
     assert since["decisions"] == 2 and since["rounds"]["by_rounds"] == {"1": 1}
 
 
+def bar_cells(text: str, label: str) -> int:
+    """How long the bar drawn after `label` at a line's start is, in cells."""
+    found = re.search(rf"^{label} +([█▉▊▋▌▍▎▏╸━]+)", text, re.MULTILINE)
+    assert found is not None, text
+    return len(found.group(1))
+
+
 def test_the_text_form_draws_bars(desk: ApiDaemon) -> None:
     result = gladtui(desk, "stats")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "approval rate        50%" in out
-    assert "wait p50 / p90       200 s / 8.5 min" in out
-    lines = out.splitlines()
-    [hands] = [line for line in lines if line.startswith("hands ")]
-    [text] = [line for line in lines if line.startswith("text ")]
-    assert hands.count("━") > text.count("━") > 0  # 2 against 1: the longer bar
+    assert re.search(r"^approval rate +50%", out, re.MULTILINE), out
+    assert re.search(r"^wait p50 / p90 +200 s / 8\.5 min", out, re.MULTILINE), out
+    assert bar_cells(out, "hands") == 30 and bar_cells(out, "text") == 15  # 2 against 1
     assert "by chance: #1 0.833, #2 0.833, #3 0.333" in out
 
 

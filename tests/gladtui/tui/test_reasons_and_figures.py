@@ -7,6 +7,7 @@ read back from the daemon.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -98,9 +99,10 @@ async def test_the_figures_screen_draws_the_bars(desk: ApiDaemon, size: tuple[in
         rows = screen_rows(app)
         [rate] = [row for row in rows if "approval rate" in row]
         assert "50%" in rate
-        [ann] = [row for row in rows if " ann " in row]
-        [bob] = [row for row in rows if " bob " in row]
-        assert ann.count("━") > bob.count("━") > 0  # 2 an hour against 1
-        assert ann.rstrip(" ▊▌▐█│┃▕▎").endswith("2")  # the value whole at the bar's end
+        # ann's 2 decisions an hour against bob's 1: a bar twice as long, each value whole
+        ann = re.search(r" ann (█+) +2 ", "\n".join(rows))
+        bob = re.search(r" bob (█+) +1 ", "\n".join(rows))
+        assert ann is not None and bob is not None, "\n".join(rows)
+        assert len(ann.group(1)) == 2 * len(bob.group(1)) > 0
         await pilot.press("escape")
         assert not isinstance(app.screen, FiguresScreen)
