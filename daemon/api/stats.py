@@ -26,17 +26,15 @@ def since_time(raw: str | None, now: datetime) -> datetime | None:
     """`since` as a naive UTC time (None: all the history), or InvalidRequest saying why."""
     if raw is None or raw == "":
         return None
-    span = _SPAN.fullmatch(raw)
-    if span is not None:
-        return now - timedelta(**{_UNIT[span.group(2)]: int(span.group(1))})
     try:
+        span = _SPAN.fullmatch(raw)
+        if span is not None:
+            return now - timedelta(**{_UNIT[span.group(2)]: int(span.group(1))})
         when = datetime.fromisoformat(raw.removesuffix("Z"))
-    except ValueError:
+        return when if when.tzinfo is None else when.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # not a time, or one before year 1 (999999w)
         shown = one_line(repr(raw), 40)
         raise InvalidRequest(f"since: expected {SINCE_HELP}, got {shown}") from None
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    return when
 
 
 def stats_json(store: Store, since: datetime | None) -> StatsJSON:

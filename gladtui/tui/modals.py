@@ -166,7 +166,7 @@ class RejectScreen(ChoiceDialog[RejectChoice]):
     """
 
     FIRST_FIELD = ""  # no field focused: the letters are the dialog's keys
-    AUTO_FOCUS = None
+    AUTO_FOCUS = ""  # None would be the app's ("*"): the prompt field
 
     def __init__(self, task: TaskSummaryJSON, reasons: Sequence[RejectReasonJSON] = ()) -> None:
         super().__init__(task)
