@@ -68,7 +68,7 @@ def test_the_text_form_draws_bars(desk: ApiDaemon) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert re.search(r"^approval rate +50%", out, re.MULTILINE), out
-    assert re.search(r"^wait p50 / p90 +200 s / 8\.5 min", out, re.MULTILINE), out
+    assert re.search(r"^wait p50 / p90 +3\.3 min / 8\.5 min", out, re.MULTILINE), out
     assert bar_cells(out, "hands") == 30 and bar_cells(out, "text") == 15  # 2 against 1
     assert "by chance: #1 0.833, #2 0.833, #3 0.333" in out
 

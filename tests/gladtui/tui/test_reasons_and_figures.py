@@ -71,6 +71,11 @@ async def test_the_reject_dialog_shows_the_reasons_and_the_change_before_it_is_m
         assert on_screen(app, "Reject and regenerate")
         assert live.client.task(task_id)["status"] == "review"  # nothing sent yet
         await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: live.client.task(task_id)["variations"][0]["removed_at"] is not None,
+            what="the rejection sent and taken effect",
+        )
     task = live.wait_status(task_id, "review")
     newest = [v for v in task["variations"] if v["removed_at"] is None]
     assert [v["index"] for v in newest] == [2]
