@@ -166,6 +166,8 @@ class RejectScreen(ChoiceDialog[RejectChoice]):
     """
 
     FIRST_FIELD = ""  # no field focused: the letters are the dialog's keys
+    # With no field focused, Enter is the dialog's (in the field: the field's Enter).
+    BINDINGS = [Binding("enter", "choose", "Reject")]
     AUTO_FOCUS = ""  # None would be the app's ("*"): the prompt field
 
     def __init__(self, task: TaskSummaryJSON, reasons: Sequence[RejectReasonJSON] = ()) -> None:
@@ -258,6 +260,9 @@ class RejectScreen(ChoiceDialog[RejectChoice]):
         negative = after.negative_prompt or "(none)"
         text.append_text(_with_added("negative", negative, after.additions.negative_prompt))
         return text
+
+    def action_choose(self) -> None:
+        self._choose()
 
     def _choose(self) -> None:
         keep = self.query_one("#keep", Checkbox).value
