@@ -72,6 +72,11 @@ IF_NONE_MATCH = Param(
 ETAG = {"ETag": "the picture's tag: its bytes' sha256 (a scaled copy's adds -wWIDTH)"}
 ACTION_ERRORS = (400, 404, 409, 413, 422)
 VARIATION = "/api/tasks/{task_id}/variations/{index}"
+# GET /api/stats's since: a span (7d) or an ISO 8601 time (its date must also exist)
+SINCE_PATTERN = (
+    r"^(?:[0-9]{1,6}[mhdw]|[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/api/health", "is the daemon up, and which version", shapes.HealthJSON),
@@ -243,7 +248,7 @@ OPERATIONS: tuple[Operation, ...] = (
         params=(
             Param(
                 "since",
-                {"type": "string"},
+                {"type": "string", "pattern": SINCE_PATTERN},
                 "the decisions since then: a span back from now (`30m`, `12h`, `7d`, `2w`) or "
                 "an ISO 8601 UTC time; left out: all the history",
             ),
