@@ -1,14 +1,19 @@
-"""API benchmark: `gladtui tasks --json` over 10,000 tasks, and event-stream latency.
+"""API benchmark: `gladtui tasks --json` over 10,000 tasks, event-stream latency, and
+`gladtui stats` over 100,000 decisions.
 
 Targets (issue "Daemon API"): the command, run as a user runs it (a new
 process, config load, request, output), takes at most 0.5 s with 10,000 tasks;
 a state change reaches an event-stream client within 50 ms at the median.
+Issue 33: `gladtui stats`, a new process too, takes at most 0.5 s over 100,000
+decisions (10 rounds of the 10,000 tasks: variations, a decision by one of two
+reviewers, every second one a rejection with a reason, the last round published).
 
 A daemon runs in this process with the model parked (no generation competes
 for the CPU); its queue is filled directly through the store: 10,000 tasks in
 review, three variation rows each. Run:
 
-    .venv/bin/python bench/api.py [--tasks 10000] [--runs 7] [--changes 200] [--json PATH]
+    .venv/bin/python bench/api.py [--tasks 10000] [--runs 7] [--changes 200]
+        [--decisions 100000] [--json PATH]
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.report import Row, add_json_option, row, write_rows  # noqa: E402
 from daemon.store import NewTask, NewVariation, Store  # noqa: E402
-from gladtui.shapes import TaskStatus  # noqa: E402
+from daemon.store.jobkinds import GENERATE, generation_payload  # noqa: E402
+from gladtui.shapes import EventKind, TaskStatus  # noqa: E402
 from tests.apidaemon import ApiDaemon  # noqa: E402
 
 GLADTUI = Path(sys.executable).parent / "gladtui"
@@ -71,6 +78,67 @@ def fill(store: Store, count: int) -> None:
     with store.transaction():
         store.tasks.create_many(tasks, status=TaskStatus.REVIEW)
         store.variations.add_many(variations)
+
+
+class SteppedClock:
+    """The store's clock for the decisions' history: moved by hand, a minute a step."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 1, 8, 0, 0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def step(self, minutes: float = 1.0) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+def fill_decisions(store: Store, clock: SteppedClock, tasks: int, decisions: int) -> None:
+    """`decisions` decisions on the first tasks, a round at a time, through the store's
+    bulk writes (one statement per kind of row and round)."""
+    ids = [f"bench-{n:06d}" for n in range(tasks)]
+    rounds = max(decisions // tasks, 1)
+    for number in range(rounds):
+        first = 1 + 3 * number
+        with store.transaction():
+            store.jobs.enqueue_many(GENERATE, [(i, generation_payload(first, 3)) for i in ids])
+            store.events.record_many(EventKind.STATUS_CHANGED, ids, to_status=TaskStatus.GENERATING)
+        clock.step()
+        for idx in range(first, first + 3):
+            store.events.record_many(EventKind.VARIATION_ADDED, ids, detail={"index": idx})
+        store.events.record_many(EventKind.STATUS_CHANGED, ids, to_status=TaskStatus.REVIEW)
+        clock.step(2 + number % 5)
+        reviewer = ("ann", "bob")[number % 2]
+        if number % 2 or number == rounds - 1:
+            store.events.record_many(
+                EventKind.STATUS_CHANGED,
+                ids,
+                to_status=TaskStatus.APPROVED,
+                actor=reviewer,
+                detail={"variation": first + number % 3},
+            )
+        else:
+            store.events.record_many(
+                EventKind.STATUS_CHANGED,
+                ids,
+                to_status=TaskStatus.REJECTED,
+                actor=reviewer,
+                detail={"reasons": ["hands", "text"][: 1 + number % 2]},
+            )
+        clock.step()
+    store.events.record_many(EventKind.STATUS_CHANGED, ids, to_status=TaskStatus.PUBLISHED)
+
+
+def stats_figures(d: ApiDaemon, runs: int) -> dict[str, float]:
+    """Medians of `gladtui stats` (a new process) and of the request alone."""
+    command = [str(GLADTUI), "--config", str(d.config_file), "stats"]
+    samples: dict[str, list[float]] = {"stats": [], "request": []}
+    for _ in range(runs):
+        samples["stats"].append(timed(command))
+        started = time.perf_counter()
+        d.client.stats()
+        samples["request"].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def timed(command: list[str]) -> float:
@@ -131,10 +199,12 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--decisions", type=int, default=100_000)
     add_json_option(parser)
     args = parser.parse_args()
 
-    d = ApiDaemon(None).start()
+    clock = SteppedClock()
+    d = ApiDaemon(None, clock=clock).start()
     try:
         assert d.daemon is not None
         started = time.perf_counter()
@@ -145,6 +215,10 @@ def main() -> int:
         )
         figures = cli_figures(d, args.runs)
         latencies = sorted(event_latencies(d, args.changes))
+        started = time.perf_counter()
+        fill_decisions(d.daemon.store, clock, args.tasks, args.decisions)
+        print(f"decisions: {args.decisions:,} (filled in {time.perf_counter() - started:.1f} s)")
+        stats = stats_figures(d, args.runs)
     finally:
         d.cleanup()
 
@@ -164,8 +238,23 @@ def main() -> int:
         f"event latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(latencies)} changes "
         f"(target p50 <= 50 ms: {'met' if p50 <= 50 else 'MISSED'})"
     )
-    write_rows(args.json, rows(args, figures, p50, p95))
+    print(
+        f"gladtui stats: {stats['stats']:.3f} s median of {args.runs} over {args.decisions:,} "
+        f"decisions (target <= 0.5 s: {'met' if stats['stats'] <= 0.5 else 'MISSED'}); "
+        f"the request alone {stats['request']:.3f} s"
+    )
+    write_rows(args.json, rows(args, figures, p50, p95) + stats_rows(args, stats))
     return 0
+
+
+def stats_rows(args: argparse.Namespace, stats: dict[str, float]) -> list[Row]:
+    took = stats["stats"]
+    return [
+        row("api", f"`gladtui stats`, a new process, {args.decisions:,} decisions, median of "
+            f"{args.runs}", f"{took:.2f} s", took, "≤ 0.5 s", took <= 0.5),
+        row("api", "of which: GET /api/stats alone, in process", f"{stats['request']:.2f} s",
+            stats["request"]),
+    ]  # fmt: skip
 
 
 def rows(args: argparse.Namespace, figures: dict[str, float], p50: float, p95: float) -> list[Row]:

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlencode
 
 from gladtui.clienterrors import ApiError, ClientError, DaemonUnreachable
 from gladtui.eventstream import EventStream
-from gladtui.shapes import ErrorCode, thumbnail_step
+from gladtui.shapes import ErrorCode, RejectRequest, thumbnail_step
 
 if TYPE_CHECKING:
     from gladtui.config import Config
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         ActionJSON,
         GenerateRequest,
         PostPageJSON,
+        StatsJSON,
         StatusJSON,
         TaskJSON,
         TaskPageJSON,
@@ -146,6 +147,11 @@ class Client:
     def status(self) -> StatusJSON:
         return cast("StatusJSON", self._json("GET", "/api/status"))
 
+    def stats(self, since: str | None = None) -> StatsJSON:
+        """The review desk's figures; `since`: `7d`, `12h`, an ISO time (None: all)."""
+        query = "" if since is None else f"?{urlencode({'since': since})}"
+        return cast("StatsJSON", self._json("GET", f"/api/stats{query}"))
+
     def tasks_raw(
         self,
         status: Sequence[str] | None = None,
@@ -220,9 +226,18 @@ class Client:
         return self._act(task_id, "approve", {"variation": variation})
 
     def reject(
-        self, task_id: str, prompt: str | None = None, keep_files: bool = False
+        self,
+        task_id: str,
+        prompt: str | None = None,
+        keep_files: bool = False,
+        *,
+        again: bool = False,
+        reasons: Sequence[str] = (),
     ) -> ActionJSON:
-        return self._act(task_id, "reject", {"prompt": prompt, "keep_files": keep_files})
+        """Reject; a new round with `prompt` (a new one) or `again` (the same one), with
+        what the `reasons` (review.reject_reasons names) add to its prompts."""
+        request = RejectRequest(prompt, again, tuple(reasons), keep_files)
+        return self._act(task_id, "reject", request.body())
 
     def generate(self, task_id: str, request: GenerateRequest) -> ActionJSON:
         return self._act(task_id, "generate", request.body())

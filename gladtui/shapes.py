@@ -130,6 +130,14 @@ class ProgressJSON(TypedDict):
     preview: NotRequired[PreviewStepJSON | None]
 
 
+class AdditionsJSON(TypedDict):
+    """What a rejection's reasons added to the round that made a variation."""
+
+    reasons: list[str]  # review.reject_reasons names, as given
+    prompt: str  # the words added to the prompt ("" none)
+    negative_prompt: str  # the words added to the negative prompt
+
+
 class VariationJSON(TypedDict):
     index: int  # 1-based and stable for the task's whole life
     # 1-based: the generation that made it (the task file's, then each `generate` and
@@ -156,6 +164,9 @@ class VariationJSON(TypedDict):
     # The file is not at `path` though gladtui never removed it (moved or deleted by
     # hand): it cannot be shown nor approved until it is put back. False once removed.
     missing: bool
+    # the round came from a rejection with reasons: what they added to `prompt` and
+    # `negative_prompt` (both already include it); null otherwise
+    additions: AdditionsJSON | None
 
 
 class PostJSON(TypedDict):
@@ -253,6 +264,45 @@ class GenerateRequest:
         return {name: value for name, value in fields.items() if value is not None}
 
 
+@dataclass(frozen=True, slots=True)
+class RejectRequest:
+    """`POST /api/tasks/{id}/reject`. A new round follows with `prompt` (a new one) or
+    `again` (the same one); the `reasons` (review.reject_reasons names) are recorded with
+    the decision and add their words to that round's prompt and negative prompt."""
+
+    prompt: str | None = None
+    again: bool = False
+    reasons: tuple[str, ...] = ()
+    keep_files: bool = False
+
+    def body(self) -> dict[str, object]:
+        """The JSON object to send: only what differs from the defaults."""
+        fields: dict[str, object] = {}
+        if self.prompt is not None:
+            fields["prompt"] = self.prompt
+        if self.again:
+            fields["again"] = True
+        if self.reasons:
+            fields["reasons"] = list(self.reasons)
+        if self.keep_files:
+            fields["keep_files"] = True
+        return fields
+
+    @property
+    def new_round(self) -> bool:
+        return self.prompt is not None or self.again
+
+
+class RejectReasonJSON(TypedDict):
+    """One of review.reject_reasons, as GET /api/status lists them (in the config's order)."""
+
+    name: str
+    key: str  # the TUI dialog's key for it
+    label: str
+    prompt_add: str
+    negative_add: str
+
+
 class ActionJSON(TypedDict):
     """The answer to approve, reject, generate, cancel and submit."""
 
@@ -343,6 +393,71 @@ class StatusJSON(TypedDict):
     last_event_id: int
     publishing: PublishingJSON
     limits: LimitsJSON
+    reject_reasons: list[RejectReasonJSON]
+
+
+# -- The review desk's figures (`GET /api/stats`, `gladtui stats --json`) ------------------
+
+
+class ReviewerStatsJSON(TypedDict):
+    reviewer: str  # the user name the daemon's peer check gave the decisions
+    decisions: int  # approvals and rejections, undone ones included
+    approved: int
+    rejected: int
+    active_hours: int  # distinct clock hours (UTC) with at least one decision
+    per_hour: float  # decisions / active_hours
+
+
+class WaitStatsJSON(TypedDict):
+    """From a task's last variation to the decision on it."""
+
+    decisions: int  # decisions with a variation before them
+    p50_seconds: float | None  # null: no such decision
+    p90_seconds: float | None
+
+
+class RoundsStatsJSON(TypedDict):
+    """Rounds of variations the posts published in the period needed."""
+
+    posts: int
+    mean: float | None  # null: no post
+    by_rounds: dict[str, int]  # "2": posts that needed 2 rounds
+
+
+class WinnerStatsJSON(TypedDict):
+    """Approvals by the chosen variation's place in its round (1: the round's first)."""
+
+    place: int
+    chosen: int
+    by_chance: float  # expected if reviewers chose at random within each round
+
+
+class ReasonCountJSON(TypedDict):
+    reason: str  # a review.reject_reasons name
+    count: int
+
+
+class GenerationStatsJSON(TypedDict):
+    """Generation time of the posts published in the period, all their rounds."""
+
+    posts: int
+    seconds: float
+    seconds_per_post: float | None
+
+
+class StatsJSON(TypedDict):
+    """`GET /api/stats?since=7d`: the figures since then, from the audit trail."""
+
+    since: str | None  # ISO 8601 UTC; null: all the history
+    until: str  # when they were computed
+    decisions: int
+    approval_rate: float | None  # approvals / decisions; null: none
+    reviewers: list[ReviewerStatsJSON]
+    wait: WaitStatsJSON
+    rounds: RoundsStatsJSON
+    winners: list[WinnerStatsJSON]
+    reasons: list[ReasonCountJSON]  # most given first
+    generation: GenerationStatsJSON
 
 
 # -- The event stream (`GET /api/events`): each SSE event's `data`, by its `event:` kind --

@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Annotated, NotRequired
 
 from pydantic import ConfigDict, Field, with_config
@@ -24,13 +23,14 @@ from typing_extensions import TypedDict  # pydantic takes only this one on Pytho
 from daemon.api.params import MAX_INDEX
 from daemon.review.outcomes import InvalidRequest
 from gladtui.config import LimitsConfig
-from gladtui.shapes import GenerateRequest
+from gladtui.shapes import GenerateRequest, RejectRequest
 from gladtui.taskcheck import FieldChecker, kind, one_line
 from gladtui.taskfile import MAX_PROMPT_CHARS
 
 _CLOSED = ConfigDict(extra="forbid")  # described with additionalProperties: false
 Prompt = Annotated[str | None, Field(max_length=MAX_PROMPT_CHARS)]  # null: the task's own
 Count = Annotated[int | None, Field(ge=1)]  # null: as the task says
+MAX_REASONS = 32  # review.reject_reasons names in one rejection
 
 
 @with_config(_CLOSED)
@@ -42,9 +42,12 @@ class ApproveBody(TypedDict):
 
 @with_config(_CLOSED)
 class RejectBody(TypedDict):
-    """Reject: the files are deleted unless keep_files; with a prompt, a new round instead."""
+    """Reject: the files are deleted unless keep_files; with a prompt (or again: the same
+    one), a new round follows, with what the reasons add."""
 
     prompt: NotRequired[Prompt]
+    again: NotRequired[bool]  # a new round with the task's prompt (not with `prompt`)
+    reasons: NotRequired[Annotated[list[str], Field(max_length=MAX_REASONS)]]
     keep_files: NotRequired[bool]
 
 
@@ -78,12 +81,6 @@ def fields_of(body: type) -> frozenset[str]:
     """The keys a body TypedDict declares: exactly those its parser takes."""
     keys: frozenset[str] = body.__required_keys__ | body.__optional_keys__  # type: ignore[attr-defined]
     return keys
-
-
-@dataclass(frozen=True, slots=True)
-class RejectRequest:
-    prompt: str | None
-    keep_files: bool
 
 
 def _number(text: str) -> int | float:
@@ -148,13 +145,28 @@ def approve_request(body: bytes) -> int:
 
 
 def reject_request(body: bytes) -> RejectRequest:
+    """The shape only: the reasons' names are checked against the config by the decision."""
     checker = FieldChecker(parse_object(body, fields_of(RejectBody)))
     prompt = _optional_prompt(checker, "prompt")
-    keep = checker.doc.get("keep_files", False)
-    if not isinstance(keep, bool):
-        checker.add("keep_files", f"expected true or false, got {kind(keep)}")
+    keep, again = _flag(checker, "keep_files"), _flag(checker, "again")
+    reasons = checker.doc.get("reasons", [])
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        checker.add("reasons", f"expected a list of reason names, got {kind(reasons)}")
+        reasons = []
+    elif len(reasons) > MAX_REASONS:
+        checker.add("reasons", f"at most {MAX_REASONS} reasons")
+    if again and prompt is not None:
+        checker.add("again", "a new round has either a new prompt or the same one again: not both")
     _finish(checker)
-    return RejectRequest(prompt=prompt, keep_files=bool(keep))
+    return RejectRequest(prompt=prompt, again=again, reasons=tuple(reasons), keep_files=keep)
+
+
+def _flag(checker: FieldChecker, name: str) -> bool:
+    value = checker.doc.get(name, False)
+    if not isinstance(value, bool):
+        checker.add(name, f"expected true or false, got {kind(value)}")
+        return False
+    return value
 
 
 def generate_request(body: bytes, limits: LimitsConfig) -> GenerateRequest:

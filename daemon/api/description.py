@@ -72,6 +72,11 @@ IF_NONE_MATCH = Param(
 ETAG = {"ETag": "the picture's tag: its bytes' sha256 (a scaled copy's adds -wWIDTH)"}
 ACTION_ERRORS = (400, 404, 409, 413, 422)
 VARIATION = "/api/tasks/{task_id}/variations/{index}"
+# GET /api/stats's since: a span (7d) or an ISO 8601 time (its date must also exist)
+SINCE_PATTERN = (
+    r"^(?:[0-9]{1,6}[mhdw]|[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?$"
+)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/api/health", "is the daemon up, and which version", shapes.HealthJSON),
@@ -141,8 +146,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST",
         "/api/tasks/{task_id}/reject",
-        "`rejected` and the files deleted (unless `keep_files`); with a prompt, back to "
-        "`queued` for a new round",
+        "`rejected` and the files deleted (unless `keep_files`); with a prompt (or `again`: "
+        "the same one), back to `queued` for a new round, with the words the `reasons` add "
+        "(review.reject_reasons; 422 naming them for an unknown one)",
         shapes.ActionJSON,
         body=bodies.RejectBody,
         params=(TASK_ID,),
@@ -229,6 +235,24 @@ OPERATIONS: tuple[Operation, ...] = (
         "a page of posts, newest first",
         shapes.PostPageJSON,
         params=_page("posts"),
+        errors=(422,),
+    ),
+    Operation(
+        "GET",
+        "/api/stats",
+        "the review desk's figures from the audit trail: decisions per reviewer per hour, "
+        "the wait from the last variation to the decision (p50, p90), rounds per published "
+        "post, the approval rate, which place in its round wins, reasons by count, "
+        "generation seconds per post",
+        shapes.StatsJSON,
+        params=(
+            Param(
+                "since",
+                {"type": "string", "pattern": SINCE_PATTERN},
+                "the decisions since then: a span back from now (`30m`, `12h`, `7d`, `2w`) or "
+                "an ISO 8601 UTC time; left out: all the history",
+            ),
+        ),
         errors=(422,),
     ),
     Operation(

@@ -27,6 +27,7 @@ from daemon.api.imageserving import PictureRoutes, VariationPictures
 from daemon.api.params import flag, optional_number, whole_number
 from daemon.api.peers import Peers
 from daemon.api.previewserving import PreviewRoutes
+from daemon.api.stats import since_time, stats_json
 from daemon.api.status import status_json
 from daemon.api.taskjson import Widening, post_json
 from daemon.api.unixsocket import peer_credentials
@@ -85,6 +86,7 @@ def build_app(ctx: ApiContext, outer: Sequence[Middleware] = ()) -> web.Applicat
             web.post("/api/tasks/{task_id}/undo", routes.undo),
             web.post("/api/media/generate-image-variations", routes.media_generate),
             web.get("/api/posts", routes.posts),
+            web.get("/api/stats", routes.stats),
             web.get("/api/events", routes.events),
             web.get("/api/openapi.json", routes.openapi),
         ]
@@ -148,9 +150,7 @@ class Routes:
 
     async def reject(self, request: web.Request) -> web.Response:
         body = bodies.reject_request(await request.read())
-        return await self._act(
-            request, self.ctx.actions.reject, prompt=body.prompt, keep_files=body.keep_files
-        )
+        return await self._act(request, self.ctx.actions.reject_with, body)
 
     async def generate(self, request: web.Request) -> web.Response:
         body = bodies.generate_request(await request.read(), self.ctx.config.limits)
@@ -187,6 +187,10 @@ class Routes:
             }
 
         return json_response(await asyncio.to_thread(page))
+
+    async def stats(self, request: web.Request) -> web.Response:
+        since = since_time(request.query.get("since"), self.ctx.store.now())
+        return json_response(await asyncio.to_thread(stats_json, self.ctx.store, since))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         return await self.ctx.events.serve(request, _resume_after(request))

@@ -67,4 +67,14 @@ def status_json(ctx: ApiContext) -> StatusJSON:
             "max_variations": ctx.config.limits.max_variations,
             "max_steps": ctx.config.limits.max_steps,
         },
+        "reject_reasons": [
+            {
+                "name": name,
+                "key": reason.key,
+                "label": reason.label,
+                "prompt_add": reason.prompt_add,
+                "negative_add": reason.negative_add,
+            }
+            for name, reason in ctx.config.review.reject_reasons.items()
+        ],
     }

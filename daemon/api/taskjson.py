@@ -7,9 +7,10 @@ whatever its size, so listing 10,000 tasks does not run 10,000 queries.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from daemon.generation.progress import PreviewMark, Progress, ProgressBoard
 from daemon.publishing.missingfiles import is_missing
@@ -19,6 +20,7 @@ from daemon.store import EventRecord, PostRecord, Store, TaskSummaryRecord, Vari
 from daemon.store.jobkinds import GENERATE, round_of, round_starts
 from gladtui.alttext import image_alt
 from gladtui.shapes import (
+    AdditionsJSON,
     EventJSON,
     PostJSON,
     PreviewStepJSON,
@@ -80,6 +82,17 @@ def variation_json(variation: VariationRecord, round_starts: Sequence[int]) -> V
         "preset": variation.preset,
         "from_variation": variation.from_variation,
         "missing": is_missing(variation),  # one stat: only a task read in full says it
+        "additions": additions_json(variation.additions),
+    }
+
+
+def additions_json(raw: Mapping[str, Any] | None) -> AdditionsJSON | None:
+    if not raw:
+        return None
+    return {
+        "reasons": [str(name) for name in raw.get("reasons", [])],
+        "prompt": str(raw.get("prompt", "")),
+        "negative_prompt": str(raw.get("negative_prompt", "")),
     }
 
 

@@ -30,6 +30,9 @@ from gladtui.atomicfiles import write_atomically
 from gladtui.filemodes import PRIVATE_FILE, make_folders
 
 PARAMETERS_KEY = "parameters"
+# gladtui's own text chunk, beside A1111's: JSON of what a rejection's reasons added to
+# the prompts (`parameters` has the prompts as rendered, additions included)
+ADDITIONS_KEY = "gladtui-additions"
 NEGATIVE_MARKER = "Negative prompt:"
 
 # Same shape as A1111's `re_param` (infotext_utils), but an empty quoted value is allowed.
@@ -171,7 +174,9 @@ def parse_a1111_parameters(text: str) -> dict[str, str]:
     return result
 
 
-def write_png_atomically(image: Image.Image, path: Path, *, parameters: str) -> None:
+def write_png_atomically(
+    image: Image.Image, path: Path, *, parameters: str, additions: str | None = None
+) -> None:
     """Save `image` as a PNG at `path` with `parameters` in a text chunk, atomically.
 
     Latin-1 text goes in a `tEXt` chunk, anything else in a UTF-8 `iTXt` chunk (as
@@ -180,12 +185,9 @@ def write_png_atomically(image: Image.Image, path: Path, *, parameters: str) -> 
     temp file remains, which remove_stray_temp_files deletes at the next start.
     """
     info = PngInfo()
-    try:
-        parameters.encode("latin-1")
-    except UnicodeEncodeError:
-        info.add_itxt(PARAMETERS_KEY, parameters)
-    else:
-        info.add_text(PARAMETERS_KEY, parameters)
+    _add_text(info, PARAMETERS_KEY, parameters)
+    if additions is not None:
+        _add_text(info, ADDITIONS_KEY, additions)
 
     def write(stream: BinaryIO) -> None:
         image.save(stream, format="PNG", pnginfo=info)
@@ -194,16 +196,25 @@ def write_png_atomically(image: Image.Image, path: Path, *, parameters: str) -> 
     write_atomically(path, write, overwrite=False, permissions=PRIVATE_FILE)
 
 
-def read_parameters(path: Path) -> str | None:
-    """The `parameters` text of a PNG, or None when it has none.
+def _add_text(info: PngInfo, key: str, value: str) -> None:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        info.add_itxt(key, value)
+    else:
+        info.add_text(key, value)
+
+
+def read_parameters(path: Path, key: str = PARAMETERS_KEY) -> str | None:
+    """The `parameters` text of a PNG (or another text chunk's), or None when it has none.
 
     Raises PIL.UnidentifiedImageError for a file that is not an image.
     """
     with Image.open(path) as image:
-        value = image.info.get(PARAMETERS_KEY)
+        value = image.info.get(key)
         if value is None and isinstance(image, PngImageFile):
             # Text chunks after the image data are only seen once the image is read.
-            value = image.text.get(PARAMETERS_KEY)
+            value = image.text.get(key)
     return None if value is None else str(value)
 
 

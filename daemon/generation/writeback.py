@@ -17,6 +17,7 @@ not all stored is still running in the store, so it resumes after a restart.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import queue
 import threading
@@ -36,6 +37,7 @@ from daemon.generation.images import (
 )
 from daemon.generation.progress import ProgressBoard
 from daemon.store import JobRecord, NewVariation, Store, TaskRecord
+from daemon.store.jobkinds import generation_of
 from gladtui.config import Config
 from gladtui.filemodes import make_folders
 from gladtui.shapes import EventKind, TaskStatus
@@ -190,8 +192,10 @@ class BatchWriter:
             vae=cond.vae,
             loras=cond.loras,
         )
+        additions = generation_of(batch.job.payload).additions
+        text = None if additions is None else json.dumps(additions, ensure_ascii=False)
         with _naming(path):
-            write_png_atomically(image, path, parameters=parameters)
+            write_png_atomically(image, path, parameters=parameters, additions=text)
         thumbnail = thumbnail_path(self.config.thumbnail_dir, task.id, n)
         with _naming(thumbnail):
             thumbnail_of(image, thumbnail)
@@ -213,6 +217,7 @@ class BatchWriter:
             loras=dict(recipe.loras),
             preset=recipe.preset,
             from_variation=recipe.from_variation,
+            additions=additions,
         )
 
 

@@ -28,7 +28,7 @@ from daemon.store import JobStatus, Store, TaskRecord
 from daemon.store.jobkinds import GENERATE, Overrides, PresetSettings
 from gladtui.config import Config
 from gladtui.config.presets import merge_loras, missing_lora_problem, over_defaults
-from gladtui.shapes import GenerateRequest, TaskStatus
+from gladtui.shapes import GenerateRequest, RejectRequest, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,14 @@ class Actions:
         keep_files: bool = False,
         actor: str | None = None,
     ) -> Outcome:
-        return self.decisions.reject(task_id, prompt=prompt, keep_files=keep_files, actor=actor)
+        request = RejectRequest(prompt=prompt, keep_files=keep_files)
+        return self.decisions.reject(task_id, request, actor=actor)
+
+    def reject_with(
+        self, task_id: str, request: RejectRequest, *, actor: str | None = None
+    ) -> Outcome:
+        """Reject as the API asks: a new round (`prompt` or `again`), reasons."""
+        return self.decisions.reject(task_id, request, actor=actor)
 
     def undo(self, task_id: str, *, actor: str | None = None) -> Outcome:
         return self.decisions.undo(task_id, actor=actor)

@@ -18,12 +18,19 @@ takes effect in the request itself, as before undo existed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from daemon.publishing.cleanup import finish_removals, request_removal
 from daemon.publishing.missingfiles import cannot_approve, is_missing
-from daemon.review.outcomes import Conflict, Outcome, TaskNotFound, cannot, decision_pending
+from daemon.review.outcomes import (
+    Conflict,
+    InvalidRequest,
+    Outcome,
+    TaskNotFound,
+    cannot,
+    decision_pending,
+)
 from daemon.review.rules import APPROVED_STATES, UNDO, allowed_actions
 from daemon.store import JobRecord, Store, TaskRecord, VariationRecord
 from daemon.store.jobkinds import (
@@ -41,7 +48,8 @@ from daemon.store.jobkinds import (
     undo_of,
 )
 from gladtui.config import Config
-from gladtui.shapes import TaskStatus
+from gladtui.config.review import apply_additions
+from gladtui.shapes import RejectRequest, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -107,25 +115,35 @@ class Decisions:
     def reject(
         self,
         task_id: str,
+        request: RejectRequest | None = None,
         *,
         prompt: str | None = None,
         keep_files: bool = False,
         actor: str | None = None,
     ) -> Outcome:
-        """Reject the variations; with a prompt, a new round follows once it takes effect."""
+        """Reject the variations; with a prompt (or `again`), a new round follows once it
+        takes effect, with what the request's reasons add to its prompts. Without a
+        `request`, `prompt` and `keep_files` make one (no reasons)."""
+        request = request or RejectRequest(prompt=prompt, keep_files=keep_files)
+        reasons = self._reasons(request.reasons)
         with self.store.transaction():
             task = self.task(task_id)
-            if task.status is TaskStatus.REJECTED and prompt is None and not self._pending(task):
+            repeated = task.status is TaskStatus.REJECTED and not request.new_round
+            if repeated and not self._pending(task):
                 return Outcome(task_id, False, f"{task_id} was already rejected")
             self.check(task, "reject")
-            rejection = Rejection(keep_files, prompt, self._undo_state(task))
+            rejection = self._rejection(task, request, reasons)
+            prompt = rejection.prompt
             self.store.tasks.set_status(
                 task_id,
                 TaskStatus.REJECTED,
                 actor=actor,
                 detail={
-                    "keep_files": keep_files,
-                    "prompt": prompt,
+                    "keep_files": request.keep_files,
+                    "prompt": request.prompt,
+                    "again": request.again,
+                    "reasons": reasons,
+                    "additions": rejection.additions,
                     "grace_seconds": self.grace_seconds,
                 },
                 expected=task.status,
@@ -143,9 +161,30 @@ class Decisions:
         log.info("task %s: rejected by %s", task_id, actor)
         if self.grace_seconds:
             self._work_queued()
-            then = "new variations" if prompt else "the files are deleted"
+            then = "new variations" if prompt is not None else "the files are deleted"
             return Outcome(task_id, True, f"rejected {task_id}; {then} in {self.grace_seconds:g} s")
         return Outcome(task_id, True, self._after_effect(task_id, rejection))
+
+    def _reasons(self, names: Sequence[str]) -> list[str]:
+        try:
+            return self.config.review.chosen(names)
+        except ValueError as exc:
+            raise InvalidRequest(f"reasons: {exc}") from None
+
+    def _rejection(self, task: TaskRecord, request: RejectRequest, reasons: list[str]) -> Rejection:
+        """What the rejection will do: the next round's prompts made now, from the task's."""
+        undo = self._undo_state(task)
+        if not request.new_round:  # nothing to add to: the reasons are only recorded
+            return Rejection(request.keep_files, None, undo)
+        base = task.prompt if request.prompt is None else request.prompt
+        if not reasons:
+            return Rejection(request.keep_files, base, undo)
+        after = apply_additions(
+            self.config.review.reject_reasons, reasons, base, task.negative_prompt
+        )
+        negative = None if after.negative_prompt == task.negative_prompt else after.negative_prompt
+        additions = after.additions.as_json()
+        return Rejection(request.keep_files, after.prompt, undo, negative, additions)
 
     def carry_out_rejection(
         self,
@@ -176,7 +215,19 @@ class Decisions:
             request_removal(self.store, self._variations(task_id))
         if rejection.prompt is not None and task.status is TaskStatus.REJECTED:
             detail = {"count": task.variations, "prompt": rejection.prompt}
-            self.queue_generation(task, task.variations, rejection.prompt, None, actor, detail)
+            if rejection.additions:
+                detail["additions"] = rejection.additions
+            if rejection.negative_prompt is not None:
+                self.store.tasks.set_generation(task_id, negative_prompt=rejection.negative_prompt)
+            self.queue_generation(
+                task,
+                task.variations,
+                rejection.prompt,
+                None,
+                actor,
+                detail,
+                additions=rejection.additions,
+            )
 
     def _after_effect(self, task_id: str, rejection: Rejection) -> str:
         """After the commit: the recorded deletions done, the generator woken; in words."""
@@ -262,6 +313,7 @@ class Decisions:
         actor: str | None,
         detail: Mapping[str, object],
         overrides: Overrides | None = None,
+        additions: Mapping[str, object] | None = None,
     ) -> int:
         """Back to `queued` with a job for the next `count` indexes; returns the first.
 
@@ -276,7 +328,7 @@ class Decisions:
         self.store.jobs.enqueue(
             GENERATE,
             task.id,
-            generation_payload(first, count, prompt, overrides),
+            generation_payload(first, count, prompt, overrides, additions),
             max_attempts=self.config.generation.max_attempts,
         )
         return first

@@ -43,8 +43,12 @@ class Undo:
 @dataclass(frozen=True, slots=True)
 class Rejection:
     keep_files: bool
-    prompt: str | None  # a new prompt: a new round of variations once it takes effect
+    prompt: str | None  # the next round's prompt: a new round once it takes effect
     undo: Undo
+    # the next round's negative prompt, when its reasons changed it (None: the task's)
+    negative_prompt: str | None = None
+    # what the reasons added ({"reasons", "prompt", "negative_prompt"}); None: no reasons
+    additions: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,7 @@ class Generation:
     count: int
     prompt: str | None  # None: the task's
     overrides: Overrides
+    additions: Mapping[str, Any] | None = None  # what a rejection's reasons added, if any
 
     @property
     def indexes(self) -> range:
@@ -86,6 +91,7 @@ def generation_payload(
     count: int,
     prompt: str | None = None,
     overrides: Overrides | None = None,
+    additions: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A `generate` job makes variations first_index .. first_index + count - 1.
 
@@ -107,6 +113,8 @@ def generation_payload(
         payload["seed"] = extra.seed
     if extra.from_variation is not None:
         payload["from_variation"] = extra.from_variation
+    if additions:
+        payload["additions"] = dict(additions)
     return payload
 
 
@@ -124,7 +132,12 @@ def generation_of(payload: Mapping[str, Any]) -> Generation:
         count=int(payload.get("count", 0)),
         prompt=str(prompt) if prompt else None,  # an empty one: the task's, as before
         overrides=overrides,
+        additions=_mapping_or_none(payload.get("additions")),
     )
+
+
+def _mapping_or_none(raw: object) -> Mapping[str, Any] | None:
+    return dict(raw) if isinstance(raw, Mapping) and raw else None
 
 
 def round_starts(payloads: Iterable[Mapping[str, Any]]) -> list[int]:
@@ -178,16 +191,20 @@ def reject_payload(rejection: Rejection) -> dict[str, Any]:
     return {
         "keep_files": rejection.keep_files,
         "prompt": rejection.prompt,
+        "negative_prompt": rejection.negative_prompt,
+        "additions": None if rejection.additions is None else dict(rejection.additions),
         "undo": _undo_json(rejection.undo),
     }
 
 
 def rejection_of(payload: Mapping[str, Any]) -> Rejection:
-    prompt = payload.get("prompt")
+    prompt, negative = payload.get("prompt"), payload.get("negative_prompt")
     return Rejection(
         keep_files=bool(payload.get("keep_files", False)),
         prompt=str(prompt) if prompt else None,
         undo=undo_of(payload),
+        negative_prompt=None if negative is None else str(negative),
+        additions=_mapping_or_none(payload.get("additions")),
     )
 
 

@@ -248,6 +248,16 @@ _V6_IMAGE_TEXT = Migration(
     ),
 )
 
+_V7_REJECT_REASONS = Migration(
+    7,
+    "variations: what a rejection's reasons added to the round that made them",
+    (
+        # JSON {"reasons": [...], "prompt": "...", "negative_prompt": "..."}: the words
+        # the reasons added (both prompts columns include them); NULL: no reasons
+        "ALTER TABLE variations ADD COLUMN additions VARCHAR",
+    ),
+)
+
 # Append new migrations here, versions strictly increasing by one.
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_INITIAL,
@@ -256,6 +266,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _V4_GENERATION_SETTINGS,
     _V5_REMOVALS,
     _V6_IMAGE_TEXT,
+    _V7_REJECT_REASONS,
 )
 
 

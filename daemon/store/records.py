@@ -188,6 +188,8 @@ class NewVariation:
     loras: Mapping[str, float] = field(default_factory=dict)
     preset: str | None = None
     from_variation: int | None = None  # re-rendered from this variation's seed
+    # what a rejection's reasons added to its prompts (AdditionsJSON); None: no reasons
+    additions: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,7 +205,7 @@ class VariationRecord(NewVariation):
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        return cls(**_values(cls, row, {"loras": load_weights}))
+        return cls(**_values(cls, row, {"loras": load_weights, "additions": load_json}))
 
     @property
     def removes_thumbnail(self) -> bool:

@@ -18,6 +18,7 @@ from daemon.store.jobs import JobsRepository
 from daemon.store.migrations import MIGRATIONS, Migration, apply_migrations
 from daemon.store.posts import PostsRepository
 from daemon.store.records import AppliedMigration
+from daemon.store.stats import StatsRepository
 from daemon.store.tasks import TasksRepository
 from daemon.store.variations import VariationsRepository
 from gladtui.closing import Closing
@@ -44,6 +45,7 @@ class Store(Closing["Store"]):
         self.posts = PostsRepository(db)
         self.ingest_attempts = IngestAttemptsRepository(db)
         self.post_intents = PostIntentsRepository(db)
+        self.stats = StatsRepository(db)
 
     @classmethod
     def open(

@@ -363,14 +363,20 @@ class TasksRepository:
         return self._update_one(_SET_SEED, seed, task_id)
 
     def set_generation(
-        self, task_id: str, *, prompt: str | None = None, steps: int | None = None
+        self,
+        task_id: str,
+        *,
+        prompt: str | None = None,
+        steps: int | None = None,
+        negative_prompt: str | None = None,
     ) -> TaskRecord:
-        """Change the prompt and/or steps that the task's next variations use."""
+        """Change the prompts and/or steps that the task's next variations use."""
         with self._db.transaction() as cursor:
             row = cursor.execute(
                 "UPDATE tasks SET prompt = coalesce(?, prompt), steps = coalesce(?, steps),"
+                " negative_prompt = coalesce(?, negative_prompt),"
                 f" updated_at = ? WHERE id = ? RETURNING {_COLUMNS}",
-                [prompt, steps, self._db.now(), task_id],
+                [prompt, steps, negative_prompt, self._db.now(), task_id],
             ).fetchone()
         if row is None:
             raise NotFoundError(f"no task {task_id!r}")

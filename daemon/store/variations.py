@@ -32,7 +32,7 @@ _SELECT = f"SELECT {_COLUMNS} FROM variations"
 _NEW_COLUMNS = (
     "task_id", "idx", "path", "thumbnail", "seed", "prompt", "negative_prompt",
     "width", "height", "steps", "guidance_scale", "model", "scheduler", "sampler", "loras",
-    "preset", "from_variation",
+    "preset", "from_variation", "additions",
 )  # fmt: skip
 _INSERT = (
     f"INSERT INTO variations ({', '.join(_NEW_COLUMNS)}, selected, removed_at, created_at)"
@@ -45,13 +45,13 @@ _INSERT_MANY = (
     " UNNEST(?::VARCHAR[]), UNNEST(?::BIGINT[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]),"
     " UNNEST(?::INTEGER[]), UNNEST(?::INTEGER[]), UNNEST(?::INTEGER[]), UNNEST(?::DOUBLE[]),"
     " UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]), UNNEST(?::VARCHAR[]),"
-    " UNNEST(?::VARCHAR[]), UNNEST(?::INTEGER[]), false, NULL, ?"
+    " UNNEST(?::VARCHAR[]), UNNEST(?::INTEGER[]), UNNEST(?::VARCHAR[]), false, NULL, ?"
 )
 
 
 def _column(variation: NewVariation, name: str) -> Any:
     value = getattr(variation, name)
-    return dump_json(value) if name == "loras" else value
+    return dump_json(value) if name in ("loras", "additions") else value
 
 
 class VariationsRepository:

@@ -76,7 +76,18 @@ def add_client_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     approve.add_argument("--variation", type=_int_in(1), required=True, metavar="N")
 
     reject = add("reject", _call_reject, "reject a task; with a prompt, regenerate")
-    reject.add_argument("--prompt", metavar="P", help="regenerate with this prompt")
+    again = reject.add_mutually_exclusive_group()
+    again.add_argument("--prompt", metavar="P", help="regenerate with this prompt")
+    again.add_argument(
+        "--again", action="store_true", help="regenerate with the same prompt (and the reasons)"
+    )
+    reject.add_argument(
+        "--reason",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="why (review.reject_reasons; repeat for more); its words are added to the new round",
+    )
     reject.add_argument(
         "--keep-files", action="store_true", help="keep the variations' files on disk"
     )
@@ -91,6 +102,10 @@ def add_client_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     posts.add_argument("--offset", type=_int_in(0), default=0, metavar="N", help="skip N first")
 
     add("status", _call_status, "daemon health, queue, model, device", task=False)
+
+    from gladtui.cli.stats import add_stats_command
+
+    add_stats_command(add)
 
 
 def _statuses(text: str) -> list[str]:
@@ -259,7 +274,10 @@ def _call_undo(client: Client, args: argparse.Namespace) -> None:
 
 
 def _call_reject(client: Client, args: argparse.Namespace) -> None:
-    _print_action(client.reject(args.task, args.prompt, args.keep_files), args)
+    answer = client.reject(
+        args.task, args.prompt, args.keep_files, again=args.again, reasons=args.reason
+    )
+    _print_action(answer, args)
 
 
 def _call_cancel(client: Client, args: argparse.Namespace) -> None:

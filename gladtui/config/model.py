@@ -32,6 +32,7 @@ from gladtui.config.publishing import (
     PublishingConfig,
     check_cloudinary_url,
 )
+from gladtui.config.review import ReviewConfig
 from gladtui.yamlsafe import YamlError, load_yaml
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ class Config(Section):
     limits: LimitsConfig = LimitsConfig()
     publishing: PublishingConfig = PublishingConfig()
     cleanup: CleanupConfig = CleanupConfig()
+    review: ReviewConfig = ReviewConfig()
     tui: TuiConfig = TuiConfig()
 
     @model_validator(mode="after")

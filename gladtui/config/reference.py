@@ -58,8 +58,17 @@ def shown_default(field: FieldInfo) -> str:
     value = field.get_default(call_default_factory=True)
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, dict):  # a mapping of sections (review.reject_reasons): as data
+        value = {k: _plain(v) for k, v in value.items()}
     text = yaml.safe_dump(value, default_flow_style=True, width=1000, allow_unicode=True)
     return text.removesuffix("\n...\n").strip()
+
+
+def _plain(value: Any) -> Any:
+    """A section as the keys a user would write: those that differ from the defaults."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_defaults=True)
+    return value
 
 
 def _paragraphs(doc: str) -> Iterator[tuple[bool, str]]:
@@ -127,11 +136,27 @@ def _yaml_section(model: type[BaseModel], indent: str) -> list[str]:
             lines.append("")  # a blank line between top-level keys
         if section is None:
             lines += _comment(field.description, indent)
-            lines.append(f"{indent}{name}: {shown_default(field)}")
+            lines += _yaml_leaf(name, field, indent)
         else:
             lines += _comment(section.__doc__, indent)
             lines.append(f"{indent}{name}:")
             lines += _yaml_section(section, indent + "  ")
+    return lines
+
+
+def _yaml_leaf(name: str, field: FieldInfo, indent: str) -> list[str]:
+    """`name: default`; a mapping of sections one entry a line, easier to copy and edit."""
+    value = field.get_default(call_default_factory=True)
+    if not isinstance(value, dict) or not value:
+        return [f"{indent}{name}: {shown_default(field)}"]
+    if not all(isinstance(item, BaseModel) for item in value.values()):
+        return [f"{indent}{name}: {shown_default(field)}"]
+    lines = [f"{indent}{name}:"]
+    for key, item in value.items():
+        text = yaml.safe_dump(
+            {key: _plain(item)}, default_flow_style=None, width=1000, allow_unicode=True
+        )
+        lines.append(f"{indent}  {text.strip()}")
     return lines
 
 

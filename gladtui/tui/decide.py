@@ -135,12 +135,17 @@ class DecisionKeys(_Base):
             if choice is None:
                 return
             call: Callable[[str], Any] = lambda task_id: self.client.reject(  # noqa: E731
-                task_id, choice.prompt, choice.keep_files
+                task_id,
+                choice.prompt,
+                choice.keep_files,
+                again=choice.again,
+                reasons=choice.reasons,
             )
             self._decide(task["id"], "reject", call)
 
         if self.confirm or dialog:
-            self.app.push_screen(RejectScreen(task), send)
+            reasons = self.status.get("reject_reasons", []) if self.status else []
+            self.app.push_screen(RejectScreen(task, reasons), send)
         else:
             send(RejectChoice(keep_files=False, prompt=None))
 

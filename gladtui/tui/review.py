@@ -33,6 +33,7 @@ from gladtui.shapes import (
 from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
 from gladtui.tui.fetching import FetchWorkers
+from gladtui.tui.figuresscreen import FiguresScreen
 from gladtui.tui.filters import FILTERS, Counts, FilterBar, counts_of, empty_words
 from gladtui.tui.gallery import Gallery
 from gladtui.tui.keybar import KeyBar
@@ -104,6 +105,13 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
             tooltip=SCROLL,
         ),
         Binding("escape", "escape", "Back", show=False, tooltip="drop the search; leave details"),
+        Binding(
+            "s",
+            "figures",
+            "Figures",
+            show=False,
+            tooltip="the desk's figures: decisions an hour, waits, rounds, reasons",
+        ),
     ]
 
     def __init__(
@@ -379,6 +387,9 @@ class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
     def action_scroll_details(self, direction: int) -> None:
         scroll = self.detail_scroll
         scroll.scroll_relative(y=direction * max(scroll.size.height - 1, 1), animate=False)
+
+    def action_figures(self) -> None:
+        self.app.push_screen(FiguresScreen(self.client))
 
     def action_help(self) -> None:
         """The help, from the bindings in force (and what q does here)."""

@@ -568,7 +568,7 @@ def test_requests_carry_their_parameters(server: FakeServer) -> None:
     bodies = [json.loads(seen.body) for seen in server.seen[-4:]]
     assert bodies == [
         {"variation": 2},
-        {"prompt": None, "keep_files": True},
+        {"keep_files": True},  # what is left out is the daemon's default
         {"count": 2, "steps": 4},  # None is left out, so the daemon's defaults apply
         {},
     ]

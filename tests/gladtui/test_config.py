@@ -149,6 +149,17 @@ BAD = {
     "reserve_not_below_max.yaml": (
         "api.reserved_connections (16) must be less than api.max_connections (16)"
     ),
+    "reason_key_is_the_dialogs.yaml": (
+        "review.reject_reasons.again.key: key 'a' is the reject dialog's own (again); choose "
+        "another"
+    ),
+    "reason_keys_clash.yaml": (
+        "review.reject_reasons: reasons 'hands' and 'hair' both use the key 'h'"
+    ),
+    "reason_unknown_field.yaml": "review.reject_reasons.hands.negative: unknown key",
+    "reason_key_two_letters.yaml": (
+        "review.reject_reasons.hands.key: key 'hh' must be one lower-case letter or digit"
+    ),
     "duplicate_key.yaml": "duplicate key 'drop_dir'",
     "alias.yaml": "aliases (*name) are not allowed",
     "not_utf8.yaml": "not UTF-8 text",

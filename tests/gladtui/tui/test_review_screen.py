@@ -287,7 +287,7 @@ async def test_the_reject_dialog_says_what_it_will_do(live: ApiDaemon) -> None:
         assert "✓" in str(tick.render())
         button = app.screen.query_one("#reject", Button)
         assert str(button.label) == "Reject"
-        await pilot.press(*"golden crust")
+        await pilot.press("p", *"golden crust")  # p: to the prompt field
         assert str(button.label) == "Reject and regenerate"
         prompt = app.screen.query_one("#prompt", Input)
         assert len(prompt.placeholder) < prompt.content_region.width  # not cut

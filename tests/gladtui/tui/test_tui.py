@@ -109,7 +109,7 @@ async def test_r_with_a_new_prompt_regenerates(live: ApiDaemon) -> None:
         await until(pilot, lambda: len(app.review.query(Thumbnail)) == 2, what="thumbnails")
         await pilot.press("r")
         assert isinstance(app.screen, RejectScreen)
-        await pilot.press(*"a rustic loaf at dawn", "enter")
+        await pilot.press("p", *"a rustic loaf at dawn", "enter")  # p: the prompt field
         wait_until(lambda: live.client.task(task_id)["prompt"] == "a rustic loaf at dawn")
         task = live.wait_status(task_id, "review")
         fresh = [v for v in task["variations"] if v["removed_at"] is None]

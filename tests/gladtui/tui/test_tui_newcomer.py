@@ -290,7 +290,7 @@ async def test_the_reject_button_reads_reject_and_regenerate_whole(
         await pilot.press("r")
         assert isinstance(app.screen, RejectScreen)
         button = app.screen.query_one("#reject", Button)
-        await pilot.press(*"golden crust")
+        await pilot.press("p", *"golden crust")  # p: the prompt field
         await pilot.pause()
         assert str(button.label) == "Reject and regenerate"
         screen = "\n".join(screen_rows(app))
