@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gladtui import keys
+from gladtui.shapes import EventKind
 from gladtui.web.guard import Guard, add_security_headers
 from gladtui.web.proxy import Passthrough
 
@@ -38,6 +40,7 @@ def build_app(socket: Path, guard: Guard) -> web.Application:
         [
             web.get("/", _page),
             web.get("/keys.json", _keys),
+            web.get("/favicon.ico", _no_icon),
             web.get("/static/{name}", _static),
             web.route("*", "/api/{tail:.*}", passthrough.handle),
         ]
@@ -54,6 +57,10 @@ async def _access_log(request: web.Request, handler: Handler) -> web.StreamRespo
     return response
 
 
+async def _no_icon(_request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
 def _read(name: str) -> bytes:
     return resources.files("gladtui.web").joinpath("static", name).read_bytes()
 
@@ -67,8 +74,30 @@ async def _page(_request: web.Request) -> web.Response:
     )
 
 
+def page_tables() -> dict[str, Any]:
+    """What the page reads once: the keys (gladtui/keys.py), the TUI's filters, and the
+    event kinds that are stored (the ones that carry an id to resume from)."""
+    from gladtui.tui.filters import FILTERS  # the TUI's own list, not a copy
+
+    unstored = {EventKind.PROGRESS, EventKind.HEARTBEAT, EventKind.RESYNC}
+    return {
+        **keys.table_json(),
+        "filters": [
+            {
+                "name": f.key,
+                "label": f.label,
+                "statuses": None if f.statuses is None else [str(s) for s in f.statuses],
+                "undoable": f.undoable,
+                "apart": [str(s) for s in f.apart],
+            }
+            for f in FILTERS
+        ],
+        "event_kinds": [str(kind) for kind in EventKind if kind not in unstored],
+    }
+
+
 async def _keys(_request: web.Request) -> web.Response:
-    return web.json_response(keys.table_json())
+    return web.json_response(page_tables())
 
 
 async def _static(request: web.Request) -> web.Response:
