@@ -153,6 +153,7 @@ function drawTask() {
     if (state.full === task) {
       mark("painted", Number(document.body.dataset.painted || 0) + 1);
       mark("paintedTask", task ? task.id : "");
+      mark("paintedState", task ? `${task.status}/${live(task).length}` : "");
       mark("selected", state.selected);
     }
   });

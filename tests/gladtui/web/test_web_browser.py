@@ -27,6 +27,8 @@ from tests.apidaemon import ApiDaemon, http_get, task_yaml, wait_until
 from tests.browser import chromium
 from tests.webserver import WebServer
 
+MARKS = ("live", "painted", "painted-task", "painted-state", "selected", "large-painted")
+CONSOLE: list[str] = []  # the page's console and errors, for a failure's message
 GRACE = 3600.0
 WAIT_MS = 60_000
 
@@ -77,6 +79,8 @@ def page(server: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with chromium(tmp_path_factory.mktemp("chromium")) as context:
         tab = context.pages[0] if context.pages else context.new_page()  # type: ignore[attr-defined]
         tab.set_default_timeout(WAIT_MS)
+        tab.on("console", lambda message: CONSOLE.append(f"{message.type}: {message.text}"))
+        tab.on("pageerror", lambda error: CONSOLE.append(f"error: {error}"))
         tab.goto(server.address)
         assert tab.url == f"{server.origin}/", "the token stays in the address bar"
         marked(tab, "live", "true")
@@ -86,13 +90,20 @@ def page(server: WebServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def marked(page: Any, name: str, value: str) -> None:
     """Wait until the page says so: it writes its state as data-* on <body> (its CSP
     forbids evaluating a script in it, Playwright's wait_for_function included)."""
-    page.locator(f'body[data-{name}="{value}"]').wait_for()
+    try:
+        page.locator(f'body[data-{name}="{value}"]').wait_for()
+    except Exception as exc:  # say what the page did say, and what it logged
+        attributes = {k: page.locator("body").get_attribute(f"data-{k}") for k in MARKS}
+        raise AssertionError(f"{name}={value}: the page says {attributes}; {CONSOLE}") from exc
 
 
-def at_task(page: Any, task_id: str) -> None:
-    """The cursor on the task (clicked, as a reviewer would), its gallery painted."""
-    page.locator(f'.row[data-id="{task_id}"]').click()
-    marked(page, "painted-task", task_id)
+def at_task(page: Any, task: dict[str, Any]) -> None:
+    """The cursor on the task (clicked, as a reviewer would), its gallery painted as the
+    daemon has it now (the page may have painted it before, while it was generating)."""
+    page.locator(f'.row[data-id="{task["id"]}"]').click()
+    marked(page, "painted-task", task["id"])
+    variations = [v for v in task["variations"] if not v["removed_at"]]
+    marked(page, "painted-state", f"{task['status']}/{len(variations)}")
 
 
 def drop(live: ApiDaemon, title: str, **fields: Any) -> str:
@@ -110,7 +121,7 @@ def test_keys_select_variation_2_and_approve_it(
 ) -> None:
     task = live.in_review("Browser Muffins", variations=3)
     second = http_get(live.socket, f"/api/tasks/{task['id']}/variations/2/image")[2]
-    at_task(page, task["id"])
+    at_task(page, task)
     page.keyboard.press("2")
     marked(page, "selected", "2")
     page.keyboard.press("a")
@@ -127,20 +138,25 @@ def test_keys_select_variation_2_and_approve_it(
     assert any(p.read_bytes() == second for p in cdn), cdn
 
 
-def test_reject_with_a_new_prompt_queues_a_new_round(page: Any, live: ApiDaemon) -> None:
+def test_reject_with_a_new_prompt_queues_a_new_round(
+    page: Any, live: ApiDaemon, clock: MovableClock
+) -> None:
     task = live.in_review("Browser Pie", variations=1)
-    at_task(page, task["id"])
+    at_task(page, task)
     page.keyboard.press("r")
     page.locator("#reject-dialog[open]").wait_for()
     page.locator("#reject-prompt").fill("a cherry pie on a marble counter")
     page.locator("#reject-yes").click()
+    wait_for(live, task["id"], lambda t: t["undo_until"] is not None)  # taken, in its grace
+    clock.move_on(GRACE + 1)  # it takes effect: the new round is queued
+    live.decision_worker_looked()
     again = wait_for(live, task["id"], lambda t: any(v["round"] == 2 for v in t["variations"]))
     assert again["prompt"] == "a cherry pie on a marble counter"
 
 
 def test_undo_within_the_grace(page: Any, live: ApiDaemon) -> None:
     task = live.in_review("Browser Tart", variations=1)
-    at_task(page, task["id"])
+    at_task(page, task)
     page.keyboard.press("a")
     page.locator("#approve-dialog[open]").wait_for()
     page.keyboard.press("y")
@@ -168,7 +184,7 @@ def test_a_daemon_restart_the_page_reconnects_and_catches_up(page: Any, live: Ap
 def test_the_loupe_shows_the_variations_own_pixels(page: Any, live: ApiDaemon) -> None:
     task = live.in_review("Browser Loupe", variations=1, width=128, height=128)
     served = http_get(live.socket, f"/api/tasks/{task['id']}/variations/1/image")[2]
-    at_task(page, task["id"])
+    at_task(page, task)
     page.keyboard.press("z")
     marked(page, "large-painted", "1")
     shot = page.locator("#panels img").screenshot()
