@@ -47,7 +47,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=12)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gt-bench-web-"))
-    model = load_model(GenerationConfig(model="builtin:tiny-sdxl", device="cpu"), work / "cache")
+    model = load_model(
+        GenerationConfig(model="builtin:tiny-sdxl", device="cpu"), cache_dir=work / "cache"
+    )
     daemon = ApiDaemon(model, settings={"publishing": {"grace_seconds": 600}}).start()
     server = WebServer("--config", str(daemon.config_file), log=work / "web.log")
     try:

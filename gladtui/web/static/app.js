@@ -69,8 +69,7 @@ async function loadList() {
   const kept = state.tasks.findIndex((t) => t.id === cursorId);
   state.cursor = Math.max(0, Math.min(kept >= 0 ? kept : state.cursor, state.tasks.length - 1));
   drawList();
-  await loadCounts();
-  await showTask();
+  await Promise.all([loadCounts(), showTask()]);
 }
 
 function countdown(task) {
@@ -159,9 +158,24 @@ function drawTask() {
   });
 }
 
+// Figures kept across draws: an event redraws the task, and a new <img> for the same
+// picture would ask for it again.
+const figures = new Map();
+
 function figure(task, v) {
-  const fig = document.createElement("figure");
+  const key = `${task.id}/${v.index}/${v.created_at}`;
+  let fig = figures.get(key);
+  if (!fig) {
+    fig = newFigure(task, v);
+    if (figures.size > 200) figures.clear();
+    figures.set(key, fig);
+  }
   fig.className = v.index === state.selected ? "selected" : "";
+  return fig;
+}
+
+function newFigure(task, v) {
+  const fig = document.createElement("figure");
   fig.dataset.index = v.index;
   const img = document.createElement("img");
   img.alt = `variation ${v.index}`;
@@ -245,7 +259,7 @@ async function approve() {
       `variation ${v.index} (seed ${v.seed}) of ${task.title}: slug ${task.slug}`;
     $("approve-where").textContent = p ? `image to ${p.images_to}; post to ${p.posts_destination}` : "";
   });
-  if (yes) await decide(task, "approve", { variation: v.index }, () => rememberDecision(task));
+  if (yes) await decideAndMoveOn(task, "approve", { variation: v.index });
 }
 
 async function reject() {
@@ -259,7 +273,7 @@ async function reject() {
   const body = { keep_files: $("reject-keep").checked };
   const prompt = $("reject-prompt").value.trim();
   if (prompt) body.prompt = prompt;
-  await decide(task, "reject", body, () => rememberDecision(task));
+  await decideAndMoveOn(task, "reject", body);
 }
 
 async function generate() {
@@ -278,7 +292,30 @@ async function cancel() {
   if (task) await decide(task, "cancel", {});
 }
 
-function rememberDecision(task) { state.decided.push(task.id); }
+async function decideAndMoveOn(task, action, body) {
+  // The next task is shown while the decision travels; the list is read again after.
+  const sent = api("POST", `/api/tasks/${encodeURIComponent(task.id)}/${action}`, body);
+  rememberDecision(task);
+  drawList();
+  const shown = showTask();
+  try {
+    notice((await sent).message);
+  } catch (error) {
+    notice(`${action}: ${error.message}`);
+  }
+  await shown;
+  await loadList();
+}
+
+function rememberDecision(task) {
+  // As in the TUI: the cursor moves on to the next task awaiting review at once.
+  state.decided.push(task.id);
+  const at = state.tasks.findIndex((t) => t.id === task.id);
+  const waiting = (t) => t.id !== task.id && t.status === "review";
+  let next = state.tasks.findIndex((t, i) => i > at && waiting(t));
+  if (next < 0) next = state.tasks.findIndex(waiting);
+  if (next >= 0) state.cursor = next;
+}
 
 async function undo() {
   // The cursor's task if it can be undone, else the last decision of this page.
