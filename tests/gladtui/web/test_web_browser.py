@@ -11,6 +11,7 @@ element) or in the daemon, never a sleep.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -124,6 +125,7 @@ def test_keys_select_variation_2_and_approve_it(
     at_task(page, task)
     page.keyboard.press("2")
     marked(page, "selected", "2")
+    keep_screenshot(page, "web-review.png")
     page.keyboard.press("a")
     page.locator("#approve-dialog[open]").wait_for()
     assert "variation 2" in page.locator("#approve-what").inner_text()
@@ -195,6 +197,14 @@ def test_the_loupe_shows_the_variations_own_pixels(page: Any, live: ApiDaemon) -
     page.screenshot(path=str(Path(live.root) / "loupe.png"))
     page.keyboard.press("Escape")
     page.keyboard.press("Escape")
+
+
+def keep_screenshot(page: Any, name: str) -> None:
+    """The page as the reviewer sees it; into $GLADTUI_SCREENSHOTS (docs/ keeps the
+    README's) when set, else nowhere."""
+    folder = os.environ.get("GLADTUI_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name))
 
 
 def wait_for(live: ApiDaemon, task_id: str, condition: Any) -> dict[str, Any]:
