@@ -234,6 +234,8 @@ def _call_status(client: Client, args: argparse.Namespace) -> None:
         choice = choose(load_config(args.config).tui.pictures)
         print(f"pictures: {choice.describe()}")
         print(f"cells:    {choice.describe_cells()}")
+        if choice.protocol == "halfblocks":  # no real pixels here: the browser has them
+            print("browser:  `gladtui web` reviews in a browser tab at full resolution")
 
 
 def _call_generate(client: Client, args: argparse.Namespace) -> None:

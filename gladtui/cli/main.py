@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gladtui.cli.clientcommands import add_client_commands
 
     add_client_commands(commands, common)
+    from gladtui.web.command import add_web_command
+
+    add_web_command(commands, common)
     return parser
 
 

@@ -7,11 +7,11 @@ import time
 
 from textual import events, work
 from textual.app import App
-from textual.binding import Binding
 
 from gladtui.client import Client
 from gladtui.eventstream import StreamEvent
 from gladtui.tui import kittypicture
+from gladtui.tui.bindings import bindings
 from gladtui.tui.follower import Follower, FollowerCallbacks
 from gladtui.tui.messages import DaemonEvent, StreamLive, StreamLost
 from gladtui.tui.pictures import Pictures
@@ -29,10 +29,7 @@ class ReviewApp(App[None]):
     CSS_PATH = "gladtui.tcss"
     TITLE = "gladtui"
     ENABLE_COMMAND_PALETTE = False  # every action has its key; the footer needs the room
-    BINDINGS = [
-        Binding("q", "quit", "Quit", tooltip="quit (the daemon keeps running)"),
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
-    ]
+    BINDINGS = bindings("app")
 
     def __init__(
         self,

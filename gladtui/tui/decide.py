@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual import work
-from textual.binding import Binding
 
 from gladtui.client import ClientError
 from gladtui.config import defaults
 from gladtui.shapes import GenerateRequest, TaskStatus, TaskSummaryJSON
+from gladtui.tui.bindings import bindings
 from gladtui.tui.modals import (
     ApproveScreen,
     GenerateChoice,
@@ -40,7 +40,6 @@ else:
     _Base = object
 
 DEFAULT_MAX_MORE = defaults.MAX_VARIATIONS  # until the daemon's status says its own
-UNDO_KEYS = "u"
 
 
 def refusal(action: str, task: TaskSummaryJSON, drop_dir: str | None) -> str:
@@ -78,24 +77,7 @@ class DecisionKeys(_Base):
         def approve_note(self, index: int) -> str: ...  # viewkeys.py: which one, in a compare
         def close_large_view(self) -> None: ...
 
-    APPROVE = "approve the selected variation (A: always with the dialog)"
-    REJECT = "reject: keep or delete the files, or regenerate with a new prompt (R: the dialog)"
-    DECISION_BINDINGS = [
-        Binding("a", "approve", "Approve", tooltip=APPROVE),
-        Binding("A", "approve(True)", "Approve…", show=False, tooltip=APPROVE),
-        Binding("r", "reject", "Reject", tooltip=REJECT),
-        Binding("R", "reject(True)", "Reject…", show=False, tooltip=REJECT),
-        Binding(
-            UNDO_KEYS,
-            "undo",
-            "Undo",
-            tooltip="undo a decision during its grace period (the task's, else the last one)",
-        ),
-        Binding("g", "generate", "More", tooltip="more variations, optionally a new prompt"),
-        Binding(
-            "c", "cancel", "Cancel", show=False, tooltip="cancel a queued or running generation"
-        ),
-    ]
+    DECISION_BINDINGS = bindings("decide")
 
     # -- approve ------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Static
 
-from gladtui.tui.screens import key_name
+from gladtui.keys import key_name
 
 KEY = "bold reverse"
 

@@ -35,6 +35,7 @@ from textual.worker import get_current_worker
 
 from gladtui.client import ClientError
 from gladtui.shapes import VariationJSON
+from gladtui.tui.bindings import bindings
 from gladtui.tui.loupe import PANEL_GAP, Crop, Point, fit, loupe, pan, panels
 from gladtui.tui.picturewidget import PictureBase, drawn_cell, picture_widget, repicture
 from gladtui.tui.screens import HelpScreen, help_rows
@@ -48,9 +49,6 @@ CHROME_ROWS = 3  # the caption above, a panel's label under its picture, the foo
 # line's last cell to the cell before it (measured), which breaks a kitty picture's
 # last two columns of placeholders there.
 RIGHT_MARGIN = 1
-PICK = "the other variation: previous / next, or its number (the loupe stays in place)"
-PAN = "pan the loupe a quarter of the view (it stops at the edges)"
-APPROVE = "approve the selected variation (the right one in compare); the dialog says which"
 
 
 @dataclass(slots=True)
@@ -121,33 +119,7 @@ class Panel(Vertical):
 class LargeView(Screen[None]):
     """The gallery's selection, large; with a pin, the pinned one beside it; `z`: 100 %."""
 
-    BINDINGS = [
-        Binding("escape", "back", "Back", tooltip="leave the loupe, else back to the list"),
-        Binding("enter,q", "dismiss(None)", "List", show=False, tooltip="back to the list"),
-        Binding(
-            "z",
-            "zoom",
-            "100 %",
-            tooltip="the loupe: 100 %, one image pixel per screen pixel, centred at first;"
-            " z again (or Esc): back",
-        ),
-        Binding(
-            "p",
-            "pin",
-            "Pin",
-            tooltip="pin the variation shown and compare another beside it (← →); p again: unpin",
-        ),
-        Binding("left", "step(-1)", "Prev", show=False, tooltip=PICK),
-        Binding("right", "step(1)", "Next", show=False, tooltip=PICK),
-        *(Binding(str(n), f"pick({n})", str(n), show=False, tooltip=PICK) for n in range(1, 10)),
-        Binding("h,shift+left", "pan(-1, 0)", "Pan", show=False, tooltip=PAN),
-        Binding("l,shift+right", "pan(1, 0)", "Pan", show=False, tooltip=PAN),
-        Binding("k,shift+up", "pan(0, -1)", "Pan", show=False, tooltip=PAN),
-        Binding("j,shift+down", "pan(0, 1)", "Pan", show=False, tooltip=PAN),
-        Binding("a", "approve", "Approve", tooltip=APPROVE),
-        Binding("A", "approve(True)", "Approve…", show=False, tooltip=APPROVE),
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="this help"),
-    ]
+    BINDINGS = bindings("large")
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ from gladtui.shapes import (
     TaskSummaryJSON,
     images_to,
 )
+from gladtui.tui.bindings import bindings
 from gladtui.tui.decide import DecisionKeys
 from gladtui.tui.detail import TaskDetail
 from gladtui.tui.fetching import FetchWorkers
@@ -47,71 +48,13 @@ from gladtui.tui.viewkeys import ViewKeys
 DETAIL_DELAY = 0.06  # s: while the cursor races down the list, fetch only where it stops
 COUNTS_DELAY = 0.3  # s: recount at most this often while events pour in
 SEARCH_DELAY = 0.15  # s: search once typing pauses
-PICK = "select a variation: ← → or its number (as in gladtui approve --variation N)"
-SCROLL = "scroll the details down / up, from the list"
 
 
 class ReviewScreen(DecisionKeys, ViewKeys, FetchWorkers, Screen[None]):
     BINDINGS = [
         *DecisionKeys.DECISION_BINDINGS,
         *ViewKeys.VIEW_BINDINGS,
-        Binding("f", "filter(1)", "Filter", tooltip="next / previous filter"),
-        Binding("F", "filter(-1)", "Filter back", show=False, tooltip="next / previous filter"),
-        # priority, like enter below: "/" and the text typed after it in one burst
-        # (a paste, a fast typist) must reach the search box, not the list.
-        Binding(
-            "slash",
-            "search",
-            "Search",
-            priority=True,
-            tooltip="search titles as you type; Enter keeps the search, Esc drops it",
-        ),
-        Binding("left", "variation(-1)", "Prev image", show=False, tooltip=PICK),
-        Binding("right", "variation(1)", "Next image", show=False, tooltip=PICK),
-        *(
-            Binding(str(n), f"pick({n})", f"Variation {n}", show=False, tooltip=PICK)
-            for n in range(1, 10)
-        ),
-        # priority: handled as the key arrives. Left to the search box, Enter
-        # would be queued there, and a key typed right after it would land in
-        # the box too instead of acting on the list.
-        Binding(
-            "enter",
-            "enter",
-            "View",
-            show=False,
-            priority=True,
-            tooltip="the selected variation, large; beside the pinned one, if any (Esc: back)",
-        ),
-        Binding(
-            "tab",
-            "details",
-            "Details",
-            show=False,
-            tooltip="↑ ↓ scroll the details (a long prompt); Tab or Esc: back to the list",
-        ),
-        Binding(
-            "right_square_bracket,shift+down",
-            "scroll_details(1)",
-            "Details down",
-            show=False,
-            tooltip=SCROLL,
-        ),
-        Binding(
-            "left_square_bracket,shift+up",
-            "scroll_details(-1)",
-            "Details up",
-            show=False,
-            tooltip=SCROLL,
-        ),
-        Binding("escape", "escape", "Back", show=False, tooltip="drop the search; leave details"),
-        Binding(
-            "s",
-            "figures",
-            "Figures",
-            show=False,
-            tooltip="the desk's figures: decisions an hour, waits, rounds, reasons",
-        ),
+        *bindings("review"),
     ]
 
     def __init__(

@@ -12,59 +12,18 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
+from gladtui import keys as key_table
 from gladtui.client import START_HINT
 from gladtui.tui.picturewidget import chosen
 from gladtui.tui.rows import LEGEND
 
 KEYS_WIDTH = 13  # the help's key column
 
-KEY_NAMES = {
-    "up": "↑",
-    "down": "↓",
-    "left": "←",
-    "right": "→",
-    "pageup": "PgUp",
-    "pagedown": "PgDn",
-    "home": "Home",
-    "end": "End",
-    "enter": "Enter",
-    "escape": "Esc",
-    "tab": "Tab",
-    "slash": "/",
-    "question_mark": "?",
-    "left_square_bracket": "[",
-    "right_square_bracket": "]",
-    "shift+up": "Shift+↑",
-    "shift+down": "Shift+↓",
-    "shift+left": "Shift+←",
-    "shift+right": "Shift+→",
-}
-
-
-def key_name(key: str) -> str:
-    return KEY_NAMES.get(key, key)
-
 
 def help_rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
-    """One row per action: its keys and what it does, in the order the bindings come.
-
-    Built from the bindings themselves, so the help cannot drift from the keys: a
-    binding's tooltip is its help text (the footer shows the short description),
-    and bindings with the same text share a row. The numbers 1-9 make one row.
-    """
-    rows: dict[str, list[str]] = {}  # description -> keys, in the bindings' order
-    for binding in bindings:
-        description = binding.tooltip or binding.description
-        keys = rows.setdefault(description, [])
-        if binding.action.startswith("pick("):
-            if "1-9" not in keys:
-                keys.append("1-9")
-            continue
-        for key in binding.key.split(","):
-            name = key_name(key.strip())
-            if name not in keys:
-                keys.append(name)
-    return [(" ".join(keys), description) for description, keys in rows.items()]
+    """One row per action: its keys and what it does (gladtui/keys.py, which the web
+    page's help uses too); a binding's tooltip is its help text."""
+    return key_table.help_rows((b.key, b.action, b.tooltip or b.description) for b in bindings)
 
 
 def help_table(rows: list[tuple[str, str]]) -> Table:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from rich.segment import Segment
 from rich.style import Style
 from textual import work
-from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -24,6 +23,7 @@ from textual.widget import Widget
 
 from gladtui.client import ClientError, DaemonUnreachable
 from gladtui.shapes import ProgressJSON, TaskPageJSON, TaskSummaryJSON
+from gladtui.tui.bindings import bindings
 from gladtui.tui.rows import header_segments, placeholder_segments, row_segments
 from gladtui.tui.taskwindow import Applied, Change, ListQuery, PageRequest, TaskWindow
 
@@ -56,15 +56,7 @@ def aware_now() -> datetime:
 class TaskList(ScrollView, can_focus=True):
     """Rows of tasks; the cursor's task is announced with `TaskList.Highlighted`."""
 
-    MOVE = "move in the task list"
-    BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, tooltip=MOVE),
-        Binding("down,j", "cursor(1)", "Down", show=False, tooltip=MOVE),
-        Binding("pageup", "page(-1)", "Page up", show=False, tooltip=MOVE),
-        Binding("pagedown", "page(1)", "Page down", show=False, tooltip=MOVE),
-        Binding("home", "jump(0)", "First", show=False, tooltip=MOVE),
-        Binding("end", "jump(-1)", "Last", show=False, tooltip=MOVE),
-    ]
+    BINDINGS = bindings("list")
     COMPONENT_CLASSES = {"tasklist--cursor", "tasklist--empty"}
 
     cursor: reactive[int] = reactive(0, repaint=False, init=False)

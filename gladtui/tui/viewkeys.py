@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.binding import Binding
-
+from gladtui.tui.bindings import bindings
 from gladtui.tui.largeview import LargeView, ViewState
 
 if TYPE_CHECKING:
@@ -40,22 +39,7 @@ class ViewKeys(_Base):
 
         def action_approve(self, dialog: bool = False) -> None: ...
 
-    VIEW_BINDINGS = [
-        Binding(
-            "z",
-            "zoom",
-            "100 %",
-            show=False,
-            tooltip="the selected variation at 100 % (the loupe: h j k l pan; z or Esc: back)",
-        ),
-        Binding(
-            "p",
-            "pin",
-            "Pin",
-            show=False,
-            tooltip="pin the selected variation and compare another beside it; p again: unpin",
-        ),
-    ]
+    VIEW_BINDINGS = bindings("view")
 
     view_state: ViewState | None = None
 

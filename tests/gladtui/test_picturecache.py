@@ -130,6 +130,8 @@ def test_status_says_how_this_terminal_would_draw() -> None:
         assert (
             "pictures: coloured half blocks (two pixels per cell): not a terminal" in piped.stdout
         )
+        assert "browser:  `gladtui web` reviews in a browser tab" in piped.stdout
+        assert "gladtui web" not in forced.stdout  # real pixels here: nothing to suggest
         bogus = status(GLADTUI_PICTURES="bogus")
         assert bogus.returncode == 1
         assert "unknown picture protocol 'bogus'" in bogus.stderr
