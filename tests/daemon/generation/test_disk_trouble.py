@@ -95,10 +95,10 @@ class FailingWriter:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.error: int | None = None
 
-        def write(image: Any, path: Path, *, parameters: str) -> None:
+        def write(image: Any, path: Path, *, parameters: str, additions: str | None = None) -> None:
             if self.error is not None:  # as a failed write() raises it: no file named
                 raise OSError(self.error, os.strerror(self.error))
-            write_png_atomically(image, path, parameters=parameters)
+            write_png_atomically(image, path, parameters=parameters, additions=additions)
 
         # raising=True (the default): if the writer moves again, this fails loudly
         monkeypatch.setattr(writeback_module, "write_png_atomically", write)

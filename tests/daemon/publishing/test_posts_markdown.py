@@ -75,7 +75,8 @@ def test_an_existing_file_gives_2_and_the_new_file_reads_back(
         "making-delicious-muffins-2.md",
         "making-delicious-muffins.md",
     ]  # no temp file left
-    assert status_body["posts_destination"] == f"Markdown files in {site} (image under 'image')"
+    described = f"Markdown files in {site} ({{slug}}.md, image under 'image')"
+    assert status_body["posts_destination"] == described
 
 
 def test_a_slug_said_in_front_matter_or_a_page_bundle_is_taken(
